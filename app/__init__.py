@@ -1,0 +1,1 @@
+"""shiplog: the application (configuration, CLI, and later API, views and executor)."""

@@ -1,0 +1,49 @@
+"""The one settings object: every SHIPLOG_* environment variable is read here and nowhere else."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, PositiveInt
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """shiplog's configuration, from SHIPLOG_* environment variables (or a .env file)."""
+
+    model_config = SettingsConfigDict(env_prefix="SHIPLOG_", env_file=".env", extra="ignore")
+
+    home: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("shiplog")),
+        description="Where the embedded database, the signing key and other state live.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL 15+ URL of the schema owner. Unset: an embedded server under home.",
+    )
+    app_role: str = Field(
+        default="shiplog_app",
+        description="Role the application works as (SELECT and INSERT on the ledger only).",
+    )
+    migrations_dir: Path = Field(default=PROJECT_ROOT / "migrations")
+    max_event_bytes: PositiveInt = Field(
+        default=1024 * 1024, description="Largest canonical event accepted by append."
+    )
+    ledger_origin: str = Field(
+        default="shiplog", description="Name of this ledger in signed checkpoints."
+    )
+
+    @property
+    def key_dir(self) -> Path:
+        """Directory holding the ledger's ed25519 signing key."""
+        return self.home / "keys"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,5 @@
+"""The ledger: an append-only, tamper-evident event store on PostgreSQL.
+
+This package knows nothing of HTTP, the CLI or Docker; the application (app/)
+builds on it, never the reverse.
+"""

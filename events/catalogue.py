@@ -1,0 +1,164 @@
+"""The event catalogue: typed, frozen event classes, their schema versions and upcasters.
+
+Every event type is a pydantic model subclassing `Event`, with a `type_name`, a
+`schema_version`, the `categories` of stream it may be appended to, typed fields
+and a one-line docstring. A `Catalogue` is the contract between writers and
+readers: append refuses a type it does not hold, and read turns stored rows back
+into these classes, upcasting rows written under an older schema version on the
+way (the stored row itself is never rewritten).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from events.errors import InvalidEvent, UnknownEventType
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+class Event(BaseModel):
+    """Base of every event payload; subclasses document themselves with one docstring line."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    type_name: ClassVar[str]
+    schema_version: ClassVar[int] = 1
+    categories: ClassVar[tuple[str, ...]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "type_name" not in cls.__dict__:
+            cls.type_name = cls.__name__
+
+    @classmethod
+    def doc(cls) -> str:
+        """The first line of the class docstring: what this event records."""
+        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+
+class Metadata(BaseModel):
+    """Who and what caused an event: carried beside the payload, hashed with it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    actor: str
+    source: str = "shiplog"
+    correlation_id: str | None = None
+    causation_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-compatible form, without unset optional fields."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+def _problems(error: ValidationError) -> list[str]:
+    out = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(part) for part in item["loc"]) or "(payload)"
+        out.append(f"field {where}: {item['msg']}")
+    return out
+
+
+class Catalogue:
+    """A registry of event classes by type name, with upcasters for old schema versions."""
+
+    def __init__(self, classes: Iterable[type[Event]] = ()) -> None:
+        self._classes: dict[str, type[Event]] = {}
+        self._upcasters: dict[tuple[str, int], Upcaster] = {}
+        for cls in classes:
+            self.register(cls)
+
+    def register(self, cls: type[Event]) -> type[Event]:
+        """Add an event class; usable as a decorator."""
+        if not cls.__doc__ or not cls.doc():
+            raise TypeError(f"event class {cls.__name__} needs a one-line docstring")
+        if not getattr(cls, "categories", None):
+            raise TypeError(f"event class {cls.__name__} must name the stream categories it uses")
+        if cls.type_name in self._classes and self._classes[cls.type_name] is not cls:
+            raise TypeError(f"event type {cls.type_name!r} is registered twice")
+        self._classes[cls.type_name] = cls
+        return cls
+
+    def upcaster(self, type_name: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
+        """Register a function turning `type_name` data at `from_version` into the next version."""
+
+        def decorate(func: Upcaster) -> Upcaster:
+            self._upcasters[(type_name, from_version)] = func
+            return func
+
+        return decorate
+
+    def __iter__(self) -> Iterator[type[Event]]:
+        return iter(sorted(self._classes.values(), key=lambda cls: cls.type_name))
+
+    def __contains__(self, type_name: object) -> bool:
+        return type_name in self._classes
+
+    def get(self, type_name: str) -> type[Event]:
+        """The class for `type_name`, or UnknownEventType."""
+        try:
+            return self._classes[type_name]
+        except KeyError:
+            raise UnknownEventType(type_name) from None
+
+    def check(self, event: Event, stream_category: str) -> tuple[type[Event], dict[str, Any]]:
+        """Check an event about to be appended; return its class and JSON payload.
+
+        The payload is validated again from its JSON form, so what is stored is
+        exactly what will read back, even for an instance built without
+        validation (`model_construct`).
+        """
+        if not isinstance(event, Event):
+            raise InvalidEvent(type(event).__name__, ["not an Event instance"])
+        cls = self.get(type(event).type_name)
+        if type(event) is not cls:
+            raise UnknownEventType(type(event).type_name)
+        if stream_category not in cls.categories:
+            allowed = ", ".join(f"{c}-*" for c in cls.categories)
+            raise InvalidEvent(
+                cls.type_name,
+                [f"it belongs in {allowed} streams, not in category {stream_category!r}"],
+            )
+        try:
+            payload = event.model_dump(mode="json")
+            cls.model_validate_json(json.dumps(payload), strict=True)
+        except (ValidationError, TypeError, ValueError) as error:
+            problems = _problems(error) if isinstance(error, ValidationError) else [str(error)]
+            raise InvalidEvent(cls.type_name, problems) from None
+        return cls, payload
+
+    def build(self, type_name: str, data: dict[str, Any]) -> Event:
+        """Build an event of `type_name` from JSON data at the current schema version."""
+        cls = self.get(type_name)
+        try:
+            return cls.model_validate_json(json.dumps(data), strict=True)
+        except ValidationError as error:
+            raise InvalidEvent(type_name, _problems(error)) from None
+
+    def decode(self, type_name: str, schema_version: int, raw: str | bytes) -> Event:
+        """Turn a stored payload (JSON text) back into its class, upcasting older versions."""
+        cls = self.get(type_name)
+        if schema_version == cls.schema_version:
+            return cls.model_validate_json(raw, strict=True)
+        if schema_version > cls.schema_version:
+            raise InvalidEvent(
+                type_name,
+                [
+                    f"stored schema version {schema_version} is newer than this code's "
+                    f"{cls.schema_version}; upgrade shiplog"
+                ],
+            )
+        data: dict[str, Any] = json.loads(raw)
+        for version in range(schema_version, cls.schema_version):
+            step = self._upcasters.get((type_name, version))
+            if step is None:
+                raise InvalidEvent(
+                    type_name, [f"no upcaster from schema version {version} to {version + 1}"]
+                )
+            data = step(data)
+        return cls.model_validate_json(json.dumps(data), strict=True)

@@ -1,0 +1,74 @@
+"""Every error the ledger raises on purpose, each naming what was wrong and where."""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Base class of the ledger's own errors."""
+
+
+class WrongExpectedVersion(LedgerError):
+    """An append expected the stream at one version and found it at another."""
+
+    def __init__(self, stream: str, expected: int | str, actual: int | None) -> None:
+        self.stream = stream
+        self.expected = expected
+        self.actual = actual
+        shown = "no stream" if actual is None else f"version {actual}"
+        super().__init__(
+            f"stream {stream!r}: expected version {expected}, but the stream is at {shown}"
+        )
+
+
+class PartialRetry(LedgerError):
+    """An append mixed event ids already in the ledger with new ones."""
+
+    def __init__(self, stream: str, known: list[str], new: list[str]) -> None:
+        self.stream = stream
+        self.known = known
+        self.new = new
+        super().__init__(
+            f"stream {stream!r}: {len(known)} of {len(known) + len(new)} event ids are already "
+            f"recorded (first: {known[0]}); a retry must resend exactly the original batch"
+        )
+
+
+class InvalidStreamName(LedgerError):
+    """A stream name is not of the form category-id."""
+
+    def __init__(self, stream: str, reason: str) -> None:
+        self.stream = stream
+        super().__init__(f"invalid stream name {stream!r}: {reason}")
+
+
+class UnknownEventType(LedgerError):
+    """An event type is not in the catalogue."""
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+        super().__init__(f"unknown event type {type_name!r}: it is not in the event catalogue")
+
+
+class InvalidEvent(LedgerError):
+    """An event's payload does not match its type's schema, or does not belong in its stream."""
+
+    def __init__(self, type_name: str, problems: list[str]) -> None:
+        self.type_name = type_name
+        self.problems = problems
+        super().__init__(f"invalid {type_name} event: " + "; ".join(problems))
+
+
+class EventTooLarge(LedgerError):
+    """An event's canonical form is larger than the configured limit."""
+
+    def __init__(self, type_name: str, size: int, limit: int) -> None:
+        self.type_name = type_name
+        self.size = size
+        self.limit = limit
+        super().__init__(
+            f"{type_name} event is {size} bytes in canonical form; the limit is {limit} bytes"
+        )
+
+
+class MigrationError(LedgerError):
+    """The schema cannot be brought up to date safely."""

@@ -1,0 +1,361 @@
+"""The event store: append to a stream at an expected version, read streams, read and follow all.
+
+One append-only table (migrations/0002_events.sql) holds every event. Appends
+are optimistic: the caller says which version it expects the stream to be at,
+and UNIQUE (stream, version) turns a race into a WrongExpectedVersion instead of
+a lost write. Retrying a batch with the same event ids is recognised by
+UNIQUE (event_id) and answered with the original positions.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+from uuid import UUID, uuid4
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg_pool import ConnectionPool
+
+from events.canonical import canonical_json, event_document, leaf_hash_of
+from events.catalogue import Catalogue, Event, Metadata
+from events.errors import EventTooLarge, LedgerError, PartialRetry, WrongExpectedVersion
+from events.streams import category, validate_stream
+from events.vocabulary import CATALOGUE
+
+ANY: Final = "any"
+NO_STREAM: Final = "no_stream"
+ExpectedVersion = int | Literal["any", "no_stream"]
+
+DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
+NOTIFY_CHANNEL = "shiplog_events"
+_ANY_RETRIES = 100
+
+
+@dataclass(frozen=True, order=True)
+class Cursor:
+    """A place in the subscription order: (writing transaction id, position)."""
+
+    tx_id: int
+    position: int
+
+    def __str__(self) -> str:
+        return f"{self.tx_id}:{self.position}"
+
+    @classmethod
+    def parse(cls, text: str) -> Cursor:
+        """Read a cursor printed as `tx_id:position`."""
+        tx_id, sep, position = text.partition(":")
+        if not sep or not tx_id.isdigit() or not position.isdigit():
+            raise ValueError(f"invalid cursor {text!r}: expected TX_ID:POSITION, e.g. 812:40")
+        return cls(int(tx_id), int(position))
+
+
+START: Final = Cursor(0, 0)
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """An event as the ledger holds it, its payload decoded into its catalogue class."""
+
+    position: int
+    tx_id: int
+    stream: str
+    version: int
+    event_id: UUID
+    type_name: str
+    schema_version: int
+    data: Event
+    metadata: Metadata
+    recorded_at: datetime
+    hash: bytes
+
+    @property
+    def cursor(self) -> Cursor:
+        """This event's place in the subscription order."""
+        return Cursor(self.tx_id, self.position)
+
+
+_COLUMNS = (
+    "position, tx_id::text, stream, version, event_id, type, schema_version, "
+    "data::text, metadata::text, recorded_at, hash"
+)
+
+# One statement, so an append is one round trip and atomic on its own. It writes
+# nothing unless the stream is at the expected version and none of the event ids
+# is known; when it writes nothing, _explain_refusal works out why.
+_APPEND_SQL = """
+WITH head AS (
+    SELECT coalesce(max(version), -1) AS version FROM events WHERE stream = %(stream)s
+)
+INSERT INTO events
+    (stream, version, event_id, type, schema_version, data, metadata, recorded_at, hash)
+SELECT %(stream)s, b.version, b.event_id, b.type, b.schema_version, b.data,
+       %(metadata)s::jsonb, %(recorded_at)s, b.hash
+FROM head,
+     unnest(%(versions)s::bigint[], %(ids)s::uuid[], %(types)s::text[],
+            %(schema_versions)s::int[], %(data)s::jsonb[], %(hashes)s::bytea[])
+        WITH ORDINALITY AS b(version, event_id, type, schema_version, data, hash, n)
+WHERE head.version = %(expected)s
+  AND NOT EXISTS (SELECT 1 FROM events WHERE event_id = ANY(%(ids)s::uuid[]))
+ORDER BY b.n
+RETURNING position
+"""
+
+
+class EventStore:
+    """Append to and read from the ledger through a small connection pool."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        catalogue: Catalogue = CATALOGUE,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        pool_size: int = 8,
+    ) -> None:
+        self.conninfo = conninfo
+        self.catalogue = catalogue
+        self.max_event_bytes = max_event_bytes
+        self._pool = ConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": True},
+            open=True,
+            name="shiplog-events",
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._pool.close()
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- writing -----------------------------------------------------------------------
+
+    def append(
+        self,
+        stream: str,
+        events: Sequence[Event],
+        expected_version: ExpectedVersion,
+        metadata: Metadata,
+        *,
+        event_ids: Sequence[UUID] | None = None,
+    ) -> list[int]:
+        """Append `events` to `stream` if it is at `expected_version`; return their positions.
+
+        `expected_version` is ANY, NO_STREAM or the stream's last version (0-based).
+        Passing the `event_ids` of an earlier attempt makes the call idempotent:
+        if that batch is already recorded its positions are returned and nothing
+        is written again.
+        """
+        validate_stream(stream)
+        if not events:
+            raise ValueError("append needs at least one event")
+        ids = list(event_ids) if event_ids is not None else [uuid4() for _ in events]
+        if len(ids) != len(events) or len(set(ids)) != len(ids):
+            raise ValueError("event_ids must hold one distinct id per event")
+        checked = [self.catalogue.check(event, category(stream)) for event in events]
+        meta = metadata.to_json()
+        meta_text = json.dumps(meta, separators=(",", ":"))
+
+        for _ in range(_ANY_RETRIES):
+            if expected_version == ANY:
+                expected = self._head(stream)
+            elif expected_version == NO_STREAM:
+                expected = -1
+            elif isinstance(expected_version, int) and expected_version >= 0:
+                expected = expected_version
+            else:
+                raise ValueError(
+                    f"expected_version must be 'any', 'no_stream' or a version >= 0, "
+                    f"not {expected_version!r}"
+                )
+            recorded_at = datetime.now(UTC)
+            params = self._rows(stream, expected, ids, checked, meta, recorded_at)
+            params["metadata"] = meta_text
+            try:
+                with self._pool.connection() as conn:
+                    rows = conn.execute(_APPEND_SQL, params).fetchall()
+            except pg_errors.UniqueViolation:
+                rows = []  # a concurrent append won the race; find out which way below
+            if rows:
+                return [row[0] for row in rows]
+            positions = self._explain_refusal(stream, ids, expected_version)
+            if positions is not None:
+                return positions
+            # expected ANY and another writer moved the stream meanwhile: try again
+        raise LedgerError(f"stream {stream!r}: gave up after {_ANY_RETRIES} contended appends")
+
+    def _rows(
+        self,
+        stream: str,
+        expected: int,
+        ids: list[UUID],
+        checked: list[tuple[type[Event], dict[str, Any]]],
+        meta: dict[str, Any],
+        recorded_at: datetime,
+    ) -> dict[str, Any]:
+        versions, types, schema_versions, data, hashes = [], [], [], [], []
+        for offset, ((cls, payload), event_id) in enumerate(zip(checked, ids, strict=True)):
+            version = expected + 1 + offset
+            canonical = canonical_json(
+                event_document(
+                    stream=stream,
+                    version=version,
+                    event_id=event_id,
+                    type_name=cls.type_name,
+                    schema_version=cls.schema_version,
+                    data=payload,
+                    metadata=meta,
+                    recorded_at=recorded_at,
+                )
+            )
+            if len(canonical) > self.max_event_bytes:
+                raise EventTooLarge(cls.type_name, len(canonical), self.max_event_bytes)
+            versions.append(version)
+            types.append(cls.type_name)
+            schema_versions.append(cls.schema_version)
+            data.append(json.dumps(payload, separators=(",", ":")))
+            hashes.append(leaf_hash_of(canonical))
+        return {
+            "stream": stream,
+            "expected": expected,
+            "versions": versions,
+            "ids": ids,
+            "types": types,
+            "schema_versions": schema_versions,
+            "data": data,
+            "hashes": hashes,
+            "recorded_at": recorded_at,
+        }
+
+    def _explain_refusal(
+        self, stream: str, ids: list[UUID], expected_version: ExpectedVersion
+    ) -> list[int] | None:
+        """After an append wrote nothing: the original positions of a retry, or raise.
+
+        Returns None only when `expected_version` is ANY and the stream simply
+        moved under us, so the caller should try again.
+        """
+        with self._pool.connection() as conn:
+            known = conn.execute(
+                "SELECT event_id, position, stream FROM events WHERE event_id = ANY(%s)",
+                (ids,),
+            ).fetchall()
+            actual = self._head(stream, conn)
+        if known:
+            by_id = {row[0]: (row[1], row[2]) for row in known}
+            new = [str(i) for i in ids if i not in by_id]
+            if new or any(s != stream for _, s in by_id.values()):
+                raise PartialRetry(stream, [str(i) for i in ids if i in by_id], new)
+            return sorted(by_id[i][0] for i in ids)
+        if expected_version == ANY:
+            return None
+        raise WrongExpectedVersion(stream, expected_version, None if actual < 0 else actual)
+
+    def _head(self, stream: str, conn: psycopg.Connection[Any] | None = None) -> int:
+        """The stream's last version, -1 when it has no events."""
+        query = "SELECT coalesce(max(version), -1) FROM events WHERE stream = %s"
+        if conn is not None:
+            row = conn.execute(query, (stream,)).fetchone()
+        else:
+            with self._pool.connection() as own:
+                row = own.execute(query, (stream,)).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    # --- reading -----------------------------------------------------------------------
+
+    def stream_version(self, stream: str) -> int | None:
+        """The stream's last version, or None when it has no events."""
+        head = self._head(validate_stream(stream))
+        return None if head < 0 else head
+
+    def read_stream(
+        self, stream: str, from_version: int = 0, limit: int | None = None
+    ) -> list[RecordedEvent]:
+        """The events of one stream from `from_version` on, in version order."""
+        validate_stream(stream)
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM events WHERE stream = %s AND version >= %s "
+                "ORDER BY version LIMIT %s",
+                (stream, from_version, limit),
+            ).fetchall()
+        return [self._decode(row) for row in rows]
+
+    def read_all(self, after: Cursor = START, limit: int = 1000) -> list[RecordedEvent]:
+        """Up to `limit` events after `after`, in subscription order.
+
+        Only events whose writing transaction is older than every transaction
+        still running are returned (tx_id below the snapshot's xmin). Positions
+        are handed out at INSERT time but become visible at COMMIT, so a
+        transaction that started early can commit a *lower* position after a
+        reader has already passed it; ordering by (tx_id, position) and stopping
+        at xmin means everything a reader passes is final. The price: one long
+        open writing transaction anywhere in the database holds every reader back
+        until it ends (docs/decisions/0001-ledger-ordering-and-sealing.md).
+        """
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM events "
+                "WHERE (tx_id, position) > (%s::text::xid8, %s) "
+                "AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) "
+                "ORDER BY tx_id, position LIMIT %s",
+                (str(after.tx_id), after.position, limit),
+            ).fetchall()
+        return [self._decode(row) for row in rows]
+
+    def subscribe(
+        self,
+        after: Cursor = START,
+        *,
+        batch: int = 1000,
+        poll_seconds: float = 1.0,
+        stop: threading.Event | None = None,
+    ) -> Iterator[RecordedEvent]:
+        """Yield every event after `after`, catching up first and then following live.
+
+        NOTIFY only shortens the wait: after each wake-up, or after `poll_seconds`
+        without one, the subscriber re-selects from its cursor, so a lost
+        notification delays an event and never drops it. The generator ends when
+        `stop` is set.
+        """
+        cursor = after
+        with psycopg.connect(self.conninfo, autocommit=True) as listener:
+            listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            while stop is None or not stop.is_set():
+                page = self.read_all(cursor, batch)
+                for event in page:
+                    yield event
+                    cursor = event.cursor
+                if len(page) < batch:
+                    for _ in listener.notifies(timeout=poll_seconds, stop_after=1):
+                        pass
+
+    def _decode(self, row: tuple[Any, ...]) -> RecordedEvent:
+        (position, tx_id, stream, version, event_id, type_name, schema_version,
+         data, metadata, recorded_at, leaf) = row  # fmt: skip
+        return RecordedEvent(
+            position=position,
+            tx_id=int(tx_id),
+            stream=stream,
+            version=version,
+            event_id=event_id,
+            type_name=type_name,
+            schema_version=schema_version,
+            data=self.catalogue.decode(type_name, schema_version, data),
+            metadata=Metadata.model_validate_json(metadata, strict=True),
+            recorded_at=recorded_at,
+            hash=bytes(leaf),
+        )
