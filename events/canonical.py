@@ -9,8 +9,8 @@ serialisation, in UTF-8, of this object:
 
 `position` and `tx_id` are assigned by the database and are not part of it: an
 event's place in the ledger is fixed by its index in the sealed Merkle tree.
-The stored `hash` is the RFC 6962 leaf hash of those bytes, SHA-256(0x00 || bytes),
-so it is directly a leaf of the tree that checkpoints sign.
+The stored `hash` is the RFC 6962 leaf hash of those bytes, SHA-256(0x00 || bytes)
+(events.merkle.leaf_hash), so it is directly a leaf of the tree checkpoints sign.
 
 RFC 8785 in pure Python costs ~20 µs per event. For the values events hold in
 practice (no floats, integers within ±2**53, object keys without characters
@@ -22,7 +22,6 @@ anything else goes through the `rfc8785` library. A test holds the two equal.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -95,8 +94,3 @@ def event_document(
         "type": type_name,
         "version": version,
     }
-
-
-def leaf_hash_of(canonical: bytes) -> bytes:
-    """RFC 6962 leaf hash: SHA-256 of 0x00 followed by the canonical bytes."""
-    return hashlib.sha256(b"\x00" + canonical).digest()

@@ -11,6 +11,7 @@ way (the stored row itself is never rewritten).
 from __future__ import annotations
 
 import json
+import typing
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar
 
@@ -56,6 +57,19 @@ class Metadata(BaseModel):
         return self.model_dump(mode="json", exclude_none=True)
 
 
+def _mentions_float(model: type[BaseModel]) -> bool:
+    """True if any field of `model`, or of a record nested in it, can hold a float."""
+    pending: list[Any] = [field.annotation for field in model.model_fields.values()]
+    while pending:
+        annotation = pending.pop()
+        if annotation is float:
+            return True
+        pending.extend(typing.get_args(annotation))
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            pending.extend(field.annotation for field in annotation.model_fields.values())
+    return False
+
+
 def _problems(error: ValidationError) -> list[str]:
     out = []
     for item in error.errors(include_url=False):
@@ -79,6 +93,12 @@ class Catalogue:
             raise TypeError(f"event class {cls.__name__} needs a one-line docstring")
         if not getattr(cls, "categories", None):
             raise TypeError(f"event class {cls.__name__} must name the stream categories it uses")
+        if _mentions_float(cls):
+            raise TypeError(
+                f"event class {cls.__name__} has a float field: use integers (milliseconds, "
+                "bytes, basis points), since floats do not survive jsonb and canonical JSON "
+                "byte for byte"
+            )
         if cls.type_name in self._classes and self._classes[cls.type_name] is not cls:
             raise TypeError(f"event type {cls.type_name!r} is registered twice")
         self._classes[cls.type_name] = cls
@@ -125,7 +145,7 @@ class Catalogue:
                 [f"it belongs in {allowed} streams, not in category {stream_category!r}"],
             )
         try:
-            payload = event.model_dump(mode="json")
+            payload = event.model_dump(mode="json", warnings=False)
             cls.model_validate_json(json.dumps(payload), strict=True)
         except (ValidationError, TypeError, ValueError) as error:
             problems = _problems(error) if isinstance(error, ValidationError) else [str(error)]

@@ -72,3 +72,44 @@ class EventTooLarge(LedgerError):
 
 class MigrationError(LedgerError):
     """The schema cannot be brought up to date safely."""
+
+
+# --- tamper evidence: sealing, verification, proofs (events/sealer.py, verify.py, proofs.py) ---
+
+
+class InvalidNote(LedgerError):
+    """A signed checkpoint note is malformed, or its signature does not verify."""
+
+
+class KeyFileError(LedgerError):
+    """A ledger signing or public key file is missing, unreadable or not a usable key."""
+
+
+class UnknownEvent(LedgerError):
+    """No event has the given id."""
+
+    def __init__(self, event_id: str) -> None:
+        self.event_id = event_id
+        super().__init__(f"no event has id {event_id}")
+
+
+class NotSealed(LedgerError):
+    """An event exists but no checkpoint covers it yet."""
+
+    def __init__(self, event_id: str) -> None:
+        self.event_id = event_id
+        super().__init__(
+            f"event {event_id} is not sealed yet: run `shiplog ledger checkpoint` and try again"
+        )
+
+
+class NoCheckpoint(LedgerError):
+    """A proof needs checkpoints that the ledger does not have."""
+
+
+class SealError(LedgerError):
+    """The sealed tree in the database is not in a state the sealer can extend."""
+
+
+class InvalidProof(LedgerError):
+    """A proof document is malformed (not merely wrong: that is a failed check)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
@@ -21,9 +22,10 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool
 
-from events.canonical import canonical_json, event_document, leaf_hash_of
+from events.canonical import canonical_json, event_document
 from events.catalogue import Catalogue, Event, Metadata
 from events.errors import EventTooLarge, LedgerError, PartialRetry, WrongExpectedVersion
+from events.merkle import leaf_hash
 from events.streams import category, validate_stream
 from events.vocabulary import CATALOGUE
 
@@ -80,8 +82,11 @@ class RecordedEvent:
         return Cursor(self.tx_id, self.position)
 
 
+# tx_id is read as text (psycopg has no xid8 loader) under another name: an
+# output column called tx_id would make ORDER BY tx_id sort the text, and
+# '10001' < '9999'.
 _COLUMNS = (
-    "position, tx_id::text, stream, version, event_id, type, schema_version, "
+    "position, tx_id::text AS tx_id_text, stream, version, event_id, type, schema_version, "
     "data::text, metadata::text, recorded_at, hash"
 )
 
@@ -156,8 +161,25 @@ class EventStore:
         `expected_version` is ANY, NO_STREAM or the stream's last version (0-based).
         Passing the `event_ids` of an earlier attempt makes the call idempotent:
         if that batch is already recorded its positions are returned and nothing
-        is written again.
+        is written again. The events are committed when this returns.
         """
+        batch = self._prepare(stream, events, metadata, event_ids)
+        with self._pool.connection() as conn:
+            return batch.write(conn, expected_version, nested=False)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """A database transaction in which several appends commit together, or not at all."""
+        with self._pool.connection() as conn, conn.transaction():
+            yield Transaction(self, conn)
+
+    def _prepare(
+        self,
+        stream: str,
+        events: Sequence[Event],
+        metadata: Metadata,
+        event_ids: Sequence[UUID] | None,
+    ) -> _Batch:
         validate_stream(stream)
         if not events:
             raise ValueError("append needs at least one event")
@@ -165,120 +187,14 @@ class EventStore:
         if len(ids) != len(events) or len(set(ids)) != len(ids):
             raise ValueError("event_ids must hold one distinct id per event")
         checked = [self.catalogue.check(event, category(stream)) for event in events]
-        meta = metadata.to_json()
-        meta_text = json.dumps(meta, separators=(",", ":"))
-
-        for _ in range(_ANY_RETRIES):
-            if expected_version == ANY:
-                expected = self._head(stream)
-            elif expected_version == NO_STREAM:
-                expected = -1
-            elif isinstance(expected_version, int) and expected_version >= 0:
-                expected = expected_version
-            else:
-                raise ValueError(
-                    f"expected_version must be 'any', 'no_stream' or a version >= 0, "
-                    f"not {expected_version!r}"
-                )
-            recorded_at = datetime.now(UTC)
-            params = self._rows(stream, expected, ids, checked, meta, recorded_at)
-            params["metadata"] = meta_text
-            try:
-                with self._pool.connection() as conn:
-                    rows = conn.execute(_APPEND_SQL, params).fetchall()
-            except pg_errors.UniqueViolation:
-                rows = []  # a concurrent append won the race; find out which way below
-            if rows:
-                return [row[0] for row in rows]
-            positions = self._explain_refusal(stream, ids, expected_version)
-            if positions is not None:
-                return positions
-            # expected ANY and another writer moved the stream meanwhile: try again
-        raise LedgerError(f"stream {stream!r}: gave up after {_ANY_RETRIES} contended appends")
-
-    def _rows(
-        self,
-        stream: str,
-        expected: int,
-        ids: list[UUID],
-        checked: list[tuple[type[Event], dict[str, Any]]],
-        meta: dict[str, Any],
-        recorded_at: datetime,
-    ) -> dict[str, Any]:
-        versions, types, schema_versions, data, hashes = [], [], [], [], []
-        for offset, ((cls, payload), event_id) in enumerate(zip(checked, ids, strict=True)):
-            version = expected + 1 + offset
-            canonical = canonical_json(
-                event_document(
-                    stream=stream,
-                    version=version,
-                    event_id=event_id,
-                    type_name=cls.type_name,
-                    schema_version=cls.schema_version,
-                    data=payload,
-                    metadata=meta,
-                    recorded_at=recorded_at,
-                )
-            )
-            if len(canonical) > self.max_event_bytes:
-                raise EventTooLarge(cls.type_name, len(canonical), self.max_event_bytes)
-            versions.append(version)
-            types.append(cls.type_name)
-            schema_versions.append(cls.schema_version)
-            data.append(json.dumps(payload, separators=(",", ":")))
-            hashes.append(leaf_hash_of(canonical))
-        return {
-            "stream": stream,
-            "expected": expected,
-            "versions": versions,
-            "ids": ids,
-            "types": types,
-            "schema_versions": schema_versions,
-            "data": data,
-            "hashes": hashes,
-            "recorded_at": recorded_at,
-        }
-
-    def _explain_refusal(
-        self, stream: str, ids: list[UUID], expected_version: ExpectedVersion
-    ) -> list[int] | None:
-        """After an append wrote nothing: the original positions of a retry, or raise.
-
-        Returns None only when `expected_version` is ANY and the stream simply
-        moved under us, so the caller should try again.
-        """
-        with self._pool.connection() as conn:
-            known = conn.execute(
-                "SELECT event_id, position, stream FROM events WHERE event_id = ANY(%s)",
-                (ids,),
-            ).fetchall()
-            actual = self._head(stream, conn)
-        if known:
-            by_id = {row[0]: (row[1], row[2]) for row in known}
-            new = [str(i) for i in ids if i not in by_id]
-            if new or any(s != stream for _, s in by_id.values()):
-                raise PartialRetry(stream, [str(i) for i in ids if i in by_id], new)
-            return sorted(by_id[i][0] for i in ids)
-        if expected_version == ANY:
-            return None
-        raise WrongExpectedVersion(stream, expected_version, None if actual < 0 else actual)
-
-    def _head(self, stream: str, conn: psycopg.Connection[Any] | None = None) -> int:
-        """The stream's last version, -1 when it has no events."""
-        query = "SELECT coalesce(max(version), -1) FROM events WHERE stream = %s"
-        if conn is not None:
-            row = conn.execute(query, (stream,)).fetchone()
-        else:
-            with self._pool.connection() as own:
-                row = own.execute(query, (stream,)).fetchone()
-        assert row is not None
-        return int(row[0])
+        return _Batch(stream, ids, checked, metadata.to_json(), self.max_event_bytes)
 
     # --- reading -----------------------------------------------------------------------
 
     def stream_version(self, stream: str) -> int | None:
         """The stream's last version, or None when it has no events."""
-        head = self._head(validate_stream(stream))
+        with self._pool.connection() as conn:
+            head = _head(conn, validate_stream(stream))
         return None if head < 0 else head
 
     def read_stream(
@@ -294,8 +210,15 @@ class EventStore:
             ).fetchall()
         return [self._decode(row) for row in rows]
 
-    def read_all(self, after: Cursor = START, limit: int = 1000) -> list[RecordedEvent]:
-        """Up to `limit` events after `after`, in subscription order.
+    def read_all(
+        self,
+        after: Cursor = START,
+        limit: int = 1000,
+        *,
+        stream: str | None = None,
+        types: Sequence[str] = (),
+    ) -> list[RecordedEvent]:
+        """Up to `limit` events after `after`, in subscription order, optionally filtered.
 
         Only events whose writing transaction is older than every transaction
         still running are returned (tx_id below the snapshot's xmin). Positions
@@ -306,15 +229,30 @@ class EventStore:
         open writing transaction anywhere in the database holds every reader back
         until it ends (docs/decisions/0001-ledger-ordering-and-sealing.md).
         """
+        where, params = _filters(stream, types)
         with self._pool.connection() as conn:
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM events "
                 "WHERE (tx_id, position) > (%s::text::xid8, %s) "
-                "AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) "
+                f"AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) {where} "
                 "ORDER BY tx_id, position LIMIT %s",
-                (str(after.tx_id), after.position, limit),
+                (str(after.tx_id), after.position, *params, limit),
             ).fetchall()
         return [self._decode(row) for row in rows]
+
+    def read_last(
+        self, limit: int, *, stream: str | None = None, types: Sequence[str] = ()
+    ) -> list[RecordedEvent]:
+        """The last `limit` events in subscription order (oldest first), optionally filtered."""
+        where, params = _filters(stream, types)
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM events "
+                f"WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot()) {where} "
+                "ORDER BY tx_id DESC, position DESC LIMIT %s",
+                (*params, limit),
+            ).fetchall()
+        return [self._decode(row) for row in reversed(rows)]
 
     def subscribe(
         self,
@@ -323,6 +261,8 @@ class EventStore:
         batch: int = 1000,
         poll_seconds: float = 1.0,
         stop: threading.Event | None = None,
+        stream: str | None = None,
+        types: Sequence[str] = (),
     ) -> Iterator[RecordedEvent]:
         """Yield every event after `after`, catching up first and then following live.
 
@@ -335,7 +275,7 @@ class EventStore:
         with psycopg.connect(self.conninfo, autocommit=True) as listener:
             listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
             while stop is None or not stop.is_set():
-                page = self.read_all(cursor, batch)
+                page = self.read_all(cursor, batch, stream=stream, types=types)
                 for event in page:
                     yield event
                     cursor = event.cursor
@@ -359,3 +299,157 @@ class EventStore:
             recorded_at=recorded_at,
             hash=bytes(leaf),
         )
+
+
+def _filters(stream: str | None, types: Sequence[str]) -> tuple[str, list[Any]]:
+    """SQL conditions (starting with AND) and their parameters for optional read filters."""
+    where, params = "", list[Any]()
+    if stream is not None:
+        where += " AND stream = %s"
+        params.append(validate_stream(stream))
+    if types:
+        where += " AND type = ANY(%s)"
+        params.append(list(types))
+    return where, params
+
+
+class Transaction:
+    """Appends that commit together when the `EventStore.transaction()` block ends."""
+
+    def __init__(self, store: EventStore, conn: psycopg.Connection[Any]) -> None:
+        self._store = store
+        self._conn = conn
+
+    def append(
+        self,
+        stream: str,
+        events: Sequence[Event],
+        expected_version: ExpectedVersion,
+        metadata: Metadata,
+        *,
+        event_ids: Sequence[UUID] | None = None,
+    ) -> list[int]:
+        """Like EventStore.append, but committed only when the transaction commits."""
+        batch = self._store._prepare(stream, events, metadata, event_ids)
+        return batch.write(self._conn, expected_version, nested=True)
+
+
+@dataclass
+class _Batch:
+    """Validated events bound for one stream, ready to be written at some version."""
+
+    stream: str
+    ids: list[UUID]
+    checked: list[tuple[type[Event], dict[str, Any]]]
+    metadata: dict[str, Any]
+    max_event_bytes: int
+
+    def write(
+        self, conn: psycopg.Connection[Any], expected_version: ExpectedVersion, *, nested: bool
+    ) -> list[int]:
+        """Insert the batch at `expected_version` on `conn`; return positions or raise.
+
+        With `nested`, the insert runs in a savepoint so that a refused append
+        leaves the caller's transaction usable.
+        """
+        for _ in range(_ANY_RETRIES):
+            params = self._params(_expected(conn, self.stream, expected_version))
+            try:
+                if nested:
+                    with conn.transaction():
+                        rows = conn.execute(_APPEND_SQL, params).fetchall()
+                else:
+                    rows = conn.execute(_APPEND_SQL, params).fetchall()
+            except pg_errors.UniqueViolation:
+                rows = []  # a concurrent append won the race; find out which way below
+            if rows:
+                return [row[0] for row in rows]
+            positions = self._explain_refusal(conn, expected_version)
+            if positions is not None:
+                return positions
+            # expected ANY and another writer moved the stream meanwhile: try again
+        raise LedgerError(f"stream {self.stream!r}: gave up after {_ANY_RETRIES} contended appends")
+
+    def _params(self, expected: int) -> dict[str, Any]:
+        recorded_at = datetime.now(UTC)
+        versions, types, schema_versions, data, hashes = [], [], [], [], []
+        for offset, ((cls, payload), event_id) in enumerate(
+            zip(self.checked, self.ids, strict=True)
+        ):
+            version = expected + 1 + offset
+            canonical = canonical_json(
+                event_document(
+                    stream=self.stream,
+                    version=version,
+                    event_id=event_id,
+                    type_name=cls.type_name,
+                    schema_version=cls.schema_version,
+                    data=payload,
+                    metadata=self.metadata,
+                    recorded_at=recorded_at,
+                )
+            )
+            if len(canonical) > self.max_event_bytes:
+                raise EventTooLarge(cls.type_name, len(canonical), self.max_event_bytes)
+            versions.append(version)
+            types.append(cls.type_name)
+            schema_versions.append(cls.schema_version)
+            data.append(json.dumps(payload, separators=(",", ":")))
+            hashes.append(leaf_hash(canonical))
+        return {
+            "stream": self.stream,
+            "expected": expected,
+            "versions": versions,
+            "ids": self.ids,
+            "types": types,
+            "schema_versions": schema_versions,
+            "data": data,
+            "hashes": hashes,
+            "metadata": json.dumps(self.metadata, separators=(",", ":")),
+            "recorded_at": recorded_at,
+        }
+
+    def _explain_refusal(
+        self, conn: psycopg.Connection[Any], expected_version: ExpectedVersion
+    ) -> list[int] | None:
+        """After an append wrote nothing: the original positions of a retry, or raise.
+
+        Returns None only when `expected_version` is ANY and the stream simply
+        moved under us, so the caller should try again.
+        """
+        known = conn.execute(
+            "SELECT event_id, position, stream FROM events WHERE event_id = ANY(%s)",
+            (self.ids,),
+        ).fetchall()
+        if known:
+            by_id = {row[0]: (row[1], row[2]) for row in known}
+            new = [str(i) for i in self.ids if i not in by_id]
+            if new or any(s != self.stream for _, s in by_id.values()):
+                raise PartialRetry(self.stream, [str(i) for i in self.ids if i in by_id], new)
+            return sorted(by_id[i][0] for i in self.ids)
+        if expected_version == ANY:
+            return None
+        actual = _head(conn, self.stream)
+        raise WrongExpectedVersion(self.stream, expected_version, None if actual < 0 else actual)
+
+
+def _expected(conn: psycopg.Connection[Any], stream: str, expected: ExpectedVersion) -> int:
+    """The concrete last version an append expects: -1 for no stream."""
+    if expected == ANY:
+        return _head(conn, stream)
+    if expected == NO_STREAM:
+        return -1
+    if isinstance(expected, int) and not isinstance(expected, bool) and expected >= 0:
+        return expected
+    raise ValueError(
+        f"expected_version must be 'any', 'no_stream' or a version >= 0, not {expected!r}"
+    )
+
+
+def _head(conn: psycopg.Connection[Any], stream: str) -> int:
+    """The stream's last version, -1 when it has no events."""
+    row = conn.execute(
+        "SELECT coalesce(max(version), -1) FROM events WHERE stream = %s", (stream,)
+    ).fetchone()
+    assert row is not None
+    return int(row[0])

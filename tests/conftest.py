@@ -28,7 +28,7 @@ TEMPLATE = "shiplog_test_template"
 TEST_HOME = PROJECT_ROOT / ".test-home"
 
 
-def _with_dbname(url: str, dbname: str) -> str:
+def with_dbname(url: str, dbname: str) -> str:
     params = conninfo_to_dict(url)
     params["dbname"] = dbname
     return make_conninfo(**params)  # type: ignore[arg-type]
@@ -51,7 +51,7 @@ def template_database(admin_url: str) -> str:
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(TEMPLATE))
         )
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE)))
-    migrate(_with_dbname(admin_url, TEMPLATE), PROJECT_ROOT / "migrations")
+    migrate(with_dbname(admin_url, TEMPLATE), PROJECT_ROOT / "migrations")
     return TEMPLATE
 
 
@@ -65,7 +65,7 @@ def database(admin_url: str, template_database: str) -> Iterator[Database]:
                 sql.Identifier(name), sql.Identifier(template_database)
             )
         )
-    owner_url = _with_dbname(admin_url, name)
+    owner_url = with_dbname(admin_url, name)
     yield Database(owner_url=owner_url, app_role="shiplog_app", location=name)
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(

@@ -1,0 +1,48 @@
+"""Database commands: `shiplog migrate` and `shiplog db status|stop`."""
+
+from __future__ import annotations
+
+import typer
+
+from app.config import get_settings
+from app.context import prepare
+from app.database import resolve, stop_embedded
+from events.migrations import migrate as apply_migrations
+from events.migrations import pending
+
+
+def register(app: typer.Typer) -> None:
+    """Add the database commands to `app`."""
+    app.command("migrate")(migrate)
+    db_app = typer.Typer(help="The database shiplog uses.", no_args_is_help=True)
+    db_app.command("status")(status)
+    db_app.command("stop")(stop)
+    app.add_typer(db_app, name="db")
+
+
+def migrate() -> None:
+    """Apply the pending migrations, in order, once each."""
+    context = prepare(run_migrations=False)
+    applied = apply_migrations(context.database.owner_url, context.settings.migrations_dir)
+    for name in applied:
+        typer.echo(f"applied {name}")
+    typer.echo(f"schema up to date ({len(applied)} applied now)")
+
+
+def status() -> None:
+    """Say where the database is and which migrations are pending."""
+    settings = get_settings()
+    database = resolve(settings)
+    typer.echo(database.location)
+    waiting = pending(database.owner_url, settings.migrations_dir)
+    typer.echo(f"pending migrations: {', '.join(waiting) if waiting else 'none'}")
+
+
+def stop() -> None:
+    """Stop the embedded PostgreSQL server, if it runs."""
+    settings = get_settings()
+    if settings.database_url:
+        typer.echo("SHIPLOG_DATABASE_URL is set: shiplog does not manage that server")
+        raise typer.Exit(1)
+    stopped = stop_embedded(settings.home)
+    typer.echo("embedded server stopped" if stopped else "embedded server was not running")
