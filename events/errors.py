@@ -113,3 +113,7 @@ class SealError(LedgerError):
 
 class InvalidProof(LedgerError):
     """A proof document is malformed (not merely wrong: that is a failed check)."""
+
+
+class LedgerMismatch(LedgerError):
+    """The stored ledger does not match itself, so no honest proof can be made from it."""

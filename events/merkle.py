@@ -232,8 +232,15 @@ def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
 def verify_inclusion(
     index: int, size: int, leaf: bytes, proof: Sequence[bytes], root: bytes
 ) -> bool:
-    """Check the audit path of leaf hash ``leaf`` at ``index`` against ``root`` (RFC 9162)."""
-    _check_index(index, size)
+    """Check the audit path of leaf hash ``leaf`` at ``index`` against ``root`` (RFC 9162).
+
+    Proofs are untrusted input: an out-of-range index or size is a proof that
+    does not verify, so it yields False rather than an exception.
+    """
+    try:
+        _check_index(index, size)
+    except ValueError:
+        return False
     fn, sn = index, size - 1
     result = leaf
     for sibling in proof:
@@ -281,8 +288,14 @@ def consistency_proof(old_size: int, leaves: Sequence[bytes]) -> list[bytes]:
 def verify_consistency(
     old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
 ) -> bool:
-    """Check that the tree ``new_root`` extends the tree ``old_root`` (RFC 9162 2.1.4.2)."""
-    _check_sizes(old_size, new_size)
+    """Check that the tree ``new_root`` extends the tree ``old_root`` (RFC 9162 2.1.4.2).
+
+    Like :func:`verify_inclusion`, invalid sizes give False, not an exception.
+    """
+    try:
+        _check_sizes(old_size, new_size)
+    except ValueError:
+        return False
     if old_size == 0:
         # Every tree extends the empty tree; the proof is empty by definition.
         return not proof and old_root == EMPTY_ROOT

@@ -82,11 +82,9 @@ class RecordedEvent:
         return Cursor(self.tx_id, self.position)
 
 
-# tx_id is read as text (psycopg has no xid8 loader) under another name: an
-# output column called tx_id would make ORDER BY tx_id sort the text, and
-# '10001' < '9999'.
-_COLUMNS = (
-    "position, tx_id::text AS tx_id_text, stream, version, event_id, type, schema_version, "
+# tx_id comes back as int: events/pg.py registers the loader, and says why.
+EVENT_COLUMNS = (
+    "position, tx_id, stream, version, event_id, type, schema_version, "
     "data::text, metadata::text, recorded_at, hash"
 )
 
@@ -204,7 +202,7 @@ class EventStore:
         validate_stream(stream)
         with self._pool.connection() as conn:
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM events WHERE stream = %s AND version >= %s "
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE stream = %s AND version >= %s "
                 "ORDER BY version LIMIT %s",
                 (stream, from_version, limit),
             ).fetchall()
@@ -232,7 +230,7 @@ class EventStore:
         where, params = _filters(stream, types)
         with self._pool.connection() as conn:
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM events "
+                f"SELECT {EVENT_COLUMNS} FROM events "
                 "WHERE (tx_id, position) > (%s::text::xid8, %s) "
                 f"AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) {where} "
                 "ORDER BY tx_id, position LIMIT %s",
@@ -247,7 +245,7 @@ class EventStore:
         where, params = _filters(stream, types)
         with self._pool.connection() as conn:
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM events "
+                f"SELECT {EVENT_COLUMNS} FROM events "
                 f"WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot()) {where} "
                 "ORDER BY tx_id DESC, position DESC LIMIT %s",
                 (*params, limit),

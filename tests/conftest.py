@@ -18,8 +18,9 @@ import psycopg
 import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from typer.testing import CliRunner
 
-from app.config import PROJECT_ROOT, Settings
+from app.config import PROJECT_ROOT, Settings, get_settings
 from app.database import Database, start_embedded
 from events.migrations import migrate
 from events.store import EventStore
@@ -84,3 +85,104 @@ def store(database: Database) -> Iterator[EventStore]:
 def settings(tmp_path: Path, database: Database) -> Settings:
     """Settings pointing at the test database, with a private home directory."""
     return Settings(home=tmp_path / "home", database_url=database.owner_url)
+
+
+@pytest.fixture
+def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    """A CLI runner whose `shiplog` works on the test database and a private home."""
+    monkeypatch.setenv("SHIPLOG_HOME", str(settings.home))
+    monkeypatch.setenv("SHIPLOG_DATABASE_URL", settings.database_url or "")
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+# --- Docker: a real engine, a local busybox base image, a loopback registry ---------------
+#
+# Tests that need Docker take one of these fixtures (by argument name, as usual). Where no
+# engine answers, they are skipped with the reason, except when SHIPLOG_REQUIRE_DOCKER=1:
+# then they fail, so CI cannot pass by skipping them. Start an engine with
+# scripts/ensure-docker. app.engine is imported inside the fixtures, so the rest of the
+# suite does not need the docker SDK.
+
+from typing import Any, NoReturn  # noqa: E402  (this section is appended)
+
+DOCKER_TEST_LABEL = "io.shiplog.test"
+
+
+def docker_missing(reason: str) -> NoReturn:
+    """Fail when SHIPLOG_REQUIRE_DOCKER=1 (the project's rule), else skip."""
+    if os.environ.get("SHIPLOG_REQUIRE_DOCKER") == "1":
+        pytest.fail(f"SHIPLOG_REQUIRE_DOCKER=1 but: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[Any]:
+    """A connected ``docker.DockerClient`` (DOCKER_HOST or the default socket).
+
+    Request it in any test that talks to the Docker engine::
+
+        def test_step_runs(docker_client, busybox_image, run_label): ...
+
+    No engine: skip, or fail when SHIPLOG_REQUIRE_DOCKER=1 (run scripts/ensure-docker).
+    """
+    from app.engine import EngineUnavailable, connect
+
+    try:
+        client = connect()
+    except EngineUnavailable as exc:
+        reason = str(exc)
+    else:
+        yield client
+        client.close()
+        return
+    docker_missing(reason)  # outside the except block: no chained traceback
+
+
+@pytest.fixture(scope="session")
+def busybox_image(docker_client: Any) -> str:
+    """Id of the local base image ``shiplog/busybox:1`` (scratch + static busybox).
+
+    Has ``sh``, ``echo``, ``cat``, ``sha256sum`` and every other busybox applet in /bin.
+    Same skip/fail rule as ``docker_client`` when /bin/busybox (busybox-static) is missing.
+    """
+    from app.engine import BaseImageError, ensure_busybox_image
+
+    try:
+        return ensure_busybox_image(docker_client)
+    except BaseImageError as exc:
+        reason = str(exc)
+    docker_missing(reason)
+
+
+@pytest.fixture(scope="session")
+def registry(docker_client: Any) -> Iterator[Any]:
+    """A ``LocalRegistry`` on 127.0.0.1 for the whole session (push to ``registry.address``).
+
+    Same skip/fail rule as ``docker_client`` when Debian's docker-registry is missing.
+    """
+    from app.engine import LocalRegistry, RegistryError
+
+    try:
+        local = LocalRegistry().start()
+    except RegistryError as exc:
+        reason = str(exc)
+    else:
+        yield local
+        local.stop()
+        return
+    docker_missing(reason)
+
+
+@pytest.fixture
+def run_label(docker_client: Any) -> Iterator[dict[str, str]]:
+    """Labels to put on every container a test creates; they are force-removed after it.
+
+    ``docker_client.containers.run(image, cmd, labels=run_label, detach=True)``
+    """
+    labels = {DOCKER_TEST_LABEL: uuid.uuid4().hex}
+    yield labels
+    selector = f"{DOCKER_TEST_LABEL}={labels[DOCKER_TEST_LABEL]}"
+    for container in docker_client.containers.list(all=True, filters={"label": selector}):
+        container.remove(force=True)

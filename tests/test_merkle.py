@@ -348,7 +348,7 @@ def test_inclusion_proof_for_large_tree_is_short_and_verifies() -> None:
         assert verify_inclusion(index, len(leaves), leaves[index], proof, tree_root)
 
 
-def test_inclusion_rejects_out_of_range_arguments_naming_the_values() -> None:
+def test_out_of_range_inclusion_arguments_raise_for_provers_and_fail_for_verifiers() -> None:
     leaves = leaves_for(5)
     with pytest.raises(ValueError, match=r"index 5 .* size 5"):
         inclusion_proof(5, leaves)
@@ -356,10 +356,9 @@ def test_inclusion_rejects_out_of_range_arguments_naming_the_values() -> None:
         inclusion_proof(-1, leaves)
     with pytest.raises(ValueError, match=r"index 0 .* size 0"):
         inclusion_proof(0, [])
-    with pytest.raises(ValueError, match=r"index 7 .* size 5"):
-        verify_inclusion(7, 5, leaves[0], [], root(leaves))
-    with pytest.raises(ValueError, match="-3"):
-        verify_inclusion(0, -3, leaves[0], [], root(leaves))
+    # Proofs are untrusted input: out-of-range claims fail verification, not the caller.
+    assert not verify_inclusion(7, 5, leaves[0], [], root(leaves))
+    assert not verify_inclusion(0, -3, leaves[0], [], root(leaves))
 
 
 # --------------------------------------------------------------------------
@@ -451,13 +450,11 @@ def test_consistency_proof_for_large_tree_verifies() -> None:
         assert verify_consistency(old_size, len(leaves), old_root, new_root, proof)
 
 
-def test_consistency_rejects_invalid_sizes_naming_the_values() -> None:
+def test_invalid_consistency_sizes_raise_for_provers_and_fail_for_verifiers() -> None:
     leaves = leaves_for(5)
     with pytest.raises(ValueError, match=r"old_size 6 .* new_size 5"):
         consistency_proof(6, leaves)
     with pytest.raises(ValueError, match="-1"):
         consistency_proof(-1, leaves)
-    with pytest.raises(ValueError, match=r"old_size 9 .* new_size 4"):
-        verify_consistency(9, 4, EMPTY_ROOT, EMPTY_ROOT, [])
-    with pytest.raises(ValueError, match="-2"):
-        verify_consistency(1, -2, EMPTY_ROOT, EMPTY_ROOT, [])
+    assert not verify_consistency(9, 4, EMPTY_ROOT, EMPTY_ROOT, [])
+    assert not verify_consistency(1, -2, EMPTY_ROOT, EMPTY_ROOT, [])

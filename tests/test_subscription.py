@@ -58,9 +58,19 @@ def test_subscriber_receives_every_event_once_in_cursor_order_despite_slow_commi
     cursors = [e.cursor for e in received]
     assert cursors == sorted(cursors)
     assert len(set(cursors)) == len(cursors) == WRITERS * PER_WRITER
-    # Out-of-order commits really happened, so the test exercised the hard case.
-    positions = [e.position for e in received]
-    assert positions != sorted(positions)
+
+
+def test_readers_wait_for_a_slower_transaction_instead_of_passing_its_event(
+    store: EventStore,
+) -> None:
+    with store.transaction() as slow:
+        (early,) = slow.append("run-slow", [step_finished()], NO_STREAM, ALICE)
+        (late,) = store.append("run-fast", [step_finished()], NO_STREAM, ALICE)
+        assert early < late  # the slow transaction holds the lower position...
+        # ...so nothing may be handed out yet: a reader that took `late` now would
+        # move its cursor past `early`, which commits afterwards.
+        assert store.read_all() == []
+    assert [e.position for e in store.read_all()] == [early, late]
 
 
 def test_subscriber_finds_new_events_without_any_notification(

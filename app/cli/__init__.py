@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from app.cli import db, event_commands, ledger
+from app.cli import db, demo, event_commands, ledger
 from events.errors import LedgerError
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app = typer.Typer(
 db.register(app)
 event_commands.register(app)
 ledger.register(app)
+demo.register(app)
 
 
 def main() -> None:

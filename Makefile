@@ -1,0 +1,43 @@
+# shiplog: `make demo` shows it working, `make test` proves it. Both create .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint format docs bench bench-quick clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -m venv $(VENV) || { echo "python3 -m venv failed: on Debian, apt-get install python3-venv"; exit 1; }
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --editable '.[test,bench]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/shiplog demo
+	$(BIN)/shiplog events tail --lines 30
+
+test: lint
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+docs: $(STAMP)
+	$(BIN)/shiplog events catalogue --markdown > docs/events.md
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.ledger
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench.ledger --quick
+
+clean:
+	rm -rf $(VENV) .test-home .bench-home .pytest_cache .mypy_cache .ruff_cache *.egg-info
