@@ -15,10 +15,12 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
+	scripts/ensure-docker
 	$(BIN)/shiplog demo
 	$(BIN)/shiplog events tail --lines 30
 
 test: lint
+	scripts/ensure-docker
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -6,7 +6,8 @@ import sys
 
 import typer
 
-from app.cli import db, demo, event_commands, ledger
+from app.cli import db, demo, event_commands, ledger, pipeline_commands
+from app.pipeline import PipelineError
 from events.errors import LedgerError
 
 app = typer.Typer(
@@ -20,12 +21,13 @@ db.register(app)
 event_commands.register(app)
 ledger.register(app)
 demo.register(app)
+pipeline_commands.register(app)
 
 
 def main() -> None:
     """Entry point of the `shiplog` console script; user mistakes end as one clear line."""
     try:
         app()
-    except LedgerError as error:
+    except (LedgerError, PipelineError) as error:
         print(f"shiplog: {error}", file=sys.stderr)
         sys.exit(2)

@@ -1,0 +1,70 @@
+"""Connecting to the Docker engine, and the few engine calls that need care."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import docker
+import docker.errors
+
+ENSURE_HINT = (
+    "Run scripts/ensure-docker (as root on Debian it installs docker.io and starts dockerd), "
+    "start the Docker daemon yourself, or set DOCKER_HOST to an engine that is running."
+)
+
+
+class EngineUnavailable(RuntimeError):
+    """The Docker engine does not answer."""
+
+
+class PushFailed(RuntimeError):
+    """The engine reported an error while pushing an image."""
+
+
+def connect(base_url: str | None = None, *, timeout: int = 60) -> Any:
+    """Connect to the Docker engine and check that it answers.
+
+    Without ``base_url`` the environment decides (``DOCKER_HOST``, ``DOCKER_TLS_VERIFY``,
+    ``DOCKER_CERT_PATH``, else the default socket). Returns a ``docker.DockerClient``.
+    Raises :class:`EngineUnavailable` when nothing answers there.
+    """
+    where = base_url or os.environ.get("DOCKER_HOST") or "the default socket"
+    client: Any = None
+    try:
+        if base_url is None:
+            client = docker.from_env(timeout=timeout)
+        else:
+            client = docker.DockerClient(base_url=base_url, timeout=timeout)
+        client.ping()
+    except (docker.errors.DockerException, OSError) as exc:
+        if client is not None:
+            client.close()
+        raise EngineUnavailable(
+            f"Docker engine at {where} does not answer ({exc}). {ENSURE_HINT}"
+        ) from exc
+    return client
+
+
+def engine_version(client: Any) -> str:
+    """The engine's version, e.g. ``20.10.24+dfsg1``."""
+    return str(client.version()["Version"])
+
+
+def push_image(client: Any, repository: str, tag: str) -> str:
+    """Push ``repository:tag`` and return the manifest digest the engine reports.
+
+    The docker SDK does not raise when a push fails: errors arrive inside the progress
+    stream. This reads the whole stream and raises :class:`PushFailed` on the first one.
+    """
+    digest = ""
+    for chunk in client.images.push(repository, tag=tag, stream=True, decode=True):
+        if "error" in chunk:
+            detail = chunk.get("errorDetail", {}).get("message") or chunk["error"]
+            raise PushFailed(f"push of {repository}:{tag} failed: {detail}")
+        aux = chunk.get("aux")
+        if isinstance(aux, dict) and "Digest" in aux:
+            digest = str(aux["Digest"])
+    if not digest:
+        raise PushFailed(f"push of {repository}:{tag} reported no digest")
+    return digest

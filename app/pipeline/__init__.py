@@ -1,0 +1,52 @@
+"""Pipelines: `.shiplog.yml` read, checked and modelled; the step graph; the JSON Schema."""
+
+from app.pipeline.dag import ancestors, dependencies, find_cycles, ready
+from app.pipeline.errors import PipelineError, Problem
+from app.pipeline.fields import DEFAULT_TIMEOUT, EVENTS, RESERVED_KINDS, STATUSES
+from app.pipeline.loader import DEFAULT_SOURCE, load_pipeline, parse_pipeline
+from app.pipeline.model import (
+    WORKSPACE,
+    BuildSpec,
+    BuildStep,
+    CommandStep,
+    FromSecret,
+    Pipeline,
+    PushSpec,
+    PushStep,
+    Service,
+    Step,
+    Trigger,
+    When,
+)
+from app.pipeline.schema import SCHEMA_ID, pipeline_digest, pipeline_schema
+
+__all__ = [
+    "DEFAULT_SOURCE",
+    "DEFAULT_TIMEOUT",
+    "EVENTS",
+    "RESERVED_KINDS",
+    "SCHEMA_ID",
+    "STATUSES",
+    "WORKSPACE",
+    "BuildSpec",
+    "BuildStep",
+    "CommandStep",
+    "FromSecret",
+    "Pipeline",
+    "PipelineError",
+    "Problem",
+    "PushSpec",
+    "PushStep",
+    "Service",
+    "Step",
+    "Trigger",
+    "When",
+    "ancestors",
+    "dependencies",
+    "find_cycles",
+    "load_pipeline",
+    "parse_pipeline",
+    "pipeline_digest",
+    "pipeline_schema",
+    "ready",
+]
