@@ -37,21 +37,22 @@ def _fast_path_ok(value: Any) -> bool:
     stack = [value]
     while stack:
         item = stack.pop()
-        if isinstance(item, str) or item is None or isinstance(item, bool):
+        kind = type(item)
+        if kind is str or kind is bool or item is None:
             continue
-        if isinstance(item, int):
+        if kind is int:
             if -_MAX_SAFE_INT <= item <= _MAX_SAFE_INT:
                 continue
             return False
-        if isinstance(item, dict):
-            for key, inner in item.items():
-                if not isinstance(key, str):
+        if kind is dict:
+            for key in item:
+                # Keys sort the same by code point (json) and by UTF-16 unit (RFC 8785)
+                # unless a key holds a character outside the Basic Multilingual Plane.
+                if type(key) is not str or not (key.isascii() or max(key) <= "\uffff"):
                     return False
-                if not key.isascii() and any(ord(ch) > 0xFFFF for ch in key):
-                    return False
-                stack.append(inner)
+            stack.extend(item.values())
             continue
-        if isinstance(item, list):
+        if kind is list:
             stack.extend(item)
             continue
         return False  # floats and anything exotic: let the reference implementation decide

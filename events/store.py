@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Final, Literal
 from uuid import UUID, uuid4
 
@@ -26,6 +27,7 @@ from events.canonical import canonical_json, event_document
 from events.catalogue import Catalogue, Event, Metadata
 from events.errors import EventTooLarge, LedgerError, PartialRetry, WrongExpectedVersion
 from events.merkle import leaf_hash
+from events.notify import CHANNEL, Waker
 from events.streams import category, validate_stream
 from events.vocabulary import CATALOGUE
 
@@ -34,7 +36,6 @@ NO_STREAM: Final = "no_stream"
 ExpectedVersion = int | Literal["any", "no_stream"]
 
 DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
-NOTIFY_CHANNEL = "shiplog_events"
 _ANY_RETRIES = 100
 
 
@@ -88,23 +89,39 @@ EVENT_COLUMNS = (
     "data::text, metadata::text, recorded_at, hash"
 )
 
-# One statement, so an append is one round trip and atomic on its own. It writes
-# nothing unless the stream is at the expected version and none of the event ids
-# is known; when it writes nothing, _explain_refusal works out why.
-_APPEND_SQL = """
-WITH head AS (
-    SELECT coalesce(max(version), -1) AS version FROM events WHERE stream = %(stream)s
-)
+# An append is one statement, so one round trip, atomic on its own. It inserts the
+# batch at versions expected+1, expected+2, ... provided the stream's event at the
+# expected version exists (or, for a new stream, trivially). Everything else is left
+# to the unique indexes: if the stream has moved past the expected version, the first
+# version collides with UNIQUE (stream, version); if an event id was recorded before,
+# it collides with UNIQUE (event_id). Either way the statement fails as a whole,
+# writes nothing, and _explain_refusal works out which case it was. A concurrent
+# writer at the same version blocks on the index entry until it commits or aborts,
+# so exactly one of them succeeds.
+#
+# Both statements are deliberately plain (point lookups only): prepared statements
+# then get a cheap generic plan that stays right however the table grows, instead
+# of being re-planned on every execution.
+_APPEND_ONE_SQL = """
 INSERT INTO events
     (stream, version, event_id, type, schema_version, data, metadata, recorded_at, hash)
-SELECT %(stream)s, b.version, b.event_id, b.type, b.schema_version, b.data,
+SELECT %(stream)s, %(version)s, %(event_id)s, %(type)s, %(schema_version)s, %(data)s::jsonb,
+       %(metadata)s::jsonb, %(recorded_at)s, %(hash)s
+WHERE %(expected)s::bigint < 0
+   OR EXISTS (SELECT 1 FROM events WHERE stream = %(stream)s AND version = %(expected)s::bigint)
+RETURNING position
+"""
+
+_APPEND_MANY_SQL = """
+INSERT INTO events
+    (stream, version, event_id, type, schema_version, data, metadata, recorded_at, hash)
+SELECT %(stream)s, b.version, b.event_id, b.type, b.schema_version, b.data::jsonb,
        %(metadata)s::jsonb, %(recorded_at)s, b.hash
-FROM head,
-     unnest(%(versions)s::bigint[], %(ids)s::uuid[], %(types)s::text[],
-            %(schema_versions)s::int[], %(data)s::jsonb[], %(hashes)s::bytea[])
+FROM unnest(%(versions)b::bigint[], %(ids)b::uuid[], %(types)b::text[],
+            %(schema_versions)b::int[], %(data)b::text[], %(hashes)b::bytea[])
         WITH ORDINALITY AS b(version, event_id, type, schema_version, data, hash, n)
-WHERE head.version = %(expected)s
-  AND NOT EXISTS (SELECT 1 FROM events WHERE event_id = ANY(%(ids)s::uuid[]))
+WHERE %(expected)s::bigint < 0
+   OR EXISTS (SELECT 1 FROM events WHERE stream = %(stream)s AND version = %(expected)s::bigint)
 ORDER BY b.n
 RETURNING position
 """
@@ -120,6 +137,7 @@ class EventStore:
         catalogue: Catalogue = CATALOGUE,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         pool_size: int = 8,
+        wake_subscribers: bool = True,
     ) -> None:
         self.conninfo = conninfo
         self.catalogue = catalogue
@@ -132,9 +150,15 @@ class EventStore:
             open=True,
             name="shiplog-events",
         )
+        self._waker = Waker(self._notify if wake_subscribers else lambda: None)
+
+    def _notify(self) -> None:
+        with self._pool.connection() as conn:
+            conn.execute(f"NOTIFY {CHANNEL}")
 
     def close(self) -> None:
-        """Close the connection pool."""
+        """Send any pending wake-up and close the connection pool."""
+        self._waker.close()
         self._pool.close()
 
     def __enter__(self) -> EventStore:
@@ -163,13 +187,16 @@ class EventStore:
         """
         batch = self._prepare(stream, events, metadata, event_ids)
         with self._pool.connection() as conn:
-            return batch.write(conn, expected_version, nested=False)
+            positions = batch.write(conn, expected_version, nested=False)
+        self._waker.poke()
+        return positions
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         """A database transaction in which several appends commit together, or not at all."""
         with self._pool.connection() as conn, conn.transaction():
             yield Transaction(self, conn)
+        self._waker.poke()  # committed: wake subscribers
 
     def _prepare(
         self,
@@ -261,23 +288,27 @@ class EventStore:
         stop: threading.Event | None = None,
         stream: str | None = None,
         types: Sequence[str] = (),
+        on_idle: Callable[[], None] | None = None,
     ) -> Iterator[RecordedEvent]:
         """Yield every event after `after`, catching up first and then following live.
 
         NOTIFY only shortens the wait: after each wake-up, or after `poll_seconds`
         without one, the subscriber re-selects from its cursor, so a lost
-        notification delays an event and never drops it. The generator ends when
-        `stop` is set.
+        notification delays an event and never drops it. `on_idle` is called each
+        time the subscriber has caught up and starts waiting. The generator ends
+        when `stop` is set.
         """
         cursor = after
         with psycopg.connect(self.conninfo, autocommit=True) as listener:
-            listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            listener.execute(f"LISTEN {CHANNEL}")
             while stop is None or not stop.is_set():
                 page = self.read_all(cursor, batch, stream=stream, types=types)
                 for event in page:
                     yield event
                     cursor = event.cursor
-                if len(page) < batch:
+                if len(page) < batch and not (stop is not None and stop.is_set()):
+                    if on_idle is not None:
+                        on_idle()
                     for _ in listener.notifies(timeout=poll_seconds, stop_after=1):
                         pass
 
@@ -293,7 +324,7 @@ class EventStore:
             type_name=type_name,
             schema_version=schema_version,
             data=self.catalogue.decode(type_name, schema_version, data),
-            metadata=Metadata.model_validate_json(metadata, strict=True),
+            metadata=_metadata(metadata),
             recorded_at=recorded_at,
             hash=bytes(leaf),
         )
@@ -353,11 +384,12 @@ class _Batch:
         for _ in range(_ANY_RETRIES):
             params = self._params(_expected(conn, self.stream, expected_version))
             try:
+                statement = _APPEND_ONE_SQL if len(self.ids) == 1 else _APPEND_MANY_SQL
                 if nested:
                     with conn.transaction():
-                        rows = conn.execute(_APPEND_SQL, params).fetchall()
+                        rows = conn.execute(statement, params).fetchall()
                 else:
-                    rows = conn.execute(_APPEND_SQL, params).fetchall()
+                    rows = conn.execute(statement, params).fetchall()
             except pg_errors.UniqueViolation:
                 rows = []  # a concurrent append won the race; find out which way below
             if rows:
@@ -394,6 +426,19 @@ class _Batch:
             schema_versions.append(cls.schema_version)
             data.append(json.dumps(payload, separators=(",", ":")))
             hashes.append(leaf_hash(canonical))
+        if len(versions) == 1:
+            return {
+                "stream": self.stream,
+                "expected": expected,
+                "version": versions[0],
+                "event_id": self.ids[0],
+                "type": types[0],
+                "schema_version": schema_versions[0],
+                "data": data[0],
+                "hash": hashes[0],
+                "metadata": json.dumps(self.metadata, separators=(",", ":")),
+                "recorded_at": recorded_at,
+            }
         return {
             "stream": self.stream,
             "expected": expected,
@@ -451,3 +496,9 @@ def _head(conn: psycopg.Connection[Any], stream: str) -> int:
     ).fetchone()
     assert row is not None
     return int(row[0])
+
+
+@lru_cache(maxsize=4096)
+def _metadata(text: str) -> Metadata:
+    """Decode stored metadata; runs repeat it event after event, and Metadata is frozen."""
+    return Metadata.model_validate_json(text, strict=True)

@@ -69,6 +69,7 @@ class RunQueued(Event):
     pipeline_path: str
     pipeline_digest: str
     dirty: bool = False
+    checkout: str | None = None
 
 
 class RunClaimed(Event):
@@ -99,6 +100,7 @@ class StepFinished(Event):
     duration_ms: int
     log_sha256: str
     log_lines: int
+    timed_out: bool = False
 
 
 class StepSkipped(Event):
@@ -119,6 +121,7 @@ class ImageBuilt(Event):
     dockerfile_sha256: str
     context_digest: str
     build_args: dict[str, str]
+    secret_args: tuple[str, ...] = ()
     target: str | None = None
     labels: dict[str, str]
     tags: tuple[str, ...] = ()

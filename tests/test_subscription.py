@@ -73,22 +73,39 @@ def test_readers_wait_for_a_slower_transaction_instead_of_passing_its_event(
     assert [e.position for e in store.read_all()] == [early, late]
 
 
-def test_subscriber_finds_new_events_without_any_notification(
-    store: EventStore, database: Database
-) -> None:
-    with psycopg.connect(database.owner_url, autocommit=True) as owner:
-        owner.execute("ALTER TABLE events DISABLE TRIGGER events_notify_append")
+def test_subscriber_finds_new_events_without_any_notification(database: Database) -> None:
     stop = threading.Event()
     got: list[RecordedEvent] = []
+    with EventStore(database.app_url, wake_subscribers=False) as silent:
+
+        def follow() -> None:
+            for event in silent.subscribe(poll_seconds=0.1, stop=stop):
+                got.append(event)
+                break
+
+        follower = threading.Thread(target=follow, daemon=True)
+        follower.start()
+        silent.append("run-quiet", [step_finished()], NO_STREAM, ALICE)
+        follower.join(timeout=20)
+        stop.set()
+    assert [e.stream for e in got] == ["run-quiet"]
+
+
+def test_appends_wake_a_waiting_subscriber_long_before_its_poll(store: EventStore) -> None:
+    stop = threading.Event()
+    got: list[RecordedEvent] = []
+    listening = threading.Event()
 
     def follow() -> None:
-        for event in store.subscribe(poll_seconds=0.1, stop=stop):
+        for event in store.subscribe(poll_seconds=60, stop=stop, on_idle=listening.set):
             got.append(event)
-            stop.set()
+            break
 
-    follower = threading.Thread(target=follow)
+    follower = threading.Thread(target=follow, daemon=True)
     follower.start()
-    store.append("run-quiet", [step_finished()], NO_STREAM, ALICE)
-    follower.join(timeout=20)
+    assert listening.wait(timeout=20)
+    store.append("run-loud", [step_finished()], NO_STREAM, ALICE)
+    follower.join(timeout=30)  # a poll alone would take 60 s: only the NOTIFY ends this sooner
     stop.set()
-    assert [e.stream for e in got] == ["run-quiet"]
+    assert not follower.is_alive()
+    assert [e.stream for e in got] == ["run-loud"]

@@ -1,0 +1,1 @@
+"""Benchmarks with their own runner (not timed tests): `python -m bench.ledger`."""
