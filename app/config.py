@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import getpass
+import socket
 from functools import lru_cache
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveFloat, PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +38,35 @@ class Settings(BaseSettings):
     ledger_origin: str = Field(
         default="shiplog", description="Name of this ledger in signed checkpoints."
     )
+
+    actor: str | None = Field(
+        default=None, description="Who the CLI acts as in event metadata. Unset: user@host."
+    )
+    runner_name: str | None = Field(
+        default=None, description="This runner's identity in RunClaimed. Unset: host:pid."
+    )
+    runner_concurrency: PositiveInt = Field(default=2, description="Runs one runner works at once.")
+    step_parallelism: PositiveInt = Field(
+        default=4, description="Independent steps of one run that may run at the same time."
+    )
+    heartbeat_interval: PositiveFloat = Field(
+        default=5.0, description="Seconds between a runner's heartbeats."
+    )
+    heartbeat_timeout: PositiveFloat = Field(
+        default=30.0, description="Seconds without a heartbeat after which a run's runner is lost."
+    )
+    poll_interval: PositiveFloat = Field(
+        default=1.0, description="Seconds a runner waits between looks for queued runs."
+    )
+
+    @property
+    def work_dir(self) -> Path:
+        """Where runners keep each run's workspace."""
+        return self.home / "work"
+
+    def whoami(self) -> str:
+        """The actor recorded for what this process does on a person's behalf."""
+        return self.actor or f"{getpass.getuser()}@{socket.gethostname()}"
 
     @property
     def key_dir(self) -> Path:

@@ -6,7 +6,19 @@ import sys
 
 import typer
 
-from app.cli import db, demo, event_commands, ledger, pipeline_commands
+from app.cli import (
+    db,
+    demo,
+    event_commands,
+    ledger,
+    pipeline_commands,
+    run_commands,
+    secret_commands,
+)
+from app.engine import EngineUnavailable
+from app.executor.actions import StepFailed
+from app.executor.secrets import SecretError
+from app.executor.source import SourceError
 from app.pipeline import PipelineError
 from events.errors import LedgerError
 
@@ -22,12 +34,25 @@ event_commands.register(app)
 ledger.register(app)
 demo.register(app)
 pipeline_commands.register(app)
+run_commands.register(app)
+secret_commands.register(app)
+
+
+# Errors a user can cause and fix: one line on stderr, exit status 2, no traceback.
+USER_ERRORS = (
+    LedgerError,
+    PipelineError,
+    SecretError,
+    SourceError,
+    StepFailed,
+    EngineUnavailable,
+)
 
 
 def main() -> None:
     """Entry point of the `shiplog` console script; user mistakes end as one clear line."""
     try:
         app()
-    except (LedgerError, PipelineError) as error:
+    except USER_ERRORS as error:
         print(f"shiplog: {error}", file=sys.stderr)
         sys.exit(2)

@@ -82,8 +82,10 @@ class LocalRegistry:
         *,
         binary: str = "docker-registry",
         start_timeout: float = 30.0,
+        port: int | None = None,
     ) -> None:
         self._given_root = root
+        self._given_port = port
         self._binary = binary
         self._start_timeout = start_timeout
         self._root: Path | None = None
@@ -124,8 +126,10 @@ class LocalRegistry:
         root.mkdir(parents=True, exist_ok=True)
         self._root = root
         failure = ""
-        for _attempt in range(5):  # another process may take the port between probe and bind
-            port = _free_port()
+        # Another process may take a free port between probe and bind: try a few. A port
+        # the caller chose is tried once.
+        for _attempt in range(1 if self._given_port else 5):
+            port = self._given_port or _free_port()
             config = root / "config.yml"
             config.write_text(CONFIG.format(root=root / "data", port=port))
             log = (root / "registry.log").open("ab")

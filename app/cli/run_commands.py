@@ -1,0 +1,215 @@
+"""Running pipelines: `shiplog run`, `shiplog runner`, `shiplog cancel`, `shiplog logs`."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from app.context import Context, open_store, prepare
+from app.engine import connect
+from app.executor.execution import Observers
+from app.executor.logs import follow_log, log_digest, read_log
+from app.executor.runner import Runner, default_runner_name
+from app.executor.runs import RunService
+from app.executor.secrets import SecretStore
+from app.executor.source import inspect_checkout
+from app.pipeline import DEFAULT_SOURCE, parse_pipeline, pipeline_digest
+from events.catalogue import Event, Metadata
+from events.errors import LedgerError
+from events.vocabulary import RunQueued, StepFinished
+
+
+class DirtyCheckout(LedgerError):
+    """The checkout has uncommitted changes and --allow-dirty was not given."""
+
+
+def register(app: typer.Typer) -> None:
+    """Add the run commands to `app`."""
+    app.command("run")(run)
+    app.command("runner")(runner)
+    app.command("cancel")(cancel)
+    app.command("logs")(logs)
+
+
+def _print_event(event: Event) -> None:
+    fields = json.dumps(event.model_dump(mode="json", exclude_defaults=True), separators=(",", ":"))
+    typer.echo(f"● {event.type_name} {fields}")
+
+
+def _print_log(step: str, line: str) -> None:
+    typer.echo(f"  {step} │ {line}")
+
+
+def _cli_metadata(context: Context) -> Metadata:
+    return Metadata(actor=context.settings.whoami(), source="cli")
+
+
+def run(
+    directory: Annotated[Path, typer.Argument(help="A git checkout.")] = Path("."),
+    pipeline: Annotated[str, typer.Option(help="Pipeline file, relative to the checkout.")] = (
+        DEFAULT_SOURCE
+    ),
+    detach: Annotated[bool, typer.Option(help="Only queue the run; runners execute it.")] = False,
+    allow_dirty: Annotated[
+        bool, typer.Option(help="Run uncommitted changes (recorded as dirty).")
+    ] = False,
+) -> None:
+    """Queue a run of the pipeline at the checkout's HEAD, and run it here unless --detach."""
+    facts = inspect_checkout(directory)
+    if facts.dirty and not allow_dirty:
+        raise DirtyCheckout(
+            f"{facts.root} has uncommitted changes: commit them, or pass --allow-dirty "
+            "(the run is then recorded as dirty)"
+        )
+    if detach and facts.dirty:
+        raise DirtyCheckout("a dirty checkout can only run here, not --detach'ed to runners")
+    text = (facts.root / pipeline).read_bytes() if (facts.root / pipeline).is_file() else None
+    if text is None:
+        raise typer.BadParameter(f"no {pipeline} in {facts.root}", param_hint="--pipeline")
+    context = prepare()
+    with open_store(context) as store:
+        parse_pipeline(
+            text.decode("utf-8"),
+            pipeline,
+            known_secrets=SecretStore(context.database.app_url).names(),
+        )
+        service = RunService(store)
+        queued = RunQueued(
+            repository=facts.repository,
+            commit=facts.commit,
+            ref=facts.ref,
+            commit_time=facts.commit_time,
+            trigger="manual",
+            pipeline_path=pipeline,
+            pipeline_digest=pipeline_digest(text),
+            dirty=facts.dirty,
+            checkout=str(facts.root),
+        )
+        run_id = service.queue(queued, _cli_metadata(context))
+        typer.echo(f"queued run {run_id} ({facts.commit[:12]} on {facts.ref})")
+        if detach:
+            return
+        client = connect()
+        local = Runner(
+            settings=context.settings,
+            store=store,
+            app_url=context.database.app_url,
+            client=client,
+            name=f"{default_runner_name(context.settings)}:cli",
+            observers=Observers(on_event=_print_event, on_log=_print_log),
+        )
+        recorder = service.claim(run_id, local.claimed_event(), local.metadata)
+        if recorder is None:
+            typer.echo("another runner claimed the run first; see `shiplog events tail --follow`")
+            return
+        with local.beating():
+            local.execute_claimed(recorder, queued)
+        state = service.state(run_id)
+    typer.echo(f"run {run_id} {state.status}" + (f": {state.reason}" if state.reason else ""))
+    if state.status != "succeeded":
+        raise typer.Exit(1)
+
+
+def runner() -> None:
+    """Claim and execute queued runs until interrupted (SIGINT/SIGTERM finish active runs)."""
+    context = prepare()
+    stop = threading.Event()
+
+    def finish(signum: int, frame: FrameType | None) -> None:
+        typer.echo("stopping: finishing the active runs", err=True)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, finish)
+    signal.signal(signal.SIGINT, finish)
+    with open_store(context) as store:
+        worker = Runner(
+            settings=context.settings,
+            store=store,
+            app_url=context.database.app_url,
+            client=connect(),
+            name=default_runner_name(context.settings),
+        )
+        typer.echo(f"runner {worker.name} working (up to {context.settings.runner_concurrency})")
+        worker.run_forever(stop)
+
+
+def cancel(
+    run_id: Annotated[str, typer.Argument(help="The run to cancel.")],
+    reason: Annotated[str | None, typer.Option(help="Why, for the record.")] = None,
+) -> None:
+    """Cancel an unfinished run; its runner stops its containers within seconds."""
+    context = prepare()
+    with open_store(context) as store:
+        state = RunService(store).cancel(run_id, _cli_metadata(context), reason)
+    typer.echo(f"run {state.run_id} {state.status}")
+
+
+def logs(
+    run_id: Annotated[str, typer.Argument(help="The run.")],
+    step: Annotated[str, typer.Argument(help="The step.")],
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = (
+        False
+    ),
+    verify: Annotated[
+        bool, typer.Option(help="Check the stored log against StepFinished's digest.")
+    ] = False,
+) -> None:
+    """Print a step's log (live with --follow), or check it against the ledger with --verify."""
+    context = prepare()
+    with open_store(context) as store:
+        RunService(store).state(run_id)  # a clear error for an unknown run
+        finished = [
+            e.data
+            for e in store.read_stream(f"run-{run_id}")
+            if isinstance(e.data, StepFinished) and e.data.step == step
+        ]
+    app_url = context.database.app_url
+    if verify:
+        if not finished:
+            raise LedgerError(f"run {run_id}: step {step!r} has not finished, nothing to verify")
+        stored = log_digest(app_url, run_id, step)
+        recorded = finished[-1]
+        if (stored.sha256, stored.lines) != (recorded.log_sha256, recorded.log_lines):
+            typer.echo(
+                f"FAILED log of {step}: stored sha256 {stored.sha256} ({stored.lines} lines), "
+                f"recorded {recorded.log_sha256} ({recorded.log_lines} lines)",
+                err=True,
+            )
+            raise typer.Exit(1)
+        typer.echo(
+            f"log of {step} matches the ledger: sha256 {stored.sha256}, {stored.lines} lines"
+        )
+        return
+    if not follow or finished:
+        for line in read_log(app_url, run_id, step):
+            sys.stdout.write(line.text + "\n")
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    threading.Thread(
+        target=_stop_when_finished, args=(context, run_id, step, stop), daemon=True
+    ).start()
+    for line in follow_log(app_url, run_id, step, stop=stop):
+        sys.stdout.write(line.text + "\n")
+        sys.stdout.flush()
+
+
+def _stop_when_finished(context: Context, run_id: str, step: str, stop: threading.Event) -> None:
+    """Set `stop` once the step (or the run) has finished, so `logs --follow` ends by itself."""
+    with open_store(context) as store:
+        service = RunService(store)
+        while not stop.wait(1.0):
+            events = store.read_stream(f"run-{run_id}")
+            if any(isinstance(e.data, StepFinished) and e.data.step == step for e in events):
+                break
+            if service.state(run_id).finished:
+                break
+    stop.wait(1.0)  # let the follower pick up the last lines
+    stop.set()

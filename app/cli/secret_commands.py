@@ -1,0 +1,52 @@
+"""Secrets for pipelines: `shiplog secret set|ls|rm`. Values are read from stdin, never argv."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from app.context import prepare
+from app.executor.secrets import SecretStore
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `secret` command group to `app`."""
+    secret_app = typer.Typer(
+        help="Secrets that pipeline steps ask for by name.", no_args_is_help=True
+    )
+    secret_app.command("set")(set_secret)
+    secret_app.command("ls")(list_secrets)
+    secret_app.command("rm")(remove_secret)
+    app.add_typer(secret_app, name="secret")
+
+
+def _store() -> SecretStore:
+    return SecretStore(prepare().database.app_url)
+
+
+def set_secret(
+    name: Annotated[str, typer.Argument(help="The secret's name, e.g. REGISTRY_PASSWORD.")],
+) -> None:
+    """Store a secret; the value is read from stdin (or a hidden prompt on a terminal)."""
+    if sys.stdin.isatty():
+        value = typer.prompt(f"value of {name}", hide_input=True)
+    else:
+        value = sys.stdin.read().removesuffix("\n")
+    if not value:
+        raise typer.BadParameter("the value is empty", param_hint="stdin")
+    _store().set(name, value)
+    typer.echo(f"secret {name} stored")
+
+
+def list_secrets() -> None:
+    """List the names of the stored secrets (never their values)."""
+    for name in _store().names():
+        typer.echo(name)
+
+
+def remove_secret(name: Annotated[str, typer.Argument(help="The secret's name.")]) -> None:
+    """Delete a secret."""
+    existed = _store().delete(name)
+    typer.echo(f"secret {name} {'deleted' if existed else 'did not exist'}")

@@ -1,0 +1,343 @@
+"""Step logs: masked lines written live in batches, read back, followed and digested.
+
+Logs are not events: a step's output goes to the `step_logs` table
+(migrations/0008_step_logs.sql), which the owner may expire, and StepFinished
+records the log's digest, so a log can be verified for as long as it is kept.
+
+The log digest: `LogDigest.sha256` is the hex sha256 of the UTF-8 bytes of every
+stored line, each followed by one "\\n", in line_no order; `LogDigest.lines` is the
+number of lines (line_no runs from 1 to lines). An empty log has the sha256 of no
+bytes and 0 lines. The digest is over the lines as stored, after the preparation
+below, so `log_digest` can recompute it from the table alone.
+
+What `StepLogWriter.write(text)` stores: `text` is split at "\\n" (a trailing
+newline ends the last line, it does not start an empty one) and one "\\r" at the
+end of each line is dropped. In each line every secret is masked, NUL characters
+(which PostgreSQL text cannot hold) and unencodable surrogates are replaced, and a
+line whose UTF-8 encoding is longer than MAX_LINE_BYTES is cut at a character
+boundary within that limit and ends with CUT_MARKER instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+from uuid import UUID
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+MASK: Final = "********"
+MAX_LINE_BYTES: Final = 64 * 1024
+CUT_MARKER: Final = " [shiplog: line cut at 64 KiB, it had {size} bytes]"
+BATCH_LINES: Final = 100
+FLUSH_SECONDS: Final = 0.2
+NOTIFY_CHANNEL: Final = "shiplog_logs"
+
+Source = str | ConnectionPool[Any]
+"""Where logs are: a conninfo string (one connection of its own) or a connection pool."""
+
+_INSERT = """
+INSERT INTO step_logs (run_id, step, line_no, line)
+SELECT %s::uuid, %s::text, b.line_no, b.line
+FROM unnest(%s::integer[], %s::text[]) AS b(line_no, line)
+"""
+_SELECT = """
+SELECT line_no, line, logged_at FROM step_logs
+WHERE run_id = %s::uuid AND step = %s::text AND line_no > %s ORDER BY line_no LIMIT %s
+"""
+
+
+@dataclass(frozen=True)
+class LogDigest:
+    """The sha256 (hex) and line count of a stored log, as defined in the module docstring."""
+
+    sha256: str
+    lines: int
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One stored line of a step's log."""
+
+    line_no: int
+    text: str
+    logged_at: datetime
+
+
+class Masker:
+    """Replaces every occurrence of any of a set of secret values with MASK."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        patterns: set[str] = set()
+        for value in secrets:
+            # Whitespace-only values are skipped: masking them would mangle every line.
+            if value.strip():
+                patterns.add(value)
+            if "\n" in value:
+                # Logs are stored line by line, so each line of a multi-line secret is masked.
+                patterns.update(
+                    p for p in (s.removesuffix("\r") for s in value.split("\n")) if p.strip()
+                )
+        self._patterns = tuple(sorted(patterns, key=lambda p: (-len(p), p)))
+
+    def __repr__(self) -> str:
+        return f"<Masker of {len(self._patterns)} values>"
+
+    def mask(self, line: str) -> str:
+        """`line` with every occurrence of every secret value replaced by MASK.
+
+        All occurrences of all values are found, overlapping ones included, and
+        each run of covered characters becomes one MASK. That hides at least what
+        replacing the longest values first would, and never leaves the tail of a
+        secret visible because another secret overlapped its start.
+        """
+        spans: list[tuple[int, int]] = []
+        for pattern in self._patterns:
+            start = line.find(pattern)
+            while start >= 0:
+                spans.append((start, start + len(pattern)))
+                start = line.find(pattern, start + 1)
+        if not spans:
+            return line
+        merged: list[list[int]] = []
+        for start, end in sorted(spans):
+            if merged and start <= merged[-1][1]:  # overlapping or touching: one mask
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        pieces, done = [], 0
+        for start, end in merged:
+            pieces += [line[done:start], MASK]
+            done = end
+        pieces.append(line[done:])
+        return "".join(pieces)
+
+
+def prepare_lines(text: str | bytes, masker: Masker) -> list[str]:
+    """The lines `StepLogWriter.write(text)` would store (see the module docstring)."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return [
+        _prepare(part.removesuffix("\r"), masker) for part in text.removesuffix("\n").split("\n")
+    ]
+
+
+def _prepare(line: str, masker: Masker) -> str:
+    line = masker.mask(line).replace("\x00", "\ufffd")
+    data = line.encode("utf-8", "replace")  # lone surrogates become "?"
+    if len(data) > MAX_LINE_BYTES:
+        return data[:MAX_LINE_BYTES].decode("utf-8", "ignore") + CUT_MARKER.format(size=len(data))
+    return data.decode("utf-8")
+
+
+class StepLogWriter:
+    """Stores one step's log as it is produced, in batches that live readers see at once.
+
+    Lines are buffered and inserted every BATCH_LINES lines (by the writing
+    thread, which thus waits when the database is slow) or every FLUSH_SECONDS
+    (by a background thread), and on close. Batches commit in line order, so a
+    reader following `line_no` never skips a line. Safe to call from several
+    threads. One writer per (run_id, step): line numbers start at 1.
+    """
+
+    def __init__(
+        self,
+        conninfo_or_pool: Source,
+        run_id: UUID | str,
+        step: str,
+        masker: Masker | None = None,
+        *,
+        batch_lines: int = BATCH_LINES,
+        flush_seconds: float = FLUSH_SECONDS,
+    ) -> None:
+        self.run_id = _uuid(run_id)
+        self.step = step
+        self.batch_lines = batch_lines
+        self._masker = masker if masker is not None else Masker(())
+        self._source = conninfo_or_pool
+        self._conn: psycopg.Connection[Any] | None = None  # when given a conninfo
+        if isinstance(conninfo_or_pool, str):
+            self._conn = psycopg.connect(conninfo_or_pool, autocommit=True)
+        self._lock = threading.Lock()  # guards the buffer, the line count and the hash
+        self._flush_lock = threading.Lock()  # one batch in flight at a time, in line order
+        self._buffer: list[tuple[int, str]] = []
+        self._lines = 0
+        self._sha = hashlib.sha256()
+        self._closed = False
+        self._digest: LogDigest | None = None
+        self.flush_error: Exception | None = None
+        """The last failure of a background flush (its lines are retried), or None."""
+        self._stop = threading.Event()
+        self._flusher = threading.Thread(
+            target=self._flush_periodically, args=(flush_seconds,), name="shiplog-log-flusher"
+        )
+        self._flusher.daemon = True
+        self._flusher.start()
+
+    def __repr__(self) -> str:
+        return f"<StepLogWriter run {self.run_id} step {self.step!r}, {self._lines} lines>"
+
+    def __enter__(self) -> StepLogWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def write(self, text: str | bytes) -> None:
+        """Add one or more lines (split at "\\n"); bytes are decoded as UTF-8."""
+        lines = prepare_lines(text, self._masker)
+        with self._lock:
+            if self._closed:
+                raise ValueError(f"log of step {self.step!r} is closed")
+            for line in lines:
+                self._lines += 1
+                self._buffer.append((self._lines, line))
+                self._sha.update(line.encode("utf-8") + b"\n")
+            full = len(self._buffer) >= self.batch_lines
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        """Insert the buffered lines now; on failure they stay buffered and the error is raised."""
+        with self._flush_lock:
+            with self._lock:
+                batch, self._buffer = self._buffer, []
+            if not batch:
+                return
+            try:
+                self._insert(batch)
+            except BaseException:
+                with self._lock:
+                    self._buffer[:0] = batch
+                raise
+
+    def close(self) -> LogDigest:
+        """Flush, stop the background thread and return the digest of the stored log."""
+        with self._lock:
+            if self._digest is not None:
+                return self._digest
+            self._closed = True
+        self._stop.set()
+        self._flusher.join()
+        self.flush()  # raises if the lines cannot be stored; close() may then be retried
+        if self._conn is not None:
+            self._conn.close()
+        self._digest = LogDigest(self._sha.hexdigest(), self._lines)
+        return self._digest
+
+    def _insert(self, batch: list[tuple[int, str]]) -> None:
+        params = (self.run_id, self.step, [n for n, _ in batch], [line for _, line in batch])
+        if not isinstance(self._source, str):
+            with self._source.connection() as conn, conn.transaction():
+                conn.execute(_INSERT, params)
+            return
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self._source, autocommit=True)
+        self._conn.execute(_INSERT, params)
+
+    def _flush_periodically(self, seconds: float) -> None:
+        while not self._stop.wait(seconds):
+            try:
+                self.flush()
+            except Exception as exc:  # kept for the caller; close() flushes and raises
+                self.flush_error = exc
+            else:
+                self.flush_error = None
+
+
+def _uuid(run_id: UUID | str) -> UUID:
+    return run_id if isinstance(run_id, UUID) else UUID(run_id)
+
+
+@contextmanager
+def _connection(source: Source) -> Iterator[psycopg.Connection[Any]]:
+    if isinstance(source, str):
+        with psycopg.connect(source, autocommit=True) as conn:
+            yield conn
+    else:
+        with source.connection() as conn:
+            yield conn
+
+
+def _read(
+    conn: psycopg.Connection[Any], run_id: UUID | str, step: str, after_line: int, limit: int | None
+) -> list[LogLine]:
+    rows = conn.execute(_SELECT, (_uuid(run_id), step, after_line, limit)).fetchall()
+    return [LogLine(line_no, line, logged_at) for line_no, line, logged_at in rows]
+
+
+def read_log(
+    conninfo: Source,
+    run_id: UUID | str,
+    step: str,
+    *,
+    after_line: int = 0,
+    limit: int | None = None,
+) -> list[LogLine]:
+    """The stored lines of a step's log after line number `after_line`, in order."""
+    with _connection(conninfo) as conn:
+        return _read(conn, run_id, step, after_line, limit)
+
+
+def follow_log(
+    conninfo: str,
+    run_id: UUID | str,
+    step: str,
+    *,
+    after_line: int = 0,
+    stop: threading.Event | None = None,
+    poll_seconds: float = 1.0,
+    batch: int = 1000,
+) -> Iterator[LogLine]:
+    """Yield the log's lines after `after_line`, then new ones as they arrive, until `stop` is set.
+
+    As with EventStore.subscribe, NOTIFY on shiplog_logs only shortens the
+    wait: after a wake-up, or `poll_seconds` without one, the reader re-selects
+    from its last line number, so a lost notification delays a line, never drops it.
+    """
+    cursor = after_line
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        while stop is None or not stop.is_set():
+            page = _read(conn, run_id, step, cursor, batch)
+            for line in page:
+                yield line
+                cursor = line.line_no
+            if len(page) < batch and (stop is None or not stop.is_set()):
+                for _ in conn.notifies(timeout=poll_seconds, stop_after=1):
+                    pass
+
+
+def log_digest(conninfo: Source, run_id: UUID | str, step: str, *, page: int = 10_000) -> LogDigest:
+    """Recompute a step's LogDigest from the stored lines (compare with StepFinished)."""
+    sha, lines, cursor = hashlib.sha256(), 0, 0
+    with _connection(conninfo) as conn:
+        while True:
+            rows = _read(conn, run_id, step, cursor, page)
+            for row in rows:
+                sha.update(row.text.encode("utf-8") + b"\n")
+            lines += len(rows)
+            if len(rows) < page:
+                return LogDigest(sha.hexdigest(), lines)
+            cursor = rows[-1].line_no
+
+
+def expire_logs(owner_conninfo: str, *, older_than: datetime) -> int:
+    """As the owner, delete every step log whose last line is older than `older_than`.
+
+    Whole logs go, never a part of one, so a log is either verifiable against
+    its StepFinished digest or gone. Returns the number of lines deleted.
+    """
+    with psycopg.connect(owner_conninfo, autocommit=True) as conn:
+        deleted = conn.execute(
+            "DELETE FROM step_logs WHERE (run_id, step) IN (SELECT run_id, step FROM step_logs "
+            "GROUP BY run_id, step HAVING max(logged_at) < %s)",
+            (older_than,),
+        )
+        return deleted.rowcount

@@ -1,0 +1,192 @@
+"""A runner: claims queued runs, executes them, keeps their heartbeats, and reaps lost ones.
+
+Many runners, on one host or many, share one database. They never coordinate
+directly: a run is claimed by appending RunClaimed at version 0 (one winner),
+liveness is a heartbeat row per run, and any runner that finds a claimed run
+whose heartbeat went stale fails it as `runner-lost` and removes the run's
+containers from its own engine. `shiplog run` uses the same machinery for one
+run in the foreground.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from app.config import Settings
+from app.engine import engine_version
+from app.executor import leases
+from app.executor.actions.containers import cleanup_run
+from app.executor.execution import Observers, RunExecution
+from app.executor.runs import RunRecorder, RunService
+from events.catalogue import Metadata
+from events.store import EventStore
+from events.vocabulary import RunClaimed, RunQueued
+
+
+def runner_version() -> str:
+    """The installed shiplog version, recorded in RunClaimed."""
+    try:
+        return importlib.metadata.version("shiplog")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def default_runner_name(settings: Settings) -> str:
+    """This runner's identity: configured, or host:pid."""
+    return settings.runner_name or f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class Runner:
+    """Claims and executes runs; one instance per process."""
+
+    settings: Settings
+    store: EventStore
+    app_url: str
+    client: Any
+    name: str
+    observers: Observers = field(default_factory=Observers)
+    _active: dict[str, threading.Thread] = field(default_factory=dict, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def __post_init__(self) -> None:
+        self.service = RunService(self.store)
+        self.metadata = Metadata(actor=f"runner:{self.name}", source="runner")
+
+    @contextmanager
+    def _db(self) -> Iterator[psycopg.Connection[Any]]:
+        with psycopg.connect(self.app_url, autocommit=True) as conn:
+            yield conn
+
+    def claimed_event(self) -> RunClaimed:
+        """The RunClaimed this runner appends."""
+        return RunClaimed(
+            runner=self.name,
+            runner_version=runner_version(),
+            docker_version=engine_version(self.client),
+        )
+
+    def active(self) -> list[str]:
+        """Ids of the runs this runner is executing now."""
+        with self._lock:
+            return list(self._active)
+
+    # --- one run ------------------------------------------------------------------------
+
+    def execute_claimed(self, recorder: RunRecorder, queued: RunQueued) -> None:
+        """Execute a run this runner claimed, heartbeat included, in the calling thread."""
+        with self._db() as conn:
+            leases.take(conn, recorder.run_id, self.name)
+        with self._lock:
+            self._active[recorder.run_id] = threading.current_thread()
+        try:
+            RunExecution(
+                service=self.service,
+                recorder=recorder,
+                queued=queued,
+                client=self.client,
+                app_url=self.app_url,
+                work_dir=self.settings.work_dir,
+                parallelism=self.settings.step_parallelism,
+                observers=self.observers,
+            ).execute()
+        finally:
+            with self._lock:
+                self._active.pop(recorder.run_id, None)
+            with self._db() as conn:
+                leases.release(conn, recorder.run_id)
+
+    # --- the loop -----------------------------------------------------------------------
+
+    def claim_queued(self) -> list[str]:
+        """Claim as many queued runs as there is room for, starting each in its own thread."""
+        room = self.settings.runner_concurrency - len(self.active())
+        if room <= 0:
+            return []
+        with self._db() as conn:
+            candidates = leases.queued_runs(conn, room * 4)
+        started: list[str] = []
+        for run_id in candidates:
+            if len(started) == room:
+                break
+            state = self.service.state(run_id)
+            if state.status != "queued" or state.queued is None:
+                continue
+            recorder = self.service.claim(run_id, self.claimed_event(), self.metadata)
+            if recorder is None:
+                continue  # another runner was first
+            thread = threading.Thread(
+                target=self.execute_claimed,
+                args=(recorder, state.queued),
+                name=f"run-{run_id}",
+            )
+            with self._lock:
+                self._active[run_id] = thread
+            thread.start()
+            started.append(run_id)
+        return started
+
+    def heartbeat(self) -> None:
+        """Refresh the heartbeat of every active run."""
+        with self._db() as conn:
+            leases.beat(conn, self.name, self.active())
+
+    def reap(self) -> list[str]:
+        """Fail runs whose runner is lost and remove their containers; return the runs failed."""
+        timeout = self.settings.heartbeat_timeout
+        with self._db() as conn:
+            lost = leases.lost_runs(conn, timeout)
+            stale = leases.stale_leases(conn, timeout)
+        mine = set(self.active())
+        failed: list[str] = []
+        for run_id in lost:
+            if run_id in mine:
+                continue
+            state = self.service.state(run_id)
+            if not state.finished and self.service.fail_lost(run_id, self.metadata, expected=state):
+                failed.append(run_id)
+        for run_id in dict.fromkeys([*failed, *stale]):
+            if run_id not in mine:
+                cleanup_run(self.client, run_id)
+                with self._db() as conn:
+                    leases.release(conn, run_id)
+        return failed
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Claim and reap until `stop` is set, then finish the active runs; heartbeat throughout."""
+        with self.beating():
+            while not stop.is_set():
+                self.reap()
+                self.claim_queued()
+                stop.wait(self.settings.poll_interval)
+            for thread in self._threads():
+                thread.join()
+
+    def _threads(self) -> list[threading.Thread]:
+        with self._lock:
+            return [t for t in self._active.values() if t is not threading.current_thread()]
+
+    def _beat_until(self, stop: threading.Event) -> None:
+        while not stop.wait(self.settings.heartbeat_interval):
+            self.heartbeat()
+
+    @contextmanager
+    def beating(self) -> Iterator[None]:
+        """Heartbeat the active runs in the background for the duration of the block."""
+        stop = threading.Event()
+        beats = threading.Thread(target=self._beat_until, args=(stop,), daemon=True)
+        beats.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            beats.join(timeout=self.settings.heartbeat_interval * 2)

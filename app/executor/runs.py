@@ -1,0 +1,181 @@
+"""The life of a run in the ledger: queue, claim, record, cancel, and the fold that reads it back.
+
+A run is the stream `run-<uuid>`. The stream is also the lock: a runner claims
+a queued run by appending RunClaimed at expected version 0, so of any number of
+runners racing for it exactly one succeeds and the others get
+WrongExpectedVersion. From then on only the claiming runner appends to the
+stream, always at the version it wrote last; anyone else who appends (a cancel,
+a reaper declaring the runner lost) moves the stream, and the runner's next
+append fails. That failure is how a runner learns that its run was taken from
+it, and it stops instead of writing over the outcome.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from events.catalogue import Event, Metadata
+from events.errors import LedgerError, WrongExpectedVersion
+from events.store import NO_STREAM, EventStore, RecordedEvent
+from events.vocabulary import RunCancelled, RunClaimed, RunFailed, RunQueued, RunSucceeded
+
+RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+TERMINAL_TYPES = (RunSucceeded.type_name, RunFailed.type_name, RunCancelled.type_name)
+
+
+def run_stream(run_id: str) -> str:
+    """The stream name of a run."""
+    return f"run-{run_id}"
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What the ledger says of one run."""
+
+    run_id: str
+    status: RunStatus
+    version: int
+    queued: RunQueued | None = None
+    runner: str | None = None
+    reason: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        """True once the run succeeded, failed or was cancelled."""
+        return self.status in ("succeeded", "failed", "cancelled")
+
+
+def fold_run(run_id: str, events: Iterable[RecordedEvent]) -> RunState:
+    """Fold a run's events, in stream order, into its state (a pure function)."""
+    state = RunState(run_id=run_id, status="queued", version=-1)
+    for recorded in events:
+        event = recorded.data
+        changes: dict[str, object] = {"version": recorded.version}
+        if isinstance(event, RunQueued):
+            changes["queued"] = event
+        elif isinstance(event, RunClaimed):
+            changes |= {"status": "running", "runner": event.runner}
+        elif isinstance(event, RunSucceeded):
+            changes["status"] = "succeeded"
+        elif isinstance(event, RunFailed):
+            changes |= {"status": "failed", "reason": event.reason}
+        elif isinstance(event, RunCancelled):
+            changes |= {"status": "cancelled", "reason": event.reason}
+        state = replace(state, **changes)  # type: ignore[arg-type]
+    return state
+
+
+class RunNotFound(LedgerError):
+    """No run has this id."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"no run {run_id!r} in the ledger")
+
+
+class RunFinished(LedgerError):
+    """The run already ended, so it cannot be changed any more."""
+
+    def __init__(self, state: RunState) -> None:
+        self.state = state
+        super().__init__(f"run {state.run_id} already {state.status}")
+
+
+class RunInterrupted(Exception):
+    """Someone else moved the run's stream (cancelled it, or declared its runner lost)."""
+
+    def __init__(self, state: RunState) -> None:
+        self.state = state
+        super().__init__(f"run {state.run_id} was {state.status} ({state.reason or 'no reason'})")
+
+
+class RunRecorder:
+    """Appends one run's events at the version last written, serialised across step threads."""
+
+    def __init__(self, store: EventStore, state: RunState, metadata: Metadata) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self.run_id = state.run_id
+        self.version = state.version
+        self.metadata = metadata
+
+    def record(self, *events: Event) -> None:
+        """Append events to the run, or raise RunInterrupted if the run was taken over."""
+        with self._lock:
+            try:
+                self._store.append(run_stream(self.run_id), events, self.version, self.metadata)
+            except WrongExpectedVersion:
+                raise RunInterrupted(RunService(self._store).state(self.run_id)) from None
+            self.version += len(events)
+
+
+class RunService:
+    """Queue, claim, cancel and read runs; every write is an event with its actor."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+
+    def queue(self, queued: RunQueued, metadata: Metadata, run_id: str | None = None) -> str:
+        """Record a new run; return its id."""
+        run_id = run_id or str(uuid.uuid4())
+        correlated = metadata.model_copy(update={"correlation_id": run_id})
+        self.store.append(run_stream(run_id), [queued], NO_STREAM, correlated)
+        return run_id
+
+    def claim(self, run_id: str, claimed: RunClaimed, metadata: Metadata) -> RunRecorder | None:
+        """Claim a queued run for a runner; None when another runner (or a cancel) was first."""
+        correlated = metadata.model_copy(update={"correlation_id": run_id})
+        try:
+            self.store.append(run_stream(run_id), [claimed], 0, correlated)
+        except WrongExpectedVersion:
+            return None
+        state = RunState(run_id=run_id, status="running", version=1, runner=claimed.runner)
+        return RunRecorder(self.store, state, correlated)
+
+    def state(self, run_id: str) -> RunState:
+        """The run as the ledger has it now."""
+        events = self.store.read_stream(run_stream(_checked_id(run_id)))
+        if not events:
+            raise RunNotFound(run_id)
+        return fold_run(run_id, events)
+
+    def cancel(self, run_id: str, metadata: Metadata, reason: str | None = None) -> RunState:
+        """Record RunCancelled for an unfinished run; its runner stops its containers."""
+        for _ in range(10):
+            state = self.state(run_id)
+            if state.finished:
+                raise RunFinished(state)
+            correlated = metadata.model_copy(update={"correlation_id": run_id})
+            try:
+                self.store.append(
+                    run_stream(run_id), [RunCancelled(reason=reason)], state.version, correlated
+                )
+            except WrongExpectedVersion:
+                continue  # the runner wrote meanwhile; look again
+            return self.state(run_id)
+        raise LedgerError(f"run {run_id}: could not cancel, the run keeps moving; try again")
+
+    def fail_lost(self, run_id: str, metadata: Metadata, *, expected: RunState) -> bool:
+        """Fail a run whose runner is gone, unless it moved since `expected` was read."""
+        correlated = metadata.model_copy(update={"correlation_id": run_id})
+        try:
+            self.store.append(
+                run_stream(run_id),
+                [RunFailed(reason="runner-lost")],
+                expected.version,
+                correlated,
+            )
+        except WrongExpectedVersion:
+            return False
+        return True
+
+
+def _checked_id(run_id: str) -> str:
+    """A run id must be a UUID; say so instead of looking up nonsense."""
+    try:
+        return str(uuid.UUID(run_id))
+    except ValueError:
+        raise RunNotFound(run_id) from None
