@@ -17,7 +17,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	scripts/ensure-docker
 	$(BIN)/shiplog demo
-	$(BIN)/shiplog events tail --lines 30
+	$(BIN)/shiplog events tail --type RunQueued --type RunClaimed --type StepStarted \
+		--type StepFinished --type ImageBuilt --type TestsReported --type ImagePushed \
+		--type RunSucceeded --type RunFailed --lines 12
 
 test: lint
 	scripts/ensure-docker

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -15,10 +16,15 @@ from events.store import NO_STREAM, EventStore
 from tests.factories import ALICE, queued, step_started
 
 
-def test_demo_records_seals_and_verifies_sample_events(cli: CliRunner) -> None:
+def test_demo_runs_the_example_pipeline_then_seals_and_verifies_the_ledger(
+    cli: CliRunner, docker_client: Any, busybox_image: str
+) -> None:
     result = cli.invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
-    assert "recorded 12 events" in result.output
+    assert "● ImageBuilt" in result.output
+    assert "● TestsReported" in result.output
+    assert "● ImagePushed" in result.output
+    assert "the registry holds hello:1.0.0 as sha256:" in result.output
     assert "sealed: tree size 12" in result.output
     assert "ledger verified: 12 events" in result.output
 

@@ -1,33 +1,49 @@
-"""`shiplog demo`: record a sample delivery in the ledger, seal it, and verify it."""
+"""`shiplog demo`: run the sample pipeline in examples/hello for real, then seal and verify.
+
+The demo copies examples/hello into a fresh git repository under SHIPLOG_HOME,
+starts a loopback registry on 127.0.0.1:5055 (the address the example pushes to),
+builds the base image locally (no registry access is needed), and runs the
+pipeline (build, test inside the built image, push) exactly as `shiplog run`
+does. Then it seals the ledger into a signed checkpoint and verifies it.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import uuid
-from datetime import UTC, datetime
+import os
+import shutil
+import subprocess
+from pathlib import Path
 
-import psycopg
 import typer
 
+from app.cli.run_commands import print_event, print_log
+from app.config import PROJECT_ROOT
 from app.context import open_store, prepare
+from app.engine import LocalRegistry, RegistryError, connect, ensure_busybox_image
+from app.executor.execution import Observers
+from app.executor.local import queue_checkout, run_here
 from app.keys import load_or_create_signing_key
-from events.catalogue import Event, Metadata
+from events.catalogue import Metadata
+from events.errors import LedgerError
 from events.sealer import seal_all
-from events.store import ANY, NO_STREAM
 from events.verify import verify_ledger
-from events.vocabulary import (
-    BaseImage,
-    DeploymentStarted,
-    DeploymentSucceeded,
-    ImageBuilt,
-    ImagePushed,
-    RunClaimed,
-    RunQueued,
-    RunSucceeded,
-    StepFinished,
-    StepStarted,
-    TestsReported,
-)
+
+EXAMPLE = PROJECT_ROOT / "examples" / "hello"
+REGISTRY_PORT = 5055  # examples/hello/.shiplog.yml pushes to 127.0.0.1:5055
+# Fixed commit metadata: every demo checkout has the same commit, so its build
+# inputs (and the OCI `created` label, which is the commit time) are the same.
+COMMIT_ENV = {
+    "GIT_AUTHOR_NAME": "shiplog demo",
+    "GIT_AUTHOR_EMAIL": "demo@shiplog.local",
+    "GIT_COMMITTER_NAME": "shiplog demo",
+    "GIT_COMMITTER_EMAIL": "demo@shiplog.local",
+    "GIT_AUTHOR_DATE": "2026-01-01T12:00:00Z",
+    "GIT_COMMITTER_DATE": "2026-01-01T12:00:00Z",
+}
+
+
+class DemoError(LedgerError):
+    """The demo cannot run here, and why."""
 
 
 def register(app: typer.Typer) -> None:
@@ -35,79 +51,54 @@ def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
 
 
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def sample_run(commit: str) -> list[Event]:
-    """The events of one sample run: build, test in the image, push."""
-    image_id = "sha256:" + _sha(f"image {commit}")
-    digest = "sha256:" + _sha(f"manifest {commit}")
-    return [
-        RunQueued(
-            repository="https://git.example/acme/web.git",
-            commit=commit,
-            ref="refs/heads/main",
-            commit_time=datetime.now(UTC),
-            trigger="manual",
-            pipeline_path=".shiplog.yml",
-            pipeline_digest="sha256:" + _sha("pipeline"),
-        ),
-        RunClaimed(runner="demo-runner", runner_version="0.1.0", docker_version=None),
-        StepStarted(step="build", image="docker", commands_digest="sha256:" + _sha("build")),
-        ImageBuilt(
-            step="build",
-            image_id=image_id,
-            base_images=(BaseImage(name="shiplog/busybox:1", digest="sha256:" + _sha("base")),),
-            dockerfile_sha256=_sha("FROM shiplog/busybox:1"),
-            context_digest="sha256:" + _sha("context"),
-            build_args={"VERSION": "1.0.0"},
-            labels={"org.opencontainers.image.revision": commit},
-            tags=("acme/web:1.0.0",),
-        ),
-        StepFinished(
-            step="build", exit_code=0, duration_ms=4210, log_sha256=_sha("log"), log_lines=42
-        ),
-        StepStarted(step="test", image="acme/web:1.0.0", commands_digest="sha256:" + _sha("t")),
-        TestsReported(step="test", passed=12, failed=0, skipped=1, report_sha256=_sha("junit")),
-        StepFinished(
-            step="test", exit_code=0, duration_ms=1830, log_sha256=_sha("log2"), log_lines=17
-        ),
-        ImagePushed(step="push", repository="127.0.0.1:5000/acme/web", tag="1.0.0", digest=digest),
-        RunSucceeded(duration_ms=7120),
-    ]
+def example_checkout(home: Path) -> Path:
+    """A fresh git repository holding examples/hello at one fixed commit."""
+    checkout = home / "demo" / "hello"
+    shutil.rmtree(checkout, ignore_errors=True)
+    shutil.copytree(EXAMPLE, checkout)
+    env = {**os.environ, **COMMIT_ENV}
+    for command in (
+        ["git", "init", "--quiet", "--initial-branch=main"],
+        ["git", "add", "--all"],
+        ["git", "commit", "--quiet", "--no-gpg-sign", "-m", "hello, delivered by shiplog"],
+    ):
+        subprocess.run(command, cwd=checkout, env=env, check=True, capture_output=True)
+    return checkout
 
 
 def demo() -> None:
-    """Record a sample run and deployment, seal the ledger, and verify it end to end."""
+    """Run the sample pipeline (build, test in the image, push), then seal and verify."""
     context = prepare()
+    client = connect()
+    ensure_busybox_image(client)
+    checkout = example_checkout(context.settings.home)
     actor = Metadata(actor="demo@shiplog.local", source="demo")
-    run_id = str(uuid.uuid4())
-    commit = _sha(run_id)[:40]
-    with open_store(context) as store:
-        events = sample_run(commit)
-        metadata = actor.model_copy(update={"correlation_id": f"run-{run_id}"})
-        positions = store.append(f"run-{run_id}", events, NO_STREAM, metadata)
-        deployment = str(uuid.uuid4())
-        pushed = events[-2]
-        assert isinstance(pushed, ImagePushed)
-        positions += store.append(
-            "env-demo",
-            [
-                DeploymentStarted(
-                    deployment_id=deployment,
-                    service="web",
-                    image_digest=pushed.digest,
-                    run_id=run_id,
-                ),
-                DeploymentSucceeded(
-                    deployment_id=deployment, service="web", image_digest=pushed.digest
-                ),
-            ],
-            ANY,
-            metadata,
-        )
-    typer.echo(f"recorded {len(positions)} events for run {run_id}")
+    try:
+        registry = LocalRegistry(port=REGISTRY_PORT).start()
+    except RegistryError as error:
+        raise DemoError(
+            f"cannot start the demo registry on 127.0.0.1:{REGISTRY_PORT}: {error}"
+        ) from None
+    try:
+        with open_store(context) as store:
+            run_id, queued = queue_checkout(
+                store, context.database.app_url, checkout, pipeline=".shiplog.yml", actor=actor
+            )
+            typer.echo(f"queued run {run_id} of {checkout} at {queued.commit[:12]}")
+            state = run_here(
+                context.settings,
+                store,
+                context.database.app_url,
+                run_id,
+                queued,
+                Observers(on_event=print_event, on_log=print_log),
+            )
+        if state is None or state.status != "succeeded":
+            raise DemoError(f"the demo run did not succeed: {state}")
+        digest = registry.manifest_digest("shiplog-demo/hello", "1.0.0")
+        typer.echo(f"run {run_id} succeeded; the registry holds hello:1.0.0 as {digest}")
+    finally:
+        registry.stop()
     signer = load_or_create_signing_key(context.settings)
     checkpoint = seal_all(context.database.app_url, signer)
     if checkpoint is not None:
@@ -116,6 +107,4 @@ def demo() -> None:
     typer.echo(f"verify: {report.summary()}")
     if not report.ok:
         raise typer.Exit(1)
-    with psycopg.connect(context.database.app_url) as conn:
-        row = conn.execute("SELECT count(*) FROM events").fetchone()
-    typer.echo(f"the ledger holds {row[0] if row else 0} events; the latest follow:")
+    typer.echo(f"the run's events: shiplog events tail --stream run-{run_id}")

@@ -15,19 +15,14 @@ import typer
 from app.context import Context, open_store, prepare
 from app.engine import connect
 from app.executor.execution import Observers
+from app.executor.local import queue_checkout, run_here
 from app.executor.logs import follow_log, log_digest, read_log
 from app.executor.runner import Runner, default_runner_name
 from app.executor.runs import RunService
-from app.executor.secrets import SecretStore
-from app.executor.source import inspect_checkout
-from app.pipeline import DEFAULT_SOURCE, parse_pipeline, pipeline_digest
+from app.pipeline import DEFAULT_SOURCE
 from events.catalogue import Event, Metadata
 from events.errors import LedgerError
-from events.vocabulary import RunQueued, StepFinished
-
-
-class DirtyCheckout(LedgerError):
-    """The checkout has uncommitted changes and --allow-dirty was not given."""
+from events.vocabulary import StepFinished
 
 
 def register(app: typer.Typer) -> None:
@@ -38,12 +33,14 @@ def register(app: typer.Typer) -> None:
     app.command("logs")(logs)
 
 
-def _print_event(event: Event) -> None:
+def print_event(event: Event) -> None:
+    """One line for a recorded event in a live display."""
     fields = json.dumps(event.model_dump(mode="json", exclude_defaults=True), separators=(",", ":"))
     typer.echo(f"● {event.type_name} {fields}")
 
 
-def _print_log(step: str, line: str) -> None:
+def print_log(step: str, line: str) -> None:
+    """One line of a step's output in a live display."""
     typer.echo(f"  {step} │ {line}")
 
 
@@ -62,56 +59,27 @@ def run(
     ] = False,
 ) -> None:
     """Queue a run of the pipeline at the checkout's HEAD, and run it here unless --detach."""
-    facts = inspect_checkout(directory)
-    if facts.dirty and not allow_dirty:
-        raise DirtyCheckout(
-            f"{facts.root} has uncommitted changes: commit them, or pass --allow-dirty "
-            "(the run is then recorded as dirty)"
-        )
-    if detach and facts.dirty:
-        raise DirtyCheckout("a dirty checkout can only run here, not --detach'ed to runners")
-    text = (facts.root / pipeline).read_bytes() if (facts.root / pipeline).is_file() else None
-    if text is None:
-        raise typer.BadParameter(f"no {pipeline} in {facts.root}", param_hint="--pipeline")
     context = prepare()
     with open_store(context) as store:
-        parse_pipeline(
-            text.decode("utf-8"),
-            pipeline,
-            known_secrets=SecretStore(context.database.app_url).names(),
+        run_id, queued = queue_checkout(
+            store,
+            context.database.app_url,
+            directory,
+            pipeline=pipeline,
+            actor=_cli_metadata(context),
+            allow_dirty=allow_dirty,
+            detach=detach,
         )
-        service = RunService(store)
-        queued = RunQueued(
-            repository=facts.repository,
-            commit=facts.commit,
-            ref=facts.ref,
-            commit_time=facts.commit_time,
-            trigger="manual",
-            pipeline_path=pipeline,
-            pipeline_digest=pipeline_digest(text),
-            dirty=facts.dirty,
-            checkout=str(facts.root),
-        )
-        run_id = service.queue(queued, _cli_metadata(context))
-        typer.echo(f"queued run {run_id} ({facts.commit[:12]} on {facts.ref})")
+        typer.echo(f"queued run {run_id} ({queued.commit[:12]} on {queued.ref})")
         if detach:
             return
-        client = connect()
-        local = Runner(
-            settings=context.settings,
-            store=store,
-            app_url=context.database.app_url,
-            client=client,
-            name=f"{default_runner_name(context.settings)}:cli",
-            observers=Observers(on_event=_print_event, on_log=_print_log),
+        observers = Observers(on_event=print_event, on_log=print_log)
+        state = run_here(
+            context.settings, store, context.database.app_url, run_id, queued, observers
         )
-        recorder = service.claim(run_id, local.claimed_event(), local.metadata)
-        if recorder is None:
-            typer.echo("another runner claimed the run first; see `shiplog events tail --follow`")
-            return
-        with local.beating():
-            local.execute_claimed(recorder, queued)
-        state = service.state(run_id)
+    if state is None:
+        typer.echo("another runner claimed the run first; see `shiplog events tail --follow`")
+        return
     typer.echo(f"run {run_id} {state.status}" + (f": {state.reason}" if state.reason else ""))
     if state.status != "succeeded":
         raise typer.Exit(1)

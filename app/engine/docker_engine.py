@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import docker
@@ -51,20 +52,37 @@ def engine_version(client: Any) -> str:
     return str(client.version()["Version"])
 
 
-def push_image(client: Any, repository: str, tag: str) -> str:
-    """Push ``repository:tag`` and return the manifest digest the engine reports.
+def push_image(
+    client: Any,
+    repository: str,
+    tag: str,
+    *,
+    auth_config: dict[str, str] | None = None,
+    on_status: Callable[[str], None] | None = None,
+) -> str:
+    """Push ``repository:tag`` and return the manifest digest the registry reported.
 
     The docker SDK does not raise when a push fails: errors arrive inside the progress
     stream. This reads the whole stream and raises :class:`PushFailed` on the first one.
+    Status changes (not progress-bar updates) go to ``on_status``. Without
+    ``auth_config`` the client's own configuration decides, as for ``docker push``.
     """
     digest = ""
-    for chunk in client.images.push(repository, tag=tag, stream=True, decode=True):
+    stream = client.api.push(repository, tag=tag, stream=True, decode=True, auth_config=auth_config)
+    for chunk in stream:
         if "error" in chunk:
-            detail = chunk.get("errorDetail", {}).get("message") or chunk["error"]
+            detail = (chunk.get("errorDetail") or {}).get("message") or chunk["error"]
             raise PushFailed(f"push of {repository}:{tag} failed: {detail}")
         aux = chunk.get("aux")
         if isinstance(aux, dict) and "Digest" in aux:
             digest = str(aux["Digest"])
+        status = chunk.get("status")
+        if (
+            on_status is not None
+            and status
+            and not (chunk.get("progressDetail") or {}).get("total")
+        ):
+            on_status(f"{chunk['id']}: {status}" if chunk.get("id") else str(status))
     if not digest:
         raise PushFailed(f"push of {repository}:{tag} reported no digest")
     return digest
