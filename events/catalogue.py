@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import typing
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -78,6 +78,14 @@ def _problems(error: ValidationError) -> list[str]:
     return out
 
 
+class CheckedEvent(NamedTuple):
+    """An event ready to be appended: its class, its JSON payload, and that payload as text."""
+
+    cls: type[Event]
+    payload: dict[str, Any]
+    text: str
+
+
 class Catalogue:
     """A registry of event classes by type name, with upcasters for old schema versions."""
 
@@ -126,7 +134,7 @@ class Catalogue:
         except KeyError:
             raise UnknownEventType(type_name) from None
 
-    def check(self, event: Event, stream_category: str) -> tuple[type[Event], dict[str, Any]]:
+    def check(self, event: Event, stream_category: str) -> CheckedEvent:
         """Check an event about to be appended; return its class and JSON payload.
 
         The payload is validated again from its JSON form, so what is stored is
@@ -145,12 +153,12 @@ class Catalogue:
                 [f"it belongs in {allowed} streams, not in category {stream_category!r}"],
             )
         try:
-            payload = event.model_dump(mode="json", warnings=False)
-            cls.model_validate_json(json.dumps(payload), strict=True)
+            text = event.model_dump_json(warnings=False)
+            cls.model_validate_json(text, strict=True)
         except (ValidationError, TypeError, ValueError) as error:
             problems = _problems(error) if isinstance(error, ValidationError) else [str(error)]
             raise InvalidEvent(cls.type_name, problems) from None
-        return cls, payload
+        return CheckedEvent(cls, json.loads(text), text)
 
     def build(self, type_name: str, data: dict[str, Any]) -> Event:
         """Build an event of `type_name` from JSON data at the current schema version."""

@@ -24,7 +24,7 @@ from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool
 
 from events.canonical import canonical_json, event_document
-from events.catalogue import Catalogue, Event, Metadata
+from events.catalogue import Catalogue, CheckedEvent, Event, Metadata
 from events.errors import EventTooLarge, LedgerError, PartialRetry, WrongExpectedVersion
 from events.merkle import leaf_hash
 from events.notify import CHANNEL, Waker
@@ -369,7 +369,7 @@ class _Batch:
 
     stream: str
     ids: list[UUID]
-    checked: list[tuple[type[Event], dict[str, Any]]]
+    checked: list[CheckedEvent]
     metadata: dict[str, Any]
     max_event_bytes: int
 
@@ -403,7 +403,7 @@ class _Batch:
     def _params(self, expected: int) -> dict[str, Any]:
         recorded_at = datetime.now(UTC)
         versions, types, schema_versions, data, hashes = [], [], [], [], []
-        for offset, ((cls, payload), event_id) in enumerate(
+        for offset, ((cls, payload, text), event_id) in enumerate(
             zip(self.checked, self.ids, strict=True)
         ):
             version = expected + 1 + offset
@@ -424,7 +424,7 @@ class _Batch:
             versions.append(version)
             types.append(cls.type_name)
             schema_versions.append(cls.schema_version)
-            data.append(json.dumps(payload, separators=(",", ":")))
+            data.append(text)
             hashes.append(leaf_hash(canonical))
         if len(versions) == 1:
             return {
