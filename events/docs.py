@@ -1,12 +1,22 @@
-"""docs/events.md, generated from the catalogue so the documentation cannot drift from the code."""
+"""docs/events.md, generated from the catalogue so the documentation cannot drift from the code.
+
+Everything on the page comes from the code: each type's docstring, categories and
+schema version, and each field's type, default and `Field(description=...)`. The
+one exception is `Metadata` (events/catalogue.py), whose field descriptions are kept
+here in `METADATA_FIELDS`; tests/test_docs.py checks that every field has one.
+The output depends only on the catalogue, so generating it twice gives the same bytes.
+"""
 
 from __future__ import annotations
 
+import json
 import types
 import typing
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+from pydantic_core import to_jsonable_python
 
 from events.catalogue import Catalogue, Event, Metadata
 
@@ -21,11 +31,26 @@ named `category-id` (for example `run-0b6f…`, `env-production`); each type may
 appended to the categories listed for it. Payload fields are checked strictly on append
 (no type coercion, no unknown fields). A type whose fields change gets a new schema
 version, and events stored under an older version are upcast when read, never rewritten.
+
+Conventions: a field named `…_sha256` holds a bare hex sha256, while a digest described
+as `sha256:<hex>` carries that prefix; durations are integer milliseconds; times are
+ISO 8601 strings. An optional field's default is shown as JSON: the value the field has
+when a payload leaves it out.
 """
+
+METADATA_FIELDS: dict[str, str] = {
+    "actor": "Who caused the event, e.g. a person (`SHIPLOG_ACTOR`, else `user@host`) "
+    "or a runner (`runner:<name>`).",
+    "source": "What wrote the event, e.g. `cli`, `runner` or `demo`.",
+    "correlation_id": "The id of the run the event belongs to (the `<id>` of `run-<id>`), "
+    "if it belongs to one.",
+    "causation_id": "The `event_id` of the event that caused this one, if any.",
+}
+"""One-line descriptions of the fields of `Metadata`, which lives in events/catalogue.py."""
 
 
 def type_label(annotation: Any) -> str:
-    """A readable name for a field's type annotation."""
+    """A readable name for a field's type annotation; nested records link to their section."""
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin in (types.UnionType, typing.Union):
@@ -38,22 +63,55 @@ def type_label(annotation: Any) -> str:
         return f"map of {type_label(args[0])} to {type_label(args[1])}"
     if annotation is type(None):
         return "null"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return f"[{annotation.__name__}](#{annotation.__name__.lower()})"
     if isinstance(annotation, type):
-        return {"str": "string", "int": "integer", "bool": "boolean"}.get(
-            annotation.__name__, annotation.__name__
-        )
+        return {
+            "str": "string",
+            "int": "integer",
+            "bool": "boolean",
+            "datetime": "date-time",
+        }.get(annotation.__name__, annotation.__name__)
     return str(annotation)
 
 
+def field_description(model: type[BaseModel], name: str) -> str:
+    """What the field `name` of `model` holds: its description, or "" if it has none.
+
+    `Metadata`'s fields, defined without descriptions, take theirs from METADATA_FIELDS.
+    """
+    description = model.model_fields[name].description
+    if not description and model is Metadata:
+        description = METADATA_FIELDS.get(name)
+    return (description or "").strip()
+
+
+def _default_label(field: FieldInfo) -> str:
+    """`no (default <json>)` for an optional field, `yes` for a required one."""
+    if field.is_required():
+        return "yes"
+    default = field.get_default(call_default_factory=True)
+    as_json = json.dumps(to_jsonable_python(default), ensure_ascii=False, sort_keys=True)
+    return f"no (default `{as_json}`)"
+
+
+def _cell(text: str) -> str:
+    """Text made safe for one cell of a Markdown table."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
 def _fields_table(model: type[BaseModel]) -> list[str]:
-    lines = ["| field | type | required |", "|---|---|---|"]
+    lines = ["| field | type | required | meaning |", "|---|---|---|---|"]
     for name, field in model.model_fields.items():
-        required = "yes" if field.is_required() else f"no (default `{field.default!r}`)"
-        lines.append(f"| `{name}` | {type_label(field.annotation)} | {required} |")
+        lines.append(
+            f"| `{name}` | {type_label(field.annotation)} | {_default_label(field)} "
+            f"| {_cell(field_description(model, name))} |"
+        )
     return lines
 
 
-def _nested_models(catalogue: Catalogue) -> list[type[BaseModel]]:
+def nested_models(catalogue: Catalogue) -> list[type[BaseModel]]:
+    """The records nested in the catalogue's events (at any depth), sorted by name."""
     found: dict[str, type[BaseModel]] = {}
 
     def visit(annotation: Any) -> None:
@@ -94,7 +152,7 @@ def catalogue_markdown(catalogue: Catalogue) -> str:
                 out.extend(_fields_table(cls))
             else:
                 out.append("No fields.")
-    nested = _nested_models(catalogue)
+    nested = nested_models(catalogue)
     if nested:
         out.append("\n## Nested records")
         for model in nested:

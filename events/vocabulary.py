@@ -5,6 +5,12 @@ says of it (generated: `shiplog events catalogue --markdown`), its `categories`
 name the streams it may be appended to, and its fields are its schema at
 `schema_version`. Change a field and you must bump `schema_version` and register
 an upcaster from the old version in `CATALOGUE`.
+
+Every field says what it holds with `Field(description=...)`: one line, true to what
+the writer records (the executor, for the `run-*` events), shown in the "meaning"
+column of docs/events.md. tests/test_docs.py fails for a field without one.
+Conventions: fields named `*_sha256` hold a bare hex sha256, digests described as
+`sha256:<hex>` carry that prefix; durations are integer milliseconds.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from events.catalogue import Catalogue, Event
 
@@ -32,26 +38,38 @@ class Value(BaseModel):
 class BaseImage(Value):
     """A `FROM` image as written and the digest it resolved to before the build."""
 
-    name: str
-    digest: str
+    name: str = Field(
+        description="The image a `FROM` line names, with global `ARG`s substituted, "
+        "e.g. `debian:bookworm`."
+    )
+    digest: str = Field(
+        description="What that name resolved to on the engine before the build: the digest "
+        "it pins, else its registry digest for that repository, else the local image id."
+    )
 
 
 class Finding(Value):
     """One vulnerability advisory matched against one installed package."""
 
-    advisory: str
-    aliases: tuple[str, ...] = ()
-    package: str
-    installed_version: str
-    fixed_version: str | None = None
-    severity: str | None = None
+    advisory: str = Field(description="The advisory's id in the advisory set (an OSV id).")
+    aliases: tuple[str, ...] = Field(
+        default=(), description="Other ids the advisory gives for itself, e.g. `CVE-…`."
+    )
+    package: str = Field(description="The name of the installed package the advisory affects.")
+    installed_version: str = Field(description="The version of that package in the image.")
+    fixed_version: str | None = Field(
+        default=None, description="A version that fixes it, if the advisory names one."
+    )
+    severity: str | None = Field(
+        default=None, description="The severity the advisory states, if it states one."
+    )
 
 
 class Commit(Value):
     """A commit as a push webhook reports it."""
 
-    sha: str
-    authored_at: datetime
+    sha: str = Field(description="The commit's full sha.")
+    authored_at: datetime = Field(description="The commit's author time, as the webhook gives it.")
 
 
 # --- run-<id>: one pipeline run ------------------------------------------------------
@@ -61,70 +79,150 @@ class RunQueued(Event):
     """A pipeline run was requested for one commit of a repository."""
 
     categories = RUN
-    repository: str
-    commit: str
-    ref: str
-    commit_time: datetime | None = None
-    trigger: str
-    pipeline_path: str
-    pipeline_digest: str
-    dirty: bool = False
-    checkout: str | None = None
+    repository: str = Field(
+        description="The source's URL: the checkout's `origin` remote without credentials, "
+        "or `file://` and the checkout's path when it has no `origin`."
+    )
+    commit: str = Field(description="The full sha of the commit the run is for.")
+    ref: str = Field(
+        description="What was checked out: `refs/heads/<branch>`, `refs/tags/<tag>` when "
+        "detached exactly at a tag, else `HEAD`; `when.branch` is matched against the branch."
+    )
+    commit_time: datetime | None = Field(
+        default=None,
+        description="The commit's committer time in UTC; images the run builds get it as "
+        "their `org.opencontainers.image.created` label.",
+    )
+    trigger: str = Field(
+        description="The kind of event that started the run: `manual`, `push`, `tag`, "
+        "`pull_request` or `api`; what `when.event` is matched against."
+    )
+    pipeline_path: str = Field(
+        description="The pipeline file's path relative to the repository root, e.g. `.shiplog.yml`."
+    )
+    pipeline_digest: str = Field(
+        description="`sha256:<hex>` of the pipeline file's exact bytes; the runner fails the "
+        "run if the file at `commit` has another digest."
+    )
+    dirty: bool = Field(
+        default=False,
+        description="True if the checkout had uncommitted changes (`--allow-dirty`): the run "
+        "works on a copy of the working tree as it was, not on `commit` alone.",
+    )
+    checkout: str | None = Field(
+        default=None,
+        description="Absolute path of the local checkout the run was queued from; runners "
+        "on the same host clone from it instead of from `repository`.",
+    )
 
 
 class RunClaimed(Event):
     """A runner took the run; the stream version it appended at is the lock."""
 
     categories = RUN
-    runner: str
-    runner_version: str
-    docker_version: str | None = None
+    runner: str = Field(
+        description="The runner's name: `SHIPLOG_RUNNER_NAME`, else `host:pid`; with `:cli` "
+        "appended when `shiplog run` executes the run itself."
+    )
+    runner_version: str = Field(
+        description="The runner's installed shiplog version (`unknown` if not installed)."
+    )
+    docker_version: str | None = Field(
+        default=None, description="The Docker engine's version, e.g. `20.10.24+dfsg1`."
+    )
 
 
 class StepStarted(Event):
-    """A step's container started."""
+    """A step began: its container started, or its build or push began."""
 
     categories = RUN
-    step: str
-    image: str
-    image_digest: str | None = None
-    commands_digest: str
+    step: str = Field(description="The step's name in the pipeline file.")
+    image: str = Field(
+        description="The image as the step names it (an image built by this run still runs "
+        "by id); `docker build` or `docker push` for build and push steps."
+    )
+    image_digest: str | None = Field(
+        default=None,
+        description="The image's registry digest for that repository if it has one, else "
+        "its image id; null for build and push steps.",
+    )
+    commands_digest: str = Field(
+        description="`sha256:<hex>` of the shell script generated from the step's commands; "
+        "for build and push steps, of its `build` or `push` settings (defaults filled in) as "
+        "JSON with sorted keys, no whitespace and non-ASCII as `\\uXXXX`."
+    )
 
 
 class StepFinished(Event):
-    """A step's container exited; the log digest lets anyone verify the stored log."""
+    """A step ended (its container exited); the log digest lets anyone verify the stored log."""
 
     categories = RUN
-    step: str
-    exit_code: int
-    duration_ms: int
-    log_sha256: str
-    log_lines: int
-    timed_out: bool = False
+    step: str = Field(description="The step's name in the pipeline file.")
+    exit_code: int = Field(
+        description="0 on success. A step with commands: its container's exit code (137 if "
+        "killed at its timeout). A failed build or push, or a step that could not run: 1; "
+        "a build stopped at its timeout: 124."
+    )
+    duration_ms: int = Field(
+        description="How long the step took, in integer milliseconds, from the runner "
+        "beginning it until its log was stored."
+    )
+    log_sha256: str = Field(
+        description="Hex sha256 over the stored log lines in order, each line's UTF-8 bytes "
+        "followed by `\\n` (after secret masking); `shiplog logs --verify` recomputes it."
+    )
+    log_lines: int = Field(description="How many lines the stored log has.")
+    timed_out: bool = Field(
+        default=False, description="True if the step was stopped for exceeding its `timeout`."
+    )
 
 
 class StepSkipped(Event):
     """A step did not run, and why (its `when` did not match, or an earlier step failed)."""
 
     categories = RUN
-    step: str
-    reason: str
+    step: str = Field(description="The step's name in the pipeline file.")
+    reason: str = Field(
+        description='Why it did not run: "its `when` does not match" or "an earlier step failed".'
+    )
 
 
 class ImageBuilt(Event):
     """A build step produced an image from fully resolved inputs."""
 
     categories = RUN
-    step: str
-    image_id: str
-    base_images: tuple[BaseImage, ...]
-    dockerfile_sha256: str
-    context_digest: str
-    build_args: dict[str, str]
-    secret_args: tuple[str, ...] = ()
-    target: str | None = None
-    labels: dict[str, str]
-    tags: tuple[str, ...] = ()
+    step: str = Field(description="The build step's name in the pipeline file.")
+    image_id: str = Field(description="The built image's id (`sha256:<hex>`) on the engine.")
+    base_images: tuple[BaseImage, ...] = Field(
+        description="The images named by `FROM` in the stages built, each once, with the "
+        "digests they resolved to; `scratch` and earlier stages are not images, so not listed."
+    )
+    dockerfile_sha256: str = Field(
+        description="Hex sha256 of the Dockerfile's bytes as sent to the engine."
+    )
+    context_digest: str = Field(
+        description="`sha256:<hex>` over the sorted lines `<path>\\0<mode>\\0<hash>\\n` of "
+        "the build context as sent to the engine; defined in docs/executor.md."
+    )
+    build_args: dict[str, str] = Field(
+        description="The build arguments given as plain values, by name; secret ones are "
+        "in `secret_args`."
+    )
+    secret_args: tuple[str, ...] = Field(
+        default=(),
+        description="Names, sorted, of the build arguments taken from secrets "
+        "(`{from_secret: NAME}`); their values are never recorded.",
+    )
+    target: str | None = Field(
+        default=None, description="The Dockerfile stage built, or null for the last stage."
+    )
+    labels: dict[str, str] = Field(
+        description="Every label the image was given: the `org.opencontainers.image.*` "
+        "annotations, `dev.shiplog.run`, then the pipeline's own labels (which win)."
+    )
+    tags: tuple[str, ...] = Field(
+        default=(), description="The tags the image was given, as the step lists them."
+    )
 
 
 class TestsReported(Event):
@@ -132,71 +230,96 @@ class TestsReported(Event):
 
     __test__ = False  # not a pytest test class, despite its name
     categories = RUN
-    step: str
-    passed: int
-    failed: int
-    skipped: int
-    failing: tuple[str, ...] = ()
-    report_sha256: str
+    step: str = Field(description="The step whose `reports` were read.")
+    passed: int = Field(description="Test cases without a failure, error or skip.")
+    failed: int = Field(description="Test cases with a `<failure>` or an `<error>`.")
+    skipped: int = Field(description="Test cases with a `<skipped>`.")
+    failing: tuple[str, ...] = Field(
+        default=(),
+        description="The first 100 failing test cases as `classname.name` (reports in "
+        "order of their paths, cases as listed).",
+    )
+    report_sha256: str = Field(
+        description="Hex sha256 of the matched report files' bytes, concatenated in order "
+        "of their paths."
+    )
 
 
 class ImagePushed(Event):
     """An image was pushed; the digest is the manifest digest the registry returned."""
 
     categories = RUN
-    step: str
-    repository: str
-    tag: str
-    digest: str
+    step: str = Field(description="The push step's name in the pipeline file.")
+    repository: str = Field(
+        description="The repository pushed to, without tag, e.g. `registry.example.com/acme/web`."
+    )
+    tag: str = Field(description="The tag pushed; each tag of a push step has its own event.")
+    digest: str = Field(
+        description="The manifest digest (`sha256:<hex>`) exactly as the registry returned it."
+    )
 
 
 class SbomGenerated(Event):
     """A CycloneDX SBOM was made for an image and stored under its digest."""
 
     categories = RUN
-    image_digest: str
-    sbom_digest: str
-    components: int
+    image_digest: str = Field(description="The digest of the image the SBOM describes.")
+    sbom_digest: str = Field(description="The digest the SBOM document is stored under.")
+    components: int = Field(description="How many components the SBOM lists.")
 
 
 class ScanCompleted(Event):
     """An image's packages were matched against an advisory set."""
 
     categories = RUN
-    image_digest: str
-    advisory_set_digest: str
-    findings: tuple[Finding, ...]
+    image_digest: str = Field(description="The digest of the image scanned.")
+    advisory_set_digest: str = Field(
+        description="The digest of the exact set of advisories the image was matched against."
+    )
+    findings: tuple[Finding, ...] = Field(
+        description="Every advisory that matched an installed package; empty if none did."
+    )
 
 
 class ProvenanceSigned(Event):
     """An image's SLSA provenance was signed into a DSSE envelope."""
 
     categories = RUN
-    image_digest: str
-    envelope_digest: str
-    key_id: str
+    image_digest: str = Field(description="The digest of the image the provenance is about.")
+    envelope_digest: str = Field(description="The digest of the signed DSSE envelope.")
+    key_id: str = Field(description="The id of the key that signed the envelope.")
 
 
 class RunSucceeded(Event):
     """Every step that had to run succeeded."""
 
     categories = RUN
-    duration_ms: int
+    duration_ms: int = Field(
+        description="How long the run took, in integer milliseconds, from the runner "
+        "beginning it (checkout and services included) until its last step ended."
+    )
 
 
 class RunFailed(Event):
     """The run failed: a step failed, the runner was lost, or it could not start."""
 
     categories = RUN
-    reason: str
-    step: str | None = None
+    reason: str = Field(
+        description="Why: `step '<name>' failed`, `runner-lost`, `could not start: …`, or "
+        "`internal error (<exception type>); see the runner's log`."
+    )
+    step: str | None = Field(
+        default=None, description="The step that failed, when the run failed for a step."
+    )
 
 
 class RunCancelled(Event):
     """Someone cancelled the run; its containers were stopped."""
 
     categories = RUN
-    reason: str | None = None
+    reason: str | None = Field(
+        default=None, description="The reason given (`shiplog cancel --reason`), if any."
+    )
 
 
 # --- repo-<name>: what a VCS reported -------------------------------------------------
@@ -206,9 +329,9 @@ class CommitsPushed(Event):
     """Commits reached a branch of a repository, with their author times."""
 
     categories = REPO
-    repository: str
-    ref: str
-    commits: tuple[Commit, ...]
+    repository: str = Field(description="The repository, as the webhook names it.")
+    ref: str = Field(description="The ref pushed to, e.g. `refs/heads/main`.")
+    commits: tuple[Commit, ...] = Field(description="The commits the push brought.")
 
 
 # --- env-<name>: deployments ----------------------------------------------------------
@@ -218,47 +341,57 @@ class DeploymentStarted(Event):
     """A rollout of an image to a service of this environment began."""
 
     categories = ENV
-    deployment_id: str
-    service: str
-    image_digest: str
-    strategy: str = "rolling"
-    run_id: str | None = None
+    deployment_id: str = Field(
+        description="Identifies this rollout; its later events carry the same id."
+    )
+    service: str = Field(description="The service rolled out to.")
+    image_digest: str = Field(description="The digest of the image rolled out.")
+    strategy: str = Field(
+        default="rolling", description="How the service is moved to the image, e.g. `rolling`."
+    )
+    run_id: str | None = Field(
+        default=None, description="The id of the run the rollout came from, if any."
+    )
 
 
 class DeploymentSucceeded(Event):
     """A rollout finished and the service runs the new image."""
 
     categories = ENV
-    deployment_id: str
-    service: str
-    image_digest: str
+    deployment_id: str = Field(description="The rollout, as in its DeploymentStarted.")
+    service: str = Field(description="The service rolled out to.")
+    image_digest: str = Field(description="The digest of the image the service now runs.")
 
 
 class DeploymentFailed(Event):
     """A rollout did not complete."""
 
     categories = ENV
-    deployment_id: str
-    service: str
-    reason: str
+    deployment_id: str = Field(description="The rollout, as in its DeploymentStarted.")
+    service: str = Field(description="The service rolled out to.")
+    reason: str = Field(description="Why the rollout did not complete.")
 
 
 class RolledBack(Event):
     """A service was returned to an earlier image."""
 
     categories = ENV
-    deployment_id: str
-    service: str
-    image_digest: str
-    reason: str | None = None
+    deployment_id: str = Field(
+        description="The rollout this rollback belongs to, as in its DeploymentStarted."
+    )
+    service: str = Field(description="The service rolled back.")
+    image_digest: str = Field(description="The digest of the earlier image the service runs again.")
+    reason: str | None = Field(default=None, description="Why it was rolled back, if said.")
 
 
 class ApprovalGranted(Event):
     """Someone approved a run's deployment to this protected environment."""
 
     categories = ENV
-    run_id: str
-    service: str | None = None
+    run_id: str = Field(description="The id of the run whose deployment was approved.")
+    service: str | None = Field(
+        default=None, description="The service the approval is for, if only one."
+    )
 
 
 # --- incident-<id> ----------------------------------------------------------------------
@@ -268,17 +401,21 @@ class IncidentOpened(Event):
     """A production incident began, possibly caused by a known deployment."""
 
     categories = INCIDENT
-    environment: str
-    service: str
-    summary: str
-    caused_by_deployment: str | None = None
+    environment: str = Field(
+        description="The environment affected (the name in its `env-<name>` stream)."
+    )
+    service: str = Field(description="The service affected.")
+    summary: str = Field(description="What went wrong, in a line.")
+    caused_by_deployment: str | None = Field(
+        default=None, description="The `deployment_id` of the rollout that caused it, if known."
+    )
 
 
 class IncidentResolved(Event):
     """A production incident ended."""
 
     categories = INCIDENT
-    resolution: str | None = None
+    resolution: str | None = Field(default=None, description="How it was resolved, if said.")
 
 
 # --- repro-<id> -------------------------------------------------------------------------
@@ -288,18 +425,25 @@ class ReproductionRequested(Event):
     """Someone asked to rebuild a past image from its recorded inputs."""
 
     categories = REPRO
-    image_digest: str
-    run_id: str
+    image_digest: str = Field(description="The digest of the image to rebuild.")
+    run_id: str = Field(description="The id of the run whose recorded inputs the rebuild uses.")
 
 
 class ReproductionCompleted(Event):
     """A rebuild finished: identical, same content, differs (with the diff) or impossible."""
 
     categories = REPRO
-    image_digest: str
-    verdict: Literal["identical", "same-content", "differs", "cannot-reproduce"]
-    differences: tuple[str, ...] = ()
-    reason: str | None = None
+    image_digest: str = Field(description="The digest of the image that was rebuilt.")
+    verdict: Literal["identical", "same-content", "differs", "cannot-reproduce"] = Field(
+        description="`identical`, `same-content` (same files, not the same bytes), "
+        "`differs` (see `differences`) or `cannot-reproduce` (see `reason`)."
+    )
+    differences: tuple[str, ...] = Field(
+        default=(), description="What differs between the original and the rebuild, one each."
+    )
+    reason: str | None = Field(
+        default=None, description="Why the image could not be rebuilt, for `cannot-reproduce`."
+    )
 
 
 CATALOGUE = Catalogue(

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from pydantic import BaseModel
+
 from app.config import PROJECT_ROOT
-from events.docs import catalogue_markdown
+from events.catalogue import Metadata
+from events.docs import METADATA_FIELDS, catalogue_markdown, field_description, nested_models
 from events.vocabulary import CATALOGUE
+
+
+def _documented_models() -> list[type[BaseModel]]:
+    """Every model whose fields docs/events.md lists: the events and the records they nest."""
+    return [*CATALOGUE, *nested_models(CATALOGUE)]
 
 
 def test_events_doc_matches_the_catalogue() -> None:
@@ -19,3 +27,41 @@ def test_every_event_type_documents_itself() -> None:
         assert cls.doc(), cls.type_name
         assert cls.categories, cls.type_name
         assert all(field.annotation is not None for field in cls.model_fields.values())
+
+
+def test_nested_records_are_found() -> None:
+    names = {model.__name__ for model in nested_models(CATALOGUE)}
+    assert {"BaseImage", "Commit", "Finding"} <= names
+
+
+def test_every_field_has_a_one_line_description() -> None:
+    missing = []
+    for model in _documented_models():
+        for name, field in model.model_fields.items():
+            description = (field.description or "").strip()
+            if not description or "\n" in description:
+                missing.append(f"{model.__name__}.{name}")
+    assert not missing, (
+        "give each of these fields a one-line `Field(description=...)` saying what it "
+        f"holds, then run `make docs`: {', '.join(missing)}"
+    )
+
+
+def test_every_metadata_field_has_a_description() -> None:
+    for name in Metadata.model_fields:
+        description = field_description(Metadata, name)
+        assert description, f"Metadata.{name}: add it to METADATA_FIELDS in events/docs.py"
+        assert "\n" not in description, f"Metadata.{name}: keep its description to one line"
+    stale = set(METADATA_FIELDS) - set(Metadata.model_fields)
+    assert not stale, f"METADATA_FIELDS describes fields Metadata no longer has: {stale}"
+
+
+def test_every_fields_table_has_a_meaning_column() -> None:
+    markdown = catalogue_markdown(CATALOGUE)
+    headers = [line for line in markdown.splitlines() if line.startswith("| field |")]
+    tables = 1 + sum(1 for model in _documented_models() if model.model_fields)
+    assert len(headers) == tables
+    assert set(headers) == {"| field | type | required | meaning |"}
+    for line in markdown.splitlines():
+        if line.startswith("| `"):
+            assert not line.endswith("|  |"), f"a field without a meaning: {line}"
