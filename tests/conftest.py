@@ -25,7 +25,8 @@ from app.database import Database, start_embedded
 from events.migrations import migrate
 from events.store import EventStore
 
-TEMPLATE = "shiplog_test_template"
+# One template per test session, so two suites on one server never drop each other's.
+TEMPLATE = f"shiplog_test_template_{os.getpid()}"
 TEST_HOME = PROJECT_ROOT / ".test-home"
 
 
@@ -45,15 +46,16 @@ def admin_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def template_database(admin_url: str) -> str:
-    """A freshly migrated template database, rebuilt once per session."""
+def template_database(admin_url: str) -> Iterator[str]:
+    """A freshly migrated template database for this session, dropped at its end."""
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(TEMPLATE))
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(TEMPLATE))
-        )
+        conn.execute(drop)
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE)))
     migrate(with_dbname(admin_url, TEMPLATE), PROJECT_ROOT / "migrations")
-    return TEMPLATE
+    yield TEMPLATE
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(drop)
 
 
 @pytest.fixture

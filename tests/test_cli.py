@@ -95,3 +95,28 @@ def test_the_installed_command_reports_a_user_mistake_in_one_line(cli: CliRunner
     assert done.stderr.strip().splitlines()[-1] == (
         "shiplog: unknown event type 'RunQueud': it is not in the event catalogue"
     )
+
+
+def test_projections_status_shows_lag_until_caught_up_and_rebuild_refolds(
+    cli: CliRunner, store: EventStore
+) -> None:
+    store.append("run-7c0ffee0-0000-4000-8000-000000000001", [queued()], NO_STREAM, ALICE)
+    before = cli.invoke(app, ["projections", "status"])
+    assert before.exit_code == 0, before.output
+    assert "runs" in before.output
+
+    caught_up = cli.invoke(app, ["projections", "catch-up"])
+    assert caught_up.exit_code == 0, caught_up.output
+    assert "folded 1 events" in caught_up.output
+    after = cli.invoke(app, ["projections", "status"])
+    assert after.output.strip().splitlines()[-1].split()[-1] == "0"
+
+    rebuilt = cli.invoke(app, ["projections", "rebuild", "runs"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "rebuilt from 1 events" in rebuilt.output
+
+
+def test_rebuilding_an_unknown_projection_names_the_known_ones(cli: CliRunner) -> None:
+    result = cli.invoke(app, ["projections", "rebuild", "nope"])
+    assert result.exit_code != 0
+    assert "no projection named 'nope'" in str(result.exception)

@@ -12,6 +12,7 @@ from app.cli import (
     event_commands,
     ledger,
     pipeline_commands,
+    projection_commands,
     run_commands,
     secret_commands,
 )
@@ -34,6 +35,7 @@ event_commands.register(app)
 ledger.register(app)
 demo.register(app)
 pipeline_commands.register(app)
+projection_commands.register(app)
 run_commands.register(app)
 secret_commands.register(app)
 

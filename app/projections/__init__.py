@@ -1,0 +1,19 @@
+"""shiplog's projections: read tables folded from the ledger by events/projections.py.
+
+Every projection the application keeps up to date is listed in PROJECTIONS; the
+CLI's `shiplog projections status|rebuild` and the server's follower use them
+through `projector()`.
+"""
+
+from __future__ import annotations
+
+from app.projections.runs import RunsProjection
+from events.projections import Projection, Projector
+from events.store import EventStore
+
+PROJECTIONS: tuple[Projection, ...] = (RunsProjection(),)
+
+
+def projector(store: EventStore) -> Projector:
+    """A Projector for every projection in PROJECTIONS, reading `store`."""
+    return Projector(store, PROJECTIONS)

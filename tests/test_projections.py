@@ -1,0 +1,531 @@
+"""The projection runtime and the runs projection, against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+
+from app.database import Database
+from app.projections.runs import RELATIONS, RunsProjection
+from events.catalogue import Event, Metadata
+from events.projections import (
+    ProjectionError,
+    Projector,
+    Write,
+    current_tables,
+    current_version,
+    fold_as_of,
+    table_checksums,
+)
+from events.store import NO_STREAM, Cursor, EventStore, ExpectedVersion, RecordedEvent
+from events.vocabulary import (
+    BaseImage,
+    Commit,
+    CommitsPushed,
+    DeploymentStarted,
+    DeploymentSucceeded,
+    ImageBuilt,
+    ImagePushed,
+    IncidentOpened,
+    RunCancelled,
+    RunClaimed,
+    RunFailed,
+    RunQueued,
+    RunSucceeded,
+    StepFinished,
+    StepSkipped,
+    StepStarted,
+    TestsReported,
+)
+
+# --- a generated, mixed history -----------------------------------------------------------
+
+
+@dataclass
+class RunPlan:
+    """What one generated run does, so the test knows the rows to expect on its own."""
+
+    run_id: str
+    outcome: str  # queued | running | succeeded | failed | cancelled
+    runner: str | None
+    steps: dict[str, str] = field(default_factory=dict)  # step -> status
+    images: int = 0
+    pushes: int = 0
+    events: list[Event] = field(default_factory=list)
+
+
+def plan_run(index: int, chance: random.Random) -> RunPlan:
+    """The events of one run, of a kind chosen by `chance`."""
+    run_id = f"r{index:04d}"
+    commit = f"{index:040x}"
+    kind = chance.choice(["succeeded"] * 4 + ["failed", "failed", "cancelled", "queued"])
+    runner = f"runner-{index % 3}"
+    plan = RunPlan(run_id, kind, None if kind == "queued" else runner)
+    plan.events.append(
+        RunQueued(
+            repository=f"https://git.example/acme/svc{index % 4}.git",
+            commit=commit,
+            ref="refs/heads/main",
+            trigger=chance.choice(["push", "manual", "api"]),
+            pipeline_path=".shiplog.yml",
+            pipeline_digest="sha256:" + "c" * 64,
+        )
+    )
+    if kind == "queued":
+        return plan
+    plan.events.append(RunClaimed(runner=runner, runner_version="0.1.0"))
+    if kind == "cancelled":
+        plan.events += [started("build"), RunCancelled(reason="no longer needed")]
+        plan.steps["build"] = "running"
+        return plan
+    plan.events += [
+        started("build"),
+        ImageBuilt(
+            step="build",
+            image_id=f"sha256:{index:064x}",
+            base_images=(BaseImage(name="debian:bookworm", digest="sha256:" + "d" * 64),),
+            dockerfile_sha256="e" * 64,
+            context_digest="sha256:" + "f" * 64,
+            build_args={"VERSION": str(index)},
+            labels={"org.opencontainers.image.revision": commit},
+            tags=("app:latest", f"app:{index}"),
+        ),
+        finished("build", 0, index),
+        started("test"),
+        TestsReported(step="test", passed=10, failed=0, skipped=1, report_sha256="a" * 64),
+    ]
+    plan.images = 1
+    plan.steps["build"] = "succeeded"
+    if kind == "failed":
+        plan.events += [
+            finished("test", 1, index),
+            StepSkipped(step="push", reason="an earlier step failed"),
+            RunFailed(reason="step 'test' failed", step="test"),
+        ]
+        plan.steps |= {"test": "failed", "push": "skipped"}
+        return plan
+    plan.events += [finished("test", 0, index), started("push")]
+    for tag in ("latest", str(index)):
+        plan.events.append(
+            ImagePushed(
+                step="push",
+                repository="registry.example/acme/app",
+                tag=tag,
+                digest=f"sha256:{index + 1:064x}",
+            )
+        )
+    plan.events += [finished("push", 0, index), RunSucceeded(duration_ms=5000 + index)]
+    plan.pushes = 2
+    plan.steps |= {"test": "succeeded", "push": "succeeded"}
+    return plan
+
+
+def started(step: str) -> StepStarted:
+    """A StepStarted for `step`."""
+    return StepStarted(step=step, image="busybox:1", commands_digest="sha256:" + "a" * 64)
+
+
+def finished(step: str, exit_code: int, n: int) -> StepFinished:
+    """A StepFinished for `step`."""
+    return StepFinished(
+        step=step, exit_code=exit_code, duration_ms=100 + n, log_sha256="b" * 64, log_lines=n
+    )
+
+
+def other_streams(count: int) -> dict[str, list[Event]]:
+    """Events of streams the runs projection does not read."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    return {
+        "env-production": [
+            event
+            for n in range(count)
+            for event in (
+                DeploymentStarted(deployment_id=f"d{n}", service="web", image_digest="sha256:1"),
+                DeploymentSucceeded(deployment_id=f"d{n}", service="web", image_digest="sha256:1"),
+            )
+        ],
+        "repo-acme.web": [
+            CommitsPushed(
+                repository="acme/web",
+                ref="refs/heads/main",
+                commits=(Commit(sha=f"{n:040x}", authored_at=at + timedelta(minutes=n)),),
+            )
+            for n in range(count)
+        ],
+        "incident-1": [IncidentOpened(environment="production", service="web", summary="down")],
+    }
+
+
+def history(runs: int, seed: int, first: int = 0) -> tuple[list[RunPlan], dict[str, list[Event]]]:
+    """Plans of `runs` runs and every stream's events, non-run streams included."""
+    chance = random.Random(seed)
+    plans = [plan_run(first + i, chance) for i in range(runs)]
+    streams = {f"run-{p.run_id}": list(p.events) for p in plans}
+    if first == 0:
+        streams |= other_streams(max(1, runs // 4))
+    return plans, streams
+
+
+def append_interleaved(store: EventStore, streams: dict[str, list[Event]], seed: int) -> int:
+    """Append all streams' events, interleaving streams at random, 1-3 events at a time."""
+    chance = random.Random(seed)
+    pending = {name: list(events) for name, events in streams.items()}
+    written = {name: 0 for name in streams}
+    total = 0
+    while pending:
+        name = chance.choice(sorted(pending))
+        chunk = pending[name][: chance.randint(1, 3)]
+        del pending[name][: len(chunk)]
+        if not pending[name]:
+            del pending[name]
+        expected: ExpectedVersion = NO_STREAM if written[name] == 0 else written[name] - 1
+        store.append(name, chunk, expected, Metadata(actor="alice", correlation_id=name))
+        written[name] += len(chunk)
+        total += len(chunk)
+    return total
+
+
+ALICE = Metadata(actor="alice")
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def projector(store: EventStore) -> Projector:
+    """A projector of version 1 of the runs projection."""
+    return Projector(store, [RunsProjection()])
+
+
+def rows(database: Database, query: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Rows of `query`, run as the owner."""
+    with psycopg.connect(database.owner_url) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def checksums(database: Database, version: int = 1) -> list[str]:
+    """Checksums of every table of the runs projection's `version`, in relation order."""
+    with psycopg.connect(database.app_url) as conn:
+        return list(table_checksums(conn, RunsProjection(version)).values())
+
+
+def create_tables(database: Database, version: int) -> None:
+    """What the migration of a new version of the runs projection would do."""
+    with psycopg.connect(database.owner_url) as conn:
+        for relation in RELATIONS:
+            new, old = f"proj_{relation}_v{version}", f"proj_{relation}_v1"
+            conn.execute(f"CREATE TABLE {new} (LIKE {old} INCLUDING ALL)")
+            conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {new} TO shiplog_app")
+
+
+@pytest.fixture
+def app_conn(database: Database) -> Iterator[psycopg.Connection[Any]]:
+    """A reader's autocommit connection as the application role."""
+    with psycopg.connect(database.app_url, autocommit=True) as conn:
+        yield conn
+
+
+def assert_rows_match(database: Database, plans: list[RunPlan]) -> None:
+    """The runs projection holds what the plans say, computed without shiplog's code."""
+    runs = {
+        r[0]: r[1:]
+        for r in rows(
+            database,
+            "SELECT run_id, status, runner, commit, queue_wait_ms IS NOT NULL, reason "
+            "FROM proj_runs_v1",
+        )
+    }
+    assert sorted(runs) == sorted(p.run_id for p in plans)
+    for plan in plans:
+        status, runner, commit, has_wait, reason = runs[plan.run_id]
+        assert status == plan.outcome, plan.run_id
+        assert runner == plan.runner
+        assert commit == f"{int(plan.run_id[1:]):040x}"
+        assert has_wait == (plan.runner is not None)
+        assert (reason is not None) == (plan.outcome in ("failed", "cancelled"))
+    steps = rows(database, "SELECT run_id, step, status FROM proj_steps_v1")
+    assert sorted(steps) == sorted((p.run_id, s, st) for p in plans for s, st in p.steps.items())
+    images = rows(database, "SELECT run_id, count(*) FROM proj_run_images_v1 GROUP BY run_id")
+    assert dict(images) == {p.run_id: p.images for p in plans if p.images}
+    pushes = rows(database, "SELECT run_id, count(*) FROM proj_run_pushes_v1 GROUP BY run_id")
+    assert dict(pushes) == {p.run_id: p.pushes for p in plans if p.pushes}
+
+
+# --- tests ----------------------------------------------------------------------------------
+
+
+def test_catch_up_folds_a_mixed_history_into_runs_steps_images_and_pushes(
+    store: EventStore, projector: Projector, database: Database
+) -> None:
+    plans, streams = history(runs=60, seed=1)
+    total = append_interleaved(store, streams, seed=2)
+
+    assert projector.catch_up(RunsProjection(), batch=50) == total
+    assert_rows_match(database, plans)
+
+    plan = next(p for p in plans if p.outcome == "succeeded")
+    (run,) = rows(
+        database,
+        "SELECT repository, actor, duration_ms, queue_wait_ms >= 0, finished_at >= claimed_at "
+        "FROM proj_runs_v1 WHERE run_id = %s",
+        plan.run_id,
+    )
+    assert run[0].startswith("https://git.example/acme/svc") and run[1] == "alice"
+    assert run[2] == 5000 + int(plan.run_id[1:]) and run[3] and run[4]
+    (step,) = rows(
+        database,
+        "SELECT exit_code, duration_ms, log_sha256, started_at <= finished_at "
+        "FROM proj_steps_v1 WHERE run_id = %s AND step = 'push'",
+        plan.run_id,
+    )
+    assert step == (0, 100 + int(plan.run_id[1:]), "b" * 64, True)
+    tags = rows(database, "SELECT tags FROM proj_run_images_v1 WHERE run_id = %s", plan.run_id)
+    assert tags == [(["app:latest", f"app:{int(plan.run_id[1:])}"],)]
+    assert projector.catch_up(RunsProjection()) == 0
+
+
+def test_incremental_catch_up_while_appending_equals_a_one_shot_fold(
+    store: EventStore, projector: Projector, database: Database
+) -> None:
+    for part in range(4):
+        _, streams = history(runs=15, seed=10 + part, first=part * 15)
+        append_interleaved(store, streams, seed=20 + part)
+        projector.catch_up(RunsProjection(), batch=7)
+    create_tables(database, 2)
+
+    Projector(store, [RunsProjection(2)]).catch_up(RunsProjection(2), batch=100_000)
+
+    assert checksums(database, 1) == checksums(database, 2)
+    assert rows(database, "SELECT count(*) FROM proj_runs_v1") == [(60,)]
+
+
+def test_a_rebuilt_projection_holds_exactly_what_the_live_one_held(
+    store: EventStore, projector: Projector, database: Database
+) -> None:
+    plans, streams = history(runs=300, seed=3)
+    done = threading.Event()
+
+    def writer() -> None:
+        append_interleaved(store, streams, seed=4)
+        done.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    live_batches = 0
+    while not done.is_set():
+        projector.step(RunsProjection(), batch=40)
+        live_batches += 1
+    thread.join()
+    projector.catch_up(RunsProjection(), batch=40)
+    assert live_batches > 3  # it really was folded live, in many transactions
+    assert_rows_match(database, plans)
+    live = checksums(database)
+
+    folded = projector.rebuild("runs", batch=250)
+
+    assert folded == {"runs": sum(len(events) for events in streams.values())}
+    assert checksums(database) == live
+    assert_rows_match(database, plans)
+
+
+def test_two_projectors_racing_never_apply_an_event_twice(
+    store: EventStore, database: Database
+) -> None:
+    plans, streams = history(runs=80, seed=5)
+    total = append_interleaved(store, streams, seed=6)
+    barrier = threading.Barrier(2)
+    applied: list[int] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        mine = Projector(store, [RunsProjection()])
+        barrier.wait()
+        try:
+            applied.append(mine.catch_up(RunsProjection(), batch=5))
+        except BaseException as error:  # surfaces a duplicate key from a double apply
+            errors.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert sum(applied) == total
+    assert_rows_match(database, plans)
+
+
+def test_a_slower_open_writing_transaction_is_not_passed(
+    store: EventStore, projector: Projector, database: Database
+) -> None:
+    _, streams = history(runs=2, seed=7, first=100)
+    slow_run, fast_run = sorted(streams)
+    with store.transaction() as slow:
+        slow.append(slow_run, streams[slow_run][:1], NO_STREAM, Metadata(actor="slow"))
+        store.append(fast_run, streams[fast_run][:1], NO_STREAM, Metadata(actor="fast"))
+        assert projector.catch_up(RunsProjection()) == 0  # the fast one waits for the slow one
+        (state,) = projector.status()
+        assert state.cursor == Cursor(0, 0)
+    assert projector.catch_up(RunsProjection()) == 2
+    actors = rows(database, "SELECT actor FROM proj_runs_v1 ORDER BY last_position")
+    assert actors == [("slow",), ("fast",)]
+
+
+def test_out_of_version_order_events_of_one_stream_still_fold_to_the_right_run(
+    store: EventStore, projector: Projector, database: Database
+) -> None:
+    # A transaction that took its id early (it wrote elsewhere first) appends a
+    # run's claim after the run was queued by a later transaction: in
+    # subscription order the claim comes first.
+    queued = plan_run(200, random.Random(0)).events[0]
+    claimed = RunClaimed(runner="runner-x", runner_version="0.1.0")
+    deploying = DeploymentStarted(deployment_id="d", service="web", image_digest="sha256:1")
+    with store.transaction() as early:
+        early.append("env-staging", [deploying], NO_STREAM, ALICE)
+        store.append("run-r0200", [queued], NO_STREAM, ALICE)
+        early.append("run-r0200", [claimed], 0, ALICE)
+    order = rows(database, "SELECT type FROM events ORDER BY tx_id, position")
+    assert order == [("DeploymentStarted",), ("RunClaimed",), ("RunQueued",)]
+
+    projector.catch_up(RunsProjection())
+
+    ((status, runner, wait, repository),) = rows(
+        database, "SELECT status, runner, queue_wait_ms, repository FROM proj_runs_v1"
+    )
+    assert (status, runner, repository is not None) == ("running", "runner-x", True)
+    assert wait is not None and wait >= 0
+
+
+def test_a_new_version_is_built_beside_the_old_and_readers_switch_once_it_caught_up(
+    store: EventStore, projector: Projector, database: Database, app_conn: psycopg.Connection[Any]
+) -> None:
+    _, streams = history(runs=40, seed=9)
+    append_interleaved(store, streams, seed=10)
+    with pytest.raises(ProjectionError, match="has not caught up"):
+        current_tables(app_conn, RunsProjection())
+    projector.catch_up(RunsProjection())
+    assert current_tables(app_conn, RunsProjection())["runs"] == "proj_runs_v1"
+    create_tables(database, 2)
+    v2 = Projector(store, [RunsProjection(2)])
+
+    first = v2.step(RunsProjection(2), batch=25)  # half-built: readers stay on v1
+    assert first.applied == 25 and not first.switched
+    assert current_version(app_conn, "runs") == 1
+    assert current_tables(app_conn, RunsProjection(2))["steps"] == "proj_steps_v1"
+    states = {(s.version, s.state, s.current) for s in v2.status()}
+    assert states == {(1, "live", True), (2, "building", False)}
+
+    v2.catch_up(RunsProjection(2), batch=25)
+
+    assert current_version(app_conn, "runs") == 2
+    assert current_tables(app_conn, RunsProjection(2))["steps"] == "proj_steps_v2"
+    assert checksums(database, 2) == checksums(database, 1)
+    states = {(s.version, s.state, s.current) for s in v2.status()}
+    assert states == {(1, "retired", False), (2, "live", True)}
+    projector.catch_up(RunsProjection())  # an old process still folding v1 takes nobody back
+    assert current_version(app_conn, "runs") == 2
+
+
+def test_status_shows_the_lag_before_and_none_after_catching_up(
+    store: EventStore, projector: Projector
+) -> None:
+    (new,) = projector.status()
+    assert (new.name, new.version, new.state, new.lag_events) == ("runs", 1, "new", 0)
+    _, streams = history(runs=10, seed=11)
+    total = append_interleaved(store, streams, seed=12)
+
+    (before,) = projector.status()
+    assert before.lag_events == total
+
+    projector.catch_up(RunsProjection(), batch=30)
+
+    (after,) = projector.status()
+    assert (after.lag_events, after.state, after.current) == (0, "live", True)
+    assert after.cursor == store.read_last(1)[0].cursor
+
+
+def test_fold_as_of_answers_from_the_events_up_to_a_cursor_only(
+    store: EventStore, projector: Projector, database: Database
+) -> None:
+    plans, streams = history(runs=20, seed=13)
+    append_interleaved(store, streams, seed=14)
+    projector.catch_up(RunsProjection())
+    events = store.read_all(limit=100_000)
+    cut = events[len(events) // 2].cursor
+    expected_runs = {e.stream.removeprefix("run-") for e in events[: len(events) // 2 + 1]}
+    create_tables(database, 2)
+    Projector(store, [RunsProjection(2)]).catch_up(RunsProjection(2), until=cut)
+
+    with psycopg.connect(database.app_url, autocommit=True) as conn:
+        names = fold_as_of(conn, store, RunsProjection(), cut, batch=33)
+        as_of = conn.execute(f"SELECT run_id FROM {names['runs']}").fetchall()
+        sums = list(table_checksums(conn, RunsProjection()).values())  # the temporary copies
+
+    assert {r[0] for r in as_of} == expected_runs & {p.run_id for p in plans}
+    assert sums == checksums(database, 2)  # the same fold as a checkpointed one to `cut`
+    assert rows(database, "SELECT count(*) FROM proj_runs_v1") == [(20,)]  # live rows untouched
+
+
+def test_a_checkpointed_catch_up_can_stop_at_a_cursor_without_going_live(
+    store: EventStore, projector: Projector, app_conn: psycopg.Connection[Any]
+) -> None:
+    _, streams = history(runs=10, seed=15)
+    total = append_interleaved(store, streams, seed=16)
+    cut = store.read_all(limit=total)[29].cursor
+
+    assert projector.catch_up(RunsProjection(), batch=8, until=cut) == 30
+    assert current_version(app_conn, "runs") is None
+    assert projector.catch_up(RunsProjection(), batch=8) == total - 30
+    assert current_version(app_conn, "runs") == 1
+
+
+def test_the_application_role_cannot_delete_checkpoints(
+    store: EventStore, projector: Projector, app_conn: psycopg.Connection[Any]
+) -> None:
+    projector.catch_up(RunsProjection())
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        app_conn.execute("DELETE FROM projection_checkpoints")
+
+
+class Gated(RunsProjection):
+    """The runs projection, pausing before the event at `position` until released."""
+
+    def __init__(self, position: int) -> None:
+        super().__init__()
+        self.position = position
+        self.reached = threading.Event()
+        self.release = threading.Event()
+
+    def handle(self, event: RecordedEvent) -> Iterator[Write]:
+        """Pause at the gate, then fold as usual."""
+        if event.position == self.position:
+            self.reached.set()
+            assert self.release.wait(timeout=30)
+        return super().handle(event)
+
+
+def test_readers_see_the_old_rows_while_a_rebuild_runs_never_a_half_built_projection(
+    store: EventStore, projector: Projector, app_conn: psycopg.Connection[Any]
+) -> None:
+    _, streams = history(runs=30, seed=17)
+    append_interleaved(store, streams, seed=18)
+    projector.catch_up(RunsProjection())
+    before = app_conn.execute("SELECT count(*) FROM proj_steps_v1").fetchone()
+    gated = Gated(store.read_all(limit=10_000)[-20].position)
+    rebuilding = threading.Thread(target=Projector(store, [gated]).rebuild, kwargs={"batch": 10})
+    rebuilding.start()
+    try:
+        assert gated.reached.wait(timeout=30)  # the rebuild has emptied and half refilled
+        during = app_conn.execute("SELECT count(*) FROM proj_steps_v1").fetchone()
+    finally:
+        gated.release.set()
+        rebuilding.join()
+    after = app_conn.execute("SELECT count(*) FROM proj_steps_v1").fetchone()
+    assert before == during == after
