@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import threading
 import time
 import uuid
@@ -625,3 +626,19 @@ def test_junit_report_through_a_symlink_outside_the_workspace_is_refused(tmp_pat
     os.symlink(outside, workspace / "r.xml")
     with pytest.raises(StepFailed, match="outside the workspace"):
         read_reports(workspace, ["*.xml"])
+
+
+def test_context_digest_leaves_out_the_checkouts_git_directory(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "Dockerfile").write_text("FROM scratch\n")
+    (plain / "app.txt").write_text("hello\n")
+    cloned = tmp_path / "cloned"
+    shutil.copytree(plain, cloned)
+    (cloned / ".git").mkdir()
+    (cloned / ".git" / "index").write_bytes(os.urandom(64))  # differs on every clone
+    assert context_digest(cloned) == context_digest(plain)
+
+    (cloned / ".dockerignore").write_text("!.git\n")
+    (plain / ".dockerignore").write_text("!.git\n")
+    assert context_digest(cloned) != context_digest(plain)  # taken back on purpose

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import docker.errors
+
 from app.executor.actions import StepCancelled, StepFailed, StepTimedOut
 from app.executor.actions.build import SourceFacts, run_build_step
 from app.executor.actions.containers import (
@@ -55,6 +57,7 @@ from events.catalogue import Event
 from events.vocabulary import (
     ImageBuilt,
     ImagePushed,
+    RunCancelled,
     RunFailed,
     RunQueued,
     RunSucceeded,
@@ -153,6 +156,13 @@ class RunExecution:
                 self.record(RunSucceeded(duration_ms=_ms_since(started)))
         except RunInterrupted:
             pass  # cancelled or declared lost: the stream already says how the run ended
+        except KeyboardInterrupt:
+            # `shiplog run` stopped with Ctrl-C: the steps were stopped (see _run_graph).
+            # Say so now rather than leave the run looking alive until a reaper, if any
+            # runner is about, declares it lost.
+            with contextlib.suppress(RunInterrupted):
+                self.record(RunCancelled(reason="interrupted: the runner was stopped (Ctrl-C)"))
+            raise
         except (PipelineError, SourceError, StepFailed, LookupError, OSError) as error:
             self._fail_quietly(f"could not start: {error}")
         except Exception as error:
@@ -200,7 +210,11 @@ class RunExecution:
     def _watch_for_cancel(self, cancelled: threading.Event) -> None:
         """Set `cancelled` as soon as the run's stream moves past what this runner wrote."""
         while not cancelled.wait(1.0):
-            state = self.service.state(self.run_id)
+            try:
+                state = self.service.state(self.run_id)
+            except Exception:  # the database, for a moment: look again at the next tick
+                logger.warning("run %s: cannot read its state; will retry", self.run_id)
+                continue
             if state.finished and state.version > self.recorder.version:
                 cancelled.set()
 
@@ -232,13 +246,17 @@ class RunExecution:
 
     def _skipped(self, step: Step, failed_before: bool) -> bool:
         """Record StepSkipped and return True when the step's `when` rules it out."""
+        branch, event = _branch(self.queued.ref), self.queued.trigger
         wanted = step.when.matches(
-            branch=_branch(self.queued.ref),
-            event=self.queued.trigger,
-            status="failure" if failed_before else "success",
+            branch=branch, event=event, status="failure" if failed_before else "success"
         )
         if not wanted:
-            reason = "an earlier step failed" if failed_before else "its `when` does not match"
+            # Blame the failure only if the step would have run without it: a step whose
+            # branch or event does not match is skipped by its `when`, failure or not.
+            blocked_by_failure = failed_before and step.when.matches(
+                branch=branch, event=event, status="success"
+            )
+            reason = "an earlier step failed" if blocked_by_failure else "its `when` does not match"
             self.record(StepSkipped(step=step.name, reason=reason))
         return not wanted
 
@@ -266,6 +284,11 @@ class RunExecution:
             raise RunInterrupted(self.service.state(self.run_id)) from None
         except StepFailed as error:
             log(f"shiplog: {error}")
+            exit_code = 1
+        except docker.errors.APIError as error:
+            # The engine refused a call the action does not translate, e.g. starting a
+            # container whose image has no /bin/sh: that step failed, not the whole run.
+            log(f"shiplog: the Docker engine refused: {error.explanation or error}")
             exit_code = 1
         finally:
             digest = writer.close()

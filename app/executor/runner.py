@@ -11,6 +11,7 @@ run in the foreground.
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import os
 import socket
 import threading
@@ -30,6 +31,8 @@ from app.executor.runs import RunRecorder, RunService
 from events.catalogue import Metadata
 from events.store import EventStore
 from events.vocabulary import RunClaimed, RunQueued
+
+logger = logging.getLogger(__name__)
 
 
 def runner_version() -> str:
@@ -165,8 +168,13 @@ class Runner:
         """Claim and reap until `stop` is set, then finish the active runs; heartbeat throughout."""
         with self.beating():
             while not stop.is_set():
-                self.reap()
-                self.claim_queued()
+                try:
+                    self.reap()
+                    self.claim_queued()
+                except Exception:
+                    # The database or the engine failing for a moment must not end the
+                    # loop: the active runs go on, and the next poll tries again.
+                    logger.exception("runner %s: looking for work failed; will retry", self.name)
                 stop.wait(self.settings.poll_interval)
             for thread in self._threads():
                 thread.join()
@@ -177,7 +185,12 @@ class Runner:
 
     def _beat_until(self, stop: threading.Event) -> None:
         while not stop.wait(self.settings.heartbeat_interval):
-            self.heartbeat()
+            try:
+                self.heartbeat()
+            except Exception:
+                # One failed beat must not end them all: a run whose heartbeats stopped
+                # would be failed as runner-lost while it still runs here.
+                logger.exception("runner %s: heartbeat failed; will retry", self.name)
 
     @contextmanager
     def beating(self) -> Iterator[None]:

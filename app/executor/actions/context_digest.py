@@ -1,9 +1,9 @@
 """The build-context digest: which files a build was given, independent of how they were made.
 
 Definition. The files are those the docker SDK sends for a build of the context with
-that Dockerfile: the archive `docker.utils.tar` makes with the patterns of the context's
-`.dockerignore` (read as `APIClient.build` reads them), directories included, sockets
-left out. For each archive member one line is made:
+that Dockerfile: the archive `docker.utils.tar` makes with the pattern `.git` followed by
+the patterns of the context's `.dockerignore` (read as `APIClient.build` reads them),
+directories included, sockets left out. For each archive member one line is made:
 
     <path relative to the context, '/'-separated> NUL <mode in octal> NUL <hash> LF
 
@@ -64,11 +64,17 @@ def dockerignore_patterns(context: Path) -> list[str]:
     return [line for line in lines if line != "" and line[0] != "#"]
 
 
+# The workspace is a fresh clone, so its .git differs on every run (pack files, index
+# times) even at the same commit. It is left out of every context, as Docker itself
+# does for git contexts; a .dockerignore can take it back with `!.git`.
+ALWAYS_IGNORED = (".git",)
+
+
 def context_archive(context: Path, dockerfile: str = "Dockerfile") -> IO[bytes]:
     """The context as the SDK sends it for `build(path=context, dockerfile=...)`: a temp file."""
-    patterns = dockerignore_patterns(context)
+    patterns = [*ALWAYS_IGNORED, *dockerignore_patterns(context)]
     processed = process_dockerfile(dockerfile, str(context))
-    archive: Any = tar(str(context), exclude=patterns or None, dockerfile=processed)
+    archive: Any = tar(str(context), exclude=patterns, dockerfile=processed)
     return archive  # type: ignore[no-any-return]
 
 
