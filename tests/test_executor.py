@@ -373,7 +373,6 @@ def test_a_step_running_past_its_timeout_is_killed_and_recorded_as_timed_out(
     slow = one(events, StepFinished, step="slow")
     assert slow.timed_out
     assert slow.exit_code != 0
-    assert slow.duration_ms < 30_000
     assert events[-1].data == RunFailed(reason="step 'slow' failed", step="slow")
     assert leftovers(docker_client, run_id) == []
 
