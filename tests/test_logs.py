@@ -16,17 +16,16 @@ from psycopg_pool import ConnectionPool
 from app.database import Database
 from app.executor.logs import (
     CUT_MARKER,
-    MASK,
     MAX_LINE_BYTES,
     LogDigest,
     LogLine,
-    Masker,
     StepLogWriter,
     expire_logs,
     follow_log,
     log_digest,
     read_log,
 )
+from app.executor.masking import MASK, Masker
 
 
 def expected_digest(lines: list[str]) -> LogDigest:

@@ -36,7 +36,8 @@ from app.executor.actions.containers import (
 )
 from app.executor.actions.junit import read_reports
 from app.executor.actions.push import run_push_step
-from app.executor.logs import Masker, StepLogWriter
+from app.executor.logs import StepLogWriter
+from app.executor.masking import Masker
 from app.executor.runs import RunInterrupted, RunRecorder, RunService
 from app.executor.secrets import SecretStore
 from app.executor.source import SourceError, prepare_workspace, read_file_at

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,7 +32,8 @@ from uuid import UUID
 import psycopg
 from psycopg_pool import ConnectionPool
 
-MASK: Final = "********"
+from app.executor.masking import Masker
+
 MAX_LINE_BYTES: Final = 64 * 1024
 CUT_MARKER: Final = " [shiplog: line cut at 64 KiB, it had {size} bytes]"
 BATCH_LINES: Final = 100
@@ -68,55 +69,6 @@ class LogLine:
     line_no: int
     text: str
     logged_at: datetime
-
-
-class Masker:
-    """Replaces every occurrence of any of a set of secret values with MASK."""
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        patterns: set[str] = set()
-        for value in secrets:
-            # Whitespace-only values are skipped: masking them would mangle every line.
-            if value.strip():
-                patterns.add(value)
-            if "\n" in value:
-                # Logs are stored line by line, so each line of a multi-line secret is masked.
-                patterns.update(
-                    p for p in (s.removesuffix("\r") for s in value.split("\n")) if p.strip()
-                )
-        self._patterns = tuple(sorted(patterns, key=lambda p: (-len(p), p)))
-
-    def __repr__(self) -> str:
-        return f"<Masker of {len(self._patterns)} values>"
-
-    def mask(self, line: str) -> str:
-        """`line` with every occurrence of every secret value replaced by MASK.
-
-        All occurrences of all values are found, overlapping ones included, and
-        each run of covered characters becomes one MASK. That hides at least what
-        replacing the longest values first would, and never leaves the tail of a
-        secret visible because another secret overlapped its start.
-        """
-        spans: list[tuple[int, int]] = []
-        for pattern in self._patterns:
-            start = line.find(pattern)
-            while start >= 0:
-                spans.append((start, start + len(pattern)))
-                start = line.find(pattern, start + 1)
-        if not spans:
-            return line
-        merged: list[list[int]] = []
-        for start, end in sorted(spans):
-            if merged and start <= merged[-1][1]:  # overlapping or touching: one mask
-                merged[-1][1] = max(merged[-1][1], end)
-            else:
-                merged.append([start, end])
-        pieces, done = [], 0
-        for start, end in merged:
-            pieces += [line[done:start], MASK]
-            done = end
-        pieces.append(line[done:])
-        return "".join(pieces)
 
 
 def prepare_lines(text: str | bytes, masker: Masker) -> list[str]:

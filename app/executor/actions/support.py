@@ -19,7 +19,6 @@ RUN_LABEL = "dev.shiplog.run"
 STEP_LABEL = "dev.shiplog.step"
 SERVICE_LABEL = "dev.shiplog.service"
 RESERVED_LABEL_PREFIX = "dev.shiplog."
-MASK = "********"
 MAX_LINE = 64 * 1024
 """Longer output without a newline is cut into lines of this many characters."""
 
@@ -83,27 +82,6 @@ def secret_env(owner: str, names: Iterable[str], secrets: Mapping[str, str]) -> 
     if missing:
         raise StepFailed(f"{owner}: secret(s) not provided to the runner: {', '.join(missing)}")
     return {name: secrets[name] for name in names}
-
-
-class Masker:
-    """Replaces every occurrence of the given secret values with `MASK`.
-
-    Output arrives line by line, so each line (of 4 characters or more) of a multi-line
-    value, such as a PEM key, is masked on its own too.
-    """
-
-    def __init__(self, values: Iterable[str]) -> None:
-        parts: set[str] = set()
-        for value in values:
-            parts.add(value)
-            if "\n" in value:
-                parts.update(line.strip() for line in value.splitlines() if len(line.strip()) >= 4)
-        self._values = sorted((part for part in parts if part), key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for value in self._values:
-            text = text.replace(value, MASK)
-        return text
 
 
 class LineSplitter:
