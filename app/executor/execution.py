@@ -156,7 +156,9 @@ class RunExecution:
             else:
                 self.record(RunSucceeded(duration_ms=_ms_since(started)))
         except RunInterrupted:
-            pass  # cancelled or declared lost: the stream already says how the run ended
+            # Cancelled, or declared lost: the stream already says how the run ended,
+            # and nothing more may be written to it.
+            return
         except KeyboardInterrupt:
             # `shiplog run` stopped with Ctrl-C: the steps were stopped (see _run_graph).
             # Say so now rather than leave the run looking alive until a reaper, if any
