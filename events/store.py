@@ -193,6 +193,12 @@ class EventStore:
         return positions
 
     @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled autocommit connection as the store's role, for read queries of others."""
+        with self._pool.connection() as conn:
+            yield conn
+
+    @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         """A database transaction in which several appends commit together, or not at all."""
         with self._pool.connection() as conn, conn.transaction():

@@ -15,6 +15,7 @@ from app.cli import (
     projection_commands,
     run_commands,
     secret_commands,
+    serve_command,
 )
 from app.engine import EngineUnavailable
 from app.executor.actions import StepFailed
@@ -38,6 +39,7 @@ pipeline_commands.register(app)
 projection_commands.register(app)
 run_commands.register(app)
 secret_commands.register(app)
+serve_command.register(app)
 
 
 # Errors a user can cause and fix: one line on stderr, exit status 2, no traceback.

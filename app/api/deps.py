@@ -1,0 +1,70 @@
+"""Dependencies every route draws on: the event store, the settings and the actor.
+
+`ActorDep` is the single place where the API binds identity. Every route that needs
+to know who is asking, and every service that records a write, takes the actor from
+it and from nowhere else. For now it trusts the `X-Shiplog-Actor` header (or names
+the caller `anonymous@<client host>`); API tokens with roles will replace its body
+without changing any route.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from app.config import Settings
+from app.database import Database
+from events.store import EventStore
+
+ACTOR_HEADER = "X-Shiplog-Actor"
+MAX_ACTOR_LENGTH = 200
+# What an actor may look like: alice, alice@example.com, ci:github/acme, bot+deploy@host.
+_ACTOR = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+:/-]*")
+
+
+def get_store(request: Request) -> EventStore:
+    """The application's one event store, opened by the lifespan."""
+    store: EventStore = request.app.state.store
+    return store
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the application was created with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_database(request: Request) -> Database:
+    """Where the application's database is (owner and application URLs)."""
+    database: Database = request.app.state.database
+    return database
+
+
+def valid_actor(value: str) -> bool:
+    """True if `value` is acceptable as an actor name in event metadata."""
+    return len(value) <= MAX_ACTOR_LENGTH and _ACTOR.fullmatch(value) is not None
+
+
+def get_actor(
+    request: Request,
+    x_shiplog_actor: Annotated[
+        str | None,
+        Header(
+            alias=ACTOR_HEADER,
+            description="Who is acting (until API tokens exist); ignored unless well-formed.",
+        ),
+    ] = None,
+) -> str:
+    """Who is making this request: the one place the API binds identity."""
+    if x_shiplog_actor is not None and valid_actor(x_shiplog_actor):
+        return x_shiplog_actor
+    host = request.client.host if request.client is not None else "unknown"
+    return f"anonymous@{host}"
+
+
+StoreDep = Annotated[EventStore, Depends(get_store)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+ActorDep = Annotated[str, Depends(get_actor)]

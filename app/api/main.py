@@ -1,0 +1,61 @@
+"""The FastAPI application: `create_app()` builds it; `shiplog serve` runs it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from app.api.routes import events, health, whoami
+from app.config import Settings, get_settings
+from app.context import prepare
+from events.errors import LedgerError
+from events.store import EventStore
+
+
+def _version() -> str:
+    try:
+        return version("shiplog")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0.0.0"
+
+
+async def ledger_error(request: Request, error: Exception) -> JSONResponse:
+    """A ledger error a caller caused: 400 with its message, never a 500."""
+    return JSONResponse({"detail": str(error)}, status_code=400)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The shiplog HTTP API over the database `settings` name (migrated on start)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        context = prepare(settings)
+        store = EventStore(
+            context.database.app_url, max_event_bytes=context.settings.max_event_bytes
+        )
+        app.state.database = context.database
+        app.state.store = store
+        try:
+            yield
+        finally:
+            store.close()
+
+    app = FastAPI(
+        title="shiplog",
+        summary="Container delivery pipelines, recorded as an immutable, tamper-evident ledger.",
+        version=_version(),
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_exception_handler(LedgerError, ledger_error)
+    app.include_router(health.router)
+    app.include_router(events.router)
+    app.include_router(whoami.router)
+    return app

@@ -1,0 +1,1 @@
+"""HTTP route modules; each exposes one APIRouter named `router`."""

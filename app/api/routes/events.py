@@ -1,0 +1,92 @@
+"""`GET /api/events`: the audit query over the ledger, as JSON or CSV."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+from fastapi.exceptions import RequestValidationError
+
+from app.api.deps import StoreDep
+from app.api.schemas import EventPage
+from app.api.services.audit import DEFAULT_LIMIT, MAX_LIMIT, AuditQuery, list_events, to_csv
+from events.store import START, Cursor
+
+router = APIRouter(prefix="/api", tags=["audit"])
+
+NEXT_HEADER = "X-Shiplog-Next"
+_MAX_TX_ID = 2**64 - 1
+_MAX_POSITION = 2**63 - 1
+
+
+def parse_cursor(text: str | None, parameter: str) -> Cursor:
+    """The cursor in query parameter `parameter`, or a 422 naming it."""
+    if text is None:
+        return START
+    try:
+        cursor = Cursor.parse(text)
+    except ValueError as error:
+        reason = str(error)
+    else:
+        if cursor.tx_id <= _MAX_TX_ID and cursor.position <= _MAX_POSITION:
+            return cursor
+        reason = f"invalid cursor {text!r}: out of range"
+    raise RequestValidationError(
+        [{"type": "value_error", "loc": ("query", parameter), "msg": reason, "input": text}]
+    )
+
+
+@router.get(
+    "/events",
+    response_model=EventPage,
+    responses={
+        200: {
+            "content": {"text/csv": {}},
+            "description": f"JSON, or CSV with `format=csv` (next cursor in `{NEXT_HEADER}`).",
+        }
+    },
+)
+def get_events(
+    store: StoreDep,
+    stream: Annotated[str | None, Query(description="Exact stream, e.g. `run-<id>`.")] = None,
+    category: Annotated[
+        str | None,
+        Query(pattern=r"^[a-z][a-z0-9_]*$", description="Stream prefix before the first dash."),
+    ] = None,
+    types: Annotated[
+        list[str], Query(alias="type", description="Event type; repeat for several.")
+    ] = [],  # noqa: B006  (FastAPI copies query defaults)
+    actor: Annotated[str | None, Query(description="`metadata.actor` equals this.")] = None,
+    correlation: Annotated[
+        str | None, Query(description="`metadata.correlation_id` equals this.")
+    ] = None,
+    since: Annotated[
+        datetime | None, Query(description="Recorded at or after (ISO 8601; naive is UTC).")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description="Recorded before (ISO 8601; naive is UTC).")
+    ] = None,
+    after: Annotated[
+        str | None, Query(description="Cursor `tx_id:position` from a previous page's `next`.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
+) -> Response | EventPage:
+    """List events in subscription order, filtered, with keyset pagination."""
+    query = AuditQuery(
+        stream=stream,
+        category=category,
+        types=tuple(types),
+        actor=actor,
+        correlation=correlation,
+        since=since,
+        until=until,
+        after=parse_cursor(after, "after"),
+        limit=limit,
+    )
+    page = list_events(store, query)
+    if output == "csv":
+        headers = {} if page.next is None else {NEXT_HEADER: str(page.next)}
+        return Response(to_csv(page), media_type="text/csv; charset=utf-8", headers=headers)
+    return EventPage.of(page)

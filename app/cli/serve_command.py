@@ -1,0 +1,26 @@
+"""`shiplog serve`: the HTTP API under uvicorn."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `serve` command to `app`."""
+    app.command("serve")(serve)
+
+
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to bind; loopback unless you mean to expose it.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8080,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /docs) on the configured database."""
+    import uvicorn  # only the server needs it
+
+    from app.api.main import create_app
+
+    uvicorn.run(create_app(), host=host, port=port)
