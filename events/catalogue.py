@@ -21,6 +21,11 @@ from events.errors import InvalidEvent, UnknownEventType
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
+# PostgreSQL's jsonb cannot hold U+0000, so text containing it is refused up front
+# with a clear error instead of failing inside the INSERT.
+NUL_IN_JSON = "\\u0000"
+NUL_PROBLEM = "text must not contain the NUL character (U+0000): PostgreSQL cannot store it"
+
 
 class Event(BaseModel):
     """Base of every event payload; subclasses document themselves with one docstring line."""
@@ -158,6 +163,8 @@ class Catalogue:
         except (ValidationError, TypeError, ValueError) as error:
             problems = _problems(error) if isinstance(error, ValidationError) else [str(error)]
             raise InvalidEvent(cls.type_name, problems) from None
+        if NUL_IN_JSON in text:
+            raise InvalidEvent(cls.type_name, [NUL_PROBLEM])
         return CheckedEvent(cls, json.loads(text), text)
 
     def build(self, type_name: str, data: dict[str, Any]) -> Event:

@@ -24,8 +24,14 @@ from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool
 
 from events.canonical import canonical_json, event_document
-from events.catalogue import Catalogue, CheckedEvent, Event, Metadata
-from events.errors import EventTooLarge, LedgerError, PartialRetry, WrongExpectedVersion
+from events.catalogue import NUL_IN_JSON, NUL_PROBLEM, Catalogue, CheckedEvent, Event, Metadata
+from events.errors import (
+    EventTooLarge,
+    InvalidEvent,
+    LedgerError,
+    PartialRetry,
+    WrongExpectedVersion,
+)
 from events.merkle import leaf_hash
 from events.notify import CHANNEL, Waker
 from events.streams import category, validate_stream
@@ -219,7 +225,10 @@ class EventStore:
         if len(ids) != len(events) or len(set(ids)) != len(ids):
             raise ValueError("event_ids must hold one distinct id per event")
         checked = [self.catalogue.check(event, category(stream)) for event in events]
-        return _Batch(stream, ids, checked, metadata.to_json(), self.max_event_bytes)
+        meta = metadata.to_json()
+        if NUL_IN_JSON in json.dumps(meta):
+            raise InvalidEvent("Metadata", [NUL_PROBLEM])
+        return _Batch(stream, ids, checked, meta, self.max_event_bytes)
 
     # --- reading -----------------------------------------------------------------------
 

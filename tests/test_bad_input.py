@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from app.database import Database
-from events.catalogue import Event
+from events.catalogue import Event, Metadata
 from events.errors import EventTooLarge, InvalidEvent, InvalidStreamName, UnknownEventType
 from events.store import NO_STREAM, EventStore
 from events.vocabulary import CATALOGUE, RunFailed, StepFinished
@@ -102,3 +102,12 @@ def test_event_classes_with_float_fields_cannot_join_a_catalogue() -> None:
     with pytest.raises(TypeError, match="float field"):
         CATALOGUE.register(Measured)
     assert "Measured" not in CATALOGUE
+
+
+def test_text_with_a_nul_character_is_refused_before_postgresql_sees_it(
+    store: EventStore,
+) -> None:
+    with pytest.raises(InvalidEvent, match="NUL character"):
+        store.append("run-1", [RunFailed(reason="a\x00b")], NO_STREAM, ALICE)
+    with pytest.raises(InvalidEvent, match="NUL character"):
+        store.append("run-1", [queued()], NO_STREAM, Metadata(actor="eve\x00"))

@@ -9,7 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from app.api.routes import events, health, whoami
+from app.api.routes import deployments, events, health, incidents, whoami
 from app.config import Settings, get_settings
 from app.context import prepare
 from events.errors import LedgerError
@@ -58,4 +58,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(events.router)
     app.include_router(whoami.router)
+    app.include_router(deployments.router)
+    app.include_router(incidents.router)
     return app

@@ -1,0 +1,115 @@
+"""`POST /api/deployments`: record a deployment another tool made."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, NoReturn
+from uuid import uuid4
+
+from fastapi import APIRouter, HTTPException, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.api.deps import ActorDep, StoreDep
+from app.api.services.deployments import (
+    Conflict,
+    Deployment,
+    FieldProblem,
+    Status,
+    record_deployment,
+)
+
+router = APIRouter(prefix="/api", tags=["events from outside"])
+
+DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
+NOT_SUPPORTED = (
+    "not supported yet: the deployment and incident events have no field for this time, "
+    "and shiplog records only when it recorded an event (recorded_at); omit it"
+)
+
+# PostgreSQL's jsonb cannot hold U+0000, so text with it is refused here, not a 500.
+NO_NUL = r"^[^\x00]*$"
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
+Text = Annotated[str, Field(min_length=1, max_length=2000, pattern=NO_NUL)]
+
+
+class DeploymentIn(BaseModel):
+    """A deployment as another tool reports it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    environment: Name = Field(description="The environment; its events go to `env-<name>`.")
+    service: Name = Field(description="The service rolled out to.")
+    image_digest: str = Field(
+        pattern=DIGEST_PATTERN, description="The image rolled out, `sha256:<64 hex>`."
+    )
+    status: Status = Field(description="`started`, `succeeded` or `failed`.")
+    deployment_id: Name = Field(
+        default_factory=lambda: str(uuid4()),
+        description="Identifies the rollout (default: a new uuid); resend it to retry safely.",
+    )
+    run_id: Name | None = Field(default=None, description="The run the image came from.")
+    reason: Text | None = Field(default=None, description="Why it failed (status `failed`).")
+    strategy: Name = Field(default="rolling", description="How the service was moved.")
+    started_at: datetime | None = Field(default=None, description=f"Refused: {NOT_SUPPORTED}.")
+    finished_at: datetime | None = Field(default=None, description=f"Refused: {NOT_SUPPORTED}.")
+
+
+class Recorded(BaseModel):
+    """Where the request's events are in the ledger."""
+
+    positions: list[int] = Field(description="Ledger positions of the request's events.")
+    replayed: bool = Field(description="True if they were all recorded before: nothing written.")
+
+
+class DeploymentOut(Recorded):
+    deployment_id: str
+
+
+def unprocessable(field: str, message: str, value: Any) -> NoReturn:
+    """Raise the 422 FastAPI gives for a bad body field, naming `field`."""
+    raise RequestValidationError(
+        [{"type": "value_error", "loc": ("body", field), "msg": message, "input": value}]
+    )
+
+
+def refuse_times(body: BaseModel, fields: tuple[str, ...]) -> None:
+    """422 for the first of `fields` the body sets: those times cannot be recorded yet."""
+    for field in fields:
+        value = getattr(body, field)
+        if value is not None:
+            unprocessable(field, NOT_SUPPORTED, value.isoformat())
+
+
+def conflict(error: Conflict) -> HTTPException:
+    """The 409 for a request the ledger contradicts."""
+    return HTTPException(status.HTTP_409_CONFLICT, detail=str(error))
+
+
+@router.post(
+    "/deployments",
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"description": "The deployment id is recorded with other content."}},
+)
+def post_deployment(body: DeploymentIn, store: StoreDep, actor: ActorDep) -> DeploymentOut:
+    """Record DeploymentStarted and its outcome in `env-<environment>`, as the actor."""
+    refuse_times(body, ("started_at", "finished_at"))
+    deployment = Deployment(
+        environment=body.environment,
+        service=body.service,
+        image_digest=body.image_digest,
+        status=body.status,
+        deployment_id=body.deployment_id,
+        run_id=body.run_id,
+        reason=body.reason,
+        strategy=body.strategy,
+    )
+    try:
+        written = record_deployment(store, deployment, actor)
+    except FieldProblem as problem:
+        unprocessable(problem.field, str(problem), problem.value)
+    except Conflict as error:
+        raise conflict(error) from None
+    return DeploymentOut(
+        deployment_id=body.deployment_id, positions=written.positions, replayed=written.replayed
+    )

@@ -1,0 +1,109 @@
+"""Incidents reported from outside: IncidentOpened, then IncidentResolved, in `incident-<id>`.
+
+A request opens the incident (environment, service and summary are needed for
+that), resolves it (`resolved`), or both at once. Event ids are uuid5 of the
+incident id and the event type, as for deployments: resending a request whose
+events are recorded with the same payloads answers their original positions and
+writes nothing. Resolving an incident that is already resolved, with another
+resolution, is a Conflict; an identical resolve cannot be told from a retry of
+the first, so it is answered as one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.api.services.deployments import (
+    SOURCE,
+    Conflict,
+    FieldProblem,
+    Written,
+    event_id_for,
+    payload,
+    recorded,
+    same_or_conflict,
+    valid_stream,
+)
+from events.catalogue import Event, Metadata
+from events.store import NO_STREAM, EventStore, ExpectedVersion
+from events.vocabulary import IncidentOpened, IncidentResolved
+
+
+@dataclass(frozen=True)
+class Incident:
+    """What a caller reports about one incident (times are not recordable yet)."""
+
+    incident_id: str
+    environment: str | None = None
+    service: str | None = None
+    summary: str | None = None
+    caused_by_deployment: str | None = None
+    resolved: bool = False
+    resolution: str | None = None
+
+
+def record_incident(store: EventStore, incident: Incident, actor: str) -> Written:
+    """Open and/or resolve `incident` in `incident-<id>` as `actor`; see the module docstring."""
+    stream = valid_stream("incident", incident.incident_id, "incident_id")
+    if incident.environment is not None:
+        valid_stream("env", incident.environment, "environment")
+    if incident.resolution is not None and not incident.resolved:
+        raise FieldProblem("resolution", "a resolution is recorded only with resolved: true")
+    opened_id = event_id_for(incident.incident_id, IncidentOpened)
+    resolved_id = event_id_for(incident.incident_id, IncidentResolved)
+    known = recorded(store, [opened_id, resolved_id])
+    what = f"incident {incident.incident_id!r}"
+    opened = known.get(opened_id)
+    new: list[Event] = []
+    if opened is None:
+        new.append(opening(incident))
+    else:
+        check_opening(incident, opened.data, what)
+    if incident.resolved:
+        resolving = IncidentResolved(resolution=incident.resolution)
+        earlier = known.get(resolved_id)
+        if earlier is None:
+            new.append(resolving)
+        elif earlier.data != payload(store, resolving, stream):
+            raise Conflict(
+                f"{what} is already resolved (IncidentResolved at position {earlier.position}, "
+                f"resolution {earlier.data.get('resolution')!r}); an incident is resolved once"
+            )
+    if new:
+        ids = [event_id_for(incident.incident_id, type(event)) for event in new]
+        expected: ExpectedVersion = NO_STREAM if opened is None else 0
+        with store.transaction() as tx:
+            tx.append(stream, new, expected, Metadata(actor=actor, source=SOURCE), event_ids=ids)
+    wanted = [opened_id, resolved_id] if incident.resolved else [opened_id]
+    after = recorded(store, wanted)
+    for event in new:  # a concurrent request may have recorded these ids first
+        found = after[event_id_for(incident.incident_id, type(event))]
+        same_or_conflict(store, stream, event, found, what)
+    return Written([after[i].position for i in wanted], replayed=not new)
+
+
+def opening(incident: Incident) -> IncidentOpened:
+    """The IncidentOpened for a new incident, or a FieldProblem naming what it lacks."""
+    for field in ("environment", "service", "summary"):
+        if getattr(incident, field) is None:
+            raise FieldProblem(
+                field, f"required to open incident {incident.incident_id!r} (it is not open)"
+            )
+    assert incident.environment and incident.service and incident.summary
+    return IncidentOpened(
+        environment=incident.environment,
+        service=incident.service,
+        summary=incident.summary,
+        caused_by_deployment=incident.caused_by_deployment,
+    )
+
+
+def check_opening(incident: Incident, data: dict[str, object], what: str) -> None:
+    """Conflict if the request gives opening fields that differ from the recorded ones."""
+    for field in ("environment", "service", "summary", "caused_by_deployment"):
+        given = getattr(incident, field)
+        if given is not None and given != data.get(field):
+            raise Conflict(
+                f"{what} was opened with {field} {data.get(field)!r}, not {given!r}; "
+                "the ledger is immutable"
+            )
