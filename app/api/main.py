@@ -7,9 +7,12 @@ from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from app.api.routes import deployments, events, health, incidents, whoami
+from app.api.services.deployments import Conflict, FieldProblem
 from app.config import Settings, get_settings
 from app.context import prepare
 from events.errors import LedgerError
@@ -26,6 +29,23 @@ def _version() -> str:
 async def ledger_error(request: Request, error: Exception) -> JSONResponse:
     """A ledger error a caller caused: 400 with its message, never a 500."""
     return JSONResponse({"detail": str(error)}, status_code=400)
+
+
+async def field_problem(request: Request, error: Exception) -> JSONResponse:
+    """A request field that cannot be recorded: the same 422 FastAPI gives, naming the field."""
+    assert isinstance(error, FieldProblem)
+    detail = {
+        "type": "value_error",
+        "loc": ("body", error.field),
+        "msg": str(error),
+        "input": error.value,
+    }
+    return await request_validation_exception_handler(request, RequestValidationError([detail]))
+
+
+async def conflict(request: Request, error: Exception) -> JSONResponse:
+    """A request the ledger already contradicts: 409 with the reason."""
+    return JSONResponse({"detail": str(error)}, status_code=409)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -55,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_exception_handler(LedgerError, ledger_error)
+    app.add_exception_handler(FieldProblem, field_problem)
+    app.add_exception_handler(Conflict, conflict)
     app.include_router(health.router)
     app.include_router(events.router)
     app.include_router(whoami.router)

@@ -16,7 +16,7 @@ import os
 import socket
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,10 +65,9 @@ class Runner:
         self.service = RunService(self.store)
         self.metadata = Metadata(actor=f"runner:{self.name}", source="runner")
 
-    @contextmanager
-    def _db(self) -> Iterator[psycopg.Connection[Any]]:
-        with psycopg.connect(self.app_url, autocommit=True) as conn:
-            yield conn
+    def _db(self) -> AbstractContextManager[psycopg.Connection[Any]]:
+        """A pooled connection for lease bookkeeping (heartbeats come every few seconds)."""
+        return self.store.connection()
 
     def claimed_event(self) -> RunClaimed:
         """The RunClaimed this runner appends."""

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, NoReturn
+from typing import Annotated
 from uuid import uuid4
 
-from fastapi import APIRouter, HTTPException, status
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import ActorDep, StoreDep
 from app.api.services.deployments import (
-    Conflict,
     Deployment,
     FieldProblem,
     Status,
@@ -66,24 +64,12 @@ class DeploymentOut(Recorded):
     deployment_id: str
 
 
-def unprocessable(field: str, message: str, value: Any) -> NoReturn:
-    """Raise the 422 FastAPI gives for a bad body field, naming `field`."""
-    raise RequestValidationError(
-        [{"type": "value_error", "loc": ("body", field), "msg": message, "input": value}]
-    )
-
-
 def refuse_times(body: BaseModel, fields: tuple[str, ...]) -> None:
-    """422 for the first of `fields` the body sets: those times cannot be recorded yet."""
+    """FieldProblem (422) for the first of `fields` the body sets: those cannot be recorded yet."""
     for field in fields:
         value = getattr(body, field)
         if value is not None:
-            unprocessable(field, NOT_SUPPORTED, value.isoformat())
-
-
-def conflict(error: Conflict) -> HTTPException:
-    """The 409 for a request the ledger contradicts."""
-    return HTTPException(status.HTTP_409_CONFLICT, detail=str(error))
+            raise FieldProblem(field, NOT_SUPPORTED, value.isoformat())
 
 
 @router.post(
@@ -104,12 +90,7 @@ def post_deployment(body: DeploymentIn, store: StoreDep, actor: ActorDep) -> Dep
         reason=body.reason,
         strategy=body.strategy,
     )
-    try:
-        written = record_deployment(store, deployment, actor)
-    except FieldProblem as problem:
-        unprocessable(problem.field, str(problem), problem.value)
-    except Conflict as error:
-        raise conflict(error) from None
+    written = record_deployment(store, deployment, actor)
     return DeploymentOut(
         deployment_id=body.deployment_id, positions=written.positions, replayed=written.replayed
     )

@@ -14,11 +14,8 @@ from app.api.routes.deployments import (
     Name,
     Recorded,
     Text,
-    conflict,
     refuse_times,
-    unprocessable,
 )
-from app.api.services.deployments import Conflict, FieldProblem
 from app.api.services.incidents import Incident, record_incident
 
 router = APIRouter(prefix="/api", tags=["events from outside"])
@@ -71,12 +68,7 @@ def post_incident(body: IncidentIn, store: StoreDep, actor: ActorDep) -> Inciden
         resolved=body.resolved,
         resolution=body.resolution,
     )
-    try:
-        written = record_incident(store, incident, actor)
-    except FieldProblem as problem:
-        unprocessable(problem.field, str(problem), problem.value)
-    except Conflict as error:
-        raise conflict(error) from None
+    written = record_incident(store, incident, actor)
     return IncidentOut(
         incident_id=body.incident_id, positions=written.positions, replayed=written.replayed
     )
