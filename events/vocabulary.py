@@ -16,7 +16,7 @@ Conventions: fields named `*_sha256` hold a bare hex sha256, digests described a
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -341,6 +341,7 @@ class DeploymentStarted(Event):
     """A rollout of an image to a service of this environment began."""
 
     categories = ENV
+    schema_version = 2  # 2 added started_at, repository and commit
     deployment_id: str = Field(
         description="Identifies this rollout; its later events carry the same id."
     )
@@ -352,36 +353,69 @@ class DeploymentStarted(Event):
     run_id: str | None = Field(
         default=None, description="The id of the run the rollout came from, if any."
     )
+    started_at: datetime | None = Field(
+        default=None,
+        description="When the rollout began, as the reporting tool says (UTC); null: the "
+        "event's `recorded_at` stands for it.",
+    )
+    repository: str | None = Field(
+        default=None,
+        description="The repository the image was built from, as the reporting tool says; "
+        "null: known from the run that pushed the image, if any.",
+    )
+    commit: str | None = Field(
+        default=None,
+        description="The full sha of the commit the image was built from, as the reporting "
+        "tool says; null: known from the run that pushed the image, if any.",
+    )
 
 
 class DeploymentSucceeded(Event):
     """A rollout finished and the service runs the new image."""
 
     categories = ENV
+    schema_version = 2  # 2 added finished_at
     deployment_id: str = Field(description="The rollout, as in its DeploymentStarted.")
     service: str = Field(description="The service rolled out to.")
     image_digest: str = Field(description="The digest of the image the service now runs.")
+    finished_at: datetime | None = Field(
+        default=None,
+        description="When the rollout ended, as the reporting tool says (UTC); null: the "
+        "event's `recorded_at` stands for it.",
+    )
 
 
 class DeploymentFailed(Event):
     """A rollout did not complete."""
 
     categories = ENV
+    schema_version = 2  # 2 added finished_at
     deployment_id: str = Field(description="The rollout, as in its DeploymentStarted.")
     service: str = Field(description="The service rolled out to.")
     reason: str = Field(description="Why the rollout did not complete.")
+    finished_at: datetime | None = Field(
+        default=None,
+        description="When the rollout ended, as the reporting tool says (UTC); null: the "
+        "event's `recorded_at` stands for it.",
+    )
 
 
 class RolledBack(Event):
     """A service was returned to an earlier image."""
 
     categories = ENV
+    schema_version = 2  # 2 added finished_at
     deployment_id: str = Field(
         description="The rollout this rollback belongs to, as in its DeploymentStarted."
     )
     service: str = Field(description="The service rolled back.")
     image_digest: str = Field(description="The digest of the earlier image the service runs again.")
     reason: str | None = Field(default=None, description="Why it was rolled back, if said.")
+    finished_at: datetime | None = Field(
+        default=None,
+        description="When the service ran the earlier image again, as the reporting tool "
+        "says (UTC); null: the event's `recorded_at` stands for it.",
+    )
 
 
 class ApprovalGranted(Event):
@@ -401,6 +435,7 @@ class IncidentOpened(Event):
     """A production incident began, possibly caused by a known deployment."""
 
     categories = INCIDENT
+    schema_version = 2  # 2 added opened_at
     environment: str = Field(
         description="The environment affected (the name in its `env-<name>` stream)."
     )
@@ -409,13 +444,24 @@ class IncidentOpened(Event):
     caused_by_deployment: str | None = Field(
         default=None, description="The `deployment_id` of the rollout that caused it, if known."
     )
+    opened_at: datetime | None = Field(
+        default=None,
+        description="When the incident began, as the reporting tool says (UTC); null: the "
+        "event's `recorded_at` stands for it.",
+    )
 
 
 class IncidentResolved(Event):
     """A production incident ended."""
 
     categories = INCIDENT
+    schema_version = 2  # 2 added resolved_at
     resolution: str | None = Field(default=None, description="How it was resolved, if said.")
+    resolved_at: datetime | None = Field(
+        default=None,
+        description="When the incident ended, as the reporting tool says (UTC); null: the "
+        "event's `recorded_at` stands for it.",
+    )
 
 
 # --- repro-<id> -------------------------------------------------------------------------
@@ -451,3 +497,21 @@ CATALOGUE = Catalogue(
     for cls in list(globals().values())
     if isinstance(cls, type) and issubclass(cls, Event) and cls is not Event
 )
+
+
+def _unchanged(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 payload as version 2: the fields version 2 added are optional and absent."""
+    return data
+
+
+# Version 2 of these only added optional times (and a deployment's repository and
+# commit), so a version 1 payload reads as version 2 unchanged.
+for _name in (
+    "DeploymentStarted",
+    "DeploymentSucceeded",
+    "DeploymentFailed",
+    "RolledBack",
+    "IncidentOpened",
+    "IncidentResolved",
+):
+    CATALOGUE.upcaster(_name, from_version=1)(_unchanged)

@@ -165,13 +165,39 @@ def test_bad_deployment_fields_are_refused_naming_the_field_and_write_nothing(
     assert everything(store) == []
 
 
-@pytest.mark.parametrize("field", ["started_at", "finished_at"])
-def test_deployment_times_are_refused_as_not_supported_yet_rather_than_dropped(
-    client: TestClient, store: EventStore, field: str
+def test_deployment_times_commit_and_repository_are_recorded_as_reported(
+    client: TestClient, store: EventStore
 ) -> None:
-    response = client.post("/api/deployments", json=deployment(**{field: "2026-01-01T10:00:00Z"}))
-    assert field_named(response) == [field]
-    assert "not supported yet" in response.json()["detail"][0]["msg"]
+    body = deployment(
+        started_at="2026-01-01T10:00:00Z",
+        finished_at="2026-01-01T11:30:00+01:00",
+        repository="https://git.example.com/acme/web",
+        commit="c" * 40,
+    )
+    response = client.post("/api/deployments", json=body)
+    assert response.status_code == 201, response.text
+    started, succeeded = (data(event) for event in store.read_stream("env-production"))
+    assert started["started_at"] == "2026-01-01T10:00:00Z"
+    assert started["commit"] == "c" * 40
+    assert started["repository"] == "https://git.example.com/acme/web"
+    assert succeeded["finished_at"] == "2026-01-01T10:30:00Z"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"started_at": "2026-01-01T10:00:00"}, "started_at"),  # no time zone: ambiguous
+        ({"finished_at": "yesterday"}, "finished_at"),
+        ({"finished_at": "2026-01-01T10:00:00Z", "status": "started"}, "finished_at"),
+        ({"commit": "abc123"}, "commit"),
+    ],
+)
+def test_bad_deployment_times_and_commits_are_refused_naming_the_field(
+    client: TestClient, store: EventStore, changes: dict[str, Any], field: str
+) -> None:
+    response = client.post("/api/deployments", json=deployment(**changes))
+    assert response.status_code == 422, response.text
+    assert field in field_named(response)
     assert everything(store) == []
 
 
@@ -236,8 +262,8 @@ def test_incident_retries_are_answered_with_the_original_positions(
         ({"summary": None}, "summary"),
         ({"summary": "a\x00b"}, "summary"),
         ({"resolution": "not resolved yet"}, "resolution"),
-        ({"resolved_at": "2026-01-01T10:00:00Z", "resolved": True}, "resolved_at"),
-        ({"opened_at": "2026-01-01T10:00:00Z"}, "opened_at"),
+        ({"resolved_at": "2026-01-01T10:00:00Z"}, "resolved_at"),  # not resolved: true
+        ({"opened_at": "2026-01-01 10:00"}, "opened_at"),
     ],
 )
 def test_bad_incident_fields_are_refused_naming_the_field_and_write_nothing(
@@ -246,6 +272,20 @@ def test_bad_incident_fields_are_refused_naming_the_field_and_write_nothing(
     response = client.post("/api/incidents", json=incident(**body))
     assert field in field_named(response)
     assert everything(store) == []
+
+
+def test_incident_times_are_recorded_as_reported(client: TestClient, store: EventStore) -> None:
+    body = incident(
+        opened_at="2026-01-01T10:00:00Z", resolved=True, resolved_at="2026-01-01T12:00:00Z"
+    )
+    response = client.post("/api/incidents", json=body)
+    assert response.status_code == 201, response.text
+    opened, resolved = (data(event) for event in store.read_stream("incident-inc-1"))
+    assert opened["opened_at"] == "2026-01-01T10:00:00Z"
+    assert resolved["resolved_at"] == "2026-01-01T12:00:00Z"
+    again = client.post("/api/incidents", json=incident(opened_at="2026-01-01T09:00:00Z"))
+    assert again.status_code == 409, again.text
+    assert "opened_at" in again.json()["detail"]
 
 
 def test_an_incident_cannot_be_reopened_with_other_details(

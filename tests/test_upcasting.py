@@ -66,3 +66,19 @@ def test_a_missing_upcaster_is_a_clear_error(database: Database) -> None:
         pytest.raises(InvalidEvent, match="no upcaster from schema version 1 to 2"),
     ):
         reader.read_stream("run-1")
+
+
+def test_deployment_and_incident_events_of_schema_version_1_read_as_version_2() -> None:
+    from events.vocabulary import CATALOGUE, DeploymentStarted, IncidentResolved
+
+    started = CATALOGUE.decode(
+        "DeploymentStarted",
+        1,
+        '{"deployment_id": "d1", "service": "web", "image_digest": "sha256:00", '
+        '"strategy": "rolling", "run_id": null}',
+    )
+    assert isinstance(started, DeploymentStarted)
+    assert (started.started_at, started.commit, started.repository) == (None, None, None)
+    resolved = CATALOGUE.decode("IncidentResolved", 1, '{"resolution": "rolled back"}')
+    assert isinstance(resolved, IncidentResolved)
+    assert resolved.resolved_at is None

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC
 from typing import Annotated
 from uuid import uuid4
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from app.api.deps import ActorDep, StoreDep
 from app.api.services.deployments import (
     Deployment,
-    FieldProblem,
     Status,
     record_deployment,
 )
@@ -20,15 +19,14 @@ from app.api.services.deployments import (
 router = APIRouter(prefix="/api", tags=["events from outside"])
 
 DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
-NOT_SUPPORTED = (
-    "not supported yet: the deployment and incident events have no field for this time, "
-    "and shiplog records only when it recorded an event (recorded_at); omit it"
-)
 
 # PostgreSQL's jsonb cannot hold U+0000, so text with it is refused here, not a 500.
 NO_NUL = r"^[^\x00]*$"
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
 Text = Annotated[str, Field(min_length=1, max_length=2000, pattern=NO_NUL)]
+# A time with its offset, stored in UTC as the vocabulary says; a naive time is refused.
+UtcTime = Annotated[AwareDatetime, AfterValidator(lambda value: value.astimezone(UTC))]
+Sha = Annotated[str, Field(pattern=r"^[0-9a-f]{40}([0-9a-f]{24})?$")]
 
 
 class DeploymentIn(BaseModel):
@@ -49,8 +47,19 @@ class DeploymentIn(BaseModel):
     run_id: Name | None = Field(default=None, description="The run the image came from.")
     reason: Text | None = Field(default=None, description="Why it failed (status `failed`).")
     strategy: Name = Field(default="rolling", description="How the service was moved.")
-    started_at: datetime | None = Field(default=None, description=f"Refused: {NOT_SUPPORTED}.")
-    finished_at: datetime | None = Field(default=None, description=f"Refused: {NOT_SUPPORTED}.")
+    repository: Text | None = Field(
+        default=None, description="The repository the image was built from, if known."
+    )
+    commit: Sha | None = Field(
+        default=None, description="The full sha of the commit the image was built from."
+    )
+    started_at: UtcTime | None = Field(
+        default=None, description="When the rollout began (default: when it is recorded)."
+    )
+    finished_at: UtcTime | None = Field(
+        default=None,
+        description="When it ended, for `succeeded` or `failed` (default: when recorded).",
+    )
 
 
 class Recorded(BaseModel):
@@ -64,14 +73,6 @@ class DeploymentOut(Recorded):
     deployment_id: str
 
 
-def refuse_times(body: BaseModel, fields: tuple[str, ...]) -> None:
-    """FieldProblem (422) for the first of `fields` the body sets: those cannot be recorded yet."""
-    for field in fields:
-        value = getattr(body, field)
-        if value is not None:
-            raise FieldProblem(field, NOT_SUPPORTED, value.isoformat())
-
-
 @router.post(
     "/deployments",
     status_code=status.HTTP_201_CREATED,
@@ -79,7 +80,6 @@ def refuse_times(body: BaseModel, fields: tuple[str, ...]) -> None:
 )
 def post_deployment(body: DeploymentIn, store: StoreDep, actor: ActorDep) -> DeploymentOut:
     """Record DeploymentStarted and its outcome in `env-<environment>`, as the actor."""
-    refuse_times(body, ("started_at", "finished_at"))
     deployment = Deployment(
         environment=body.environment,
         service=body.service,
@@ -89,6 +89,10 @@ def post_deployment(body: DeploymentIn, store: StoreDep, actor: ActorDep) -> Dep
         run_id=body.run_id,
         reason=body.reason,
         strategy=body.strategy,
+        repository=body.repository,
+        commit=body.commit,
+        started_at=body.started_at,
+        finished_at=body.finished_at,
     )
     written = record_deployment(store, deployment, actor)
     return DeploymentOut(

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from uuid import uuid4
 
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import ActorDep, StoreDep
-from app.api.routes.deployments import (
-    NOT_SUPPORTED,
-    Name,
-    Recorded,
-    Text,
-    refuse_times,
-)
+from app.api.routes.deployments import Name, Recorded, Text, UtcTime
 from app.api.services.incidents import Incident, record_incident
 
 router = APIRouter(prefix="/api", tags=["events from outside"])
@@ -41,9 +34,12 @@ class IncidentIn(BaseModel):
     )
     resolved: bool = Field(default=False, description="True to record that it is resolved.")
     resolution: Text | None = Field(default=None, description="How it was resolved.")
-    opened_at: datetime | None = Field(default=None, description=f"Refused: {NOT_SUPPORTED}.")
-    resolved_at: datetime | None = Field(
-        default=None, description=f"Refused: {NOT_SUPPORTED}; send `resolved: true`."
+    opened_at: UtcTime | None = Field(
+        default=None, description="When it began (default: when it is recorded)."
+    )
+    resolved_at: UtcTime | None = Field(
+        default=None,
+        description="When it ended, with `resolved: true` (default: when it is recorded).",
     )
 
 
@@ -58,7 +54,6 @@ class IncidentOut(Recorded):
 )
 def post_incident(body: IncidentIn, store: StoreDep, actor: ActorDep) -> IncidentOut:
     """Record IncidentOpened and/or IncidentResolved in `incident-<id>`, as the actor."""
-    refuse_times(body, ("opened_at", "resolved_at"))
     incident = Incident(
         incident_id=body.incident_id,
         environment=body.environment,
@@ -67,6 +62,8 @@ def post_incident(body: IncidentIn, store: StoreDep, actor: ActorDep) -> Inciden
         caused_by_deployment=body.caused_by_deployment,
         resolved=body.resolved,
         resolution=body.resolution,
+        opened_at=body.opened_at,
+        resolved_at=body.resolved_at,
     )
     written = record_incident(store, incident, actor)
     return IncidentOut(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -58,7 +59,7 @@ class Recorded:
 
 @dataclass(frozen=True)
 class Deployment:
-    """What a caller reports about one rollout (times are not recordable yet)."""
+    """What a caller reports about one rollout; times default to when they are recorded."""
 
     environment: str
     service: str
@@ -68,6 +69,10 @@ class Deployment:
     run_id: str | None = None
     reason: str | None = None
     strategy: str = "rolling"
+    repository: str | None = None
+    commit: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,8 @@ def planned_events(deployment: Deployment) -> list[Event]:
     """DeploymentStarted, then the outcome event the status names (if finished)."""
     if deployment.reason is not None and deployment.status != "failed":
         raise FieldProblem("reason", "a reason is recorded only for status 'failed'")
+    if deployment.finished_at is not None and deployment.status == "started":
+        raise FieldProblem("finished_at", "a finish time is recorded only for a finished status")
     events: list[Event] = [
         DeploymentStarted(
             deployment_id=deployment.deployment_id,
@@ -130,6 +137,9 @@ def planned_events(deployment: Deployment) -> list[Event]:
             image_digest=deployment.image_digest,
             strategy=deployment.strategy,
             run_id=deployment.run_id,
+            started_at=deployment.started_at,
+            repository=deployment.repository,
+            commit=deployment.commit,
         )
     ]
     if deployment.status == "succeeded":
@@ -138,6 +148,7 @@ def planned_events(deployment: Deployment) -> list[Event]:
                 deployment_id=deployment.deployment_id,
                 service=deployment.service,
                 image_digest=deployment.image_digest,
+                finished_at=deployment.finished_at,
             )
         )
     elif deployment.status == "failed":
@@ -146,6 +157,7 @@ def planned_events(deployment: Deployment) -> list[Event]:
                 deployment_id=deployment.deployment_id,
                 service=deployment.service,
                 reason=deployment.reason or NO_REASON,
+                finished_at=deployment.finished_at,
             )
         )
     return events

@@ -12,6 +12,7 @@ the first, so it is answered as one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from app.api.services.deployments import (
     SOURCE,
@@ -31,7 +32,7 @@ from events.vocabulary import IncidentOpened, IncidentResolved
 
 @dataclass(frozen=True)
 class Incident:
-    """What a caller reports about one incident (times are not recordable yet)."""
+    """What a caller reports about one incident; times default to when they are recorded."""
 
     incident_id: str
     environment: str | None = None
@@ -40,6 +41,8 @@ class Incident:
     caused_by_deployment: str | None = None
     resolved: bool = False
     resolution: str | None = None
+    opened_at: datetime | None = None
+    resolved_at: datetime | None = None
 
 
 def record_incident(store: EventStore, incident: Incident, actor: str) -> Written:
@@ -49,6 +52,8 @@ def record_incident(store: EventStore, incident: Incident, actor: str) -> Writte
         valid_stream("env", incident.environment, "environment")
     if incident.resolution is not None and not incident.resolved:
         raise FieldProblem("resolution", "a resolution is recorded only with resolved: true")
+    if incident.resolved_at is not None and not incident.resolved:
+        raise FieldProblem("resolved_at", "a resolution time is recorded only with resolved: true")
     opened_id = event_id_for(incident.incident_id, IncidentOpened)
     resolved_id = event_id_for(incident.incident_id, IncidentResolved)
     known = recorded(store, [opened_id, resolved_id])
@@ -60,7 +65,9 @@ def record_incident(store: EventStore, incident: Incident, actor: str) -> Writte
     else:
         check_opening(incident, opened.data, what)
     if incident.resolved:
-        resolving = IncidentResolved(resolution=incident.resolution)
+        resolving = IncidentResolved(
+            resolution=incident.resolution, resolved_at=incident.resolved_at
+        )
         earlier = known.get(resolved_id)
         if earlier is None:
             new.append(resolving)
@@ -95,14 +102,18 @@ def opening(incident: Incident) -> IncidentOpened:
         service=incident.service,
         summary=incident.summary,
         caused_by_deployment=incident.caused_by_deployment,
+        opened_at=incident.opened_at,
     )
 
 
 def check_opening(incident: Incident, data: dict[str, object], what: str) -> None:
     """Conflict if the request gives opening fields that differ from the recorded ones."""
-    for field in ("environment", "service", "summary", "caused_by_deployment"):
+    for field in ("environment", "service", "summary", "caused_by_deployment", "opened_at"):
         given = getattr(incident, field)
-        if given is not None and given != data.get(field):
+        stored = data.get(field)
+        if isinstance(given, datetime) and isinstance(stored, str):
+            stored = datetime.fromisoformat(stored)
+        if given is not None and given != stored:
             raise Conflict(
                 f"{what} was opened with {field} {data.get(field)!r}, not {given!r}; "
                 "the ledger is immutable"
