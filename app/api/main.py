@@ -15,6 +15,8 @@ from app.api.routes import deployments, events, health, incidents, whoami
 from app.api.services.deployments import Conflict, FieldProblem
 from app.config import Settings, get_settings
 from app.context import prepare
+from app.web import install as install_web
+from app.web.follower import ProjectionFollower
 from events.errors import LedgerError
 from events.store import EventStore
 
@@ -48,8 +50,12 @@ async def conflict(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(error)}, status_code=409)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The shiplog HTTP API over the database `settings` name (migrated on start)."""
+def create_app(settings: Settings | None = None, *, follow_projections: bool = False) -> FastAPI:
+    """The shiplog HTTP API and web pages over the database `settings` name (migrated on start).
+
+    With `follow_projections` the process also keeps the projections current (a
+    follower thread, as `shiplog serve` runs it), so pages show new events at once.
+    """
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -60,9 +66,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.database = context.database
         app.state.store = store
+        follower = ProjectionFollower(store) if follow_projections else None
         try:
+            if follower is not None:
+                follower.start()
             yield
         finally:
+            if follower is not None:
+                follower.stop()
             store.close()
 
     app = FastAPI(
@@ -82,4 +93,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(whoami.router)
     app.include_router(deployments.router)
     app.include_router(incidents.router)
+    install_web(app)
     return app

@@ -1,4 +1,4 @@
-"""`shiplog serve`: the HTTP API under uvicorn."""
+"""`shiplog serve`: the HTTP API and the web timeline under uvicorn, projections followed."""
 
 from __future__ import annotations
 
@@ -18,9 +18,15 @@ def serve(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8080,
 ) -> None:
-    """Serve the HTTP API (OpenAPI at /docs) on the configured database."""
+    """Serve the web timeline (/) and the HTTP API (OpenAPI at /docs) until Ctrl-C."""
     import uvicorn  # only the server needs it
 
     from app.api.main import create_app
 
-    uvicorn.run(create_app(), host=host, port=port)
+    typer.echo(f"shiplog: web timeline at http://{_url_host(host)}:{port}/ (Ctrl-C stops it)")
+    uvicorn.run(create_app(follow_projections=True), host=host, port=port)
+
+
+def _url_host(host: str) -> str:
+    """`host` as it goes into a URL (IPv6 in brackets)."""
+    return f"[{host}]" if ":" in host else host

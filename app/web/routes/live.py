@@ -1,0 +1,34 @@
+"""Live feeds as server-sent events: new timeline rows and the lines of a running step's log."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from sse_starlette import EventSourceResponse
+
+from app.api.deps import StoreDep
+from app.web.services import params
+from app.web.services.live import log_lines, timeline_rows
+from app.web.services.timeline import TimelineFilters
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+
+@router.get("/live/timeline")
+def live_timeline(
+    request: Request,
+    store: StoreDep,
+    types: Annotated[list[str], Query(alias="type")] = [],  # noqa: B006
+) -> EventSourceResponse:
+    """Rows of events after `after` that match the filters, as they are appended."""
+    filters = TimelineFilters.parse(request.query_params, types)
+    after = params.cursor(request.query_params, "after")
+    return EventSourceResponse(timeline_rows(request, store, filters, after), ping=15)
+
+
+@router.get("/live/runs/{run_id}/steps/{step}/log")
+def live_log(request: Request, store: StoreDep, run_id: str, step: str) -> EventSourceResponse:
+    """Lines of a step's log after line `after`, as the step writes them."""
+    after = params.integer(request.query_params, "after", 0, 0, 2**31 - 1)
+    return EventSourceResponse(log_lines(request, store, run_id, step, after), ping=15)
