@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
+
 from app.executor.logs import LogLine, read_log
 from app.projections.runs import RunsProjection
 from app.web.errors import BadParameter, NotFound
@@ -96,7 +98,7 @@ def run_view(store: EventStore, run_id: str, *, with_logs: bool = True) -> RunVi
         pushes = every(
             conn, f"SELECT * FROM {t['run_pushes']} WHERE run_id = %s ORDER BY position", run_id
         )
-    views = [_step_view(store, run_id, step, with_logs) for step in steps]
+        views = [_step_view(conn, run_id, step, with_logs) for step in steps]
     tests = [
         e.data for e in store.read_stream(f"run-{run_id}") if isinstance(e.data, TestsReported)
     ]
@@ -104,10 +106,12 @@ def run_view(store: EventStore, run_id: str, *, with_logs: bool = True) -> RunVi
     return RunView(run, views, bars, span_ms, ticks, images, pushes, tests)
 
 
-def _step_view(store: EventStore, run_id: str, step: dict[str, Any], with_logs: bool) -> StepView:
+def _step_view(
+    conn: psycopg.Connection[Any], run_id: str, step: dict[str, Any], with_logs: bool
+) -> StepView:
     if not with_logs:
         return StepView(step, [], False)
-    lines = read_log(store.conninfo, run_id, step["step"], limit=LOG_LINES_SHOWN + 1)
+    lines = read_log(conn, run_id, step["step"], limit=LOG_LINES_SHOWN + 1)
     return StepView(step, lines[:LOG_LINES_SHOWN], len(lines) > LOG_LINES_SHOWN)
 
 
