@@ -25,6 +25,8 @@ class ImagesProjection:
 
     name = "images"
     relations = RELATIONS
+    # Every write is an insert or an order-tolerant upsert: batches may be grouped.
+    writes_commute = True
 
     def __init__(self, version: int = VERSION) -> None:
         self.version = version

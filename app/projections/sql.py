@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from events.projections import Insert
 
-def insert_sql(table: str, columns: tuple[str, ...]) -> str:
-    """INSERT of one row into `columns`, parameters in that order."""
-    marks = ", ".join(["%s"] * len(columns))
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+
+def insert_sql(table: str, columns: tuple[str, ...]) -> Insert:
+    """INSERT of one row into `columns`, parameters in that order (sent by COPY in batches)."""
+    return Insert(table, columns)
 
 
 def upsert_sql(
