@@ -427,7 +427,7 @@ class Projector:
 def apply(
     conn: psycopg.Connection[Any], projection: Projection, events: Sequence[RecordedEvent]
 ) -> None:
-    """Run the writes of `events` on `conn`: pipelined in event order, or grouped (see writes_commute)."""
+    """Run the writes of `events` on `conn`: pipelined in order, or grouped (writes_commute)."""
     if not events:
         return
     if not writes_commute(projection):
