@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -120,3 +121,18 @@ def test_a_step_log_is_served_as_text_and_a_missing_one_is_a_404(
     tail = client.get(f"/api/runs/{run_id}/steps/build/log", params={"after_line": 1})
     assert tail.text == "password ********\n"
     assert client.get(f"/api/runs/{run_id}/steps/test/log").status_code == 404
+
+
+def test_an_app_that_follows_keeps_its_projections_caught_up_with_new_events(
+    settings: Settings, store: EventStore
+) -> None:
+    with TestClient(create_app(settings, follow=True)) as client:
+        plans, streams = history(runs=5, seed=13)
+        append_interleaved(store, streams, seed=14)
+        deadline = time.monotonic() + 60  # a bound on waiting, not a speed claim
+        listed: list[dict[str, Any]] = []
+        while time.monotonic() < deadline and len(listed) < len(plans):
+            response = client.get("/api/runs")
+            listed = response.json() if response.status_code == 200 else []
+            time.sleep(0.1)
+    assert sorted(r["run_id"] for r in listed) == sorted(p.run_id for p in plans)
