@@ -100,7 +100,8 @@ def run_events(n: int) -> list[Event]:
                                         report_sha256=h(f"r-{n}")))  # fmt: skip
         if step == "push":
             events.append(ImagePushed(step="push", repository=f"registry.example/acme/app{n % 20}",
-                                      tag=str(n), digest=digest))  # fmt: skip
+                                      tag=str(n), digest=digest,
+                                      image_id="sha256:" + h(f"image-{n}")))  # fmt: skip
         events.append(StepFinished(step=step, exit_code=0, duration_ms=500 + (n * 31 + i) % 90_000,
                                    log_sha256=h(f"log-{n}-{i}"), log_lines=20))  # fmt: skip
     events.append(RunSucceeded(duration_ms=100_000 + n % 60_000))

@@ -355,6 +355,6 @@ def test_readyz_is_unavailable_while_a_projection_lags_far_behind(
     monkeypatch.setattr(health.projections_behind, "__defaults__", (1,))
     response = web.get("/readyz")
     assert response.status_code == 503
-    assert response.json()["behind"] == {"runs": 2}
+    assert response.json()["behind"] == {"runs": 2, "images": 2}
     projector(store).catch_up_all()
     assert web.get("/readyz").status_code == 200

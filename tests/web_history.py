@@ -84,7 +84,11 @@ def record_run(store: EventStore, run_id: str) -> None:
     add(StepStarted(step="push", image="docker:push", commands_digest="sha256:" + sha("p")))
     add(
         ImagePushed(
-            step="push", repository="127.0.0.1:5055/acme/hello", tag="1.0.0", digest=DIGEST
+            step="push",
+            repository="127.0.0.1:5055/acme/hello",
+            tag="1.0.0",
+            digest=DIGEST,
+            image_id=IMAGE_ID,
         ),
         StepFinished(step="push", exit_code=0, duration_ms=700, log_sha256=sha("p"), log_lines=0),
         RunSucceeded(duration_ms=9000),

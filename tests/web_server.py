@@ -26,7 +26,7 @@ def serving(settings: Settings) -> Iterator[str]:
     """Serve the application as `shiplog serve` does; yield its base URL; stop it after."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings, follow_projections=True),
+        create_app(settings, follow=True),
         host="127.0.0.1",
         port=port,
         log_level="warning",

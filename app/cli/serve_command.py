@@ -1,4 +1,4 @@
-"""`shiplog serve`: the HTTP API and the web timeline under uvicorn, projections followed."""
+"""`shiplog serve`: the HTTP API under uvicorn."""
 
 from __future__ import annotations
 
@@ -18,13 +18,13 @@ def serve(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8080,
 ) -> None:
-    """Serve the web timeline (/) and the HTTP API (OpenAPI at /docs) until Ctrl-C."""
+    """Serve the web timeline (/) and the HTTP API (/docs) until Ctrl-C, projections kept live."""
     import uvicorn  # only the server needs it
 
     from app.api.main import create_app
 
     typer.echo(f"shiplog: web timeline at http://{_url_host(host)}:{port}/ (Ctrl-C stops it)")
-    uvicorn.run(create_app(follow_projections=True), host=host, port=port)
+    uvicorn.run(create_app(follow=True), host=host, port=port)
 
 
 def _url_host(host: str) -> str:

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.web.templating import render
 from events.projections import ProjectionError
 
+RETRY = {"Retry-After": "5"}
 # Paths that answer JSON or text, never a page.
 _MACHINE_PREFIXES = ("/api/", "/openapi", "/docs", "/metrics", "/healthz", "/readyz")
 
@@ -80,9 +81,11 @@ async def http_error(request: Request, error: Exception) -> Response:
 async def projection_missing(request: Request, error: Exception) -> Response:
     """A read model not built yet: 503 (try again shortly), as a page or as JSON."""
     if not wants_page(request):
-        return JSONResponse({"detail": str(error)}, status_code=503)
+        return JSONResponse({"detail": str(error)}, status_code=503, headers=RETRY)
     context = {"status": 503, "message": str(error), "title": "Not ready yet"}
-    return render(request, "error.html", context, status_code=503)
+    response = render(request, "error.html", context, status_code=503)
+    response.headers.update(RETRY)
+    return response
 
 
 def install_handlers(app: FastAPI) -> None:

@@ -33,6 +33,6 @@ def readyz(store: StoreDep, database: DatabaseDep, settings: SettingsDep) -> JSO
             {"status": "unavailable", "detail": "pending migrations", "pending": pending}, 503
         )
     if behind:
-        detail = f"projections more than {MAX_PROJECTION_LAG} events behind, or not built yet"
+        detail = f"projections more than {MAX_PROJECTION_LAG} events behind the ledger"
         return JSONResponse({"status": "unavailable", "detail": detail, "behind": behind}, 503)
     return JSONResponse({"status": "ready"})

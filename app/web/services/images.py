@@ -1,10 +1,8 @@
 """The image page, by digest: where it came from, what it was tested with, where it went.
 
-Read from the runs projection (builds and pushes), the ImageBuilt event (labels),
-the runs' TestsReported events, and the env-* deployment events. A digest is
-either a registry manifest digest (from ImagePushed) or an engine image id
-(from ImageBuilt); the page links the two through the run that built and
-pushed them.
+The build, its inputs, labels, tests and pushes come from the images projection
+through app/queries/images.find_image (a registry manifest digest or an engine
+image id); where the image went comes from the env-* deployment events.
 """
 
 from __future__ import annotations
@@ -15,13 +13,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from app.projections.runs import RunsProjection
+from app.queries.images import ImageFacts, find_image
 from app.web.errors import BadParameter, NotFound
 from app.web.services.deployments import DeployEvent, current_image, events_of_image
-from app.web.services.rows import every
-from events.projections import current_tables
 from events.store import EventStore
-from events.vocabulary import TestsReported
 
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
@@ -38,14 +33,10 @@ class Placement:
 
 @dataclass(frozen=True)
 class ImageView:
-    """Everything the image page shows."""
+    """Everything the image page shows (`facts` is None for an image only ever deployed)."""
 
     digest: str
-    builds: list[dict[str, Any]]
-    pushes: list[dict[str, Any]]
-    runs: list[dict[str, Any]]
-    labels: dict[str, str]
-    tests: list[TestsReported]
+    facts: ImageFacts | None
     deployments: list[DeployEvent]
     placements: list[Placement] = field(default_factory=list)
     documents: dict[str, str] = field(default_factory=dict)
@@ -64,57 +55,16 @@ def image_view(app: FastAPI, store: EventStore, digest: str) -> ImageView:
     """The image page's view of `digest`; NotFound when nothing recorded names it."""
     digest = parse_digest(digest)
     with store.connection() as conn:
-        t = current_tables(conn, RunsProjection())
-        pushes = every(
-            conn, f"SELECT * FROM {t['run_pushes']} WHERE digest = %s ORDER BY position", digest
+        facts = find_image(conn, digest)
+        digests = {digest} | ({p.digest for p in facts.pushes} if facts else set())
+        deployments = sorted(
+            (e for d in sorted(digests) for e in events_of_image(conn, d)),
+            key=lambda e: e.position,
         )
-        builds = every(
-            conn, f"SELECT * FROM {t['run_images']} WHERE image_id = %s ORDER BY position", digest
-        )
-        run_ids = sorted({row["run_id"] for row in pushes + builds})
-        if not builds and run_ids:  # a manifest digest: the images its runs built
-            builds = every(
-                conn,
-                f"SELECT * FROM {t['run_images']} WHERE run_id = ANY(%s) ORDER BY position",
-                run_ids,
-            )
-        if not pushes and run_ids:  # an image id: the pushes of its runs
-            pushes = every(
-                conn,
-                f"SELECT * FROM {t['run_pushes']} WHERE run_id = ANY(%s) ORDER BY position",
-                run_ids,
-            )
-        runs = every(
-            conn, f"SELECT * FROM {t['runs']} WHERE run_id = ANY(%s) ORDER BY queued_at", run_ids
-        )
-        labels = _labels(conn, [row["position"] for row in builds])
-        digests = sorted({digest} | {row["digest"] for row in pushes})
-        deployments = [e for d in digests for e in events_of_image(conn, d)]
-        deployments.sort(key=lambda e: e.position)
         placements = _placements(conn, deployments)
-    if not (pushes or builds or deployments):
+    if facts is None and not deployments:
         raise NotFound(f"no image {digest} is recorded: no build, push or deployment names it")
-    tests = [
-        e.data
-        for run_id in run_ids
-        for e in store.read_stream(f"run-{run_id}")
-        if isinstance(e.data, TestsReported)
-    ]
-    return ImageView(
-        digest, builds, pushes, runs, labels, tests, deployments, placements,
-        _documents(app, digest),
-    )  # fmt: skip
-
-
-def _labels(conn: Any, positions: list[int]) -> dict[str, str]:
-    """The labels of the ImageBuilt events at `positions` (the last one's win)."""
-    labels: dict[str, str] = {}
-    for (data,) in conn.execute(
-        "SELECT data->'labels' FROM events WHERE position = ANY(%s) ORDER BY position",
-        (positions,),
-    ):
-        labels.update(data or {})
-    return labels
+    return ImageView(digest, facts, deployments, placements, _documents(app, digest))
 
 
 def _placements(conn: Any, deployments: list[DeployEvent]) -> list[Placement]:
