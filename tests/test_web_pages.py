@@ -350,7 +350,8 @@ def test_readyz_is_unavailable_while_a_projection_lags_far_behind(
     from app.api.services import health
 
     meta = Metadata(actor="alice", source="test")
-    store.append("run-lag", [queued(), queued("1" * 40)], ANY, meta)
+    store.append("run-lag-1", [queued()], ANY, meta)
+    store.append("run-lag-2", [queued("1" * 40)], ANY, meta)
     monkeypatch.setattr(health, "MAX_PROJECTION_LAG", 1)
     monkeypatch.setattr(health.projections_behind, "__defaults__", (1,))
     response = web.get("/readyz")
