@@ -359,3 +359,23 @@ def test_readyz_is_unavailable_while_a_projection_lags_far_behind(
     assert response.json()["behind"] == {"runs": 2, "images": 2}
     projector(store).catch_up_all()
     assert web.get("/readyz").status_code == 200
+
+
+def test_velocity_page_counts_deployments_per_week_and_times_each_stage(
+    web: TestClient, history: History
+) -> None:
+    _, doc = page(web, "/velocity?environment=production&days=7")
+    assert "2 deployments in 7 days" in doc.by_id("dora").text
+    bars = doc.find("figure", class_="chart").find("svg").find_all("rect")
+    assert sum(float(b.find("title").text.rsplit(": ", 1)[1]) for b in bars) == 2
+    stages = [row.find("th").text for row in doc.by_id("stages").find("tbody").find_all("tr")]
+    assert stages == ["build", "test", "lint", "push"]  # most step time first
+    _, other = page(web, "/velocity?environment=staging")
+    assert "0 deployments" in other.by_id("dora").text
+
+
+def test_velocity_page_of_an_empty_ledger_and_bad_windows(web: TestClient) -> None:
+    _, doc = page(web, "/velocity")
+    assert "No finished steps in this window." in doc.text
+    for bad in ("days=0", "days=week", "service=%20bad%20name"):
+        page(web, f"/velocity?{bad}", 400)
