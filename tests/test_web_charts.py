@@ -9,7 +9,7 @@ def test_bars_are_as_tall_as_their_values_and_never_leave_the_chart() -> None:
     chart = bar_chart("t", [("a", 1.0), ("b", 4.0), ("c", 0.0)])
     a, b, c = chart.bars
     assert b.height == 4 * a.height and c.height == 0
-    assert all(0 <= bar.y and bar.y + bar.height <= HEIGHT for bar in chart.bars)
+    assert all(bar.y >= 0 and bar.y + bar.height <= HEIGHT for bar in chart.bars)
     assert a.x < b.x < c.x
     assert chart.ticks[-1][1] == "5.0"  # a rounded top above the largest value
 
