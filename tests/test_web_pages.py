@@ -379,3 +379,27 @@ def test_velocity_page_of_an_empty_ledger_and_bad_windows(web: TestClient) -> No
     assert "No finished steps in this window." in doc.text
     for bad in ("days=0", "days=week", "service=%20bad%20name"):
         page(web, f"/velocity?{bad}", 400)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/?actor=a%00b",
+        "/?repository=%00",
+        "/search?q=abc%00",
+        "/velocity?service=x%00",
+        "/live/timeline?actor=%00",
+        "/live/runs/not-a-run/steps/build/log",
+        "/live/runs/5d6f0b9e-2a44-4c4e-9a57-4b3c2d1e0f00/steps/a%00/log",
+        "/live/runs/5d6f0b9e-2a44-4c4e-9a57-4b3c2d1e0f00/steps/build/log?after=-1",
+        "/runs/x/summary",
+        "/images/" + "sha256:" + "A" * 64,
+        "/environments/" + "e" * 300,
+    ],
+)
+def test_hostile_parameters_get_a_4xx_page_never_a_500(
+    web: TestClient, history: History, url: str
+) -> None:
+    response = web.get(url)
+    assert 400 <= response.status_code < 500, (url, response.status_code, response.text[:300])
+    assert "text/html" in response.headers["content-type"]

@@ -10,6 +10,7 @@ from sse_starlette import EventSourceResponse
 from app.api.deps import StoreDep
 from app.web.services import params
 from app.web.services.live import log_lines, timeline_rows
+from app.web.services.runs import parse_run_id
 from app.web.services.timeline import TimelineFilters
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -31,4 +32,6 @@ def live_timeline(
 def live_log(request: Request, store: StoreDep, run_id: str, step: str) -> EventSourceResponse:
     """Lines of a step's log after line `after`, as the step writes them."""
     after = params.integer(request.query_params, "after", 0, 0, 2**31 - 1)
+    params.text({"step": step}, "step")  # refuses control characters before streaming
+    parse_run_id(run_id)
     return EventSourceResponse(log_lines(request, store, run_id, step, after), ping=15)

@@ -23,6 +23,8 @@ def text(params: Mapping[str, str], name: str, *, pattern: str | None = None) ->
         return None
     if len(value) > 200:
         raise BadParameter(name, "longer than 200 characters")
+    if any(ord(ch) < 32 for ch in value):
+        raise BadParameter(name, "contains a control character")
     if pattern is not None and not re.fullmatch(pattern, value):
         raise BadParameter(name, f"{value!r} is not of the form {pattern}")
     return value

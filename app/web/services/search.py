@@ -17,6 +17,7 @@ import psycopg
 
 from app.projections.runs import RunsProjection
 from app.web.errors import BadParameter
+from app.web.services import params
 from events.projections import current_tables
 from events.store import EventStore
 
@@ -36,11 +37,9 @@ class Match:
 
 def search(store: EventStore, q: str) -> list[Match]:
     """Every page `q` may name (at most MAX_MATCHES), most specific kinds first."""
-    q = q.strip()
+    q = params.text({"q": q}, "q") or ""
     if not q:
         raise BadParameter("q", "type a digest, a commit sha, a run id or a tag")
-    if len(q) > 200:
-        raise BadParameter("q", "longer than 200 characters")
     matches: list[Match] = []
     with store.connection() as conn:
         t = current_tables(conn, RunsProjection())
