@@ -289,6 +289,15 @@ def cases(
         ("timeline filtered (type=ImagePushed)", "/?type=ImagePushed",
          sql(f"SELECT * FROM events WHERE {visible} AND type = 'ImagePushed' "
              "ORDER BY tx_id DESC, position DESC LIMIT 51")),
+        ("timeline filtered (rare type, none recorded)", "/?type=RolledBack",
+         sql(f"SELECT * FROM events WHERE {visible} AND type = 'RolledBack' "
+             "ORDER BY tx_id DESC, position DESC LIMIT 51")),
+        ("timeline filtered (category=env)", "/?category=env",
+         sql(f"SELECT * FROM events WHERE {visible} AND split_part(stream, '-', 1) = 'env' "
+             "ORDER BY tx_id DESC, position DESC LIMIT 51")),
+        ("timeline filtered (repository)", "/?repository=https://git.example/acme/app7.git",
+         sql("SELECT run_id FROM proj_runs_v1 WHERE repository = %s "
+             "ORDER BY queued_at DESC LIMIT 5000", "https://git.example/acme/app7.git")),
         ("timeline filtered (environment=production)", "/?environment=production",
          sql(f"SELECT * FROM events WHERE {visible} AND stream = 'env-production' "
              "ORDER BY tx_id DESC, position DESC LIMIT 51")),
