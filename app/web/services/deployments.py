@@ -2,7 +2,7 @@
 
 A stop-gap until a deployments projection exists: the events are few per
 environment, and the image page finds its deployment events through
-events_image_digest_idx (migrations/0042).
+events_deployed_digest_idx (migrations/0042).
 """
 
 from __future__ import annotations
