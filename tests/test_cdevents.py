@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -111,7 +112,10 @@ def resolved(**changes: Any) -> dict[str, Any]:
 
 def post(client: TestClient, body: Any, headers: dict[str, str] | None = None) -> Any:
     """POST `body` as JSON to /api/cdevents as a CloudEvent, as carol."""
-    return client.post("/api/cdevents", json=body, headers={**CE_JSON, **CAROL, **(headers or {})})
+    content = json.dumps(body).encode()  # ASCII: a lone surrogate travels as a \uXXXX escape
+    return client.post(
+        "/api/cdevents", content=content, headers={**CE_JSON, **CAROL, **(headers or {})}
+    )
 
 
 def data(event: RecordedEvent) -> dict[str, Any]:
@@ -421,6 +425,8 @@ def mutated(path: str, value: Any) -> dict[str, Any]:
         ("id", ..., "$.id", "required"),
         ("data", "e30=", "$.data", "the CDEvent, a JSON object"),
         ("data.subject.id", "w\x00b", "$", "NUL"),
+        ("data.subject.id", "\ud800", "$", "not valid Unicode"),
+        ("data.customData", json.loads("[" * 80 + "]" * 80), "$", "nested more than 64"),
     ],
 )
 def test_an_invalid_cdevent_is_refused_with_the_schema_complaint_and_path_and_writes_nothing(
@@ -456,6 +462,8 @@ def test_an_unsupported_type_is_refused_naming_it_and_listing_the_supported_ones
         (b"[]", {"Content-Type": "application/cloudevents-batch+json"}, 415, "structured mode"),
         (b"{}", {}, 415, "(none)"),
         (b"[1, 2]", CE_JSON, 422, "a JSON object"),
+        (b"[" * 100_000 + b"]" * 100_000, CE_JSON, 400, "nested too deeply"),
+        (b"{" + b" " * (1024 * 1024) + b"}", CE_JSON, 413, "larger than 1048576 bytes"),
     ],
 )
 def test_what_is_not_a_cloudevent_in_json_gets_a_clear_4xx_and_writes_nothing(

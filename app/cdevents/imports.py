@@ -34,6 +34,7 @@ from events.vocabulary import (
 NAMESPACE = uuid5(NAMESPACE_URL, "https://shiplog.dev/api/cdevents")
 CLOUDEVENTS_VERSION = "1.0"
 PREFIX = "dev.cdevents."
+MAX_DEPTH = 64
 _DIGEST_HEX = frozenset("0123456789abcdef")
 
 QUEUED = "dev.cdevents.pipelinerun.queued.0.3.0"
@@ -157,6 +158,8 @@ def parse(body: Any) -> CloudEvent:
     """Check a structured-mode CloudEvent and its CDEvent; Refused if anything is wrong."""
     if not isinstance(body, dict):
         raise Refused([Problem("$", "expected a CloudEvent: a JSON object")])
+    if _depth(body) > MAX_DEPTH:
+        raise Refused([Problem("$", f"nested more than {MAX_DEPTH} levels deep")])
     problems = [*_envelope_problems(body)]
     if problems:
         raise Refused(problems)
@@ -176,11 +179,36 @@ def parse(body: Any) -> CloudEvent:
             )
             problems.append(Problem(f"$.data.context.{name}", message))
     timestamp = _timestamp(context["timestamp"], "$.data.context.timestamp", problems)
-    if NUL_IN_JSON in json.dumps(body):
-        problems.append(Problem("$", "text must not contain the NUL character (U+0000)"))
+    problems.extend(_text_problems(body))
     if problems or timestamp is None:
         raise Refused(problems)
     return CloudEvent(body["id"], body["source"], body["type"], timestamp, data)
+
+
+def _text_problems(body: dict[str, Any]) -> list[Problem]:
+    """Text PostgreSQL cannot store: NUL characters, lone surrogates (not UTF-8)."""
+    text = json.dumps(body, ensure_ascii=False)
+    if NUL_IN_JSON in text:
+        return [Problem("$", "text must not contain the NUL character (U+0000)")]
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return [Problem("$", f"text is not valid Unicode (a lone surrogate?): {error.reason}")]
+    return []
+
+
+def _depth(document: Any) -> int:
+    """How deeply `document` nests objects and arrays (walked without recursion)."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        deepest = max(deepest, depth)
+        if isinstance(value, dict):
+            pending.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+    return deepest
 
 
 def _envelope_problems(body: dict[str, Any]) -> list[Problem]:

@@ -83,6 +83,8 @@ async def cloudevent_body(request: Request) -> Any:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"body is not JSON: {error}") from None
+    except RecursionError:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "body is nested too deeply") from None
 
 
 @router.post(
