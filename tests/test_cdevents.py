@@ -404,6 +404,12 @@ def mutated(path: str, value: Any) -> dict[str, Any]:
             "no time zone",
         ),
         (
+            "data.context.timestamp",
+            "0001-01-01T00:00:00+01:00",
+            "$.data.context.timestamp",
+            "out of range",
+        ),
+        (
             "data.subject.content.artifactId",
             "web:latest",
             "$.data.subject.content.artifactId",
@@ -648,6 +654,18 @@ def test_export_of_a_mixed_history_validates_every_item_and_maps_each_type(
     assert [c["sha"] for c in merged["customData"]["commits"]] == ["1" * 40, "2" * 40]
     resolved_incident = by_type["incident.resolved"][0]["data"]["subject"]
     assert resolved_incident["content"]["environment"]["id"] == "production"
+    opened = by_type["incident.detected"][0]["data"]["subject"]["content"]
+    assert opened == {
+        "environment": {"id": "production", "source": "shiplog"},
+        "service": {"id": "web", "source": "shiplog"},
+        "description": "checkout returns 502",
+    }
+    rolled = by_type["service.rolledback"][0]["data"]["subject"]
+    assert rolled["id"] == "web"
+    assert PackageURL.from_string(rolled["content"]["artifactId"]).version == DIGEST
+    task = by_type["taskrun.started"][0]["data"]["subject"]
+    assert task["id"] == f"{task['content']['pipelineRun']['id']}/build"
+    assert task["content"]["taskName"] == "build"
     external = by_type["pipelinerun.queued"][-1]["data"]["subject"]
     assert (external["id"], external["source"]) == ("9", TOOL)
 

@@ -243,7 +243,11 @@ def _timestamp(text: str, path: str, problems: list[Problem]) -> datetime | None
     if moment.tzinfo is None:
         problems.append(Problem(path, f"{text!r} has no time zone offset (RFC 3339 needs one)"))
         return None
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        problems.append(Problem(path, f"{text!r} is out of range in UTC"))
+        return None
 
 
 def _stream(category_name: str, ident: str, path: str) -> str:
