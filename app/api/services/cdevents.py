@@ -237,15 +237,19 @@ def _openers(store: EventStore, streams: Sequence[str]) -> dict[str, Event]:
 
 
 def _image_repositories(store: EventStore, digests: Sequence[str]) -> dict[str, str]:
-    """For each digest, the repository it was first pushed or published to, if known."""
+    """For each digest, the repository it was first pushed or published to, if known.
+
+    Uses events_image_digest_idx (migrations/0020_events_image_digest_index.sql).
+    """
     if not digests:
         return {}
     with store.connection() as conn:
         rows = conn.execute(
             "SELECT DISTINCT ON (data->>'digest') data->>'digest', data->>'repository' "
-            "FROM events WHERE type = ANY(%s) AND data->>'digest' = ANY(%s) "
-            "AND data->>'repository' IS NOT NULL ORDER BY data->>'digest', position",
-            (["ImagePushed", "ArtifactPublished"], sorted(set(digests))),
+            "FROM events WHERE type IN ('ImagePushed', 'ArtifactPublished') "  # partial index
+            "AND data->>'digest' = ANY(%s) AND data->>'repository' IS NOT NULL "
+            "ORDER BY data->>'digest', position",
+            (sorted(set(digests)),),
         ).fetchall()
     return {digest: repository for digest, repository in rows}
 
