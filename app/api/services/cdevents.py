@@ -197,6 +197,7 @@ def export_page(store: EventStore, after: Cursor, limit: int, origin: str) -> Ex
     )
     digests = [getattr(event, "image_digest", "") for event in decoded]
     repositories = _image_repositories(store, [digest for digest in digests if digest])
+    upgraded = _upgraded(store, list(zip(page.events, decoded, strict=True)))
     out = []
     for row, event in zip(page.events, decoded, strict=True):
         digest = getattr(event, "image_digest", None)
@@ -206,7 +207,7 @@ def export_page(store: EventStore, after: Cursor, limit: int, origin: str) -> Ex
             recorded_at=row.recorded_at,
             event=event,
             opener=openers.get(row.stream),
-            upgraded=isinstance(event, DeploymentSucceeded) and _upgraded(store, row, event),
+            upgraded=row.event_id in upgraded,
             image_repository=repositories.get(digest) if digest else None,
         )
         cloudevent = exports.to_cloudevent(item, origin)
@@ -254,13 +255,32 @@ def _image_repositories(store: EventStore, digests: Sequence[str]) -> dict[str, 
     return {digest: repository for digest, repository in rows}
 
 
-def _upgraded(store: EventStore, row: AuditEvent, event: DeploymentSucceeded) -> bool:
-    """True if, before this event, the service last ran another image in this environment."""
+def _upgraded(store: EventStore, rows: Sequence[tuple[AuditEvent, Event]]) -> set[UUID]:
+    """The DeploymentSucceeded among `rows` after which the service runs another image.
+
+    That is: before it in its environment's stream, the last DeploymentSucceeded or
+    RolledBack of the same service had another digest. One query for the whole page.
+    """
+    wanted = [(row, event) for row, event in rows if isinstance(event, DeploymentSucceeded)]
+    if not wanted:
+        return set()
     with store.connection() as conn:
         found = conn.execute(
-            "SELECT data->>'image_digest' FROM events WHERE stream = %s AND version < %s "
-            "AND type IN ('DeploymentSucceeded', 'RolledBack') AND data->>'service' = %s "
-            "ORDER BY version DESC LIMIT 1",
-            (row.stream, row.version, event.service),
-        ).fetchone()
-    return found is not None and found[0] != event.image_digest
+            "SELECT q.n, (SELECT e.data->>'image_digest' FROM events e "
+            "WHERE e.stream = q.stream AND e.version < q.version "
+            "AND e.type IN ('DeploymentSucceeded', 'RolledBack') "
+            "AND e.data->>'service' = q.service ORDER BY e.version DESC LIMIT 1) "
+            "FROM unnest(%s::text[], %s::bigint[], %s::text[]) WITH ORDINALITY "
+            "AS q(stream, version, service, n)",
+            (
+                [row.stream for row, _ in wanted],
+                [row.version for row, _ in wanted],
+                [event.service for _, event in wanted],
+            ),
+        ).fetchall()
+    before = {int(n): digest for n, digest in found}
+    return {
+        row.event_id
+        for n, (row, event) in enumerate(wanted, start=1)
+        if before.get(n) is not None and before[n] != getattr(event, "image_digest", None)
+    }
