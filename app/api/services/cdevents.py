@@ -261,7 +261,10 @@ def _upgraded(store: EventStore, rows: Sequence[tuple[AuditEvent, Event]]) -> se
     That is: before it in its environment's stream, the last DeploymentSucceeded or
     RolledBack of the same service had another digest. One query for the whole page.
     """
-    wanted = [(row, event) for row, event in rows if isinstance(event, DeploymentSucceeded)]
+    wanted: list[tuple[AuditEvent, DeploymentSucceeded]] = []
+    for row, event in rows:
+        if isinstance(event, DeploymentSucceeded):
+            wanted.append((row, event))
     if not wanted:
         return set()
     with store.connection() as conn:
@@ -282,5 +285,5 @@ def _upgraded(store: EventStore, rows: Sequence[tuple[AuditEvent, Event]]) -> se
     return {
         row.event_id
         for n, (row, event) in enumerate(wanted, start=1)
-        if before.get(n) is not None and before[n] != getattr(event, "image_digest", None)
+        if before.get(n) is not None and before[n] != event.image_digest
     }
