@@ -317,6 +317,24 @@ def test_resending_the_same_cloudevent_writes_nothing_and_answers_the_same_posit
     assert store.read_all() == before
 
 
+def test_binary_mode_ce_headers_with_the_cdevent_as_body_is_the_same_cloudevent(
+    client: TestClient, store: EventStore
+) -> None:
+    body = deployed()
+    headers = {"Content-Type": "application/json", **CAROL}
+    headers |= {f"ce-{name}": body[name] for name in ("specversion", "id", "source", "type")}
+    binary = client.post("/api/cdevents", json=body["data"], headers=headers)
+    assert binary.status_code == 201, binary.text
+    assert binary.json()["replayed"] is False
+    structured = post(client, body)
+    assert structured.json() == binary.json() | {"replayed": True}
+    assert len(store.read_all()) == 2
+    headers["ce-id"] = "ev-other"  # the CDEvent's context.id still says ev-1
+    refused = client.post("/api/cdevents", json=body["data"], headers=headers)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["detail"][0]["path"] == "$.data.context.id"
+
+
 def other_service() -> dict[str, Any]:
     """The CloudEvent of deployed(), with another service named."""
     body = deployed()

@@ -11,6 +11,7 @@ the tables.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -152,6 +153,16 @@ def key(source: str, event_id: str) -> str:
 def subject_key(source: str, subject_id: str) -> str:
     """The uuid5 naming the stream of subject `subject_id` from `source` (run, incident...)."""
     return str(uuid5(NAMESPACE, f"subject\n{source}\n{subject_id}"))
+
+
+def from_binary(headers: Mapping[str, str], data: Any) -> dict[str, Any]:
+    """A binary-mode CloudEvent (`ce-*` headers, the CDEvent as body) in structured form."""
+    envelope: dict[str, Any] = {"datacontenttype": "application/json", "data": data}
+    for attribute in ("specversion", "id", "source", "type", "time", "subject"):
+        value = headers.get(f"ce-{attribute}")
+        if value is not None:
+            envelope[attribute] = value
+    return envelope
 
 
 def parse(body: Any) -> CloudEvent:

@@ -15,12 +15,13 @@ from app.api.deps import ActorDep, SettingsDep, StoreDep
 from app.api.routes.events import parse_cursor
 from app.api.services.audit import DEFAULT_LIMIT, MAX_LIMIT
 from app.api.services.cdevents import export_page, import_cloudevent
-from app.cdevents.imports import IMPORTED_TYPES, Refused
+from app.cdevents.imports import IMPORTED_TYPES, Refused, from_binary
 
 router = APIRouter(prefix="/api", tags=["cdevents"])
 
 MAX_BODY_BYTES = 1024 * 1024
 CONTENT_TYPES = ("application/cloudevents+json", "application/json")
+BINARY_MODE_HEADER = "ce-specversion"  # with application/json: binary mode
 _PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 
 
@@ -66,13 +67,18 @@ def refusal(error: Refused) -> RequestValidationError:
 
 
 async def cloudevent_body(request: Request) -> Any:
-    """The request body as JSON, or a 4xx saying why it is not a CloudEvent in JSON."""
+    """The CloudEvent in structured form, or a 4xx saying why it is not one in JSON.
+
+    Structured mode: the body is the CloudEvent. Binary mode (a `ce-specversion` header):
+    the attributes are `ce-*` headers and the body is the CDEvent, its `data`.
+    """
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in CONTENT_TYPES:
         raise HTTPException(
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
             f"content type {content_type or '(none)'!r} is not accepted: send one CloudEvent in "
-            "structured mode as application/cloudevents+json (or application/json)",
+            "structured mode as application/cloudevents+json, or in binary mode as "
+            "application/json with ce-* headers",
         )
     raw = await request.body()
     if len(raw) > MAX_BODY_BYTES:
@@ -80,11 +86,14 @@ async def cloudevent_body(request: Request) -> Any:
             status.HTTP_413_CONTENT_TOO_LARGE, f"body is larger than {MAX_BODY_BYTES} bytes"
         )
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"body is not JSON: {error}") from None
     except RecursionError:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "body is nested too deeply") from None
+    if content_type == "application/json" and BINARY_MODE_HEADER in request.headers:
+        return from_binary(request.headers, body)
+    return body
 
 
 @router.post(
