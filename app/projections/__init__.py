@@ -7,11 +7,12 @@ through `projector()`.
 
 from __future__ import annotations
 
+from app.projections.deployments import DeploymentsProjection
 from app.projections.runs import RunsProjection
 from events.projections import Projection, Projector
 from events.store import EventStore
 
-PROJECTIONS: tuple[Projection, ...] = (RunsProjection(),)
+PROJECTIONS: tuple[Projection, ...] = (RunsProjection(), DeploymentsProjection())
 
 
 def projector(store: EventStore) -> Projector:
