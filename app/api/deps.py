@@ -12,11 +12,12 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
 
 from app.config import Settings
 from app.database import Database
-from events.store import EventStore
+from events.store import Cursor, EventStore
 
 ACTOR_HEADER = "X-Shiplog-Actor"
 MAX_ACTOR_LENGTH = 200
@@ -68,3 +69,24 @@ StoreDep = Annotated[EventStore, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 ActorDep = Annotated[str, Depends(get_actor)]
+
+
+# TEMPORARY stand-in until main's app/queries/as_of.py and AsOfDep land (cursor form only);
+# replaced by main's version at merge.
+def get_as_of(
+    as_of: Annotated[
+        str | None, Query(description="Answer as of this ledger cursor `TX_ID:POSITION`.")
+    ] = None,
+) -> Cursor | None:
+    """The cursor the `as_of` query parameter names (None: now), or a 422 naming it."""
+    if as_of is None:
+        return None
+    try:
+        return Cursor.parse(as_of)
+    except ValueError as error:
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("query", "as_of"), "msg": str(error), "input": as_of}]
+        ) from None
+
+
+AsOfDep = Annotated[Cursor | None, Depends(get_as_of)]
