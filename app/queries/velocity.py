@@ -64,11 +64,9 @@ def velocity_report(
                 "service",
                 f"no deployment of service {service!r} to {', '.join(envs)} (known: {listed})",
             )
-    found = [
-        d
-        for d in q.load(conn, environments=envs, service=service, as_of=as_of)
-        if d.finished_at is None or d.finished_at < window.until
-    ]
+    # Every deployment up to as_of: the ones before the window carry lead time's chain
+    # of commits, the ones after it the recoveries of failures near its end.
+    found = q.load(conn, environments=envs, service=service, as_of=as_of)
     repositories = {d.repository for d in found if d.repository is not None}
     commits = q.pushed_commits(conn, repositories, as_of)
     groups = velocity(found, q.incidents(conn, as_of), commits, window)

@@ -107,9 +107,8 @@ def velocity(
 ) -> list[Velocity]:
     """One Velocity per (service, environment) among `deployments`, sorted by those names.
 
-    Pass every deployment up to the window's end, not only those in it: lead
-    times need the deployments before the window and recoveries those after a
-    failure.
+    Pass every deployment known, not only those in the window: lead times need
+    the deployments before it and recoveries those after a failure.
     """
     groups: dict[tuple[str, str], list[Deployment]] = defaultdict(list)
     for deployment in deployments:
