@@ -99,12 +99,12 @@ def check_group(group: dict[str, Any], want: Any, since: datetime, until: dateti
     rate = want.failed / want.changes
     assert group["change_failure_rate"] == pytest.approx(rate)
     assert group["change_failure_level"] == level_of_failure_rate(rate)
-    lead = group["lead_time_seconds"]
+    lead = group["lead_time"]
     assert lead["count"] == len(want.lead_times)
     assert lead["median"] == pytest.approx(percentile(want.lead_times, 0.5))
     assert lead["p90"] == pytest.approx(percentile(want.lead_times, 0.9))
     assert group["lead_time_level"] == level_of_lead_time(percentile(want.lead_times, 0.5))
-    recovery = group["recovery_seconds"]
+    recovery = group["recovery"]
     assert recovery["count"] == len(want.recoveries)
     assert recovery["median"] == pytest.approx(percentile(want.recoveries, 0.5))
     assert recovery["p90"] == pytest.approx(percentile(want.recoveries, 0.9))

@@ -1,18 +1,22 @@
-"""Response bodies of the deployment, environment and velocity routes, as OpenAPI shows them."""
+"""Response bodies of the deployment, environment and velocity routes, as OpenAPI shows them.
+
+Each model is read from the attributes of the query's record (`model_validate(record)`).
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, Field
-
-from app.queries.deployments import Running
-from app.velocity.metrics import Velocity, Week
-from app.velocity.records import Deployment
-from app.velocity.stats import Summary
+from pydantic import BaseModel, ConfigDict, Field
 
 
-class DeploymentOut(BaseModel):
+class _FromRecord(BaseModel):
+    """A response model filled from a record's attributes."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class DeploymentOut(_FromRecord):
     """One rollout: who started it, of what, where, when, from which commit, and its outcome."""
 
     deployment_id: str
@@ -30,26 +34,6 @@ class DeploymentOut(BaseModel):
     commit: str | None = Field(description="Its own, else its run's, else its image's run's.")
     reason: str | None
 
-    @classmethod
-    def of(cls, d: Deployment) -> DeploymentOut:
-        """The response form of a deployment."""
-        return cls(
-            deployment_id=d.deployment_id,
-            environment=d.environment,
-            service=d.service,
-            image_digest=d.image_digest,
-            status=d.status,
-            started_at=d.started_at,
-            finished_at=d.finished_at,
-            rolled_back_at=d.rolled_back_at,
-            actor=d.actor,
-            strategy=d.strategy,
-            run_id=d.run_id,
-            repository=d.repository,
-            commit=d.commit,
-            reason=d.reason,
-        )
-
 
 class DeploymentAuditPage(BaseModel):
     """Deployments by start time; `next` is the `after` of the next page, null at the end."""
@@ -58,7 +42,7 @@ class DeploymentAuditPage(BaseModel):
     next: str | None
 
 
-class RunningOut(BaseModel):
+class RunningOut(_FromRecord):
     """What one service runs: the image and since when, and the rollout that brought it."""
 
     service: str
@@ -67,18 +51,6 @@ class RunningOut(BaseModel):
     deployment_id: str
     how: str = Field(description="succeeded (a rollout) or rolled_back (back to this image).")
     actor: str
-
-    @classmethod
-    def of(cls, r: Running) -> RunningOut:
-        """The response form of a running image."""
-        return cls(
-            service=r.service,
-            image_digest=r.image_digest,
-            since=r.since,
-            deployment_id=r.deployment_id,
-            how=r.how,
-            actor=r.actor,
-        )
 
 
 class EnvironmentOut(BaseModel):
@@ -91,20 +63,15 @@ class EnvironmentOut(BaseModel):
     next: str | None = Field(description="`after` for older history; null at the end.")
 
 
-class SummaryOut(BaseModel):
+class SummaryOut(_FromRecord):
     """Count, median and 90th percentile of samples (null without samples)."""
 
     count: int
     median: float | None
     p90: float | None
 
-    @classmethod
-    def of(cls, s: Summary) -> SummaryOut:
-        """The response form of a summary."""
-        return cls(count=s.count, median=s.median, p90=s.p90)
 
-
-class WeekOut(BaseModel):
+class WeekOut(_FromRecord):
     """One week (from Monday, UTC) of the trend; times in seconds."""
 
     week: date
@@ -113,59 +80,26 @@ class WeekOut(BaseModel):
     change_failure_rate: float | None
     recovery_median: float | None
 
-    @classmethod
-    def of(cls, w: Week) -> WeekOut:
-        """The response form of a week."""
-        return cls(
-            week=w.week,
-            deployments=w.deployments,
-            lead_time_median=w.lead_time_median,
-            change_failure_rate=w.change_failure_rate,
-            recovery_median=w.recovery_median,
-        )
 
-
-class VelocityOut(BaseModel):
-    """The DORA metrics of one service in one environment; durations in seconds."""
+class VelocityOut(_FromRecord):
+    """The DORA metrics of one service in one environment over the window."""
 
     service: str
     environment: str
-    deployments: int
+    deployments: int = Field(description="Rollouts that succeeded in the window.")
     deployments_per_day: float
-    weekly_deployments: SummaryOut
+    weekly_deployments: SummaryOut = Field(description="Of the weekly counts.")
     frequency_level: str | None
-    lead_time_seconds: SummaryOut
+    lead_time: SummaryOut = Field(description="Seconds from author time to production.")
     lead_time_level: str | None
     changes: int = Field(description="Deployments that finished in the window.")
     failed_changes: int
     change_failure_rate: float | None
     change_failure_level: str | None
-    recovery_seconds: SummaryOut
+    recovery: SummaryOut = Field(description="Seconds to recover from a failed change.")
     recovery_level: str | None
     unrecovered: int = Field(description="Failed changes not recovered from (yet).")
     weekly: list[WeekOut]
-
-    @classmethod
-    def of(cls, v: Velocity) -> VelocityOut:
-        """The response form of one group's metrics."""
-        return cls(
-            service=v.service,
-            environment=v.environment,
-            deployments=v.deployments,
-            deployments_per_day=v.deployments_per_day,
-            weekly_deployments=SummaryOut.of(v.weekly_deployments),
-            frequency_level=v.frequency_level,
-            lead_time_seconds=SummaryOut.of(v.lead_time),
-            lead_time_level=v.lead_time_level,
-            changes=v.changes,
-            failed_changes=v.failed_changes,
-            change_failure_rate=v.change_failure_rate,
-            change_failure_level=v.change_failure_level,
-            recovery_seconds=SummaryOut.of(v.recovery),
-            recovery_level=v.recovery_level,
-            unrecovered=v.unrecovered,
-            weekly=[WeekOut.of(w) for w in v.weekly],
-        )
 
 
 class VelocityReportOut(BaseModel):

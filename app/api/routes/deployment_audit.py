@@ -47,5 +47,5 @@ def get_deployment_audit(
             audit_csv(page.deployments), media_type="text/csv; charset=utf-8", headers=headers
         )
     return DeploymentAuditPage(
-        deployments=[DeploymentOut.of(d) for d in page.deployments], next=following
+        deployments=[DeploymentOut.model_validate(d) for d in page.deployments], next=following
     )

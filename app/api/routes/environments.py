@@ -31,7 +31,7 @@ def get_environment(
     return EnvironmentOut(
         environment=environment,
         as_of=None if as_of is None else str(as_of),
-        running=[RunningOut.of(r) for r in view.running],
-        history=[DeploymentOut.of(d) for d in view.history.deployments],
+        running=[RunningOut.model_validate(r) for r in view.running],
+        history=[DeploymentOut.model_validate(d) for d in view.history.deployments],
         next=None if view.history.next is None else str(view.history.next),
     )

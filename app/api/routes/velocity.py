@@ -52,6 +52,6 @@ def get_velocity(
         until=found.window.until,
         environments=list(found.environments),
         as_of=None if found.as_of is None else str(found.as_of),
-        services=[VelocityOut.of(v) for v in found.groups],
-        stages_ms={stage: SummaryOut.of(s) for stage, s in found.stages.items()},
+        services=[VelocityOut.model_validate(v) for v in found.groups],
+        stages_ms={stage: SummaryOut.model_validate(s) for stage, s in found.stages.items()},
     )
