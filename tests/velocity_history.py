@@ -12,7 +12,7 @@ events through EventStore in transactions of a few hundred.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -87,13 +87,13 @@ def repository(service: str) -> str:
     return f"acme/{service}"
 
 
-def generate(seed: int = 4) -> tuple[History, list[Timed]]:
-    """A year of history for SERVICES; the events sorted by the time they stand for."""
+def generate(seed: int = 4, services: Sequence[str] = SERVICES) -> tuple[History, list[Timed]]:
+    """A year of history for `services`; the events sorted by the time they stand for."""
     rng = random.Random(seed)
     history = History()
     events: list[Timed] = []
     incident_number = 0
-    for service in SERVICES:
+    for service in services:
         repo = repository(service)
         commits: list[PlannedCommit] = history.commits.setdefault(repo, [])
         for day in range(DAYS):
