@@ -223,32 +223,27 @@ def page(
             "WHERE a.position = %s)"
         )
         args.append(after)
-    started = conn.execute(
-        f"SELECT d.position, d.deployment_id FROM {table} d WHERE {' AND '.join(where)} "
-        f"ORDER BY d.at {order}, d.position {order} LIMIT %s",
-        [*args, limit + 1],
-    ).fetchall()
-    kept = started[:limit]
-    found = _deployments(conn, table, [row[1] for row in kept], as_of)
-    more = len(started) > limit
-    return DeploymentPage(resolve_commits(conn, found), kept[-1][0] if more else None)
-
-
-def _deployments(
-    conn: Connection, table: str, ids: list[str], as_of: Cursor | None
-) -> list[Deployment]:
-    """The deployments `ids` name, folded from their rows as of `as_of`, in that order."""
-    if not ids:
-        return []
-    cond, params = upto(as_of)
+    rows_cond, rows_params = upto(as_of, "o")
     rows = conn.execute(
-        f"SELECT {_ROW_COLUMNS} FROM {table} WHERE deployment_id = ANY(%s) AND {cond} "
-        "ORDER BY tx_id, position",
-        [ids, *params],
+        f"WITH page AS (SELECT d.position, d.deployment_id, d.at FROM {table} d "
+        f"  WHERE {' AND '.join(where)} ORDER BY d.at {order}, d.position {order} LIMIT %s) "
+        f"SELECT page.position, {_prefixed('o')} FROM page JOIN {table} o USING (deployment_id) "
+        f"WHERE {rows_cond} "
+        f"ORDER BY page.at {order}, page.position {order}, o.tx_id, o.position",
+        [*args, limit + 1, *rows_params],
     ).fetchall()
-    order = {ident: index for index, ident in enumerate(ids)}
-    folded = fold_deployments(_row(row) for row in rows)
-    return sorted(folded, key=lambda d: order[d.deployment_id])
+    keys = list(dict.fromkeys(row[0] for row in rows))  # the page's started rows, in order
+    kept = set(keys[:limit])
+    found = fold_deployments(_row(row[1:]) for row in rows if row[0] in kept)
+    order_of = {ident: i for i, ident in enumerate(dict.fromkeys(r[4] for r in rows))}
+    found.sort(key=lambda d: order_of[d.deployment_id])
+    more = len(keys) > limit
+    return DeploymentPage(resolve_commits(conn, found), keys[limit - 1] if more else None)
+
+
+def _prefixed(alias: str) -> str:
+    """The row columns, each prefixed with `alias`."""
+    return ", ".join(f"{alias}.{column.strip()}" for column in _ROW_COLUMNS.split(","))
 
 
 def load(

@@ -45,9 +45,6 @@ class Window:
     since: datetime
     until: datetime
 
-    def __contains__(self, moment: object) -> bool:
-        return isinstance(moment, datetime) and self.since <= moment < self.until
-
     @property
     def days(self) -> float:
         """The window's length in days."""
@@ -117,8 +114,9 @@ def velocity(
     for incident in incidents:
         if incident.caused_by_deployment is not None and incident.opened_at is not None:
             caused[incident.caused_by_deployment].append(incident)
+    chains = Chains(commits)
     return [
-        _group(service, environment, _in_order(found), caused, commits, window)
+        _group(service, environment, _in_order(found), caused, chains, window)
         for (service, environment), found in sorted(groups.items())
     ]
 
@@ -134,20 +132,21 @@ def _group(
     environment: str,
     done: list[Deployment],
     caused: Mapping[str, list[Incident]],
-    commits: PushedCommits,
+    chains: Chains,
     window: Window,
 ) -> Velocity:
     """The Velocity of one service's finished deployments (in order) in one environment."""
     weeks = {week: _WeekSamples() for week in window.weeks()}
-    for finished, seconds in lead_time_samples(done, commits):
-        if finished in window:
-            weeks[week_of(finished)].lead_times.append(seconds)
+    since, until = window.since, window.until
+    for delivered, seconds in lead_time_samples(done, chains):
+        if since <= delivered < until:
+            weeks[week_of(delivered)].lead_times.append(seconds)
     unrecovered = 0
     for index, deployment in enumerate(done):
-        if deployment.finished_at not in window:
+        finished = deployment.finished_at
+        if finished is None or not since <= finished < until:
             continue
-        assert deployment.finished_at is not None
-        week = weeks[week_of(deployment.finished_at)]
+        week = weeks[week_of(finished)]
         week.changes += 1
         week.deployments += deployment.outcome == "succeeded"
         if _failed(deployment, caused):
@@ -205,18 +204,29 @@ class _WeekSamples:
         )
 
 
-def lead_time_samples(
-    done: Sequence[Deployment], commits: PushedCommits
-) -> list[tuple[datetime, float]]:
+class Chains:
+    """Each repository's pushed commits and where each sha stands among them."""
+
+    def __init__(self, commits: PushedCommits) -> None:
+        self.commits = commits
+        self._indexes: dict[str, dict[str, int]] = {}
+
+    def index(self, repository: str, sha: str) -> int | None:
+        """Where `sha` stands among `repository`'s pushed commits; None if never pushed."""
+        found = self._indexes.get(repository)
+        if found is None:
+            pushed = self.commits.get(repository, ())
+            found = self._indexes[repository] = {c: i for i, (c, _) in enumerate(pushed)}
+        return found.get(sha)
+
+
+def lead_time_samples(done: Sequence[Deployment], chains: Chains) -> list[tuple[datetime, float]]:
     """(deployment finish, seconds since author time) for each commit, at its first delivery.
 
     `done` holds one service's finished deployments in one environment, in
     finish order. A deployment whose commit is not among its repository's
     pushed commits contributes nothing and does not move the chain on.
     """
-    indexes = {
-        repo: {sha: i for i, (sha, _) in enumerate(found)} for repo, found in commits.items()
-    }
     previous: dict[str, int] = {}
     delivered: set[str] = set()
     samples: list[tuple[datetime, float]] = []
@@ -224,10 +234,10 @@ def lead_time_samples(
         repo, sha, finished = deployment.repository, deployment.commit, deployment.finished_at
         if not deployment.succeeded or repo is None or sha is None or finished is None:
             continue
-        index = indexes.get(repo, {}).get(sha)
+        index = chains.index(repo, sha)
         if index is None:
             continue
-        for contained, authored in commits[repo][previous.get(repo, -1) + 1 : index + 1]:
+        for contained, authored in chains.commits[repo][previous.get(repo, -1) + 1 : index + 1]:
             if contained not in delivered:
                 delivered.add(contained)
                 samples.append((finished, (finished - authored).total_seconds()))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -93,21 +94,25 @@ class IncidentRow:
 
 def fold_deployments(rows: Iterable[DeploymentRow]) -> list[Deployment]:
     """One Deployment per deployment id, in the order their first rows appear."""
-    found: dict[str, Deployment] = {}
+    found: dict[str, dict[str, Any]] = {}
     for row in rows:
-        current = found.get(row.deployment_id) or Deployment(
-            row.deployment_id, row.environment, row.service, position=row.position, tx_id=row.tx_id
-        )
-        found[row.deployment_id] = _apply(current, row)
-    return list(found.values())
+        fields = found.get(row.deployment_id)
+        if fields is None:
+            fields = found[row.deployment_id] = {
+                "deployment_id": row.deployment_id,
+                "environment": row.environment,
+                "service": row.service,
+                "position": row.position,
+                "tx_id": row.tx_id,
+            }
+        _apply(fields, row)
+    return [Deployment(**fields) for fields in found.values()]
 
 
-def _apply(deployment: Deployment, row: DeploymentRow) -> Deployment:
-    """`deployment` with the facts `row` owns."""
+def _apply(fields: dict[str, Any], row: DeploymentRow) -> None:
+    """Set in a deployment's `fields` the facts `row` owns."""
     if row.kind == "started":
-        return replace(
-            deployment,
-            image_digest=deployment.image_digest or row.image_digest,
+        fields.update(
             started_at=row.at,
             actor=row.actor,
             strategy=row.strategy,
@@ -115,20 +120,16 @@ def _apply(deployment: Deployment, row: DeploymentRow) -> Deployment:
             repository=row.repository,
             commit=row.commit,
         )
-    if row.kind in ("succeeded", "failed"):
-        return replace(
-            deployment,
-            outcome=row.kind,
-            finished_at=row.at,
-            image_digest=row.image_digest or deployment.image_digest,
-            reason=row.reason or deployment.reason,
-        )
-    return replace(
-        deployment,
-        rolled_back_at=row.at,
-        rolled_back_to=row.image_digest,
-        reason=deployment.reason or row.reason,
-    )
+        fields.setdefault("image_digest", row.image_digest)  # the outcome's digest wins
+    elif row.kind in ("succeeded", "failed"):
+        fields.update(outcome=row.kind, finished_at=row.at)
+        if row.image_digest is not None:
+            fields["image_digest"] = row.image_digest
+        if row.reason is not None:
+            fields["reason"] = row.reason
+    else:
+        fields.update(rolled_back_at=row.at, rolled_back_to=row.image_digest)
+        fields.setdefault("reason", row.reason)  # the failure's reason wins
 
 
 def fold_incidents(rows: Iterable[IncidentRow]) -> list[Incident]:
