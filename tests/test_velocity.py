@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +112,14 @@ def check_group(group: dict[str, Any], want: Any, since: datetime, until: dateti
     assert group["unrecovered"] == want.unrecovered
     weekly = {w["week"]: w["deployments"] for w in group["weekly"]}
     assert weekly == {week.isoformat(): count for week, count in want.weekly_deployments.items()}
+    for week in group["weekly"]:
+        monday = date.fromisoformat(week["week"])
+        leads = want.weekly_lead_times[monday]
+        assert week["lead_time_median"] == pytest.approx(percentile(leads, 0.5))
+        failed, finished = want.weekly_changes[monday]
+        assert week["change_failure_rate"] == (
+            None if finished == 0 else pytest.approx(failed / finished)
+        )
     counts = [float(c) for c in want.weekly_deployments.values()]
     assert group["weekly_deployments"]["median"] == pytest.approx(percentile(counts, 0.5))
     assert group["weekly_deployments"]["p90"] == pytest.approx(percentile(counts, 0.9))
@@ -302,3 +310,24 @@ def test_rebuilt_projection_holds_exactly_what_the_live_one_held(world: World) -
     projector(world.store).rebuild("deployments")
     with world.store.connection() as conn:
         assert table_checksums(conn, live) == before
+
+
+def test_velocity_covers_every_configured_production_environment(
+    world: World, tmp_path: Path
+) -> None:
+    owner_url = world.client.app.state.settings.database_url  # type: ignore[attr-defined]
+    settings = Settings(
+        home=tmp_path, database_url=owner_url, production_environments=("production", "staging")
+    )
+    with TestClient(create_app(settings)) as client:
+        response = client.get(
+            "/api/velocity", params={"since": SINCE.isoformat(), "until": UNTIL.isoformat()}
+        )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["environments"] == ["production", "staging"]
+    groups = {(g["service"], g["environment"]): g for g in body["services"]}
+    assert len(groups) == 2 * len(SERVICES)
+    for service in SERVICES:
+        want = expected(world.history, service, SINCE, UNTIL, environment="staging")
+        check_group(groups[(service, "staging")], want, SINCE, UNTIL)

@@ -38,6 +38,8 @@ class Expected:
     recoveries: list[float]
     unrecovered: int
     weekly_deployments: dict[date, int]
+    weekly_lead_times: dict[date, list[float]]
+    weekly_changes: dict[date, tuple[int, int]]  # (failed, finished)
 
 
 def known(moment: datetime | None, horizon: datetime) -> bool:
@@ -76,6 +78,7 @@ def expected(
     last_index = -1
     delivered: set[str] = set()
     leads: list[float] = []
+    lead_weeks: list[tuple[date, float]] = []
     for d in mine:
         if d.outcome != "succeeded" or rolled_back(d):
             continue
@@ -86,6 +89,7 @@ def expected(
             delivered.add(c.sha)
             if inside(d.finished_at):
                 leads.append((d.finished_at - c.authored_at).total_seconds())
+                lead_weeks.append((monday_of(d.finished_at), leads[-1]))
         last_index = index
 
     weeks: dict[date, int] = {}
@@ -94,12 +98,18 @@ def expected(
         weeks[monday] = 0
         monday += timedelta(days=7)
 
+    weekly_leads: dict[date, list[float]] = {week: [] for week in weeks}
+    for week, seconds in lead_weeks:
+        weekly_leads[week].append(seconds)
+    weekly_changes = dict.fromkeys(weeks, (0, 0))
     deployments = changes = failed = unrecovered = 0
     recoveries: list[float] = []
     for i, d in enumerate(mine):
         if not inside(d.finished_at):
             continue
         changes += 1
+        week_failed, week_finished = weekly_changes[monday_of(d.finished_at)]
+        weekly_changes[monday_of(d.finished_at)] = (week_failed, week_finished + 1)
         if d.outcome == "succeeded":
             deployments += 1
             day = d.finished_at.date()
@@ -107,6 +117,8 @@ def expected(
         if not (d.outcome == "failed" or rolled_back(d) or caused_incident(d)):
             continue
         failed += 1
+        week_failed, week_finished = weekly_changes[monday_of(d.finished_at)]
+        weekly_changes[monday_of(d.finished_at)] = (week_failed + 1, week_finished)
         if caused_incident(d):
             if known(d.incident_resolved_at, horizon):
                 assert d.incident_resolved_at is not None and d.incident_opened_at is not None
@@ -122,7 +134,16 @@ def expected(
                 unrecovered += 1
             else:
                 recoveries.append((fix.finished_at - d.finished_at).total_seconds())
-    return Expected(deployments, changes, failed, leads, recoveries, unrecovered, weeks)
+    return Expected(
+        deployments, changes, failed, leads, recoveries, unrecovered, weeks, weekly_leads,
+        weekly_changes,
+    )  # fmt: skip
+
+
+def monday_of(moment: datetime) -> date:
+    """The Monday of the (UTC) week `moment` is in."""
+    day = moment.astimezone(UTC).date()
+    return day - timedelta(days=day.weekday())
 
 
 def level_of_lead_time(seconds: float | None) -> str | None:
