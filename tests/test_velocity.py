@@ -331,3 +331,21 @@ def test_velocity_covers_every_configured_production_environment(
     for service in SERVICES:
         want = expected(world.history, service, SINCE, UNTIL, environment="staging")
         check_group(groups[(service, "staging")], want, SINCE, UNTIL)
+
+
+def test_as_of_a_time_answers_like_the_cursor_of_the_last_event_recorded_by_then(
+    world: World,
+) -> None:
+    with world.store.connection() as conn:
+        row = conn.execute(
+            "SELECT recorded_at FROM events WHERE position = %s", (world.half.position,)
+        ).fetchone()
+    assert row is not None
+    by_cursor = world.client.get(
+        "/api/environments/production", params={"as_of": str(world.half), "limit": 1000}
+    ).json()
+    by_time = world.client.get(
+        "/api/environments/production", params={"as_of": row[0].isoformat(), "limit": 1000}
+    ).json()
+    assert by_time["running"] == by_cursor["running"]
+    assert by_time["history"] == by_cursor["history"]

@@ -11,9 +11,9 @@ import typer
 from app.api.services.velocity import DEFAULT_SINCE, report
 from app.context import open_store, prepare
 from app.projections import projector
+from app.queries.as_of import AsOf, AsOfError, as_of_cursor, parse_as_of
 from app.queries.velocity import BadParameter
 from app.velocity.render import table, to_csv
-from events.store import Cursor
 
 
 def register(app: typer.Typer) -> None:
@@ -33,17 +33,22 @@ def velocity(
         str | None, typer.Option(help="Window end (excluded): an age or ISO time; default now.")
     ] = None,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="Answer as of this ledger cursor TX_ID:POSITION.")
+        str | None,
+        typer.Option("--as-of", help="Answer as of a ledger cursor TX_ID:POSITION or an ISO time."),
     ] = None,
     output: Annotated[
         Literal["table", "csv", "json"], typer.Option("--format", help="table, csv or json.")
     ] = "table",
 ) -> None:
     """Deployment frequency, lead time, change failure rate, recovery time and stage timing."""
-    cursor = _cursor(as_of)
+    value = _as_of(as_of)
     context = prepare()
     with open_store(context) as store:
         projector(store).catch_up_all()
+        cursor = None
+        if value is not None:
+            with store.connection() as conn:
+                cursor = as_of_cursor(conn, value)
         try:
             found = report(
                 store,
@@ -67,11 +72,11 @@ def velocity(
         typer.echo(table(found.groups, found.stages))
 
 
-def _cursor(text: str | None) -> Cursor | None:
-    """The --as-of cursor, or a usage error naming the option."""
+def _as_of(text: str | None) -> AsOf | None:
+    """The --as-of value (a cursor or a time), or a usage error naming the option."""
     if text is None:
         return None
     try:
-        return Cursor.parse(text)
-    except ValueError as error:
+        return parse_as_of(text)
+    except AsOfError as error:
         raise typer.BadParameter(str(error), param_hint="--as-of") from None

@@ -13,14 +13,15 @@ recorded_at, so the rows depend on the ledger alone and a rebuild reproduces the
 
 A deployment's state (status, finish, rollback) is not stored but folded from
 its rows when read: rows of one deployment can arrive in any subscription order
-and an insert-only table needs no upsert rules for that.
+and an insert-only table needs no upsert rules for that. Being insert-only, its
+writes commute (`writes_commute`): a batch is loaded by COPY.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from events.projections import Write, table_name
+from events.projections import Insert, Write, table_name
 from events.store import RecordedEvent
 from events.vocabulary import (
     CommitsPushed,
@@ -53,14 +54,15 @@ class DeploymentsProjection:
 
     name = "deployments"
     relations = RELATIONS
+    writes_commute = True  # insert-only: batches may go by COPY (events/projections.py)
 
     def __init__(self, version: int = VERSION) -> None:
         self.version = version
         deployments, incidents, commits, tested = (table_name(r, version) for r in RELATIONS)
-        self._deployment = _insert(deployments, _DEPLOYMENT_COLUMNS)
-        self._incident = _insert(incidents, _INCIDENT_COLUMNS)
-        self._commit = _insert(commits, _COMMIT_COLUMNS)
-        self._tested = _insert(tested, _TESTED_COLUMNS)
+        self._deployment = Insert(deployments, _DEPLOYMENT_COLUMNS)
+        self._incident = Insert(incidents, _INCIDENT_COLUMNS)
+        self._commit = Insert(commits, _COMMIT_COLUMNS)
+        self._tested = Insert(tested, _TESTED_COLUMNS)
 
     def handle(self, event: RecordedEvent) -> Iterator[Write]:
         """The row(s) one event adds; events of other kinds write nothing."""
@@ -109,9 +111,3 @@ class DeploymentsProjection:
             event.position, event.tx_id, environment, data.deployment_id, data.service,
             *row[:3], event.recorded_at, event.metadata.actor, *row[3:],
         )  # fmt: skip
-
-
-def _insert(table: str, columns: tuple[str, ...]) -> str:
-    """INSERT of one row into `columns`, parameters in that order."""
-    marks = ", ".join(["%s"] * len(columns))
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
