@@ -17,6 +17,7 @@ from packageurl import PackageURL
 from app.api.main import create_app
 from app.cdevents import exports, imports, schemas
 from app.config import PROJECT_ROOT, Settings
+from app.projections import projector
 from events.catalogue import Metadata
 from events.store import ANY, EventStore, RecordedEvent
 from events.vocabulary import (
@@ -199,6 +200,25 @@ def test_a_rolled_back_service_is_recorded_as_rolled_back(
     assert event.type_name == "RolledBack"
     assert data(event)["image_digest"] == DIGEST
     assert data(event)["finished_at"] == "2026-03-01T10:00:00Z"
+
+
+def test_a_rollback_names_the_services_last_deployment_and_a_resend_stays_a_replay(
+    client: TestClient, store: EventStore
+) -> None:
+    upgrade = deployed(event_id="ev-up")
+    upgrade["data"]["subject"]["content"]["artifactId"] = image(OTHER_DIGEST)
+    rollback = deployed("service.rolledback.0.3.0", event_id="ev-back")
+    for body in (deployed(), upgrade, rollback):
+        assert post(client, body).status_code == 201
+    rolled = store.read_stream("env-production")[-1]
+    assert rolled.type_name == "RolledBack"
+    assert data(rolled)["deployment_id"] == imports.key(TOOL, "ev-up")
+    assert data(rolled)["image_digest"] == DIGEST
+    assert post(client, deployed(event_id="ev-later")).status_code == 201
+    again = post(client, rollback)
+    assert again.status_code == 201, again.text
+    assert again.json()["replayed"] is True
+    assert again.json()["positions"] == [rolled.position]
 
 
 def test_incidents_detected_then_resolved_open_and_resolve_one_incident(
@@ -742,3 +762,21 @@ def test_an_imported_deployment_exports_as_a_valid_cdevent_with_the_same_digest(
     response = post(client, again)
     assert response.status_code == 201, response.text
     assert data(store.read_stream("env-production")[-1])["image_digest"] == DIGEST
+
+
+def test_imported_deployments_and_incidents_reach_the_audit_environment_and_velocity_queries(
+    client: TestClient, store: EventStore
+) -> None:
+    imported_history(client)
+    projector(store).catch_up_all()
+    audit = client.get("/api/audit/deployments", params={"env": "production"})
+    assert audit.status_code == 200, audit.text
+    digests = {row["image_digest"] for row in audit.json()["deployments"]}
+    assert {DIGEST, OTHER_DIGEST} <= digests
+    environment = client.get("/api/environments/production")
+    assert environment.status_code == 200, environment.text
+    assert DIGEST in environment.text  # the rollback left web on the first image
+    velocity = client.get("/api/velocity", params={"since": "2026-01-01T00:00:00Z"})
+    assert velocity.status_code == 200, velocity.text
+    (web,) = velocity.json()["services"]
+    assert (web["deployments"], web["failed_changes"]) == (2, 1)  # the upgrade was rolled back

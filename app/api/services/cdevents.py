@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
@@ -105,6 +105,7 @@ def import_cloudevent(store: EventStore, body: Any, actor: str) -> Imported:
         written = _incident(store, planned, actor)
         stream = f"incident-{planned.incident_id}"
     else:
+        planned = _link_rollback(store, planned)
         written = _append(store, planned, actor, f"CloudEvent {event.id!r} from {event.source!r}")
         stream = planned.stream
     return Imported(event.type, stream, written.positions, written.replayed)
@@ -128,6 +129,36 @@ def _refuse_reuse(store: EventStore, event: CloudEvent, planned: Plan) -> None:
                 f"{found.type} at position {found.position}; the ledger is immutable, so "
                 "send a new CloudEvent id"
             )
+
+
+def _link_rollback(store: EventStore, planned: Append) -> Append:
+    """A RolledBack names the rollout it undoes: the service's last succeeded deployment.
+
+    CDEvents does not say which rollout a rollback undoes. The service's last
+    DeploymentSucceeded in the environment is taken when the rollback is first
+    recorded; a resend keeps what was recorded then, so it stays a replay. With no
+    deployment to name, the CloudEvent's key stands in (the planned value).
+    """
+    rolled = planned.events[0]
+    if not isinstance(rolled, RolledBack):
+        return planned
+    own_id = event_id_for(planned.id_key, RolledBack)
+    earlier = recorded(store, [own_id]).get(own_id)
+    if earlier is not None:
+        target = earlier.data.get("deployment_id")
+    else:
+        with store.connection() as conn:
+            row = conn.execute(
+                "SELECT data->>'deployment_id' FROM events WHERE stream = %s "
+                "AND type = 'DeploymentSucceeded' AND data->>'service' = %s "
+                "ORDER BY version DESC LIMIT 1",
+                (planned.stream, rolled.service),
+            ).fetchone()
+        target = None if row is None else row[0]
+    if not isinstance(target, str):
+        return planned
+    linked = rolled.model_copy(update={"deployment_id": target})
+    return replace(planned, events=(linked,))
 
 
 def _incident(store: EventStore, report: IncidentReport, actor: str) -> Written:
