@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from app.api.routes import (
+    cdevents,
     deployment_audit,
     deployments,
     environments,
@@ -135,4 +136,5 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
     app.include_router(environments.router)
     app.include_router(deployment_audit.router)
     app.include_router(velocity.router)
+    app.include_router(cdevents.router)
     return app
