@@ -16,7 +16,7 @@ Conventions: fields named `*_sha256` hold a bare hex sha256, digests described a
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -496,6 +496,84 @@ class ReproductionCompleted(Event):
     reason: str | None = Field(
         default=None, description="Why the image could not be rebuilt, for `cannot-reproduce`."
     )
+
+
+# --- imported CDEvents: what other delivery tools reported (app/cdevents) ---------------
+# Runs shiplog did not execute never go to `run-*`: they get `extrun-<id>` streams.
+
+EXTRUN = ("extrun",)
+ARTIFACT = ("artifact",)
+ToolSource = Annotated[
+    str, Field(description="The tool's source URI for the run (the subject's source).")
+]
+ToolRun = Annotated[str, Field(description="The run's id in that tool (the CDEvent subject id).")]
+PipelineName = Annotated[str | None, Field(description="The pipeline's name, if given.")]
+RunUri = Annotated[str | None, Field(description="Where the tool shows the run, if given.")]
+
+
+class ExternalRunQueued(Event):
+    """Another tool queued a pipeline run (a CDEvents pipelinerun.queued)."""
+
+    categories = EXTRUN
+    source: ToolSource
+    run: ToolRun
+    pipeline_name: PipelineName = None
+    uri: RunUri = None
+    queued_at: datetime = Field(description="When it was queued: the CDEvent's timestamp (UTC).")
+
+
+class ExternalRunStarted(Event):
+    """Another tool started a pipeline run (a CDEvents pipelinerun.started)."""
+
+    categories = EXTRUN
+    source: ToolSource
+    run: ToolRun
+    pipeline_name: str = Field(description="The pipeline's name.")
+    uri: str = Field(description="Where the tool shows the run.")
+    started_at: datetime = Field(description="When it started: the CDEvent's timestamp (UTC).")
+
+
+class ExternalRunFinished(Event):
+    """Another tool's pipeline run ended (a CDEvents pipelinerun.finished)."""
+
+    categories = EXTRUN
+    source: ToolSource
+    run: ToolRun
+    pipeline_name: PipelineName = None
+    uri: RunUri = None
+    outcome: str | None = Field(
+        default=None, description="`success`, `failure`, `cancel` or `error`, if given."
+    )
+    errors: str | None = Field(default=None, description="What went wrong, if the tool says.")
+    finished_at: datetime = Field(description="When it ended: the CDEvent's timestamp (UTC).")
+
+
+class ArtifactPublished(Event):
+    """Another tool published an artifact (a CDEvents artifact.published)."""
+
+    categories = ARTIFACT
+    source: str = Field(description="The tool's source URI for the artifact (subject source).")
+    artifact_id: str = Field(description="The artifact's id as given, a package URL (purl).")
+    digest: str | None = Field(
+        default=None,
+        description="`sha256:<hex>` when the purl's version is such a digest (e.g. `pkg:oci`).",
+    )
+    repository: str | None = Field(
+        default=None, description="The purl's `repository_url` qualifier, if it has one."
+    )
+    sbom_uri: str | None = Field(default=None, description="Where its SBOM is, if given.")
+    user: str | None = Field(default=None, description="Who published it, if given.")
+    published_at: datetime = Field(description="When: the CDEvent's timestamp (UTC).")
+
+
+class ChangeMerged(Event):
+    """A change (pull or merge request) was merged, as a CDEvents change.merged reported it."""
+
+    categories = REPO
+    source: str = Field(description="The tool's source URI for the change (subject source).")
+    change: str = Field(description="The change's id in that tool (the CDEvent subject id).")
+    repository: str = Field(description="The repository's id as the CDEvent names it.")
+    merged_at: datetime = Field(description="When: the CDEvent's timestamp (UTC).")
 
 
 CATALOGUE = Catalogue(

@@ -27,6 +27,13 @@ def web(settings: Settings) -> Iterator[TestClient]:
 
 
 @pytest.fixture
+def empty(store: EventStore, web: TestClient) -> TestClient:
+    """The client over an empty ledger whose projections have caught up (as serve does)."""
+    projector(store).catch_up_all()
+    return web
+
+
+@pytest.fixture
 def history(store: EventStore, web: TestClient) -> History:
     """One finished run, two deployments to production and an incident, projections caught up."""
     return record_history(store, web)
@@ -116,8 +123,8 @@ def test_timeline_filter_by_repository_shows_that_repositorys_runs(
     assert "No events match these filters." in doc.by_id("timeline-empty").text
 
 
-def test_timeline_of_an_empty_ledger_says_how_to_fill_it(web: TestClient) -> None:
-    _, doc = page(web, "/")
+def test_timeline_of_an_empty_ledger_says_how_to_fill_it(empty: TestClient) -> None:
+    _, doc = page(empty, "/")
     assert doc.by_id("timeline-rows").find_all("tr") == []
     assert "No events recorded yet" in doc.by_id("timeline-empty").text
 
@@ -220,7 +227,7 @@ def test_image_page_summarises_provenance_labels_tests_pushes_and_deployments(
     assert "production / web: running now" in placements
     # the older image ran there before and no longer does
     _, old = page(web, f"/images/{OLD_DIGEST}")
-    assert "production / web: ran it before" in old.by_id("placements").text
+    assert "production / web: ran it before, from" in old.by_id("placements").text
     # the engine image id leads to the same run and push
     _, by_id = page(web, f"/images/{IMAGE_ID}")
     pushed = by_id.by_id("pushes").find("a").attrs["href"]
@@ -243,26 +250,29 @@ def test_environment_page_shows_what_runs_now_history_and_incidents(
     _, doc = page(web, "/environments/production")
     now = doc.by_id("running-now")
     assert now.find("a").attrs["href"] == f"/images/{DIGEST}"
-    assert len(doc.by_id("history").find("tbody").find_all("tr")) == 4
-    assert "checkout errors after the release" in doc.by_id("incidents").text
+    assert len(doc.by_id("history").find("tbody").find_all("tr")) == 2  # two rollouts
+    incidents = doc.by_id("incidents").text
+    assert (
+        "inc-1" in incidents and "open" in incidents and "caused by deployment dep-new" in incidents
+    )
     _, listing = page(web, "/environments")
     assert listing.by_id("environments").find("a").attrs["href"] == "/environments/production"
 
 
-def test_environment_pages_when_nothing_was_deployed(web: TestClient) -> None:
-    _, doc = page(web, "/environments")
+def test_environment_pages_when_nothing_was_deployed(empty: TestClient) -> None:
+    _, doc = page(empty, "/environments")
     assert "Nothing has been deployed yet" in doc.find("p", class_="empty").text
-    page(web, "/environments/staging", 404)
-    page(web, "/environments/bad%20name", 400)
+    page(empty, "/environments/staging", 404)
+    page(empty, "/environments/bad%20name", 400)
 
 
 # --- ledger, search, velocity ---------------------------------------------------------------
 
 
 def test_ledger_page_before_any_checkpoint_or_verification_says_how_to_make_them(
-    web: TestClient,
+    empty: TestClient,
 ) -> None:
-    _, doc = page(web, "/ledger")
+    _, doc = page(empty, "/ledger")
     texts = [p.text for p in doc.find_all("p", class_="empty")]
     assert any("shiplog ledger checkpoint" in t for t in texts)
     assert any("shiplog verify" in t for t in texts)
@@ -356,29 +366,36 @@ def test_readyz_is_unavailable_while_a_projection_lags_far_behind(
     monkeypatch.setattr(health.projections_behind, "__defaults__", (1,))
     response = web.get("/readyz")
     assert response.status_code == 503
-    assert response.json()["behind"] == {"runs": 2, "images": 2}
+    assert response.json()["behind"] == {"runs": 2, "images": 2, "deployments": 2}
     projector(store).catch_up_all()
     assert web.get("/readyz").status_code == 200
 
 
-def test_velocity_page_counts_deployments_per_week_and_times_each_stage(
+def test_velocity_page_shows_the_four_dora_figures_weekly_charts_and_stages(
     web: TestClient, history: History
 ) -> None:
     _, doc = page(web, "/velocity?environment=production&days=7")
-    assert "2 deployments in 7 days" in doc.by_id("dora").text
-    bars = doc.find("figure", class_="chart").find("svg").find_all("rect")
+    [group] = doc.find_all("section", class_="group")
+    assert "web in production" in group.find("h2").text
+    cards = [card.text for card in group.find_all("div", class_="card")]
+    assert [c.split(" ")[0] for c in cards] == ["Deployment", "Lead", "Change", "Failed"]
+    assert "2 deployments" in cards[0]
+    assert "1 of 2 deployments" in cards[2]  # dep-new caused the incident
+    titles = [c.find("figcaption").text for c in group.find_all("figure", class_="chart")]
+    assert titles[0] == "Deployments per week"
+    bars = group.find("figure", class_="chart").find("svg").find_all("rect")
     assert sum(float(b.find("title").text.rsplit(": ", 1)[1]) for b in bars) == 2
     stages = [row.find("th").text for row in doc.by_id("stages").find("tbody").find_all("tr")]
-    assert stages == ["build", "test", "lint", "push"]  # most step time first
-    _, other = page(web, "/velocity?environment=staging")
-    assert "0 deployments" in other.by_id("dora").text
+    assert stages == ["queue", "build", "test", "push"]
+    _, other = page(web, "/velocity?service=api", 400)
+    assert "'service'" in other.find("p", class_="error").text
 
 
-def test_velocity_page_of_an_empty_ledger_and_bad_windows(web: TestClient) -> None:
-    _, doc = page(web, "/velocity")
-    assert "No finished steps in this window." in doc.text
-    for bad in ("days=0", "days=week", "service=%20bad%20name"):
-        page(web, f"/velocity?{bad}", 400)
+def test_velocity_page_of_an_empty_ledger_and_bad_windows(empty: TestClient) -> None:
+    _, doc = page(empty, "/velocity")
+    assert "No deployment to production finished in this window" in doc.by_id("no-deployments").text
+    for bad in ("days=0", "days=week", "service=%20bad%20name", "environment=staging"):
+        page(empty, f"/velocity?{bad}", 400)
 
 
 @pytest.mark.parametrize(

@@ -1,40 +1,23 @@
 """The environment pages: what runs now per service, the deployment history, rollbacks, incidents.
 
-Read from the env-<name> stream and the incident-* streams (see deployments.py);
-a deployments/incidents projection can replace these reads without changing the page.
+A view over the deployments projection (app/api/services/environments and
+app/queries/deployments): the running images, the newest deployments, and the
+incidents recorded for the environment.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
+from app.api.services.environments import environment_view as api_environment_view
+from app.queries import deployments as q
+from app.velocity.records import Deployment, Incident
 from app.web.errors import BadParameter, NotFound
-from app.web.services.deployments import (
-    DeployEvent,
-    environment_names,
-    events_of_environment,
-    running_now,
-)
 from events.store import EventStore
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+-]*")
-MAX_INCIDENTS = 200
-
-
-@dataclass(frozen=True)
-class Incident:
-    """An incident of the environment, open or resolved."""
-
-    incident_id: str
-    service: str
-    summary: str
-    caused_by: str | None
-    opened_at: datetime
-    resolved_at: datetime | None
-    resolution: str | None
+HISTORY = 100
 
 
 @dataclass(frozen=True)
@@ -42,60 +25,33 @@ class EnvironmentView:
     """Everything the environment page shows."""
 
     name: str
-    now: dict[str, DeployEvent]
-    history: list[DeployEvent]
+    running: list[q.Running]
+    history: list[Deployment]
+    more: bool
     incidents: list[Incident]
 
     @property
-    def rollbacks(self) -> list[DeployEvent]:
-        """The rollbacks in the history, newest first."""
-        return [e for e in self.history if e.type == "RolledBack"]
+    def rollbacks(self) -> list[Deployment]:
+        """The deployments of the history that were rolled back, newest first."""
+        return [d for d in self.history if d.rolled_back_at is not None]
 
 
 def environment_list(store: EventStore) -> list[str]:
-    """Every environment with at least one event."""
+    """Every environment with at least one deployment."""
     with store.connection() as conn:
-        return environment_names(conn)
+        return q.environments(conn)
 
 
 def environment_view(store: EventStore, name: str) -> EnvironmentView:
-    """The environment page's view of `name`; NotFound when it has no event at all."""
+    """The environment page's view of `name`; NotFound when nothing was deployed to it."""
     if not _NAME.fullmatch(name) or len(name) > 190:
         raise BadParameter("environment", f"{name!r} is not an environment name")
+    view = api_environment_view(store, name, limit=HISTORY)
     with store.connection() as conn:
-        history = events_of_environment(conn, name)
-        incidents = _incidents(conn, name)
-    if not history and not incidents:
+        incidents = [i for i in q.incidents(conn) if i.environment == name]
+    if not view.running and not view.history.deployments and not incidents:
         raise NotFound(f"no environment {name!r} is recorded: nothing was deployed to it")
-    return EnvironmentView(name, running_now(history), history, incidents)
-
-
-def _incidents(conn: Any, environment: str) -> list[Incident]:
-    """The environment's incidents, newest first, with their resolution if any."""
-    rows = conn.execute(
-        "SELECT o.stream, o.data, o.recorded_at, r.data, r.recorded_at FROM events o "
-        "LEFT JOIN events r ON r.stream = o.stream AND r.type = 'IncidentResolved' "
-        "WHERE split_part(o.stream, '-', 1) = 'incident' AND o.type = 'IncidentOpened' "
-        "AND o.data->>'environment' = %s ORDER BY o.position DESC LIMIT %s",
-        (environment, MAX_INCIDENTS),
-    ).fetchall()
-    found = []
-    for stream, opened, opened_at, resolved, resolved_at in rows:
-        found.append(
-            Incident(
-                incident_id=stream.removeprefix("incident-"),
-                service=str(opened.get("service", "")),
-                summary=str(opened.get("summary", "")),
-                caused_by=opened.get("caused_by_deployment"),
-                opened_at=_time(opened.get("opened_at")) or opened_at,
-                resolved_at=(_time(resolved.get("resolved_at")) or resolved_at)
-                if resolved is not None
-                else None,
-                resolution=resolved.get("resolution") if resolved is not None else None,
-            )
-        )
-    return found
-
-
-def _time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+    incidents.sort(key=lambda i: (i.opened_at is None, i.opened_at), reverse=True)
+    return EnvironmentView(
+        name, view.running, view.history.deployments, view.history.next is not None, incidents
+    )

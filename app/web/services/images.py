@@ -2,33 +2,23 @@
 
 The build, its inputs, labels, tests and pushes come from the images projection
 through app/queries/images.find_image (a registry manifest digest or an engine
-image id); where the image went comes from the env-* deployment events.
+image id); where it ran, and still runs, from the deployments projection
+(app/queries/deployments.deployed_images).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 from fastapi import FastAPI
 
+from app.queries.deployments import DeployedImage, deployed_images
 from app.queries.images import ImageFacts, find_image
 from app.web.errors import BadParameter, NotFound
-from app.web.services.deployments import DeployEvent, current_image, events_of_image
 from events.store import EventStore
 
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
-
-
-@dataclass(frozen=True)
-class Placement:
-    """A service of an environment that ran this image, and whether it still does."""
-
-    environment: str
-    service: str
-    since: DeployEvent
-    current: bool
 
 
 @dataclass(frozen=True)
@@ -37,8 +27,7 @@ class ImageView:
 
     digest: str
     facts: ImageFacts | None
-    deployments: list[DeployEvent]
-    placements: list[Placement] = field(default_factory=list)
+    deployed: list[DeployedImage] = field(default_factory=list)
     documents: dict[str, str] = field(default_factory=dict)
 
 
@@ -57,26 +46,11 @@ def image_view(app: FastAPI, store: EventStore, digest: str) -> ImageView:
     with store.connection() as conn:
         facts = find_image(conn, digest)
         digests = {digest} | ({p.digest for p in facts.pushes} if facts else set())
-        deployments = sorted(
-            (e for d in sorted(digests) for e in events_of_image(conn, d)),
-            key=lambda e: e.position,
-        )
-        placements = _placements(conn, deployments)
-    if facts is None and not deployments:
+        deployed = deployed_images(conn, digests)
+    if facts is None and not deployed:
         raise NotFound(f"no image {digest} is recorded: no build, push or deployment names it")
-    return ImageView(digest, facts, deployments, placements, _documents(app, digest))
-
-
-def _placements(conn: Any, deployments: list[DeployEvent]) -> list[Placement]:
-    """Per environment and service that ran the image: since when, and whether it still does."""
-    seen: dict[tuple[str, str], DeployEvent] = {}
-    for event in deployments:
-        if event.type in ("DeploymentSucceeded", "RolledBack"):
-            seen.setdefault((event.environment, event.service), event)
-    return [
-        Placement(env, service, event, current_image(conn, env, service) == event.image_digest)
-        for (env, service), event in sorted(seen.items())
-    ]
+    deployed.sort(key=lambda d: (d.until is not None, d.environment, d.service, d.since))
+    return ImageView(digest, facts, deployed, _documents(app, digest))
 
 
 def _documents(app: FastAPI, digest: str) -> dict[str, str]:

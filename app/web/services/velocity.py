@@ -1,28 +1,30 @@
-"""The velocity page: deployments per week and where a run's time goes, per stage (step).
+"""The velocity page: the four DORA figures with their levels, weekly charts, time per stage.
 
-Filters: service, environment, window in days. Deployments are read from the
-env-* streams' DeploymentSucceeded events (events_type_idx, then recorded_at);
-step timings from the runs projection. The four DORA figures with their levels
-come from the velocity service (app/velocity/), which this page shows once it is
-part of the build; see `dora_available`.
+A view over the velocity service (app/api/services/velocity.report, definitions in
+docs/velocity.md): one section per service and production environment, each with
+its figures and weekly charts drawn as SVG on the server, and the per-stage
+breakdown of the runs in the window. Filters: service, environment, window in days.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
-from app.projections.runs import RunsProjection
-from app.web.charts import Chart, bar_chart
+from app.api.services.velocity import report
+from app.queries.velocity import BadParameter as ReportParameter
+from app.queries.velocity import VelocityReport
+from app.velocity.metrics import Velocity
+from app.velocity.stats import Summary
+from app.web.charts import Chart, bar_chart, line_chart
+from app.web.errors import BadParameter
 from app.web.services import params
 from app.web.templating import duration
-from events.projections import ProjectionError, current_tables
 from events.store import EventStore
 
 _NAME = r"[A-Za-z0-9][A-Za-z0-9._:@/+-]*"
-MAX_STAGES = 12
+# The report's URL parameter names, as the page calls them.
+_PARAMETERS = {"env": "environment", "since": "days", "until": "days", "service": "service"}
 
 
 @dataclass(frozen=True)
@@ -44,14 +46,23 @@ class VelocityFilters:
 
 
 @dataclass(frozen=True)
-class Stage:
-    """One stage (a step name) of the runs in the window: how often, how long."""
+class Figure:
+    """One DORA figure: its name, value in words, detail and performance level."""
 
     name: str
-    count: int
-    p50_ms: float
-    p90_ms: float
-    share: float  # of all step time in the window
+    value: str
+    detail: str
+    level: str | None
+
+
+@dataclass(frozen=True)
+class Group:
+    """The figures and weekly charts of one service in one environment."""
+
+    service: str
+    environment: str
+    figures: list[Figure]
+    charts: list[Chart]
 
 
 @dataclass(frozen=True)
@@ -59,81 +70,73 @@ class VelocityView:
     """What the velocity page shows."""
 
     filters: VelocityFilters
-    since: datetime
-    deployments: int
-    per_day: float
-    weekly_deployments: Chart
-    stages: list[Stage] = field(default_factory=list)
-    dora_available: bool = False
+    report: VelocityReport
+    groups: list[Group]
+    stages: list[tuple[str, Summary]]
 
 
-def velocity_view(store: EventStore, filters: VelocityFilters) -> VelocityView:
-    """The velocity figures for `filters`, over the last `filters.days` days."""
-    until = datetime.now(UTC)
-    since = until - timedelta(days=filters.days)
-    with store.connection() as conn:
-        weeks = _weekly_deployments(conn, filters, since)
-        stages = _stages(conn, since)
-    first = _monday(since.date())
-    counts = {week: 0 for week in _mondays(first, until.date())} | weeks
-    total = sum(weeks.values())
-    chart = bar_chart(
-        "Deployments per week",
-        [(week.strftime("%d %b"), float(n)) for week, n in sorted(counts.items())],
-        lambda v: f"{v:g}",
-    )
-    return VelocityView(filters, since, total, total / filters.days, chart, stages)
-
-
-def _monday(day: date) -> date:
-    return day - timedelta(days=day.weekday())
-
-
-def _mondays(first: date, last: date) -> list[date]:
-    weeks, week = [], first
-    while week <= last:
-        weeks.append(week)
-        week += timedelta(days=7)
-    return weeks
-
-
-def _weekly_deployments(conn: Any, filters: VelocityFilters, since: datetime) -> dict[date, int]:
-    where = ["type = 'DeploymentSucceeded'", "recorded_at >= %s"]
-    args: list[Any] = [since]
-    if filters.environment is not None:
-        where.append("stream = %s")
-        args.append(f"env-{filters.environment}")
-    if filters.service is not None:
-        where.append("data->>'service' = %s")
-        args.append(filters.service)
-    rows = conn.execute(
-        "SELECT (date_trunc('week', recorded_at AT TIME ZONE 'UTC'))::date, count(*) "
-        f"FROM events WHERE {' AND '.join(where)} GROUP BY 1",
-        args,
-    ).fetchall()
-    return {row[0]: int(row[1]) for row in rows}
-
-
-def _stages(conn: Any, since: datetime) -> list[Stage]:
+def velocity_view(
+    store: EventStore, production: Sequence[str], filters: VelocityFilters
+) -> VelocityView:
+    """The velocity figures for `filters` over the production environments."""
     try:
-        t = current_tables(conn, RunsProjection())
-    except ProjectionError:
-        return []
-    rows = conn.execute(
-        "SELECT s.step, count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY s.duration_ms), "
-        "percentile_cont(0.9) WITHIN GROUP (ORDER BY s.duration_ms), sum(s.duration_ms) "
-        f"FROM {t['steps']} s JOIN {t['runs']} r USING (run_id) "
-        "WHERE r.queued_at >= %s AND s.duration_ms IS NOT NULL "
-        "GROUP BY s.step ORDER BY sum(s.duration_ms) DESC LIMIT %s",
-        (since, MAX_STAGES),
-    ).fetchall()
-    total = sum(float(row[4]) for row in rows) or 1.0
-    return [
-        Stage(row[0], int(row[1]), float(row[2]), float(row[3]), float(row[4]) / total)
-        for row in rows
-    ]
+        found = report(
+            store,
+            production,
+            since=f"{filters.days}d",
+            environment=filters.environment,
+            service=filters.service,
+        )
+    except ReportParameter as error:
+        raise BadParameter(_PARAMETERS.get(error.parameter, error.parameter), str(error)) from None
+    groups = [_group(v) for v in found.groups]
+    return VelocityView(filters, found, groups, list(found.stages.items()))
 
 
-def stage_label(stage: Stage) -> str:
-    """A stage's timings in words."""
-    return f"p50 {duration(stage.p50_ms)}, p90 {duration(stage.p90_ms)}"
+def _seconds(value: float | None) -> str:
+    return "—" if value is None else duration(value * 1000)
+
+
+def _group(v: Velocity) -> Group:
+    figures = [
+        Figure("Deployment frequency", f"{v.deployments_per_day:.2f}/day",
+               f"{v.deployments} deployments", v.frequency_level),
+        Figure("Lead time for changes", _seconds(v.lead_time.median),
+               f"p90 {_seconds(v.lead_time.p90)}, {v.lead_time.count} changes",
+               v.lead_time_level),
+        Figure("Change failure rate",
+               "—" if v.change_failure_rate is None else f"{v.change_failure_rate:.0%}",
+               f"{v.failed_changes} of {v.changes} deployments", v.change_failure_level),
+        Figure("Failed deployment recovery time", _seconds(v.recovery.median),
+               f"p90 {_seconds(v.recovery.p90)}, {v.unrecovered} not recovered",
+               v.recovery_level),
+    ]  # fmt: skip
+    weeks = [w.week.strftime("%d %b") for w in v.weekly]
+    charts = [
+        bar_chart("Deployments per week", [(label, float(w.deployments)) for label, w in
+                                           zip(weeks, v.weekly, strict=True)], _count),
+        line_chart("Lead time, weekly median", weeks,
+                   [("median", "p50", [_hours(w.lead_time_median) for w in v.weekly])], _h),
+        line_chart("Change failure rate per week", weeks,
+                   [("rate", "p50", [_percent(w.change_failure_rate) for w in v.weekly])],
+                   lambda x: f"{x:.0f}%"),
+        line_chart("Recovery time, weekly median", weeks,
+                   [("median", "p50", [_hours(w.recovery_median) for w in v.weekly])], _h),
+    ]  # fmt: skip
+    return Group(v.service, v.environment, figures, charts)
+
+
+def _count(value: float) -> str:
+    return f"{value:g}"
+
+
+def _hours(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds / 3600
+
+
+def _h(hours: float) -> str:
+    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} d"
+
+
+def _percent(rate: float | None) -> float | None:
+    return None if rate is None else rate * 100
