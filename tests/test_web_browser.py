@@ -167,7 +167,12 @@ def test_a_visitor_watches_a_run_live_and_follows_it_to_its_image_and_environmen
             headers={"X-Shiplog-Actor": "deployer"},
         )  # fmt: skip
         assert response.status_code == 201, response.text
-        page.reload()
+
+        def deployed() -> bool:  # the server folds the new event within a moment
+            page.reload()
+            return page.locator("#placements").count() == 1
+
+        wait_until(deployed, timeout=30, what="the image page to show the deployment")
         assert "running now" in page.locator("#placements").inner_text()
         shot(page, "image")
         page.locator('#placements a[href="/environments/production"]').click()
