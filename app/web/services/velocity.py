@@ -100,13 +100,14 @@ def _seconds(value: float | None) -> str:
 def _group(v: Velocity) -> Group:
     figures = [
         Figure("Deployment frequency", f"{v.deployments_per_day:.2f}/day",
-               f"{v.deployments} deployments", v.frequency_level),
+               _plural(v.deployments, "deployment"), v.frequency_level),
         Figure("Lead time for changes", _seconds(v.lead_time.median),
                f"p90 {_seconds(v.lead_time.p90)}, {v.lead_time.count} changes",
                v.lead_time_level),
         Figure("Change failure rate",
                "—" if v.change_failure_rate is None else f"{v.change_failure_rate:.0%}",
-               f"{v.failed_changes} of {v.changes} deployments", v.change_failure_level),
+               f"{v.failed_changes} of {_plural(v.changes, 'deployment')}",
+               v.change_failure_level),
         Figure("Failed deployment recovery time", _seconds(v.recovery.median),
                f"p90 {_seconds(v.recovery.p90)}, {v.unrecovered} not recovered",
                v.recovery_level),
@@ -119,7 +120,7 @@ def _group(v: Velocity) -> Group:
                    [("median", "p50", [_hours(w.lead_time_median) for w in v.weekly])], _h),
         line_chart("Change failure rate per week", weeks,
                    [("rate", "p50", [_percent(w.change_failure_rate) for w in v.weekly])],
-                   lambda x: f"{x:.0f}%"),
+                   lambda x: f"{x:g}%"),
         line_chart("Recovery time, weekly median", weeks,
                    [("median", "p50", [_hours(w.recovery_median) for w in v.weekly])], _h),
     ]  # fmt: skip
@@ -140,3 +141,7 @@ def _h(hours: float) -> str:
 
 def _percent(rate: float | None) -> float | None:
     return None if rate is None else rate * 100
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
