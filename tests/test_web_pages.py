@@ -420,3 +420,22 @@ def test_hostile_parameters_get_a_4xx_page_never_a_500(
     response = web.get(url)
     assert 400 <= response.status_code < 500, (url, response.status_code, response.text[:300])
     assert "text/html" in response.headers["content-type"]
+
+
+def test_serve_prints_the_web_timeline_address_and_how_to_stop_it(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import typer
+    import uvicorn
+
+    from app.cli import serve_command
+
+    served: list[tuple[str, int]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port: served.append((host, port)))
+    shiplog = typer.Typer()
+    serve_command.register(shiplog)
+    shiplog.command("noop")(lambda: None)
+    result = cli.invoke(shiplog, ["serve", "--port", "8099"])
+    assert result.exit_code == 0, result.output
+    assert "web timeline at http://127.0.0.1:8099/ (Ctrl-C stops it)" in result.output
+    assert served == [("127.0.0.1", 8099)]
