@@ -281,7 +281,7 @@ def cases(
     newest = f"SELECT * FROM events WHERE {visible} ORDER BY tx_id DESC, position DESC LIMIT 51"
     (count,) = conn.execute("SELECT count(*) FROM events").fetchone() or (0,)
     deep_row = conn.execute(  # 90% of the way from the newest event to the oldest
-        f"SELECT tx_id::text, position FROM events WHERE {visible} "
+        f"SELECT tx_id::text AS tx, position FROM events WHERE {visible} "
         "ORDER BY tx_id, position OFFSET %s LIMIT 1",
         (count // 10,),
     ).fetchone()

@@ -193,10 +193,14 @@ def repository_streams(store: EventStore, repository: str) -> tuple[str, ...]:
 
 
 def newest_cursor(store: EventStore) -> Cursor:
-    """The cursor of the newest event below the horizon (START for an empty ledger)."""
+    """The cursor of the newest event below the horizon (START for an empty ledger).
+
+    The cast column is renamed: named `tx_id`, it would be what ORDER BY sorts (as
+    text, by a full scan) instead of the indexed column.
+    """
     with store.connection() as conn:
         row = conn.execute(
-            "SELECT tx_id::text, position FROM events "
+            "SELECT tx_id::text AS tx, position FROM events "
             "WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot()) "
             "ORDER BY tx_id DESC, position DESC LIMIT 1"
         ).fetchone()
