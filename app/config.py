@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     poll_interval: PositiveFloat = Field(
         default=1.0, description="Seconds a runner waits between looks for queued runs."
     )
+    osv_dir: Path | None = Field(
+        default=None,
+        description="Directory of OSV advisories (JSON files, zip exports) that scans match "
+        "images against; read locally, never fetched. Unset: scans need `--osv-dir`.",
+    )
 
     @property
     def work_dir(self) -> Path:

@@ -14,6 +14,7 @@ from app.cli import (
     pipeline_commands,
     projection_commands,
     run_commands,
+    scan_commands,
     secret_commands,
     serve_command,
 )
@@ -22,6 +23,9 @@ from app.executor.actions import StepFailed
 from app.executor.secrets import SecretError
 from app.executor.source import SourceError
 from app.pipeline import PipelineError
+from app.supplychain.imagefs import ImageUnavailable
+from app.supplychain.osv import AdvisoryError
+from app.supplychain.sbom import InvalidSbom
 from events.errors import LedgerError
 
 app = typer.Typer(
@@ -38,6 +42,7 @@ demo.register(app)
 pipeline_commands.register(app)
 projection_commands.register(app)
 run_commands.register(app)
+scan_commands.register(app)
 secret_commands.register(app)
 serve_command.register(app)
 
@@ -50,6 +55,9 @@ USER_ERRORS = (
     SourceError,
     StepFailed,
     EngineUnavailable,
+    AdvisoryError,
+    ImageUnavailable,
+    InvalidSbom,
 )
 
 

@@ -100,6 +100,7 @@ class Runner:
                 work_dir=self.settings.work_dir,
                 parallelism=self.settings.step_parallelism,
                 observers=self.observers,
+                osv_dir=self.settings.osv_dir,
             ).execute()
         finally:
             with self._lock:
