@@ -144,7 +144,7 @@ def python_files() -> dict[str, str | bytes]:
 
 
 def _q1(data: bytes) -> str:
-    return "Q1" + base64.b64encode(hashlib.sha1(data).digest()).decode()  # noqa: S324
+    return "Q1" + base64.b64encode(hashlib.sha1(data).digest()).decode()
 
 
 APK_INSTALLED = f"""\
