@@ -31,13 +31,11 @@ class Match:
 
 def _in_range(version: VersionKey, rng: Range) -> tuple[bool, str | None]:
     """(affected, the `fixed` version that ends the range it is in) for one range."""
-    ordered = sorted(
-        (e for e in rng.events if e.kind != "limit"),
-        key=lambda e: (e.key is not None, e.key) if e.key is not None else (False, 0),
-    )
     affected, fixed = False, None
-    for event in ordered:
-        if event.kind == "introduced" and (event.key is None or version >= event.key):
+    for event in rng.events:
+        if event.kind == "limit":
+            continue
+        elif event.kind == "introduced" and (event.key is None or version >= event.key):
             affected, fixed = True, None
         elif event.kind == "fixed" and event.key is not None:
             if version >= event.key:

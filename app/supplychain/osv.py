@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -59,7 +60,7 @@ class Event:
 
 @dataclass(frozen=True)
 class Range:
-    """An ECOSYSTEM or SEMVER range of an affected package."""
+    """An ECOSYSTEM or SEMVER range of an affected package, its events in version order."""
 
     kind: str
     events: tuple[Event, ...]
@@ -107,11 +108,17 @@ def index_name(ecosystem: str, name: str) -> str:
 
 def _files(root: Path) -> Iterator[tuple[str, bytes]]:
     """(name relative to `root`, bytes) of every OSV record under it, in name order."""
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root).as_posix()
-        if path.is_file() and path.suffix == ".json":
-            yield relative, path.read_bytes()
-        elif path.is_file() and path.suffix == ".zip":
+    names: list[str] = []
+    for folder, _, files in os.walk(root):
+        base = os.path.relpath(folder, root)
+        prefix = "" if base == "." else base.replace(os.sep, "/") + "/"
+        names += [prefix + name for name in files if name.endswith((".json", ".zip"))]
+    for relative in sorted(names):
+        path = root / relative
+        if relative.endswith(".json"):
+            with open(path, "rb") as handle:
+                yield relative, handle.read()
+        else:
             try:
                 with zipfile.ZipFile(path) as archive:
                     for member in sorted(archive.namelist()):
@@ -189,6 +196,11 @@ def _severity(record: dict[str, Any], source: str, field: str) -> str | None:
     return min(found, key=SEVERITIES.index) if found else None
 
 
+def _event_order(event: Event) -> tuple[bool, VersionKey]:
+    """Events in version order; `introduced: 0` (and unparsed versions) first."""
+    return (True, event.key) if event.key is not None else (False, 0)
+
+
 def _range(raw: Any, ecosystem: str, source: str, field: str) -> Range | None:
     item = _object(raw, source, field)
     kind = _text(item.get("type"), source, f"{field}.type")
@@ -219,7 +231,7 @@ def _range(raw: Any, ecosystem: str, source: str, field: str) -> Range | None:
             except ValueError as error:
                 raise AdvisoryError(source, f"{where}.{event_kind}", str(error)) from None
         events.append(Event(event_kind, text, key))
-    return Range(kind, tuple(events))
+    return Range(kind, tuple(sorted(events, key=_event_order)))
 
 
 def parse_advisory(data: Any, source: str) -> Advisory:

@@ -9,7 +9,7 @@ Alpine: univers' `AlpineLinuxVersion` (apk order: `_rc`, `_p`, `-r<n>`). PyPI:
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import total_ordering
+from functools import lru_cache, total_ordering
 from typing import Any
 
 import semver
@@ -68,12 +68,21 @@ def _apk(text: str) -> VersionKey:
         raise ValueError(f"{text!r} is not an Alpine package version") from None
 
 
+def _memo(parse: Callable[[str], VersionKey]) -> Callable[[str], VersionKey]:
+    """`parse` remembering its last results: advisory sets repeat the same versions a lot.
+
+    The version objects are never changed after parsing, so sharing them is safe; a
+    failure is not remembered (it raises again, the same way, each time).
+    """
+    return lru_cache(maxsize=1 << 16)(parse)
+
+
 PARSERS: dict[str, Callable[[str], VersionKey]] = {
-    "Debian": _debian,
-    "Ubuntu": _debian,
-    "Alpine": _apk,
-    "PyPI": _pypi,
-    "npm": _npm,
+    "Debian": _memo(_debian),
+    "Ubuntu": _memo(_debian),
+    "Alpine": _memo(_apk),
+    "PyPI": _memo(_pypi),
+    "npm": _memo(_npm),
 }
 """Version parsers by OSV ecosystem (without its release); each raises ValueError."""
 
