@@ -186,20 +186,18 @@ def main() -> None:
         scan_with_load_packages_per_s=packages / (medians["scan"] + medians["load"]),
         load_average=os.getloadavg(),
     )
+    m, r = medians, results
+    print(f"image: {packages} packages, SBOM {r['sbom_bytes']} bytes, {len(matches)} findings")
+    print(f"SBOM           {m['sbom']:.3f} s (bare export {m['export']:.3f} s)")
+    print(f"advisory load  {m['load']:.3f} s (json.loads alone {m['json']:.3f} s)")
+    print(f"scan           {m['scan'] * 1000:.1f} ms (look-ups alone {m['lookup'] * 1000:.2f} ms)")
     print(
-        f"image: {packages} packages, SBOM {len(made.sbom.document)} bytes, {len(matches)} findings"
+        f"ratios: SBOM/export x{r['sbom_vs_export']:.2f}, load/json x{r['load_vs_json']:.2f}, "
+        f"scan/look-ups x{r['scan_vs_lookup']:.1f}"
     )
     print(
-        f"SBOM            {medians['sbom']:.3f} s   (bare export {medians['export']:.3f} s, x{results['sbom_vs_export']:.2f})"
-    )
-    print(
-        f"advisory load   {medians['load']:.3f} s   (json.loads alone {medians['json']:.3f} s, x{results['load_vs_json']:.2f})"
-    )
-    print(
-        f"scan            {medians['scan'] * 1000:.1f} ms  (look-ups alone {medians['lookup'] * 1000:.2f} ms, x{results['scan_vs_lookup']:.1f})"
-    )
-    print(
-        f"scan throughput {results['scan_packages_per_s']:.0f} packages/s; with the advisory load {results['scan_with_load_packages_per_s']:.0f} packages/s"
+        f"scan throughput {r['scan_packages_per_s']:.0f} packages/s; "
+        f"with the advisory load {r['scan_with_load_packages_per_s']:.0f} packages/s"
     )
     print(json.dumps(results))
 
