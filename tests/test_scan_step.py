@@ -38,6 +38,7 @@ from tests.executor_helpers import (
     run_id_in,
 )
 from tests.supplychain_samples import (
+    DEBIAN_V1,
     advisories_v1,
     debian_files,
     fixed,
@@ -47,16 +48,6 @@ from tests.supplychain_samples import (
 )
 
 __all__ = ["images"]
-
-DEBIAN_V1 = {
-    ("DSA-0001-1", "libssl3"),
-    ("DSA-0001-1", "openssl"),
-    ("DEBIAN-CVE-2024-0003", "libssl3"),
-    ("DEBIAN-CVE-2024-0003", "openssl"),
-    ("DEBIAN-CVE-2024-0006", "libfoo1"),
-    ("DEBIAN-CVE-2024-0007", "bash"),
-    ("DEBIAN-CVE-2024-0009", "tzdata"),
-}
 
 
 def pairs(event: ScanCompleted) -> set[tuple[str, str]]:

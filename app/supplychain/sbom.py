@@ -20,6 +20,7 @@ from cyclonedx.contrib.license.factories import LicenseFactory
 from cyclonedx.model import HashAlgorithm, HashType, Property
 from cyclonedx.model.bom import Bom, BomMetaData
 from cyclonedx.model.component import Component, ComponentType
+from cyclonedx.model.dependency import Dependency
 from cyclonedx.model.license import DisjunctiveLicense, License, LicenseExpression
 from cyclonedx.output.json import JsonV1Dot6
 from cyclonedx.schema import SchemaVersion
@@ -141,10 +142,14 @@ def build_sbom(facts: ImageFacts, packages: Sequence[Package]) -> Sbom:
     components = {package.purl: _component(package) for package in packages}
     for component in components.values():
         bom.components.add(component)
-    bom.register_dependency(image, list(components.values()))
+    # Built directly rather than with Bom.register_dependency, which searches the
+    # dependencies registered so far for each call: quadratic in the number of packages.
+    refs = {purl: component.bom_ref for purl, component in components.items()}
+    graph = [Dependency(ref=image.bom_ref, dependencies=[Dependency(ref=r) for r in refs.values()])]
     for package in packages:
-        needs = [components[purl] for purl in package.depends if purl in components]
-        bom.register_dependency(components[package.purl], needs)
+        needs = [Dependency(ref=refs[purl]) for purl in package.depends if purl in refs]
+        graph.append(Dependency(ref=refs[package.purl], dependencies=needs))
+    bom.dependencies = graph
     text = JsonV1Dot6(bom).output_as_string(indent=None)
     document = text.encode("utf-8")
     counts = Counter(package.kind for package in packages)
