@@ -63,6 +63,11 @@ class Settings(BaseSettings):
         description="Directory of OSV advisories (JSON files, zip exports) that scans match "
         "images against; read locally, never fetched. Unset: scans need `--osv-dir`.",
     )
+    sbom_after_build: bool = Field(
+        default=False,
+        description="Make, store and record (SbomGenerated) the SBOM of every image a build "
+        "step builds, right after it is built.",
+    )
 
     @property
     def work_dir(self) -> Path:

@@ -18,11 +18,13 @@ from app.cli import app
 from app.config import PROJECT_ROOT, Settings, get_settings
 from app.database import Database
 from app.pipeline import PipelineError, parse_pipeline
+from app.projections import projector
 from app.supplychain.sbom import sbom_digest
 from app.supplychain.storage import load_sbom
 from events.store import EventStore
 from events.vocabulary import (
     ImageBuilt,
+    ImagePushed,
     RunFailed,
     SbomGenerated,
     ScanCompleted,
@@ -269,3 +271,60 @@ def test_the_api_serves_stored_sboms_and_answers_which_images_an_advisory_or_pac
     refused = client.get("/api/affected", params={"purl": "openssl"})
     assert refused.status_code == 422 and "purl" in refused.json()["detail"][0]["loc"]
     assert client.get("/api/affected").status_code == 422
+
+
+def test_with_sbom_after_build_every_build_records_its_sbom_found_by_pushed_digest_too(
+    cli: CliRunner,
+    store: EventStore,
+    settings: Settings,
+    busybox_image: str,
+    registry: Any,
+    osv_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SHIPLOG_SBOM_AFTER_BUILD", "true")
+    get_settings.cache_clear()
+    suffix = uuid.uuid4().hex[:10]
+    tag, repository = f"shiplog-test/sbom-{suffix}:1", f"{registry.address}/sbom-{suffix}"
+    pipeline = f"""\
+name: built
+steps:
+  - name: build
+    build:
+      tags: ["{tag}"]
+  - name: push
+    push:
+      image: {tag}
+      repository: {repository}
+      tags: ["1"]
+"""
+    files: dict[str, str | bytes] = {f"root/{k}": v for k, v in debian_files().items()}
+    files["Dockerfile"] = "FROM shiplog/busybox:1\nCOPY root/ /\n"
+    files[".shiplog.yml"] = pipeline
+    result = cli.invoke(app, ["run", str(make_repo(tmp_path / "repo", files))])
+    assert result.exit_code == 0, result.output
+    events = run_events(store, run_id_in(result.output))
+    names = [e.type_name for e in events]
+    assert names.index("SbomGenerated") == names.index("ImageBuilt") + 1
+    made = one(events, SbomGenerated)
+    assert made.step == "build" and made.image_digest == one(events, ImageBuilt).image_id
+    pushed = one(events, ImagePushed).digest
+    assert pushed != made.image_digest
+
+    projector(store).catch_up_all()
+    with TestClient(create_app(settings)) as client:
+        by_push = client.get(f"/api/images/{pushed}/sbom")
+        by_id = client.get(f"/api/images/{made.image_digest}/sbom")
+    assert by_push.status_code == by_id.status_code == 200
+    assert by_push.content == by_id.content
+    assert sbom_digest(by_push.content) == made.sbom_digest
+
+    rescan = cli.invoke(app, ["scan", pushed])  # from the stored SBOM
+    assert rescan.exit_code == 0, rescan.output
+    scanned = store.read_stream(f"image-{made.image_digest}")
+    assert [e.type_name for e in scanned] == ["ScanCompleted"]  # the SBOM was not made again
+    completed = scanned[0].data
+    assert isinstance(completed, ScanCompleted)
+    assert completed.sbom_digest == made.sbom_digest
+    assert pairs(completed) == DEBIAN_V1

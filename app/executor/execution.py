@@ -57,7 +57,7 @@ from app.pipeline import (
     pipeline_digest,
     ready,
 )
-from app.supplychain.service import sbom_event
+from app.supplychain.service import MadeSbom, sbom_event
 from app.supplychain.storage import store_sbom
 from events.catalogue import Event
 from events.vocabulary import (
@@ -119,6 +119,7 @@ class RunExecution:
     parallelism: int
     observers: Observers
     osv_dir: Path | None = None
+    sbom_after_build: bool = False
 
     @property
     def run_id(self) -> str:
@@ -363,6 +364,8 @@ class RunExecution:
         env.built.update(dict.fromkeys(built.tags, built.image_id))
         env.built_steps[step.name] = built.image_id
         self.record(ImageBuilt(step=step.name, **built.as_event_fields()))
+        if self.sbom_after_build:
+            self._sbom(env, step.name, built.image_id, log)
 
     def _push(self, env: _RunEnv, step: PushStep, log: Callable[[str], None]) -> None:
         spec = step.push
@@ -391,13 +394,18 @@ class RunExecution:
         spec = step.scan
         self.record(_typed_step_started(step, "shiplog scan", spec.model_dump(mode="json")))
         image = env.image_id(spec.image) or env.built_steps.get(spec.image) or spec.image
-        made = make_step_sbom(env.ctx, step, image, log)
-        with psycopg.connect(self.app_url) as conn:
-            store_sbom(conn, made.sbom, made.packages)
-        self.record(sbom_event(made.sbom, step.name))
+        made = self._sbom(env, step.name, image, log)
         result = scan_step_packages(step, made, self.osv_dir, log)
         self.record(result.event(step.name, spec.fail_on))
         gate(step, result)
+
+    def _sbom(self, env: _RunEnv, step: str, image: str, log: Callable[[str], None]) -> MadeSbom:
+        """Make the SBOM of `image`, store it and record SbomGenerated for `step`."""
+        made = make_step_sbom(env.ctx, step, image, log)
+        with psycopg.connect(self.app_url) as conn:
+            store_sbom(conn, made.sbom, made.packages)
+        self.record(sbom_event(made.sbom, step))
+        return made
 
 
 def _typed_step_started(step: Step, action: str, spec: dict[str, Any]) -> StepStarted:

@@ -101,6 +101,7 @@ class Runner:
                 parallelism=self.settings.step_parallelism,
                 observers=self.observers,
                 osv_dir=self.settings.osv_dir,
+                sbom_after_build=self.settings.sbom_after_build,
             ).execute()
         finally:
             with self._lock:

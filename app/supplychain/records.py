@@ -14,15 +14,29 @@ from typing import Any
 
 import psycopg
 
+from app.queries.images import image_id_for
 from app.supplychain.imagefs import image_facts
 from app.supplychain.sbom import read_packages
 from app.supplychain.service import ScanResult, advisories_from, make_sbom, sbom_event, scan
-from app.supplychain.storage import sbom_for_image, store_sbom
+from app.supplychain.storage import StoredSbom, sbom_for_image, store_sbom
 from events.catalogue import Metadata
+from events.projections import ProjectionError
 from events.store import ANY, EventStore
 from events.streams import stream_name
 
 IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def stored_sbom_for(conn: psycopg.Connection[Any], digest: str) -> StoredSbom | None:
+    """The stored SBOM of the image `digest` names: its id, or a manifest digest a run pushed."""
+    stored = sbom_for_image(conn, digest)
+    if stored is None:
+        try:
+            image_id = image_id_for(conn, digest)
+        except ProjectionError:  # the images projection is not built yet: no pushes known
+            return None
+        stored = sbom_for_image(conn, image_id) if image_id and image_id != digest else None
+    return stored
 
 
 def image_stream(image_id: str) -> str:
@@ -48,7 +62,9 @@ def scan_image(
     connect: Callable[[], Any],
     fail_on: str | None = None,
 ) -> ImageScan:
-    """Scan an image by id (its stored SBOM, no engine needed) or by name (on the engine).
+    """Scan an image by digest (its stored SBOM, no engine needed) or by name (on the engine).
+
+    The digest is the image id or a manifest digest a run pushed it as.
 
     An image id whose SBOM is stored is re-scanned from that SBOM, so an old image is
     scanned against a newer advisory set without being rebuilt or even present. The
@@ -58,7 +74,7 @@ def scan_image(
     made_now = False
     with psycopg.connect(app_url) as conn:
         image_id = ref
-        stored = sbom_for_image(conn, ref) if IMAGE_ID.fullmatch(ref) else None
+        stored = stored_sbom_for(conn, ref) if IMAGE_ID.fullmatch(ref) else None
         if stored is None:
             client = connect()
             image_id = image_facts(client, ref).image_id

@@ -27,7 +27,11 @@ CYCLONEDX_JSON = "application/vnd.cyclonedx+json; version=1.6"
 def get_image_sbom(
     store: StoreDep,
     digest: Annotated[
-        str, Path(pattern=DIGEST_PATTERN, description="The image id, `sha256:<64 hex>`.")
+        str,
+        Path(
+            pattern=DIGEST_PATTERN,
+            description="The image id, or a manifest digest a run pushed it as, `sha256:<hex>`.",
+        ),
     ],
 ) -> Response:
     """The image's CycloneDX 1.6 SBOM; its digest is in the `ETag` and `X-Shiplog-Sbom-Digest`."""

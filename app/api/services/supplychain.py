@@ -14,7 +14,8 @@ from typing import Any
 
 from packageurl import PackageURL
 
-from app.supplychain.storage import SbomNotFound, StoredSbom, sbom_for_image
+from app.supplychain.records import stored_sbom_for
+from app.supplychain.storage import SbomNotFound, StoredSbom
 from events.store import EventStore
 
 
@@ -48,9 +49,9 @@ class AffectedImage:
 
 
 def image_sbom(store: EventStore, image_digest: str) -> StoredSbom:
-    """The stored SBOM of an image (by image id), or SbomNotFound."""
+    """The stored SBOM of an image (by id, or a manifest digest a run pushed), or SbomNotFound."""
     with store.connection() as conn:
-        stored = sbom_for_image(conn, image_digest)
+        stored = stored_sbom_for(conn, image_digest)
     if stored is None:
         raise SbomNotFound(f"no SBOM is stored for image {image_digest}")
     return stored

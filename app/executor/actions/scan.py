@@ -17,13 +17,13 @@ from app.supplychain.osv import AdvisoryError
 from app.supplychain.service import MadeSbom, ScanResult, advisories_from, describe, make_sbom, scan
 
 
-def make_step_sbom(ctx: RunContext, step: ScanStep, image: str, log: LogSink) -> MadeSbom:
+def make_step_sbom(ctx: RunContext, step: str, image: str, log: LogSink) -> MadeSbom:
     """The SBOM of `image` (an id or a name on the engine); StepFailed if it cannot be read."""
-    labels = object_labels(ctx.labels, ctx.run_id, **{STEP_LABEL: step.name})
+    labels = object_labels(ctx.labels, ctx.run_id, **{STEP_LABEL: step})
     try:
         made = make_sbom(ctx.client, image, labels)
     except ImageUnavailable as error:
-        raise StepFailed(f"step {step.name}: {error}") from None
+        raise StepFailed(f"step {step}: {error}") from None
     counts = ", ".join(f"{n} {kind}" for kind, n in made.sbom.ecosystems.items()) or "none"
     log(f"SBOM of {made.facts.image_id}: {made.sbom.components} packages ({counts})")
     log(f"SBOM digest {made.sbom.digest}")
