@@ -328,3 +328,28 @@ steps:
     assert isinstance(completed, ScanCompleted)
     assert completed.sbom_digest == made.sbom_digest
     assert pairs(completed) == DEBIAN_V1
+
+
+def test_findings_too_many_for_one_event_fail_the_scan_step_with_a_clear_reason(
+    cli: CliRunner,
+    store: EventStore,
+    osv_dir: Path,
+    images: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SHIPLOG_MAX_EVENT_BYTES", "1500")
+    get_settings.cache_clear()
+    pipeline = (
+        f"name: small\nsteps:\n  - name: scan\n    scan:\n      image: {images['debian-tag']}\n"
+    )
+    result = cli.invoke(app, ["run", str(make_repo(tmp_path / "repo", {".shiplog.yml": pipeline}))])
+    assert result.exit_code == 1, result.output
+    run_id = run_id_in(result.output)
+    events = run_events(store, run_id)
+    assert one(events, StepFinished, step="scan").exit_code == 1
+    assert one(events, RunFailed).reason == "step 'scan' failed"
+    assert of_type(events, ScanCompleted) == []
+    log = cli.invoke(app, ["logs", run_id, "scan"]).output
+    assert "7 findings do not fit in one ScanCompleted event" in log
+    assert "raise SHIPLOG_MAX_EVENT_BYTES" in log

@@ -11,6 +11,7 @@ import pytest
 
 from app.supplychain.matching import affects, at_or_above
 from app.supplychain.osv import AdvisoryError, load_advisories, parse_advisory
+from app.supplychain.service import advisories_from
 from tests.supplychain_samples import fixed, osv, write_advisories
 
 
@@ -164,3 +165,11 @@ def test_severity_thresholds_include_graver_findings_and_never_unknown_ones() ->
     assert at_or_above("high", "high")
     assert not at_or_above("medium", "high")
     assert not at_or_above(None, "low")
+
+
+def test_without_an_advisory_directory_a_scan_says_how_to_configure_one() -> None:
+    with pytest.raises(AdvisoryError) as caught:
+        advisories_from(None)
+    assert str(caught.value) == (
+        "no advisory directory is configured: set SHIPLOG_OSV_DIR (or pass --osv-dir)"
+    )

@@ -60,6 +60,7 @@ from app.pipeline import (
 from app.supplychain.service import MadeSbom, sbom_event
 from app.supplychain.storage import store_sbom
 from events.catalogue import Event
+from events.errors import EventTooLarge
 from events.vocabulary import (
     ImageBuilt,
     ImagePushed,
@@ -396,7 +397,13 @@ class RunExecution:
         image = env.image_id(spec.image) or env.built_steps.get(spec.image) or spec.image
         made = self._sbom(env, step.name, image, log)
         result = scan_step_packages(step, made, self.osv_dir, log)
-        self.record(result.event(step.name, spec.fail_on))
+        try:
+            self.record(result.event(step.name, spec.fail_on))
+        except EventTooLarge as error:
+            raise StepFailed(
+                f"step {step.name}: {len(result.matches)} findings do not fit in one "
+                f"ScanCompleted event ({error}); raise SHIPLOG_MAX_EVENT_BYTES"
+            ) from None
         gate(step, result)
 
     def _sbom(self, env: _RunEnv, step: str, image: str, log: Callable[[str], None]) -> MadeSbom:

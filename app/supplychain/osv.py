@@ -49,6 +49,16 @@ class AdvisoryError(ValueError):
         super().__init__(f"advisory {where}: {problem}")
 
 
+class NoAdvisories(AdvisoryError):
+    """No advisory directory is configured."""
+
+    def __init__(self) -> None:
+        ValueError.__init__(
+            self, "no advisory directory is configured: set SHIPLOG_OSV_DIR (or pass --osv-dir)"
+        )
+        self.source, self.field = "", None
+
+
 @dataclass(frozen=True)
 class Event:
     """One event of a range: its kind and version (parsed when the ecosystem is known)."""

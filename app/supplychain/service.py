@@ -16,7 +16,7 @@ from app.supplychain.files import ImageFacts
 from app.supplychain.imagefs import image_facts, read_image_files
 from app.supplychain.inventory import inventory
 from app.supplychain.matching import Match, at_or_above, match_packages
-from app.supplychain.osv import AdvisoryError, AdvisorySet, load_advisories
+from app.supplychain.osv import AdvisorySet, NoAdvisories, load_advisories
 from app.supplychain.packages import Package
 from app.supplychain.sbom import Sbom, build_sbom
 from events.vocabulary import Finding, SbomGenerated, ScanCompleted
@@ -40,11 +40,9 @@ def make_sbom(client: Any, ref: str, labels: dict[str, str] | None = None) -> Ma
 
 
 def advisories_from(directory: Path | None) -> AdvisorySet:
-    """The advisory set of the configured directory; AdvisoryError if there is none."""
+    """The advisory set of the configured directory; NoAdvisories if there is none."""
     if directory is None:
-        raise AdvisoryError(
-            "SHIPLOG_OSV_DIR", None, "no advisory directory is configured: set SHIPLOG_OSV_DIR"
-        )
+        raise NoAdvisories()
     return load_advisories(directory)
 
 
