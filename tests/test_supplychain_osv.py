@@ -173,3 +173,14 @@ def test_without_an_advisory_directory_a_scan_says_how_to_configure_one() -> Non
     assert str(caught.value) == (
         "no advisory directory is configured: set SHIPLOG_OSV_DIR (or pass --osv-dir)"
     )
+
+
+def test_an_unchanged_set_is_reused_and_a_changed_file_is_read_again(tmp_path: Path) -> None:
+    directory = write_advisories(tmp_path / "osv", [osv("A-1", "PyPI", "p", ranges=fixed("1.0"))])
+    first = load_advisories(directory)
+    assert load_advisories(directory) is first
+    write_advisories(directory, [osv("A-1", "PyPI", "p", ranges=fixed("2.0"))])
+    changed = load_advisories(directory)
+    assert changed.digest != first.digest
+    ((_, entry),) = changed.candidates("PyPI", "p")
+    assert affects(entry, "1.5") == (True, "2.0")

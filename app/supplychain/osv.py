@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -289,14 +290,29 @@ def parse_advisory(data: Any, source: str) -> Advisory:
     )
 
 
+_LAST: list[AdvisorySet] = []
+"""The set loaded last: a runner scanning image after image reads the same files again."""
+_LAST_LOCK = threading.Lock()
+
+
 def load_advisories(root: Path) -> AdvisorySet:
-    """Every OSV record under `root`, checked and indexed; AdvisoryError on the first bad one."""
+    """Every OSV record under `root`, checked and indexed; AdvisoryError on the first bad one.
+
+    The files are always read and digested; when their digest is that of the set loaded
+    last, that set is returned instead of parsing them all again.
+    """
     if not root.is_dir():
         raise AdvisoryError(str(root), None, "the advisory directory does not exist")
+    files = list(_files(root))
+    hasher = hashlib.sha256()
+    for source, data in files:
+        hasher.update(f"{source}\0{hashlib.sha256(data).hexdigest()}\n".encode())
+    digest = "sha256:" + hasher.hexdigest()
+    with _LAST_LOCK:
+        if _LAST and _LAST[0].digest == digest:
+            return _LAST[0]
     advisories: list[Advisory] = []
-    digest = hashlib.sha256()
-    for source, data in _files(root):
-        digest.update(f"{source}\0{hashlib.sha256(data).hexdigest()}\n".encode())
+    for source, data in files:
         try:
             parsed = json.loads(data)
         except ValueError as error:
@@ -307,8 +323,11 @@ def load_advisories(root: Path) -> AdvisorySet:
         for entry in advisory.affected:
             base = entry.ecosystem.split(":", 1)[0]
             index.setdefault((base, index_name(base, entry.name)), []).append((advisory, entry))
-    return AdvisorySet(
+    loaded = AdvisorySet(
         advisories=tuple(advisories),
-        digest="sha256:" + digest.hexdigest(),
+        digest=digest,
         index={key: tuple(value) for key, value in index.items()},
     )
+    with _LAST_LOCK:
+        _LAST[:] = [loaded]
+    return loaded
