@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from app.engine import connect, ensure_busybox_image
-from app.supplychain.matching import match_packages
 from app.supplychain import osv
+from app.supplychain.matching import match_packages
 from app.supplychain.osv import load_advisories
 from app.supplychain.service import make_sbom
 
