@@ -17,7 +17,7 @@ from app.api.main import create_app
 from app.cli import app
 from app.config import PROJECT_ROOT, Settings, get_settings
 from app.database import Database
-from app.pipeline import PipelineError, parse_pipeline
+from app.pipeline import PipelineError, dependencies, parse_pipeline
 from app.projections import projector
 from app.supplychain.sbom import sbom_digest
 from app.supplychain.storage import load_sbom
@@ -150,20 +150,13 @@ def test_a_bad_scan_step_is_refused_at_its_line_and_column(step: str, expected: 
     assert str(caught.value.problems[0]).startswith(expected), str(caught.value)
 
 
-def test_a_scan_step_waits_for_the_build_step_it_names() -> None:
-    from app.pipeline import dependencies
-
-    text = (
-        "name: p\nsteps:\n  - name: scan\n    scan: {image: build}\n    depends_on: []\n"
-        "  - name: build\n    build: {tags: [app]}\n    depends_on: []\n"
-    )
+def test_a_scan_step_waits_for_the_build_step_it_names_which_must_come_first() -> None:
+    scan = "  - name: scan\n    scan: {image: build}\n    depends_on: []\n"
+    build = "  - name: build\n    build: {tags: [app]}\n    depends_on: []\n"
     with pytest.raises(PipelineError, match="built by step 'build', which comes later"):
-        parse_pipeline(text)
-    ok = parse_pipeline(
-        text.replace("  - name: scan\n    scan: {image: build}\n    depends_on: []\n", "")
-        + "  - name: scan\n    scan: {image: build}\n    depends_on: []\n"
-    )
-    assert dependencies(ok)["scan"] == frozenset({"build"})
+        parse_pipeline(f"name: p\nsteps:\n{scan}{build}")
+    pipeline = parse_pipeline(f"name: p\nsteps:\n{build}{scan}")
+    assert dependencies(pipeline)["scan"] == frozenset({"build"})  # not in its depends_on
 
 
 def test_shiplog_scan_rescans_an_old_image_from_its_stored_sbom_against_newer_advisories(
