@@ -13,6 +13,7 @@ from app.cli import (
     ledger,
     pipeline_commands,
     projection_commands,
+    reproduce_command,
     run_commands,
     secret_commands,
     serve_command,
@@ -22,6 +23,7 @@ from app.executor.actions import StepFailed
 from app.executor.secrets import SecretError
 from app.executor.source import SourceError
 from app.pipeline import PipelineError
+from app.reproduce import ReproductionError
 from events.errors import LedgerError
 
 app = typer.Typer(
@@ -37,6 +39,7 @@ ledger.register(app)
 demo.register(app)
 pipeline_commands.register(app)
 projection_commands.register(app)
+reproduce_command.register(app)
 run_commands.register(app)
 secret_commands.register(app)
 serve_command.register(app)
@@ -50,6 +53,7 @@ USER_ERRORS = (
     SourceError,
     StepFailed,
     EngineUnavailable,
+    ReproductionError,
 )
 
 

@@ -7,11 +7,12 @@ through `projector()`.
 
 from __future__ import annotations
 
+from app.projections.reproductions import ReproductionsProjection
 from app.projections.runs import RunsProjection
 from events.projections import Projection, Projector
 from events.store import EventStore
 
-PROJECTIONS: tuple[Projection, ...] = (RunsProjection(),)
+PROJECTIONS: tuple[Projection, ...] = (RunsProjection(), ReproductionsProjection())
 
 
 def projector(store: EventStore) -> Projector:

@@ -1,0 +1,77 @@
+"""Reproduction verdicts of an image, newest first, from the reproductions projection.
+
+`latest_reproductions` is what the image page and `GET /api/images/{digest}/reproductions`
+show. An image is matched by its image id or by the digest the reproduction was asked
+for (a pushed manifest digest), so either form of an image's name finds its rebuilds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from app.projections.reproductions import ReproductionsProjection
+from events.projections import Projector, current_tables
+from events.store import EventStore
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class ReproductionSummary:
+    """One reproduction of an image: who asked when, and the verdict once there is one."""
+
+    repro_id: str
+    status: str
+    image_digest: str | None
+    image_id: str | None
+    run_id: str | None
+    step: str | None
+    actor: str | None
+    requested_at: datetime | None
+    verdict: str | None
+    reason: str | None
+    rebuilt_image_id: str | None
+    layers_identical: bool | None
+    compared: list[str] = field(default_factory=list)
+    files_compared: int | None = None
+    differences: list[dict[str, Any]] = field(default_factory=list)
+    config_differences: list[str] = field(default_factory=list)
+    duration_ms: int | None = None
+    completed_at: datetime | None = None
+
+
+_COLUMNS = (
+    "repro_id, status, image_digest, image_id, run_id, step, actor, requested_at, verdict, "
+    "reason, rebuilt_image_id, layers_identical, compared, files_compared, differences, "
+    "config_differences, duration_ms, completed_at"
+)
+
+
+def latest_reproductions(
+    store: EventStore, digest: str, limit: int = DEFAULT_LIMIT
+) -> list[ReproductionSummary]:
+    """The image's reproductions (by image id or asked digest), newest request first."""
+    projection = ReproductionsProjection()
+    Projector(store, [projection]).catch_up(projection)
+    limit = max(1, min(limit, MAX_LIMIT))
+    with store.connection() as conn:
+        table = current_tables(conn, projection)["reproductions"]
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM {table} "
+            "WHERE image_id = %(digest)s OR image_digest = %(digest)s "
+            "ORDER BY requested_at DESC NULLS LAST, last_position DESC LIMIT %(limit)s",
+            {"digest": digest, "limit": limit},
+        ).fetchall()
+    return [_summary(row) for row in rows]
+
+
+def _summary(row: tuple[Any, ...]) -> ReproductionSummary:
+    """A projection row as a summary (arrays and JSON as lists)."""
+    values = list(row)
+    for index in (12, 15):  # compared, config_differences
+        values[index] = list(values[index] or [])
+    values[14] = list(values[14] or [])  # differences
+    return ReproductionSummary(*values)

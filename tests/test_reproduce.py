@@ -1,0 +1,280 @@
+"""`shiplog reproduce`: rebuilding past images from the ledger on a real engine, and the verdicts.
+
+Docker builds are few on purpose (2 shared CPUs): one run with two build steps
+reproduced together, one run on a temporary base image that is then removed. The
+refusals that need no build (secret build arguments, a dirty checkout, a wrong
+target) work on a real ledger holding the events a run would have written.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import docker.errors
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from app.api.main import create_app
+from app.cli import app
+from app.config import Settings
+from app.reproduce import Reproducer, subjects
+from app.reproduce.filesystem import file_system
+from events.catalogue import Metadata
+from events.store import NO_STREAM, EventStore
+from events.vocabulary import (
+    BaseImage,
+    ImageBuilt,
+    ReproductionCompleted,
+    ReproductionRequested,
+    RunQueued,
+)
+from tests.executor_helpers import (
+    BUSYBOX,
+    EXAMPLE,
+    SHIPLOG,
+    leftover_guard_fixture,  # noqa: F401  (autouse: nothing left on the engine)
+    make_repo,
+    of_type,
+    run_events,
+    run_id_in,
+    unique_name,
+)
+
+STAMPED = f"FROM {BUSYBOX}\nRUN date +%s%N > /build-time.txt\n"
+
+
+def two_image_pipeline(name: str) -> str:
+    """The hello example as step `app`, and a Dockerfile writing its build time as `stamped`."""
+    return f"""\
+name: repro
+steps:
+  - name: app
+    build:
+      context: .
+      args:
+        VERSION: "1.0.0"
+      tags: ["{name}:app"]
+  - name: stamped
+    build:
+      context: stamped
+      tags: ["{name}:stamped"]
+"""
+
+
+def shiplog_run(cli: CliRunner, repo: Path) -> str:
+    """`shiplog run REPO` here; the run id (the run must succeed)."""
+    result = cli.invoke(app, ["run", str(repo)])
+    assert result.exit_code == 0, result.output
+    return run_id_in(result.output)
+
+
+def reproduce(cli: CliRunner, *args: str) -> tuple[int, list[dict[str, Any]]]:
+    """`shiplog reproduce ARGS --json`: the exit code and one object per image."""
+    result = cli.invoke(app, ["reproduce", *args, "--json"])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    lines = [line for line in result.output.splitlines() if line.startswith("{")]
+    return result.exit_code, [json.loads(line) for line in lines]
+
+
+def image_exists(client: Any, reference: str) -> bool:
+    try:
+        client.images.get(reference)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def test_a_run_reproduces_each_image_same_content_but_a_build_time_file_differs_alone(
+    cli: CliRunner,
+    store: EventStore,
+    settings: Settings,
+    docker_client: Any,
+    busybox_image: str,
+    tmp_path: Path,
+) -> None:
+    name = unique_name("shiplog-test/repro")
+    files: dict[str, str | bytes] = {
+        n: (EXAMPLE / n).read_bytes() for n in ("Dockerfile", "app.sh", "test.sh")
+    }
+    files["stamped/Dockerfile"] = STAMPED
+    files[".shiplog.yml"] = two_image_pipeline(name)
+    run_id = shiplog_run(cli, make_repo(tmp_path / "repo", files))
+    built = {event.step: event for event in of_type(run_events(store, run_id), ImageBuilt)}
+
+    exit_code, verdicts = reproduce(cli, run_id)
+
+    assert exit_code == 1  # one image differs
+    by_step = {verdict["step"]: verdict for verdict in verdicts}
+    assert sorted(by_step) == ["app", "stamped"]
+    same = by_step["app"]
+    assert same["image_id"] == built["app"].image_id
+    # The legacy builder stamps the build time into the image config, so a no-cache
+    # rebuild is a new image id with the same files and settings.
+    assert same["verdict"] in ("identical", "same-content")
+    assert same["differences"] == [] and same["config_differences"] == []
+    assert same["rebuilt_image_id"] is not None
+    if same["verdict"] == "same-content":
+        assert same["compared"] == ["config-digest", "layer-diff-ids", "settings", "files"]
+        # every path of the base, and the app's own files on top of them
+        assert same["files_compared"] > len(file_system(docker_client, busybox_image))
+    stamped = by_step["stamped"]
+    assert stamped["verdict"] == "differs"
+    assert stamped["layers_identical"] is False
+    assert [d["path"] for d in stamped["differences"]] == ["/build-time.txt"]
+    assert stamped["differences"][0]["change"] == "changed"
+    assert "sha256" in stamped["differences"][0]["aspects"]
+    assert stamped["config_differences"] == []
+
+    # The rebuilds are gone; the step's tags still name the originals.
+    for verdict in verdicts:
+        if verdict["rebuilt_image_id"] != verdict["image_id"]:
+            assert not image_exists(docker_client, verdict["rebuilt_image_id"])
+    assert docker_client.images.get(f"{name}:app").id == built["app"].image_id
+    assert docker_client.images.get(f"{name}:stamped").id == built["stamped"].image_id
+
+    # The ledger: one repro stream per image, requested then completed.
+    for verdict in verdicts:
+        events = store.read_stream(f"repro-{verdict['repro_id']}")
+        requested, completed = (event.data for event in events)
+        assert isinstance(requested, ReproductionRequested)
+        assert isinstance(completed, ReproductionCompleted)
+        assert (requested.run_id, requested.step) == (run_id, verdict["step"])
+        assert requested.image_id == built[verdict["step"]].image_id
+        assert requested.source_date_epoch is not None
+        assert completed.verdict == verdict["verdict"]
+        assert all(event.metadata.correlation_id == run_id for event in events)
+
+    # What the image page shows.
+    with TestClient(create_app(settings)) as client:
+        answer = client.get(f"/api/images/{built['stamped'].image_id}/reproductions")
+        assert answer.status_code == 200, answer.text
+        (shown,) = answer.json()
+        assert shown["verdict"] == "differs" and shown["status"] == "completed"
+        assert [d["path"] for d in shown["differences"]] == ["/build-time.txt"]
+        assert shown["run_id"] == run_id and shown["step"] == "stamped"
+        (shown,) = client.get(f"/api/images/{built['app'].image_id}/reproductions").json()
+        assert shown["verdict"] == same["verdict"]
+        assert client.get("/api/images/sha256:nothex/reproductions").status_code == 422
+
+
+def test_a_base_image_no_longer_on_the_engine_cannot_be_reproduced_and_says_which(
+    cli: CliRunner,
+    store: EventStore,
+    docker_client: Any,
+    busybox_image: str,
+    tmp_path: Path,
+) -> None:
+    base_tag = f"{unique_name('shiplog-test/temp-base')}:1"
+    base = docker_client.images.build(
+        fileobj=io.BytesIO(f"FROM {BUSYBOX}\nLABEL purpose=temporary-base\n".encode()),
+        tag=base_tag,
+        rm=True,
+    )[0]
+    try:
+        name = unique_name("shiplog-test/on-temp-base")
+        pipeline = f'name: on-temp\nsteps:\n  - name: build\n    build:\n      tags: ["{name}:1"]\n'
+        files = {"Dockerfile": f"FROM {base_tag}\nLABEL app=on-temp\n", ".shiplog.yml": pipeline}
+        run_id = shiplog_run(cli, make_repo(tmp_path / "repo", files))
+        (built,) = of_type(run_events(store, run_id), ImageBuilt)
+        assert built.base_images == (BaseImage(name=base_tag, digest=base.id),)
+    finally:
+        if "built" in locals():
+            docker_client.images.remove(built.image_id, force=True)
+        docker_client.images.remove(base.id, force=True)
+    assert not image_exists(docker_client, base.id)
+
+    exit_code, (verdict,) = reproduce(cli, built.image_id)
+
+    assert exit_code == 3
+    assert verdict["verdict"] == "cannot-reproduce"
+    assert verdict["reason"] == (
+        f"base image {base_tag}@{base.id} is no longer available on this engine"
+    )
+    assert verdict["rebuilt_image_id"] is None and verdict["compared"] == []
+
+
+def recorded_run(store: EventStore, **changes: Any) -> tuple[str, ImageBuilt]:
+    """A run in the ledger as the executor records it: RunQueued and one ImageBuilt."""
+    run_id = str(uuid.uuid4())
+    queued = RunQueued(
+        repository="file:///nowhere/repo",
+        commit="0" * 40,
+        ref="refs/heads/main",
+        commit_time=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        trigger="manual",
+        pipeline_path=".shiplog.yml",
+        pipeline_digest="sha256:" + "1" * 64,
+        dirty=changes.pop("dirty", False),
+    )
+    built = ImageBuilt(
+        step="build",
+        image_id="sha256:" + uuid.uuid4().hex * 2,
+        base_images=(),
+        dockerfile_sha256="2" * 64,
+        context_digest="sha256:" + "3" * 64,
+        build_args={},
+        labels={},
+        **changes,
+    )
+    metadata = Metadata(actor="alice", correlation_id=run_id)
+    store.append(f"run-{run_id}", [queued, built], NO_STREAM, metadata)
+    return run_id, built
+
+
+def test_secret_build_arguments_and_dirty_checkouts_cannot_be_reproduced_from_the_ledger(
+    store: EventStore, settings: Settings, docker_client: Any
+) -> None:
+    reproducer = Reproducer(store, docker_client, settings.work_dir)
+    secret_run, _ = recorded_run(store, secret_args=("NPM_TOKEN",))
+    dirty_run, _ = recorded_run(store, dirty=True)
+
+    (secret,) = subjects(store, docker_client, secret_run)
+    (dirty,) = subjects(store, docker_client, dirty_run)
+    with_secret = reproducer.reproduce(secret, Metadata(actor="alice")).completed
+    from_dirty = reproducer.reproduce(dirty, Metadata(actor="alice")).completed
+
+    assert with_secret.verdict == "cannot-reproduce"
+    assert with_secret.reason == (
+        "the build argument(s) NPM_TOKEN came from secrets, whose values the ledger never records"
+    )
+    assert from_dirty.verdict == "cannot-reproduce"
+    assert from_dirty.reason is not None and "uncommitted changes" in from_dirty.reason
+
+
+def test_a_wrong_target_is_a_one_line_user_error_with_exit_status_2(
+    cli: CliRunner, store: EventStore
+) -> None:
+    run_id, _ = recorded_run(store)
+    missing_run = str(uuid.uuid4())
+    cases = {
+        "not-a-digest": "shiplog: 'not-a-digest' is neither a run id (a uuid) nor an image "
+        "digest (sha256:<64 hex digits>)",
+        missing_run: f"shiplog: no run {missing_run} in the ledger",
+        "sha256:" + "a" * 64: "shiplog: no run in the ledger built or pushed an image with the "
+        f"digest sha256:{'a' * 64}",
+    }
+    for target, message in cases.items():
+        done = subprocess.run(
+            [str(SHIPLOG), "reproduce", target],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=dict(os.environ),
+            check=False,
+        )
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr
+        assert done.stderr.strip().splitlines()[-1] == message
+    result = cli.invoke(app, ["reproduce", run_id, "--step", "nope"])
+    assert result.exit_code != 0
+    assert str(result.exception) == (
+        f"run {run_id} has no image built by a step named 'nope' (it built with: build)"
+    )
