@@ -8,6 +8,7 @@ target) work on a real ledger holding the events a run would have written.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -22,15 +23,21 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from app.api.main import create_app
+from app.api.services.reproductions import latest_reproductions
 from app.cli import app
 from app.config import Settings
+from app.projections import projector
+from app.projections.reproductions import ReproductionsProjection
 from app.reproduce import Reproducer, subjects
 from app.reproduce.filesystem import file_system
 from events.catalogue import Metadata
+from events.projections import table_checksums
 from events.store import NO_STREAM, EventStore
 from events.vocabulary import (
     BaseImage,
+    FileDifference,
     ImageBuilt,
+    ImagePushed,
     ReproductionCompleted,
     ReproductionRequested,
     RunQueued,
@@ -39,6 +46,8 @@ from tests.executor_helpers import (
     BUSYBOX,
     EXAMPLE,
     SHIPLOG,
+    hello_app,
+    hello_pipeline,
     leftover_guard_fixture,  # noqa: F401  (autouse: nothing left on the engine)
     make_repo,
     of_type,
@@ -185,10 +194,23 @@ def test_a_base_image_no_longer_on_the_engine_cannot_be_reproduced_and_says_whic
         run_id = shiplog_run(cli, make_repo(tmp_path / "repo", files))
         (built,) = of_type(run_events(store, run_id), ImageBuilt)
         assert built.base_images == (BaseImage(name=base_tag, digest=base.id),)
+        # First the name moves to another image: the builder would take that one.
+        docker_client.images.get(BUSYBOX).tag(base_tag)
+        exit_code, (moved,) = reproduce(cli, built.image_id)
+        assert exit_code == 3
+        assert moved["reason"].startswith(
+            f"base image {base_tag} names {busybox_image} now, not the recorded "
+            f"{base_tag}@{base.id}"
+        )
     finally:
-        if "built" in locals():
-            docker_client.images.remove(built.image_id, force=True)
-        docker_client.images.remove(base.id, force=True)
+        # The built image (labelled with its run) goes first, then the tag (on the base or
+        # on busybox), then the base itself if removing its only child did not prune it.
+        for run_image in docker_client.images.list(filters={"label": "dev.shiplog.run"}):
+            if run_image.labels.get("org.opencontainers.image.base.name") == base_tag:
+                docker_client.images.remove(run_image.id, force=True)
+        for reference in (base_tag, base.id):
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                docker_client.images.remove(reference, force=reference == base.id)
     assert not image_exists(docker_client, base.id)
 
     exit_code, (verdict,) = reproduce(cli, built.image_id)
@@ -199,6 +221,38 @@ def test_a_base_image_no_longer_on_the_engine_cannot_be_reproduced_and_says_whic
         f"base image {base_tag}@{base.id} is no longer available on this engine"
     )
     assert verdict["rebuilt_image_id"] is None and verdict["compared"] == []
+
+
+def test_an_image_named_by_its_pushed_digest_is_found_through_the_push_and_rebuilt(
+    cli: CliRunner,
+    store: EventStore,
+    settings: Settings,
+    docker_client: Any,
+    busybox_image: str,
+    registry: Any,
+    tmp_path: Path,
+) -> None:
+    name = unique_name("shiplog-test/hello")
+    repository = f"{registry.address}/{unique_name('shiplog-test/hello-pushed')}"
+    repo = hello_app(tmp_path / "hello", hello_pipeline(f"{name}:1", repository, ("1",)))
+    run_id = shiplog_run(cli, repo)
+    events = run_events(store, run_id)
+    (built,) = of_type(events, ImageBuilt)
+    (pushed,) = of_type(events, ImagePushed)
+
+    exit_code, (verdict,) = reproduce(cli, pushed.digest)
+
+    assert exit_code == 0, verdict
+    assert (verdict["run_id"], verdict["step"]) == (run_id, "build")
+    assert verdict["image_digest"] == pushed.digest
+    assert verdict["image_id"] == built.image_id
+    assert verdict["verdict"] in ("identical", "same-content")
+    assert "manifest-digest" not in verdict["compared"]  # the rebuild is never pushed
+    with TestClient(create_app(settings)) as client:
+        by_digest = client.get(f"/api/images/{pushed.digest}/reproductions").json()
+        by_id = client.get(f"/api/images/{built.image_id}/reproductions").json()
+    assert [r["repro_id"] for r in by_digest] == [verdict["repro_id"]]
+    assert by_id == by_digest
 
 
 def recorded_run(store: EventStore, **changes: Any) -> tuple[str, ImageBuilt]:
@@ -278,3 +332,49 @@ def test_a_wrong_target_is_a_one_line_user_error_with_exit_status_2(
     assert str(result.exception) == (
         f"run {run_id} has no image built by a step named 'nope' (it built with: build)"
     )
+
+
+def test_the_reproductions_projection_lists_newest_first_and_a_rebuild_holds_the_same_rows(
+    store: EventStore,
+) -> None:
+    image = "sha256:" + "c" * 64
+    difference = FileDifference(
+        path="/build-time.txt",
+        change="changed",
+        aspects=("sha256",),
+        original="file 0644 0:0 20 " + "d" * 64,
+        rebuilt="file 0644 0:0 20 " + "e" * 64,
+    )
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    for repro_id, verdict in zip(ids[:2], ("same-content", "differs"), strict=True):
+        requested = ReproductionRequested(
+            image_digest=image, image_id=image, run_id=str(uuid.uuid4()), step="build"
+        )
+        completed = ReproductionCompleted(
+            image_digest=image,
+            image_id=image,
+            verdict=verdict,  # type: ignore[arg-type]
+            differences=(difference,) if verdict == "differs" else (),
+        )
+        store.append(f"repro-{repro_id}", [requested, completed], NO_STREAM, Metadata(actor="bob"))
+    unfinished = ReproductionRequested(
+        image_digest=image, image_id=image, run_id=str(uuid.uuid4()), step="build"
+    )
+    store.append(f"repro-{ids[2]}", [unfinished], NO_STREAM, Metadata(actor="carol"))
+
+    shown = latest_reproductions(store, image)
+
+    assert [r.repro_id for r in shown] == list(reversed(ids))
+    assert [(r.status, r.verdict, r.actor) for r in shown] == [
+        ("requested", None, "carol"),
+        ("completed", "differs", "bob"),
+        ("completed", "same-content", "bob"),
+    ]
+    assert shown[1].differences == [difference.model_dump(mode="json")]
+    assert latest_reproductions(store, image, limit=1)[0].repro_id == ids[2]
+    assert latest_reproductions(store, "sha256:" + "f" * 64) == []
+    with store.connection() as conn:
+        before = table_checksums(conn, ReproductionsProjection())
+    projector(store).rebuild("reproductions")
+    with store.connection() as conn:
+        assert table_checksums(conn, ReproductionsProjection()) == before
