@@ -49,7 +49,7 @@ def reproduce(
         if as_json:
             typer.echo(json.dumps(_as_json(reproduction), sort_keys=True))
         else:
-            _show(reproduction)
+            _show(reproduction, kept=keep)
     verdicts = {r.completed.verdict for r in done}
     if "differs" in verdicts:
         raise typer.Exit(EXIT_DIFFERS)
@@ -67,7 +67,7 @@ def _as_json(reproduction: Reproduction) -> dict[str, object]:
     }
 
 
-def _show(reproduction: Reproduction) -> None:
+def _show(reproduction: Reproduction, *, kept: bool) -> None:
     """The verdict in a few lines: what was compared, each difference, or the reason."""
     done, asked = reproduction.completed, reproduction.requested
     typer.echo(
@@ -75,7 +75,10 @@ def _show(reproduction: Reproduction) -> None:
         + (f": {done.reason}" if done.reason else "")
     )
     if done.rebuilt_image_id is not None:
-        typer.echo(f"  rebuilt as {done.rebuilt_image_id}")
+        gone = (
+            "" if kept or done.rebuilt_image_id == done.image_id else " (removed; --keep keeps it)"
+        )
+        typer.echo(f"  rebuilt as {done.rebuilt_image_id}{gone}")
     if done.layers_identical is not None:
         typer.echo(f"  layer diff ids: {'the same' if done.layers_identical else 'different'}")
     if done.compared:
