@@ -249,6 +249,7 @@ class ImagePushed(Event):
     """An image was pushed; the digest is the manifest digest the registry returned."""
 
     categories = RUN
+    schema_version = 2  # 2 added image_id
     step: str = Field(description="The push step's name in the pipeline file.")
     repository: str = Field(
         description="The repository pushed to, without tag, e.g. `registry.example.com/acme/web`."
@@ -256,6 +257,11 @@ class ImagePushed(Event):
     tag: str = Field(description="The tag pushed; each tag of a push step has its own event.")
     digest: str = Field(
         description="The manifest digest (`sha256:<hex>`) exactly as the registry returned it."
+    )
+    image_id: str | None = Field(
+        default=None,
+        description="The id (`sha256:<hex>`) of the image pushed, as this run built it; null "
+        "in events of schema version 1, where the push step's tag names it.",
     )
 
 
@@ -569,9 +575,10 @@ def _unchanged(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-# Version 2 of these only added optional times (and a deployment's repository and
-# commit), so a version 1 payload reads as version 2 unchanged.
+# Version 2 of these only added optional fields (times, a deployment's repository and
+# commit, a push's image id), so a version 1 payload reads as version 2 unchanged.
 for _name in (
+    "ImagePushed",
     "DeploymentStarted",
     "DeploymentSucceeded",
     "DeploymentFailed",

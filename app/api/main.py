@@ -11,11 +11,20 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from app.api.routes import deployments, events, health, incidents, reproductions, whoami
+from app.api.routes import (
+    deployments,
+    events,
+    health,
+    images,
+    incidents,
+    reproductions,
+    whoami,
+)
 from app.api.services.deployments import Conflict, FieldProblem
 from app.config import Settings, get_settings
 from app.context import prepare
 from events.errors import LedgerError
+from events.projections import ProjectionError
 from events.store import EventStore
 
 
@@ -29,6 +38,11 @@ def _version() -> str:
 async def ledger_error(request: Request, error: Exception) -> JSONResponse:
     """A ledger error a caller caused: 400 with its message, never a 500."""
     return JSONResponse({"detail": str(error)}, status_code=400)
+
+
+async def projection_not_ready(request: Request, error: Exception) -> JSONResponse:
+    """A query whose projection has not caught up yet: 503, retry shortly."""
+    return JSONResponse({"detail": str(error)}, status_code=503, headers={"Retry-After": "5"})
 
 
 async def field_problem(request: Request, error: Exception) -> JSONResponse:
@@ -74,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_exception_handler(ProjectionError, projection_not_ready)
     app.add_exception_handler(LedgerError, ledger_error)
     app.add_exception_handler(FieldProblem, field_problem)
     app.add_exception_handler(Conflict, conflict)
@@ -82,5 +97,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(whoami.router)
     app.include_router(deployments.router)
     app.include_router(incidents.router)
+    app.include_router(images.router)
     app.include_router(reproductions.router)
     return app

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from psycopg.types.json import Jsonb
 
-from app.projections.runs import _upsert
+from app.projections.sql import upsert_sql
 from events.projections import Write, table_name
 from events.store import RecordedEvent
 from events.vocabulary import ReproductionCompleted, ReproductionRequested
@@ -26,17 +26,19 @@ class ReproductionsProjection:
 
     name = "reproductions"
     relations = RELATIONS
+    # Both writes are upserts that accept their events in either order (see above).
+    writes_commute = True
 
     def __init__(self, version: int = VERSION) -> None:
         self.version = version
         table = table_name("reproductions", version)
-        self._requested = _upsert(
+        self._requested = upsert_sql(
             table, "r", ("repro_id",),
             ("status", "last_position", "image_digest", "image_id", "run_id", "step", "actor",
              "requested_at"),
             {"status": "r.status", "last_position": LAST},
         )  # fmt: skip
-        self._completed = _upsert(
+        self._completed = upsert_sql(
             table, "r", ("repro_id",),
             ("status", "last_position", "image_digest", "image_id", "verdict", "reason",
              "rebuilt_image_id", "layers_identical", "compared", "files_compared",

@@ -1,0 +1,77 @@
+"""`GET /api/images/{digest}` and `GET /api/images`: how images were made, and the reverse."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.exceptions import RequestValidationError
+
+from app.api.deps import AsOfDep, StoreDep
+from app.queries.images import (
+    ImageFacts,
+    ImageSummary,
+    find_image,
+    images_from_commit,
+    images_on_base,
+    images_with_label,
+)
+
+router = APIRouter(prefix="/api", tags=["images"])
+
+DIGEST = r"^sha256:[0-9a-f]{64}$"
+
+
+@router.get("/images/{digest}", responses={404: {"description": "No such image (then)."}})
+def get_image(digest: str, store: StoreDep, as_of: AsOfDep) -> ImageFacts:
+    """What an image (by image id or pushed manifest digest) was built from, and where it went."""
+    with store.connection() as conn:
+        facts = find_image(conn, digest, as_of)
+    if facts is None:
+        when = "" if as_of is None else f" as of {as_of}"
+        raise HTTPException(404, f"no image with id or pushed digest {digest!r} is recorded{when}")
+    return facts
+
+
+@router.get("/images")
+def list_images(
+    store: StoreDep,
+    as_of: AsOfDep,
+    commit: Annotated[
+        str | None,
+        Query(pattern=r"^[0-9a-fA-F]{7,64}$", description="Built from this commit (sha prefix)."),
+    ] = None,
+    base: Annotated[
+        str | None, Query(pattern=DIGEST, description="Built on the base image with this digest.")
+    ] = None,
+    label: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            description="Carrying this label: `KEY` (any value) or `KEY=VALUE`.",
+        ),
+    ] = None,
+) -> list[ImageSummary]:
+    """Images built from a commit, on a base image digest, or carrying a label (give one)."""
+    given = [
+        name for name, value in (("commit", commit), ("base", base), ("label", label)) if value
+    ]
+    if len(given) != 1:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("query", "commit" if not given else given[1]),
+                    "msg": "give exactly one of commit, base or label",
+                    "input": None,
+                }
+            ]
+        )
+    with store.connection() as conn:
+        if commit is not None:
+            return images_from_commit(conn, commit, as_of)
+        if base is not None:
+            return images_on_base(conn, base, as_of)
+        assert label is not None
+        key, has_value, value = label.partition("=")
+        return images_with_label(conn, key, value if has_value else None, as_of)
