@@ -1,8 +1,10 @@
 """What to reproduce: the ImageBuilt (and its run's RunQueued) a run id or an image digest names.
 
-A digest is looked up in the runs projection: first as an image id a build step
-recorded (proj_run_images_v1), then as a manifest digest a push step recorded
-(proj_run_pushes_v1). The caller catches the projection up first.
+A digest is turned into an image id by the images projection (`image_id_for`: an
+image id stays itself, a pushed manifest digest becomes the image pushed), whose
+build is then looked up in the runs projection (proj_run_images_v1); a digest pushed
+without a known image falls back to proj_run_pushes_v1 and the engine's RepoDigests.
+The caller catches the projections up first.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import docker.errors
 
 from app.projections.runs import RunsProjection
+from app.queries.images import image_id_for
 from events.projections import current_tables
 from events.store import EventStore
 from events.vocabulary import ImageBuilt, RunQueued
@@ -78,11 +81,12 @@ def _of_run(store: EventStore, run_id: str, asked: str, step: str | None) -> lis
 def _of_digest(store: EventStore, client: Any, digest: str, step: str | None) -> Subject:
     """The build an image id or a pushed manifest digest came from (the earliest, if several)."""
     with store.connection() as conn:
+        image_id = image_id_for(conn, digest) or digest  # a pushed digest names its image
         tables = current_tables(conn, RunsProjection())
         row = conn.execute(
             f"SELECT run_id, step FROM {tables['run_images']} WHERE image_id = %s "
             "ORDER BY position LIMIT 1",
-            (digest,),
+            (image_id,),
         ).fetchone()
         pushed = None
         if row is None:
@@ -95,19 +99,20 @@ def _of_digest(store: EventStore, client: Any, digest: str, step: str | None) ->
         run_id, built_by = str(row[0]), str(row[1])
         if step is not None and step != built_by:
             raise ReproductionError(f"image {digest} was built by step {built_by!r}, not {step!r}")
-        found = [s for s in _of_run(store, run_id, digest, built_by) if s.built.image_id == digest]
-        return found[0]
+        found = _of_run(store, run_id, digest, built_by)
+        return next(s for s in found if s.built.image_id == image_id)
     if pushed is None:
         raise ReproductionError(
             f"no run in the ledger built or pushed an image with the digest {digest}"
         )
+    # Pushed, but the push could not be tied to one of the run's images: ask the engine.
     run_id, repository = str(pushed[0]), str(pushed[1])
     candidates = _of_run(store, run_id, digest, step)
     if len(candidates) == 1:
         return candidates[0]
-    image_id = _local_image_id(client, f"{repository}@{digest}")
+    local = _local_image_id(client, f"{repository}@{digest}")
     for subject in candidates:
-        if subject.built.image_id == image_id:
+        if subject.built.image_id == local:
             return subject
     raise ReproductionError(
         f"{digest} was pushed by run {run_id}, which built several images, and this engine "

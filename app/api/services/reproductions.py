@@ -1,8 +1,10 @@
 """Reproduction verdicts of an image, newest first, from the reproductions projection.
 
 `latest_reproductions` is what the image page and `GET /api/images/{digest}/reproductions`
-show. An image is matched by its image id or by the digest the reproduction was asked
-for (a pushed manifest digest), so either form of an image's name finds its rebuilds.
+show. The digest may be the image id or a manifest digest it was pushed under (the
+images projection ties one to the other), so either name of an image finds all its
+reproductions, however they were asked for. The two projections read are caught up
+first.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from app.projections.images import ImagesProjection
 from app.projections.reproductions import ReproductionsProjection
+from app.queries.images import image_id_for
 from events.projections import Projector, current_tables
 from events.store import EventStore
 
@@ -55,15 +59,16 @@ def latest_reproductions(
 ) -> list[ReproductionSummary]:
     """The image's reproductions (by image id or asked digest), newest request first."""
     projection = ReproductionsProjection()
-    Projector(store, [projection]).catch_up(projection)
+    Projector(store, [ImagesProjection(), projection]).catch_up_all()
     limit = max(1, min(limit, MAX_LIMIT))
     with store.connection() as conn:
+        image_id = image_id_for(conn, digest) or digest
         table = current_tables(conn, projection)["reproductions"]
         rows = conn.execute(
             f"SELECT {_COLUMNS} FROM {table} "
-            "WHERE image_id = %(digest)s OR image_digest = %(digest)s "
+            "WHERE image_id = %(image)s OR image_digest = %(digest)s "
             "ORDER BY requested_at DESC NULLS LAST, last_position DESC LIMIT %(limit)s",
-            {"digest": digest, "limit": limit},
+            {"image": image_id, "digest": digest, "limit": limit},
         ).fetchall()
     return [_summary(row) for row in rows]
 
