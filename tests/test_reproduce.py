@@ -46,6 +46,7 @@ from tests.executor_helpers import (
     BUSYBOX,
     EXAMPLE,
     SHIPLOG,
+    git,
     hello_app,
     hello_pipeline,
     leftover_guard_fixture,  # noqa: F401  (autouse: nothing left on the engine)
@@ -260,7 +261,8 @@ def recorded_run(store: EventStore, **changes: Any) -> tuple[str, ImageBuilt]:
     run_id = str(uuid.uuid4())
     queued = RunQueued(
         repository="file:///nowhere/repo",
-        commit="0" * 40,
+        checkout=changes.pop("checkout", None),
+        commit=changes.pop("commit", "0" * 40),
         ref="refs/heads/main",
         commit_time=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
         trigger="manual",
@@ -270,7 +272,7 @@ def recorded_run(store: EventStore, **changes: Any) -> tuple[str, ImageBuilt]:
     )
     built = ImageBuilt(
         step="build",
-        image_id="sha256:" + uuid.uuid4().hex * 2,
+        image_id=changes.pop("image_id", "sha256:" + uuid.uuid4().hex * 2),
         base_images=(),
         dockerfile_sha256="2" * 64,
         context_digest="sha256:" + "3" * 64,
@@ -301,6 +303,32 @@ def test_secret_build_arguments_and_dirty_checkouts_cannot_be_reproduced_from_th
     )
     assert from_dirty.verdict == "cannot-reproduce"
     assert from_dirty.reason is not None and "uncommitted changes" in from_dirty.reason
+
+
+def test_a_commit_gone_from_the_repository_or_a_changed_pipeline_cannot_be_reproduced(
+    store: EventStore, settings: Settings, docker_client: Any, busybox_image: str, tmp_path: Path
+) -> None:
+    repo = make_repo(tmp_path / "repo", {".shiplog.yml": "name: x\nsteps: []\n"})
+    commit = git(repo, "rev-parse", "HEAD")
+    reproducer = Reproducer(store, docker_client, settings.work_dir)
+    # The image must exist for the rebuild to be worth trying: busybox stands in for it.
+    gone_run, _ = recorded_run(store, checkout=str(repo), image_id=busybox_image)
+    changed_run, _ = recorded_run(store, checkout=str(repo), commit=commit, image_id=busybox_image)
+
+    (gone,) = subjects(store, docker_client, gone_run)
+    (changed,) = subjects(store, docker_client, changed_run)
+    from_gone = reproducer.reproduce(gone, Metadata(actor="alice")).completed
+    from_changed = reproducer.reproduce(changed, Metadata(actor="alice")).completed
+
+    assert from_gone.verdict == "cannot-reproduce"
+    assert from_gone.reason is not None
+    assert from_gone.reason.startswith(f"commit {'0' * 40} cannot be checked out: ")
+    assert "was it never pushed, or force-pushed away?" in from_gone.reason
+    assert from_changed.verdict == "cannot-reproduce"
+    assert from_changed.reason == (
+        f".shiplog.yml at {commit[:12]} is not the file the run recorded"
+    )
+    assert list(settings.work_dir.iterdir()) == []  # the checkouts were removed
 
 
 def test_a_wrong_target_is_a_one_line_user_error_with_exit_status_2(

@@ -7,6 +7,7 @@ ReproductionCompleted at version 1. The run's id is the events' correlation id.
 from __future__ import annotations
 
 import contextlib
+import logging
 import tempfile
 import time
 import uuid
@@ -32,6 +33,9 @@ from app.reproduce.rebuild import (
 from events.catalogue import Metadata
 from events.store import NO_STREAM, EventStore
 from events.vocabulary import ReproductionCompleted, ReproductionRequested
+
+logger = logging.getLogger(__name__)
+INTERRUPTED = "interrupted: the reproduction was stopped (Ctrl-C)"
 
 
 @dataclass(frozen=True)
@@ -80,18 +84,37 @@ class Reproducer:
         try:
             outcome = self._verdict(subject, keep=keep, log=log)
         except CannotReproduce as exc:
-            outcome = {"verdict": "cannot-reproduce", "reason": str(exc)}
+            outcome = _cannot(str(exc))
         except docker.errors.APIError as exc:
-            reason = f"the Docker engine refused: {exc.explanation or exc}"
-            outcome = {"verdict": "cannot-reproduce", "reason": reason}
+            outcome = _cannot(f"the Docker engine refused: {exc.explanation or exc}")
+        except KeyboardInterrupt:
+            self._complete(stream, requested, started, correlated, _cannot(INTERRUPTED))
+            raise
+        except Exception as exc:
+            # A bug or a failure below shiplog: the type goes into the ledger (its message
+            # may quote configuration), the traceback into the log.
+            logger.exception("reproduction %s failed unexpectedly", repro_id)
+            outcome = _cannot(f"internal error ({type(exc).__name__}); see the log")
+        completed = self._complete(stream, requested, started, correlated, outcome)
+        return Reproduction(repro_id=repro_id, requested=requested, completed=completed)
+
+    def _complete(
+        self,
+        stream: str,
+        requested: ReproductionRequested,
+        started: float,
+        metadata: Metadata,
+        outcome: dict[str, Any],
+    ) -> ReproductionCompleted:
+        """Record ReproductionCompleted with the outcome's fields; return it."""
         completed = ReproductionCompleted(
             image_digest=requested.image_digest,
-            image_id=subject.built.image_id,
+            image_id=requested.image_id,
             duration_ms=int((time.monotonic() - started) * 1000),
             **outcome,
         )
-        self.store.append(stream, [completed], 0, correlated)
-        return Reproduction(repro_id=repro_id, requested=requested, completed=completed)
+        self.store.append(stream, [completed], 0, metadata)
+        return completed
 
     def _verdict(
         self, subject: Subject, *, keep: bool, log: Callable[[str], None]
@@ -150,3 +173,8 @@ class Reproducer:
             "differences": tuple(differences),
             "config_differences": tuple(settings),
         }
+
+
+def _cannot(reason: str) -> dict[str, Any]:
+    """The outcome fields of a `cannot-reproduce` verdict."""
+    return {"verdict": "cannot-reproduce", "reason": reason}
