@@ -546,7 +546,12 @@ class ReproductionCompleted(Event):
     )
     differences: tuple[FileDifference, ...] = Field(
         default=(),
-        description="Every path that differs, sorted by path (times are never compared).",
+        description="The paths that differ, sorted by path (times are never compared); the "
+        "first 500 at most, and fewer if their text would pass 256 KiB.",
+    )
+    differences_total: int = Field(
+        default=0,
+        description="How many paths differ in all; more than `differences` lists if cut short.",
     )
     config_differences: tuple[str, ...] = Field(
         default=(),

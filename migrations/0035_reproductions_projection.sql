@@ -19,6 +19,7 @@ CREATE TABLE proj_reproductions_v1 (
     compared            text[],
     files_compared      integer,
     differences         jsonb,
+    differences_total   integer,
     config_differences  text[],
     duration_ms         bigint,
     completed_at        timestamptz,

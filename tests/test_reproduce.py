@@ -29,7 +29,12 @@ from app.config import Settings
 from app.projections import projector
 from app.projections.reproductions import ReproductionsProjection
 from app.reproduce import Reproducer, subjects
-from app.reproduce.filesystem import file_system
+from app.reproduce.filesystem import (
+    MAX_DIFFERENCE_TEXT,
+    MAX_DIFFERENCES,
+    file_system,
+    first_differences,
+)
 from events.catalogue import Metadata
 from events.projections import table_checksums
 from events.store import NO_STREAM, EventStore
@@ -139,6 +144,7 @@ def test_a_run_reproduces_each_image_same_content_but_a_build_time_file_differs_
     assert stamped["verdict"] == "differs"
     assert stamped["layers_identical"] is False
     assert [d["path"] for d in stamped["differences"]] == ["/build-time.txt"]
+    assert stamped["differences_total"] == 1
     assert stamped["differences"][0]["change"] == "changed"
     assert "sha256" in stamped["differences"][0]["aspects"]
     assert stamped["config_differences"] == []
@@ -406,3 +412,18 @@ def test_the_reproductions_projection_lists_newest_first_and_a_rebuild_holds_the
     projector(store).rebuild("reproductions")
     with store.connection() as conn:
         assert table_checksums(conn, ReproductionsProjection()) == before
+
+
+def test_a_verdict_lists_the_first_differences_within_its_limits_and_counts_them_all() -> None:
+    def changed(path: str) -> FileDifference:
+        return FileDifference(
+            path=path, change="changed", aspects=("sha256",), original="file a", rebuilt="file b"
+        )
+
+    many = [changed(f"/f{n:04d}") for n in range(MAX_DIFFERENCES + 100)]
+    long_paths = [changed("/" + "d" * 4000 + f"/{n}") for n in range(200)]
+
+    assert first_differences(many) == tuple(many[:MAX_DIFFERENCES])
+    kept = first_differences(long_paths)
+    assert 0 < len(kept) < len(long_paths) and kept == tuple(long_paths[: len(kept)])
+    assert sum(len(d.path) for d in kept) <= MAX_DIFFERENCE_TEXT

@@ -88,3 +88,5 @@ def _show(reproduction: Reproduction, *, kept: bool) -> None:
     for diff in done.differences:
         what = f" ({', '.join(diff.aspects)})" if diff.aspects else ""
         typer.echo(f"  {diff.change} {diff.path}{what}: {diff.original} -> {diff.rebuilt}")
+    if done.differences_total > len(done.differences):
+        typer.echo(f"  ... and {done.differences_total - len(done.differences)} more paths")

@@ -42,7 +42,8 @@ class ReproductionsProjection:
             table, "r", ("repro_id",),
             ("status", "last_position", "image_digest", "image_id", "verdict", "reason",
              "rebuilt_image_id", "layers_identical", "compared", "files_compared",
-             "differences", "config_differences", "duration_ms", "completed_at"),
+             "differences", "differences_total", "config_differences", "duration_ms",
+             "completed_at"),
             {"last_position": LAST},
         )  # fmt: skip
 
@@ -62,6 +63,7 @@ class ReproductionsProjection:
             yield self._completed, (
                 repro_id, "completed", pos, data.image_digest, data.image_id, data.verdict,
                 data.reason, data.rebuilt_image_id, data.layers_identical, list(data.compared),
-                data.files_compared, Jsonb(differences), list(data.config_differences),
+                data.files_compared, Jsonb(differences), data.differences_total,
+                list(data.config_differences),
                 data.duration_ms, at,
             )  # fmt: skip

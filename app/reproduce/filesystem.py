@@ -51,6 +51,10 @@ _KINDS = {
     tarfile.BLKTYPE: "block",
 }
 ASPECTS = ("type", "mode", "owner", "size", "sha256", "link")
+MAX_DIFFERENCES = 500
+MAX_DIFFERENCE_TEXT = 256 * 1024
+"""A verdict lists at most this many differences, of at most this much text in all, so
+that its event stays well below the ledger's size limit; the total is always recorded."""
 
 
 @dataclass(frozen=True)
@@ -179,6 +183,24 @@ def compare_files(
             )
         )
     return differences
+
+
+def first_differences(differences: list[FileDifference]) -> tuple[FileDifference, ...]:
+    """The differences a verdict lists: the first ones, within MAX_DIFFERENCES and its text."""
+    kept: list[FileDifference] = []
+    text = 0
+    for difference in differences[:MAX_DIFFERENCES]:
+        text += (
+            sum(
+                len(part or "")
+                for part in (difference.path, difference.original, difference.rebuilt)
+            )
+            + 64
+        )
+        if text > MAX_DIFFERENCE_TEXT:
+            break
+        kept.append(difference)
+    return tuple(kept)
 
 
 def compare_settings(original: Mapping[str, Any], rebuilt: Mapping[str, Any]) -> list[str]:

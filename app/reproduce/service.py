@@ -18,7 +18,13 @@ from typing import Any
 
 import docker.errors
 
-from app.reproduce.filesystem import compare_files, compare_settings, diff_ids, file_system
+from app.reproduce.filesystem import (
+    compare_files,
+    compare_settings,
+    diff_ids,
+    file_system,
+    first_differences,
+)
 from app.reproduce.inputs import Subject
 from app.reproduce.rebuild import (
     CannotReproduce,
@@ -170,7 +176,8 @@ class Reproducer:
             "layers_identical": diff_ids(original) == diff_ids(rebuilt),
             "compared": ("config-digest", "layer-diff-ids", "settings", "files"),
             "files_compared": len(files_before.keys() | files_after.keys()),
-            "differences": tuple(differences),
+            "differences": first_differences(differences),
+            "differences_total": len(differences),
             "config_differences": tuple(settings),
         }
 

@@ -48,7 +48,10 @@ class ReproductionOut(BaseModel):
     layers_identical: bool | None = Field(description="Whether the layer diff ids are the same.")
     compared: list[str] = Field(description="What was compared.")
     files_compared: int | None = Field(description="Paths in the two file systems together.")
-    differences: list[FileDifferenceOut] = Field(description="Every path that differs.")
+    differences: list[FileDifferenceOut] = Field(
+        description="The paths that differ (the first 500 at most)."
+    )
+    differences_total: int | None = Field(description="How many paths differ in all.")
     config_differences: list[str] = Field(description="Image settings that differ.")
     duration_ms: int | None = Field(description="How long the reproduction took.")
     completed_at: datetime | None = Field(description="When the verdict was recorded.")

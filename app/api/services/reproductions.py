@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from psycopg.rows import dict_row
+
 from app.projections.images import ImagesProjection
 from app.projections.reproductions import ReproductionsProjection
 from app.queries.images import image_id_for
@@ -42,6 +44,7 @@ class ReproductionSummary:
     compared: list[str] = field(default_factory=list)
     files_compared: int | None = None
     differences: list[dict[str, Any]] = field(default_factory=list)
+    differences_total: int | None = None
     config_differences: list[str] = field(default_factory=list)
     duration_ms: int | None = None
     completed_at: datetime | None = None
@@ -50,7 +53,7 @@ class ReproductionSummary:
 _COLUMNS = (
     "repro_id, status, image_digest, image_id, run_id, step, actor, requested_at, verdict, "
     "reason, rebuilt_image_id, layers_identical, compared, files_compared, differences, "
-    "config_differences, duration_ms, completed_at"
+    "differences_total, config_differences, duration_ms, completed_at"
 )
 
 
@@ -64,19 +67,20 @@ def latest_reproductions(
     with store.connection() as conn:
         image_id = image_id_for(conn, digest) or digest
         table = current_tables(conn, projection)["reproductions"]
-        rows = conn.execute(
-            f"SELECT {_COLUMNS} FROM {table} "
-            "WHERE image_id = %(image)s OR image_digest = %(digest)s "
-            "ORDER BY requested_at DESC NULLS LAST, last_position DESC LIMIT %(limit)s",
-            {"image": image_id, "digest": digest, "limit": limit},
-        ).fetchall()
+        rows = (
+            conn.cursor(row_factory=dict_row)
+            .execute(
+                f"SELECT {_COLUMNS} FROM {table} "
+                "WHERE image_id = %(image)s OR image_digest = %(digest)s "
+                "ORDER BY requested_at DESC NULLS LAST, last_position DESC LIMIT %(limit)s",
+                {"image": image_id, "digest": digest, "limit": limit},
+            )
+            .fetchall()
+        )
     return [_summary(row) for row in rows]
 
 
-def _summary(row: tuple[Any, ...]) -> ReproductionSummary:
-    """A projection row as a summary (arrays and JSON as lists)."""
-    values = list(row)
-    for index in (12, 15):  # compared, config_differences
-        values[index] = list(values[index] or [])
-    values[14] = list(values[14] or [])  # differences
-    return ReproductionSummary(*values)
+def _summary(row: dict[str, Any]) -> ReproductionSummary:
+    """A projection row as a summary (NULL arrays and JSON as empty lists)."""
+    lists = ("compared", "differences", "config_differences")
+    return ReproductionSummary(**{**row, **{name: list(row[name] or []) for name in lists}})
