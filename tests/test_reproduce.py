@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import docker.errors
+import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -35,6 +36,7 @@ from app.reproduce.filesystem import (
     file_system,
     first_differences,
 )
+from app.reproduce.service import INTERRUPTED
 from events.catalogue import Metadata
 from events.projections import table_checksums
 from events.store import NO_STREAM, EventStore
@@ -181,9 +183,26 @@ def test_a_run_reproduces_each_image_same_content_but_a_build_time_file_differs_
         assert client.get("/api/images/sha256:nothex/reproductions").status_code == 422
 
 
+def remove_descendants(client: Any, image_id: str) -> None:
+    """Remove every image built on `image_id` (at any depth), children before parents."""
+    parents = {str(i.id): str(i.attrs.get("Parent") or "") for i in client.images.list(all=True)}
+    found = [image_id]
+    for candidate in found:
+        found += [child for child, parent in parents.items() if parent == candidate]
+    for descendant in reversed(found[1:]):
+        with contextlib.suppress(docker.errors.ImageNotFound, docker.errors.NotFound):
+            client.images.remove(descendant, force=True)
+
+
+def interrupt(line: str) -> None:
+    """A log sink that stops the process as Ctrl-C would."""
+    raise KeyboardInterrupt
+
+
 def test_a_base_image_no_longer_on_the_engine_cannot_be_reproduced_and_says_which(
     cli: CliRunner,
     store: EventStore,
+    settings: Settings,
     docker_client: Any,
     busybox_image: str,
     tmp_path: Path,
@@ -201,7 +220,16 @@ def test_a_base_image_no_longer_on_the_engine_cannot_be_reproduced_and_says_whic
         run_id = shiplog_run(cli, make_repo(tmp_path / "repo", files))
         (built,) = of_type(run_events(store, run_id), ImageBuilt)
         assert built.base_images == (BaseImage(name=base_tag, digest=base.id),)
-        # First the name moves to another image: the builder would take that one.
+        # Ctrl-C during the rebuild (at its first line of output) still ends the record.
+        reproducer = Reproducer(store, docker_client, settings.work_dir)
+        (subject,) = subjects(store, docker_client, run_id)
+        with pytest.raises(KeyboardInterrupt):
+            reproducer.reproduce(subject, Metadata(actor="alice"), log=interrupt)
+        (stream,) = {e.stream for e in store.read_all() if e.stream.startswith("repro-")}
+        ended = store.read_stream(stream)[-1].data
+        assert isinstance(ended, ReproductionCompleted)
+        assert (ended.verdict, ended.reason) == ("cannot-reproduce", INTERRUPTED)
+        # Then the name moves to another image: the builder would take that one.
         docker_client.images.get(BUSYBOX).tag(base_tag)
         exit_code, (moved,) = reproduce(cli, built.image_id)
         assert exit_code == 3
@@ -210,11 +238,10 @@ def test_a_base_image_no_longer_on_the_engine_cannot_be_reproduced_and_says_whic
             f"{base_tag}@{base.id}"
         )
     finally:
-        # The built image (labelled with its run) goes first, then the tag (on the base or
-        # on busybox), then the base itself if removing its only child did not prune it.
-        for run_image in docker_client.images.list(filters={"label": "dev.shiplog.run"}):
-            if run_image.labels.get("org.opencontainers.image.base.name") == base_tag:
-                docker_client.images.remove(run_image.id, force=True)
+        # Every image built on the base goes first (the run's, and the step images the
+        # interrupted rebuild left), then the tag (on the base or on busybox), then the
+        # base itself if removing its children did not prune it.
+        remove_descendants(docker_client, base.id)
         for reference in (base_tag, base.id):
             with contextlib.suppress(docker.errors.ImageNotFound):
                 docker_client.images.remove(reference, force=reference == base.id)
