@@ -274,9 +274,16 @@ def test_an_image_named_by_its_pushed_digest_is_found_through_the_push_and_rebui
     (built,) = of_type(events, ImageBuilt)
     (pushed,) = of_type(events, ImagePushed)
 
-    exit_code, (verdict,) = reproduce(cli, pushed.digest)
+    exit_code, (verdict,) = reproduce(cli, pushed.digest, "--keep")
 
     assert exit_code == 0, verdict
+    # --keep: the rebuild stays, with exactly the labels the run recorded (and, unless it
+    # is the original itself, no tag).
+    rebuilt = docker_client.images.get(verdict["rebuilt_image_id"])
+    assert rebuilt.labels == {**docker_client.images.get(busybox_image).labels, **built.labels}
+    if rebuilt.id != built.image_id:
+        assert rebuilt.tags == []
+        docker_client.images.remove(rebuilt.id, force=True)
     assert (verdict["run_id"], verdict["step"]) == (run_id, "build")
     assert verdict["image_digest"] == pushed.digest
     assert verdict["image_id"] == built.image_id

@@ -36,20 +36,22 @@ def reproduce(
     """Rebuild images from their runs' recorded inputs and compare (exit 1: differs, 3: cannot)."""
     context = prepare()
     client = connect()
+    done: list[Reproduction] = []
     try:
         with open_store(context) as store:
             projector(store).catch_up_all()
             found = subjects(store, client, target, step=step)
             reproducer = Reproducer(store, client, context.settings.work_dir)
             metadata = Metadata(actor=context.settings.whoami(), source="cli")
-            done = [reproducer.reproduce(subject, metadata, keep=keep) for subject in found]
+            for subject in found:
+                reproduction = reproducer.reproduce(subject, metadata, keep=keep)
+                done.append(reproduction)
+                if as_json:
+                    typer.echo(json.dumps(_as_json(reproduction), sort_keys=True))
+                else:
+                    _show(reproduction, kept=keep)
     finally:
         client.close()
-    for reproduction in done:
-        if as_json:
-            typer.echo(json.dumps(_as_json(reproduction), sort_keys=True))
-        else:
-            _show(reproduction, kept=keep)
     verdicts = {r.completed.verdict for r in done}
     if "differs" in verdicts:
         raise typer.Exit(EXIT_DIFFERS)
