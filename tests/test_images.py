@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -146,3 +147,46 @@ def test_an_image_question_before_the_projection_caught_up_is_a_503_not_a_500(
         response = client.get("/api/images/sha256:" + "9" * 64)
     assert response.status_code == 503
     assert "has not caught up" in response.json()["detail"]
+
+
+# --- on the command line ------------------------------------------------------------------
+
+
+def test_shiplog_image_and_images_answer_on_the_command_line(
+    cli: Any, plans: list[RunPlan]
+) -> None:
+    from app.cli import app
+
+    plan = next(p for p in plans if p.pushes)
+    shown = cli.invoke(app, ["image", image_of(plan)])
+    assert shown.exit_code == 0, shown.output
+    assert (
+        f"run {plan.run_id}" in shown.output
+        and f"base        debian:bookworm = {BASE}" in shown.output
+    )
+    as_json = cli.invoke(app, ["image", image_of(plan), "--json"])
+    assert json.loads(as_json.output)["commit"] == commit_of(plan)
+    listed = cli.invoke(app, ["images", "--label", f"{REVISION}={commit_of(plan)}"])
+    assert listed.exit_code == 0 and listed.output.split()[0] == image_of(plan)
+
+
+def test_shiplog_image_mistakes_end_in_one_line_not_a_traceback(
+    plans: list[RunPlan], cli: Any
+) -> None:
+    import subprocess
+    import sys
+
+    del cli  # the environment it set up (SHIPLOG_HOME, SHIPLOG_DATABASE_URL) is what matters
+    for args, expected in (
+        (["image", "sha256:" + "9" * 64], "no image with id or pushed digest"),
+        (["image", image_of(plans[0]), "--as-of", "soonish"], "invalid as_of 'soonish'"),
+        (["images"], "give exactly one of --commit, --base or --label"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-c", "from app.cli import main; main()", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 2, (args, done.stderr)
+        assert expected in done.stderr and "Traceback" not in done.stderr

@@ -38,7 +38,7 @@ from app.reproduce.filesystem import (
 )
 from app.reproduce.service import INTERRUPTED
 from events.catalogue import Metadata
-from events.projections import table_checksums
+from events.projections import ProjectionError, table_checksums
 from events.store import NO_STREAM, EventStore
 from events.vocabulary import (
     BaseImage,
@@ -170,7 +170,8 @@ def test_a_run_reproduces_each_image_same_content_but_a_build_time_file_differs_
         assert completed.verdict == verdict["verdict"]
         assert all(event.metadata.correlation_id == run_id for event in events)
 
-    # What the image page shows.
+    # What the image page shows, once the projections have caught up.
+    projector(store).catch_up_all()
     with TestClient(create_app(settings)) as client:
         answer = client.get(f"/api/images/{built['stamped'].image_id}/reproductions")
         assert answer.status_code == 200, answer.text
@@ -289,6 +290,7 @@ def test_an_image_named_by_its_pushed_digest_is_found_through_the_push_and_rebui
     assert verdict["image_id"] == built.image_id
     assert verdict["verdict"] in ("identical", "same-content")
     assert "manifest-digest" not in verdict["compared"]  # the rebuild is never pushed
+    projector(store).catch_up_all()
     with TestClient(create_app(settings)) as client:
         by_digest = client.get(f"/api/images/{pushed.digest}/reproductions").json()
         by_id = client.get(f"/api/images/{built.image_id}/reproductions").json()
@@ -429,6 +431,10 @@ def test_the_reproductions_projection_lists_newest_first_and_a_rebuild_holds_the
         image_digest=image, image_id=image, run_id=str(uuid.uuid4()), step="build"
     )
     store.append(f"repro-{ids[2]}", [unfinished], NO_STREAM, Metadata(actor="carol"))
+    folding = projector(store)
+    with pytest.raises(ProjectionError):  # a projection never caught up: no answer yet
+        latest_reproductions(store, image)
+    folding.catch_up_all()
 
     shown = latest_reproductions(store, image)
 
@@ -443,7 +449,7 @@ def test_the_reproductions_projection_lists_newest_first_and_a_rebuild_holds_the
     assert latest_reproductions(store, "sha256:" + "f" * 64) == []
     with store.connection() as conn:
         before = table_checksums(conn, ReproductionsProjection())
-    projector(store).rebuild("reproductions")
+    folding.rebuild("reproductions")
     with store.connection() as conn:
         assert table_checksums(conn, ReproductionsProjection()) == before
 

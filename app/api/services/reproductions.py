@@ -3,8 +3,9 @@
 `latest_reproductions` is what the image page and `GET /api/images/{digest}/reproductions`
 show. The digest may be the image id or a manifest digest it was pushed under (the
 images projection ties one to the other), so either name of an image finds all its
-reproductions, however they were asked for. The two projections read are caught up
-first.
+reproductions, however they were asked for. Like every query it reads the projections
+as they are (`shiplog serve` keeps them caught up); one that never caught up raises
+ProjectionError, which the API answers with 503.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
-from app.projections.images import ImagesProjection
 from app.projections.reproductions import ReproductionsProjection
 from app.queries.images import image_id_for
-from events.projections import Projector, current_tables
+from events.projections import current_tables
 from events.store import EventStore
 
 DEFAULT_LIMIT = 20
@@ -62,7 +62,6 @@ def latest_reproductions(
 ) -> list[ReproductionSummary]:
     """The image's reproductions (by image id or asked digest), newest request first."""
     projection = ReproductionsProjection()
-    Projector(store, [ImagesProjection(), projection]).catch_up_all()
     limit = max(1, min(limit, MAX_LIMIT))
     with store.connection() as conn:
         image_id = image_id_for(conn, digest) or digest
