@@ -27,6 +27,7 @@ from app.api.main import create_app
 from app.api.services.reproductions import latest_reproductions
 from app.cli import app
 from app.config import Settings
+from app.engine import push_image
 from app.projections import projector
 from app.projections.reproductions import ReproductionsProjection
 from app.reproduce import Reproducer, subjects
@@ -296,6 +297,45 @@ def test_an_image_named_by_its_pushed_digest_is_found_through_the_push_and_rebui
         by_id = client.get(f"/api/images/{built.image_id}/reproductions").json()
     assert [r["repro_id"] for r in by_digest] == [verdict["repro_id"]]
     assert by_id == by_digest
+
+
+def test_a_base_recorded_by_its_registry_digest_is_found_by_that_digest_and_rebuilt(
+    cli: CliRunner,
+    store: EventStore,
+    docker_client: Any,
+    busybox_image: str,
+    registry: Any,
+    tmp_path: Path,
+) -> None:
+    repository = f"{registry.address}/{unique_name('shiplog-test/pushed-base')}"
+    base = docker_client.images.build(
+        fileobj=io.BytesIO(f"FROM {BUSYBOX}\nLABEL purpose=pushed-base\n".encode()),
+        tag=f"{repository}:1",
+        rm=True,
+    )[0]
+    try:
+        manifest = push_image(docker_client, repository, "1")
+        name = unique_name("shiplog-test/on-pushed-base")
+        pipeline = (
+            f'name: on-pushed\nsteps:\n  - name: build\n    build:\n      tags: ["{name}:1"]\n'
+        )
+        files = {
+            "Dockerfile": f"FROM {repository}:1\nLABEL app=on-pushed\n",
+            ".shiplog.yml": pipeline,
+        }
+        run_id = shiplog_run(cli, make_repo(tmp_path / "repo", files))
+        (built,) = of_type(run_events(store, run_id), ImageBuilt)
+        assert built.base_images == (BaseImage(name=f"{repository}:1", digest=manifest),)
+        assert manifest != base.id
+
+        exit_code, (verdict,) = reproduce(cli, run_id)
+
+        assert exit_code == 0, verdict
+        assert verdict["verdict"] in ("identical", "same-content")
+    finally:
+        remove_descendants(docker_client, base.id)
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            docker_client.images.remove(base.id, force=True)
 
 
 def recorded_run(store: EventStore, **changes: Any) -> tuple[str, ImageBuilt]:

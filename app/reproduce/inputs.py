@@ -99,8 +99,13 @@ def _of_digest(store: EventStore, client: Any, digest: str, step: str | None) ->
         run_id, built_by = str(row[0]), str(row[1])
         if step is not None and step != built_by:
             raise ReproductionError(f"image {digest} was built by step {built_by!r}, not {step!r}")
-        found = _of_run(store, run_id, digest, built_by)
-        return next(s for s in found if s.built.image_id == image_id)
+        for subject in _of_run(store, run_id, digest, built_by):
+            if subject.built.image_id == image_id:
+                return subject
+        raise ReproductionError(
+            f"the runs projection says run {run_id} built {image_id}, but its stream does not: "
+            "rebuild the projection (`shiplog projections rebuild runs`)"
+        )
     if pushed is None:
         raise ReproductionError(
             f"no run in the ledger built or pushed an image with the digest {digest}"
