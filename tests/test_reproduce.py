@@ -196,6 +196,19 @@ def remove_descendants(client: Any, image_id: str) -> None:
             client.images.remove(descendant, force=True)
 
 
+def base_image(client: Any, tag: str) -> Any:
+    """A base image of our own on busybox (no layer of its own), tagged `tag`."""
+    dockerfile = f"FROM {BUSYBOX}\nLABEL purpose=test-base\n"
+    return client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True)[0]
+
+
+def built_on(root: Path, base: str) -> Path:
+    """A repository whose one build step builds `FROM base` plus a label."""
+    name = unique_name("shiplog-test/on-base")
+    pipeline = f'name: on-base\nsteps:\n  - name: build\n    build:\n      tags: ["{name}:1"]\n'
+    return make_repo(root, {"Dockerfile": f"FROM {base}\nLABEL app=x\n", ".shiplog.yml": pipeline})
+
+
 def interrupt(line: str) -> None:
     """A log sink that stops the process as Ctrl-C would."""
     raise KeyboardInterrupt
@@ -210,16 +223,9 @@ def test_a_base_image_no_longer_on_the_engine_cannot_be_reproduced_and_says_whic
     tmp_path: Path,
 ) -> None:
     base_tag = f"{unique_name('shiplog-test/temp-base')}:1"
-    base = docker_client.images.build(
-        fileobj=io.BytesIO(f"FROM {BUSYBOX}\nLABEL purpose=temporary-base\n".encode()),
-        tag=base_tag,
-        rm=True,
-    )[0]
+    base = base_image(docker_client, base_tag)
     try:
-        name = unique_name("shiplog-test/on-temp-base")
-        pipeline = f'name: on-temp\nsteps:\n  - name: build\n    build:\n      tags: ["{name}:1"]\n'
-        files = {"Dockerfile": f"FROM {base_tag}\nLABEL app=on-temp\n", ".shiplog.yml": pipeline}
-        run_id = shiplog_run(cli, make_repo(tmp_path / "repo", files))
+        run_id = shiplog_run(cli, built_on(tmp_path / "repo", base_tag))
         (built,) = of_type(run_events(store, run_id), ImageBuilt)
         assert built.base_images == (BaseImage(name=base_tag, digest=base.id),)
         # Ctrl-C during the rebuild (at its first line of output) still ends the record.
@@ -308,22 +314,10 @@ def test_a_base_recorded_by_its_registry_digest_is_found_by_that_digest_and_rebu
     tmp_path: Path,
 ) -> None:
     repository = f"{registry.address}/{unique_name('shiplog-test/pushed-base')}"
-    base = docker_client.images.build(
-        fileobj=io.BytesIO(f"FROM {BUSYBOX}\nLABEL purpose=pushed-base\n".encode()),
-        tag=f"{repository}:1",
-        rm=True,
-    )[0]
+    base = base_image(docker_client, f"{repository}:1")
     try:
         manifest = push_image(docker_client, repository, "1")
-        name = unique_name("shiplog-test/on-pushed-base")
-        pipeline = (
-            f'name: on-pushed\nsteps:\n  - name: build\n    build:\n      tags: ["{name}:1"]\n'
-        )
-        files = {
-            "Dockerfile": f"FROM {repository}:1\nLABEL app=on-pushed\n",
-            ".shiplog.yml": pipeline,
-        }
-        run_id = shiplog_run(cli, make_repo(tmp_path / "repo", files))
+        run_id = shiplog_run(cli, built_on(tmp_path / "repo", f"{repository}:1"))
         (built,) = of_type(run_events(store, run_id), ImageBuilt)
         assert built.base_images == (BaseImage(name=f"{repository}:1", digest=manifest),)
         assert manifest != base.id
