@@ -7,6 +7,7 @@ through `projector()`.
 
 from __future__ import annotations
 
+from app.projections.deployments import DeploymentsProjection
 from app.projections.images import ImagesProjection
 from app.projections.reproductions import ReproductionsProjection
 from app.projections.runs import RunsProjection
@@ -16,6 +17,7 @@ from events.store import EventStore
 PROJECTIONS: tuple[Projection, ...] = (
     RunsProjection(),
     ImagesProjection(),
+    DeploymentsProjection(),
     ReproductionsProjection(),
 )
 
