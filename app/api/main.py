@@ -21,6 +21,7 @@ from app.api.routes import (
     health,
     images,
     incidents,
+    reproductions,
     runs,
     velocity,
     whoami,
@@ -137,4 +138,5 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
     app.include_router(deployment_audit.router)
     app.include_router(velocity.router)
     app.include_router(cdevents.router)
+    app.include_router(reproductions.router)
     return app

@@ -14,6 +14,7 @@ from app.cli import (
     ledger,
     pipeline_commands,
     projection_commands,
+    reproduce_command,
     run_commands,
     secret_commands,
     serve_command,
@@ -26,6 +27,7 @@ from app.executor.source import SourceError
 from app.pipeline import PipelineError
 from app.queries import NotRecorded
 from app.queries.as_of import AsOfError
+from app.reproduce import ReproductionError
 from events.errors import LedgerError
 
 app = typer.Typer(
@@ -42,6 +44,7 @@ ledger.register(app)
 demo.register(app)
 pipeline_commands.register(app)
 projection_commands.register(app)
+reproduce_command.register(app)
 run_commands.register(app)
 secret_commands.register(app)
 serve_command.register(app)
@@ -58,6 +61,7 @@ USER_ERRORS = (
     SourceError,
     StepFailed,
     EngineUnavailable,
+    ReproductionError,
 )
 
 
