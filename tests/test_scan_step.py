@@ -231,12 +231,30 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
+def deploy(client: TestClient, environment: str, image: str, at: str) -> None:
+    """Record a finished rollout of `image` to the service `web` of `environment`."""
+    body = {
+        "environment": environment,
+        "service": "web",
+        "image_digest": image,
+        "status": "succeeded",
+        "started_at": at,
+        "finished_at": at,
+    }
+    assert client.post("/api/deployments", json=body).status_code == 201
+
+
 def test_the_api_serves_stored_sboms_and_answers_which_images_an_advisory_or_package_hits(
-    cli: CliRunner, client: TestClient, osv_dir: Path, images: dict[str, str]
+    cli: CliRunner, client: TestClient, store: EventStore, osv_dir: Path, images: dict[str, str]
 ) -> None:
     for name in ("debian", "python", "alpine"):
         assert cli.invoke(app, ["scan", images[f"{name}-tag"]]).exit_code == 0
     debian, alpine = images["debian"], images["alpine"]
+    deploy(client, "production", debian, "2024-03-01T10:00:00Z")
+    deploy(client, "production", images["python"], "2024-03-02T10:00:00Z")
+    deploy(client, "staging", debian, "2024-03-03T10:00:00Z")
+    assert client.get("/api/affected", params={"advisory": "DSA-0001-1"}).status_code == 503
+    projector(store).catch_up_all()
     sbom = client.get(f"/api/images/{debian}/sbom")
     assert sbom.status_code == 200
     assert sbom.headers["content-type"].startswith("application/vnd.cyclonedx+json")
@@ -248,6 +266,13 @@ def test_the_api_serves_stored_sboms_and_answers_which_images_an_advisory_or_pac
     assert [i["image_digest"] for i in by_alias] == [debian]
     assert {f["package"] for f in by_alias[0]["findings"]} == {"libssl3", "openssl"}
     assert by_alias[0]["scan_stream"] == f"image-{debian}"
+    where = [
+        (d["environment"], d["since"], d["until"], d["running"]) for d in by_alias[0]["deployments"]
+    ]
+    assert where == [
+        ("production", "2024-03-01T10:00:00Z", "2024-03-02T10:00:00Z", False),
+        ("staging", "2024-03-03T10:00:00Z", None, True),
+    ]
     alpine_hit = client.get("/api/affected", params={"advisory": "ALPINE-CVE-2024-0001"}).json()
     assert [i["image_digest"] for i in alpine_hit["images"]] == [alpine]
 
@@ -305,10 +330,17 @@ steps:
     pushed = one(events, ImagePushed).digest
     assert pushed != made.image_digest
 
-    projector(store).catch_up_all()
     with TestClient(create_app(settings)) as client:
+        deploy(client, "production", pushed, "2024-03-01T10:00:00Z")  # as a registry names it
+        projector(store).catch_up_all()
         by_push = client.get(f"/api/images/{pushed}/sbom")
         by_id = client.get(f"/api/images/{made.image_digest}/sbom")
+        holding = client.get("/api/affected", params={"purl": "pkg:deb/debian/openssl"}).json()
+    ((image,),) = [holding["images"]]
+    assert image["image_digest"] == made.image_digest
+    assert [(d["environment"], d["image_digest"], d["running"]) for d in image["deployments"]] == [
+        ("production", pushed, True)
+    ]
     assert by_push.status_code == by_id.status_code == 200
     assert by_push.content == by_id.content
     assert sbom_digest(by_push.content) == made.sbom_digest

@@ -14,10 +14,12 @@ from app.cli import (
     ledger,
     pipeline_commands,
     projection_commands,
+    reproduce_command,
     run_commands,
     scan_commands,
     secret_commands,
     serve_command,
+    velocity_command,
 )
 from app.engine import EngineUnavailable
 from app.executor.actions import StepFailed
@@ -26,6 +28,7 @@ from app.executor.source import SourceError
 from app.pipeline import PipelineError
 from app.queries import NotRecorded
 from app.queries.as_of import AsOfError
+from app.reproduce import ReproductionError
 from app.supplychain.imagefs import ImageUnavailable
 from app.supplychain.osv import AdvisoryError
 from app.supplychain.sbom import InvalidSbom
@@ -45,10 +48,12 @@ ledger.register(app)
 demo.register(app)
 pipeline_commands.register(app)
 projection_commands.register(app)
+reproduce_command.register(app)
 run_commands.register(app)
 scan_commands.register(app)
 secret_commands.register(app)
 serve_command.register(app)
+velocity_command.register(app)
 
 
 # Errors a user can cause and fix: one line on stderr, exit status 2, no traceback.
@@ -61,6 +66,7 @@ USER_ERRORS = (
     SourceError,
     StepFailed,
     EngineUnavailable,
+    ReproductionError,
     AdvisoryError,
     ImageUnavailable,
     InvalidSbom,

@@ -353,14 +353,7 @@ class RunExecution:
 
     def _build(self, env: _RunEnv, step: BuildStep, log: Callable[[str], None]) -> None:
         self.record(_typed_step_started(step, "docker build", step.build.model_dump(mode="json")))
-        queued = self.queued
-        facts = SourceFacts(
-            repository=queued.repository,
-            commit=queued.commit,
-            commit_time=queued.commit_time,
-            ref=queued.ref,
-            pipeline_name=env.pipeline.name,
-        )
+        facts = SourceFacts.of_run(self.queued, env.pipeline.name)
         built = run_build_step(env.ctx, step, source=facts, secrets=env.secrets, log=log)
         env.built.update(dict.fromkeys(built.tags, built.image_id))
         env.built_steps[step.name] = built.image_id

@@ -32,6 +32,18 @@ class FindingOut(BaseModel):
     severity: str | None
 
 
+class DeploymentOut(BaseModel):
+    """A stretch of time during which a service of an environment ran the image."""
+
+    environment: str
+    service: str
+    image_digest: str = Field(description="The image as the deployment named it.")
+    since: datetime = Field(description="When the rollout (or rollback) that brought it ended.")
+    until: datetime | None = Field(description="When another image replaced it; null: it runs.")
+    running: bool = Field(description="True if the service runs it now.")
+    deployment_id: str
+
+
 class AffectedImageOut(BaseModel):
     """An image, the matching packages it holds, and what its latest scan found of them."""
 
@@ -41,6 +53,10 @@ class AffectedImageOut(BaseModel):
     scanned_at: datetime | None = Field(description="When its latest scan was recorded.")
     advisory_set_digest: str | None = Field(description="The advisory set of that scan.")
     scan_stream: str | None = Field(description="The stream holding that ScanCompleted.")
+    deployments: list[DeploymentOut] = Field(
+        description="Where and since when it ran (from the deployments projection), by "
+        "environment, service and time; `running` marks what runs now."
+    )
 
     @classmethod
     def of(cls, image: AffectedImage) -> AffectedImageOut:
@@ -52,6 +68,18 @@ class AffectedImageOut(BaseModel):
             scanned_at=image.scanned_at,
             advisory_set_digest=image.advisory_set_digest,
             scan_stream=image.scan_stream,
+            deployments=[
+                DeploymentOut(
+                    environment=d.environment,
+                    service=d.service,
+                    image_digest=d.image_digest,
+                    since=d.since,
+                    until=d.until,
+                    running=d.running,
+                    deployment_id=d.deployment_id,
+                )
+                for d in image.deployments
+            ],
         )
 
 
@@ -66,7 +94,11 @@ def _refuse(parameter: str, message: str, value: str | None) -> RequestValidatio
     return RequestValidationError([detail])
 
 
-@router.get("/affected", response_model=AffectedOut)
+@router.get(
+    "/affected",
+    response_model=AffectedOut,
+    responses={503: {"description": "A projection has not caught up yet; retry shortly."}},
+)
 def get_affected(
     store: StoreDep,
     advisory: Annotated[
@@ -78,7 +110,10 @@ def get_affected(
         Query(max_length=1000, description="A package URL; without a version, any version."),
     ] = None,
 ) -> AffectedOut:
-    """Images whose latest scan found `advisory`, or whose SBOM lists the package `purl`."""
+    """Images whose latest scan found `advisory`, or whose SBOM lists the package `purl`,
+
+    with where they run now and since when (and where they ran before).
+    """
     if (advisory is None) == (purl is None):
         raise _refuse("advisory", "give exactly one of 'advisory' and 'purl'", advisory)
     if advisory is not None:

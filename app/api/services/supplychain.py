@@ -3,7 +3,10 @@
 Which images contain an affected package is answered from each image's latest
 ScanCompleted (in a run's stream or its `image-<id>` stream), so a re-scan against
 a newer advisory set changes the answer without a rebuild. Which images contain a
-package is answered from the package index of the stored SBOMs.
+package is answered from the package index of the stored SBOMs. Where those images
+run, and since when, comes from the deployments projection (by image id, or by a
+manifest digest a run pushed the image as); while a projection has not caught up,
+the answer is a ProjectionError (503), not a partial list.
 """
 
 from __future__ import annotations
@@ -12,10 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from packageurl import PackageURL
 
+from app.projections.images import ImagesProjection
+from app.queries.deployments import DeployedImage, deployed_images
 from app.supplychain.records import stored_sbom_for
 from app.supplychain.storage import SbomNotFound, StoredSbom
+from events.projections import current_tables
 from events.store import EventStore
 
 
@@ -46,6 +53,26 @@ class AffectedImage:
     scanned_at: datetime | None = None
     advisory_set_digest: str | None = None
     scan_stream: str | None = None
+    deployments: list[DeployedImage] = field(default_factory=list)
+
+
+def _where_deployed(conn: psycopg.Connection[Any], images: list[AffectedImage]) -> None:
+    """Fill each image's `deployments`: where and since when it ran, by id or pushed digest.
+
+    Deployments name an image by the digest the reporting tool saw, usually a manifest
+    digest a run pushed; the images projection maps those back to image ids.
+    """
+    by_id = {image.image_digest: image for image in images}
+    if not by_id:
+        return
+    pushes = current_tables(conn, ImagesProjection())["image_pushes"]
+    rows = conn.execute(
+        f"SELECT DISTINCT digest, image_id FROM {pushes} WHERE image_id = ANY(%s)",
+        [list(by_id)],
+    ).fetchall()
+    owner = {image_id: image_id for image_id in by_id} | {d: i for d, i in rows}
+    for stretch in deployed_images(conn, owner):
+        by_id[owner[stretch.image_digest]].deployments.append(stretch)
 
 
 def image_sbom(store: EventStore, image_digest: str) -> StoredSbom:
@@ -103,6 +130,8 @@ def images_affected_by(store: EventStore, advisory: str) -> list[AffectedImage]:
             image = AffectedImage(digest, sorted({f.purl for f in hits}), hits)
             _scanned(image, data, at, stream)
             found.append(image)
+    with store.connection() as conn:
+        _where_deployed(conn, found)
     return found
 
 
@@ -134,4 +163,7 @@ def images_with_package(store: EventStore, purl_text: str) -> list[AffectedImage
         image.findings = [
             _finding(f) for f in data.get("findings") or () if f["purl"] in image.packages
         ]
-    return list(images.values())
+    found = list(images.values())
+    with store.connection() as conn:
+        _where_deployed(conn, found)
+    return found
