@@ -8,44 +8,17 @@ and node_modules can be anywhere) without unpacking anything to disk.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import tarfile
-from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import IO, Any
 
 import docker.errors
 
+from app.engine.export import exported
 from app.supplychain.files import MAX_FILE, ImageFacts, ImageFiles, wanted
-
-PLACEHOLDER_COMMAND = ["/shiplog-inventory-never-runs"]
-"""The created container is never started; a command is given for images that have none."""
 
 
 class ImageUnavailable(LookupError):
     """The image is not on the engine, or the engine refused to read it."""
-
-
-class _ChunkReader(io.RawIOBase):
-    """A file-like object over an iterator of byte chunks, for tarfile's stream mode."""
-
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        self._chunks: Iterator[bytes] = iter(chunks)
-        self._buffer = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target: Any) -> int:
-        while not self._buffer:
-            try:
-                self._buffer = next(self._chunks)
-            except StopIteration:
-                return 0
-        size = min(len(target), len(self._buffer))
-        target[:size] = self._buffer[:size]
-        self._buffer = self._buffer[size:]
-        return size
 
 
 def image_facts(client: Any, ref: str) -> ImageFacts:
@@ -76,24 +49,18 @@ def read_image_files(
 ) -> ImageFiles:
     """The inventory's files of image `image_id`, from one export of a created container."""
     try:
-        container = client.containers.create(
-            image_id, command=PLACEHOLDER_COMMAND, labels=labels or {}, network_disabled=True
-        )
+        with exported(client, image_id, labels or {}) as stream:
+            return walk_tar(stream)
     except docker.errors.APIError as error:
         raise ImageUnavailable(
-            f"cannot create a container of {image_id}: {error.explanation or error}"
+            f"cannot read image {image_id}: {error.explanation or error}"
         ) from None
-    try:
-        return walk_tar(container.export(chunk_size=1024 * 1024))
-    finally:
-        with contextlib.suppress(docker.errors.APIError):
-            container.remove(force=True, v=True)
 
 
-def walk_tar(chunks: Iterable[bytes]) -> ImageFiles:
+def walk_tar(stream: IO[bytes]) -> ImageFiles:
     """Keep the wanted regular files and symlinks of a tar stream."""
     found = ImageFiles()
-    with tarfile.open(fileobj=io.BufferedReader(_ChunkReader(chunks)), mode="r|") as archive:
+    with tarfile.open(fileobj=stream, mode="r|") as archive:
         for member in archive:
             path = member.name.removeprefix("./").lstrip("/")
             if not wanted(path):
