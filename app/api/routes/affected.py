@@ -13,23 +13,12 @@ from app.api.deps import StoreDep
 from app.api.services.supplychain import (
     AffectedImage,
     BadPurl,
+    ImageFinding,
     images_affected_by,
     images_with_package,
 )
 
 router = APIRouter(prefix="/api", tags=["supply chain"])
-
-
-class FindingOut(BaseModel):
-    """One finding of the image's latest scan."""
-
-    advisory: str
-    aliases: list[str]
-    package: str
-    purl: str
-    installed_version: str
-    fixed_version: str | None
-    severity: str | None
 
 
 class DeploymentOut(BaseModel):
@@ -49,7 +38,7 @@ class AffectedImageOut(BaseModel):
 
     image_digest: str = Field(description="The image id, `sha256:<hex>`.")
     packages: list[str] = Field(description="Purls of the matching packages in the image.")
-    findings: list[FindingOut] = Field(description="The matching findings of its latest scan.")
+    findings: list[ImageFinding] = Field(description="The matching findings of its latest scan.")
     scanned_at: datetime | None = Field(description="When its latest scan was recorded.")
     advisory_set_digest: str | None = Field(description="The advisory set of that scan.")
     scan_stream: str | None = Field(description="The stream holding that ScanCompleted.")
@@ -64,7 +53,7 @@ class AffectedImageOut(BaseModel):
         return cls(
             image_digest=image.image_digest,
             packages=image.packages,
-            findings=[FindingOut(**vars(f)) for f in image.findings],
+            findings=image.findings,
             scanned_at=image.scanned_at,
             advisory_set_digest=image.advisory_set_digest,
             scan_stream=image.scan_stream,
