@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from app.supplychain.matching import affects, at_or_above
+from app.supplychain.matching import affects, at_or_above, ecosystem_matches
 from app.supplychain.osv import AdvisoryError, load_advisories, parse_advisory
 from app.supplychain.service import advisories_from
 from tests.supplychain_samples import fixed, osv, write_advisories
@@ -184,3 +184,12 @@ def test_an_unchanged_set_is_reused_and_a_changed_file_is_read_again(tmp_path: P
     assert changed.digest != first.digest
     ((_, entry),) = changed.candidates("PyPI", "p")
     assert affects(entry, "1.5") == (True, "2.0")
+
+
+def test_an_advisoryecosystem_matches_its_release_only_with_or_without_a_suffix() -> None:
+    assert ecosystem_matches("Debian:12", "Debian:12")
+    assert ecosystem_matches("Debian", "Debian:11")
+    assert ecosystem_matches("Ubuntu:22.04:LTS", "Ubuntu:22.04")
+    assert not ecosystem_matches("Debian:11", "Debian:12")
+    assert not ecosystem_matches("Ubuntu:22.04:LTS", "Ubuntu:22.0")
+    assert not ecosystem_matches("Alpine:v3.18", "Alpine:v3.19")

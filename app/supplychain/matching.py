@@ -84,11 +84,16 @@ def _first_fixed(entry: Affected, version: VersionKey) -> str | None:
     return min(above, key=lambda pair: pair[0])[1] if above else None
 
 
-def _ecosystem_matches(advisory_ecosystem: str, package_ecosystem: str) -> bool:
-    """`Debian:12` matches `Debian:12`; a bare `Debian` matches any Debian release."""
+def ecosystem_matches(advisory_ecosystem: str, package_ecosystem: str) -> bool:
+    """`Debian:12` matches `Debian:12`; a bare `Debian` matches any Debian release.
+
+    A suffix after the release (`Ubuntu:22.04:LTS`) still matches that release.
+    """
     if ":" not in advisory_ecosystem:
         return advisory_ecosystem == package_ecosystem.split(":", 1)[0]
-    return advisory_ecosystem == package_ecosystem
+    return advisory_ecosystem == package_ecosystem or advisory_ecosystem.startswith(
+        package_ecosystem + ":"
+    )
 
 
 def match_packages(packages: Iterable[Package], advisories: AdvisorySet) -> list[Match]:
@@ -96,7 +101,7 @@ def match_packages(packages: Iterable[Package], advisories: AdvisorySet) -> list
     found: dict[tuple[str, str], Match] = {}
     for package in packages:
         for advisory, entry in advisories.candidates(package.osv_ecosystem, package.advisory_name):
-            if not _ecosystem_matches(entry.ecosystem, package.osv_ecosystem):
+            if not ecosystem_matches(entry.ecosystem, package.osv_ecosystem):
                 continue
             hit, fixed = affects(entry, package.advisory_version)
             if hit and (advisory.id, package.purl) not in found:
