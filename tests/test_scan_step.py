@@ -194,19 +194,16 @@ def test_shiplog_scan_rescans_an_old_image_from_its_stored_sbom_against_newer_ad
     assert stream[2].metadata.source == "cli"
 
 
-def test_shiplog_scan_with_a_bad_advisory_file_exits_2_naming_it_and_records_nothing(
-    database: Database, images: dict[str, str], tmp_path: Path
-) -> None:
-    bad = write_advisories(tmp_path / "bad", [osv("PYSEC-1", "PyPI", "x", ranges=fixed("1.0.0"))])
-    (bad / "PyPI" / "PYSEC-2.json").write_text('{"id": "PYSEC-2", "affected": [{"package": 1}]}')
+def shiplog(database: Database, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The `shiplog` command of this checkout, run as a user would, on the test database."""
     env = {
         "PATH": "/usr/bin:/bin",
         "PYTHONPATH": str(PROJECT_ROOT),  # this checkout's code, whatever is installed
         "SHIPLOG_DATABASE_URL": database.owner_url,
         "SHIPLOG_HOME": str(tmp_path / "home"),
     }
-    done = subprocess.run(
-        [str(SHIPLOG), "scan", images["debian-tag"], "--osv-dir", str(bad)],
+    return subprocess.run(
+        [str(SHIPLOG), *args],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -214,10 +211,25 @@ def test_shiplog_scan_with_a_bad_advisory_file_exits_2_naming_it_and_records_not
         timeout=120,
         check=False,
     )
+
+
+def test_shiplog_scan_of_a_bad_advisory_file_or_unknown_image_exits_2_and_records_nothing(
+    database: Database, images: dict[str, str], tmp_path: Path
+) -> None:
+    bad = write_advisories(tmp_path / "bad", [osv("PYSEC-1", "PyPI", "x", ranges=fixed("1.0.0"))])
+    (bad / "PyPI" / "PYSEC-2.json").write_text('{"id": "PYSEC-2", "affected": [{"package": 1}]}')
+    done = shiplog(database, tmp_path, "scan", images["debian-tag"], "--osv-dir", str(bad))
     assert done.returncode == 2
     assert done.stderr.strip() == (
         "shiplog: advisory PyPI/PYSEC-2.json: field affected[0].package: "
         "expected an object, got int"
+    )
+    good = write_advisories(tmp_path / "good", advisories_v1())
+    missing = shiplog(database, tmp_path, "scan", "shiplog-test/nothing:1", "--osv-dir", str(good))
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == (
+        "shiplog: image shiplog-test/nothing:1 is not on this Docker engine "
+        "(shiplog never pulls images)"
     )
     with psycopg.connect(database.owner_url) as conn:
         assert conn.execute("SELECT count(*) FROM events").fetchone() == (0,)
