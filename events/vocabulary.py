@@ -249,6 +249,7 @@ class ImagePushed(Event):
     """An image was pushed; the digest is the manifest digest the registry returned."""
 
     categories = RUN
+    schema_version = 2  # 2 added image_id
     step: str = Field(description="The push step's name in the pipeline file.")
     repository: str = Field(
         description="The repository pushed to, without tag, e.g. `registry.example.com/acme/web`."
@@ -256,6 +257,11 @@ class ImagePushed(Event):
     tag: str = Field(description="The tag pushed; each tag of a push step has its own event.")
     digest: str = Field(
         description="The manifest digest (`sha256:<hex>`) exactly as the registry returned it."
+    )
+    image_id: str | None = Field(
+        default=None,
+        description="The id (`sha256:<hex>`) of the image pushed, as in its ImageBuilt when "
+        "this run built it; null in version 1 events, which did not record it.",
     )
 
 
@@ -282,12 +288,26 @@ class ScanCompleted(Event):
 
 
 class ProvenanceSigned(Event):
-    """An image's SLSA provenance was signed into a DSSE envelope."""
+    """An image's SLSA provenance was signed into a DSSE envelope and stored under its digest."""
 
     categories = RUN
-    image_digest: str = Field(description="The digest of the image the provenance is about.")
-    envelope_digest: str = Field(description="The digest of the signed DSSE envelope.")
-    key_id: str = Field(description="The id of the key that signed the envelope.")
+    step: str = Field(description="The build step that built the image, as in its ImageBuilt.")
+    image_digest: str = Field(
+        description="The image id (`sha256:<hex>`) of the image the provenance is about, as "
+        "in its ImageBuilt."
+    )
+    subject_digests: tuple[str, ...] = Field(
+        description="The digests (`sha256:<hex>`) the statement names as its subject: the "
+        "manifest digests the image was pushed as, else its image id; see docs/provenance.md."
+    )
+    envelope_digest: str = Field(
+        description="`sha256:<hex>` of the DSSE envelope's stored JSON bytes, its key in the "
+        "`attestations` table."
+    )
+    key_id: str = Field(
+        description="Hex sha256 of the raw ed25519 public key that signed the envelope (the "
+        "attestation key, not the ledger's), also the envelope signature's `keyid`."
+    )
 
 
 class RunSucceeded(Event):
@@ -515,3 +535,6 @@ for _name in (
     "IncidentResolved",
 ):
     CATALOGUE.upcaster(_name, from_version=1)(_unchanged)
+
+# ImagePushed 2 only added the optional image_id: a version 1 payload reads unchanged.
+CATALOGUE.upcaster("ImagePushed", from_version=1)(_unchanged)

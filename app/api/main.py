@@ -11,7 +11,7 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from app.api.routes import deployments, events, health, incidents, whoami
+from app.api.routes import deployments, events, health, images, incidents, whoami
 from app.api.services.deployments import Conflict, FieldProblem
 from app.config import Settings, get_settings
 from app.context import prepare
@@ -82,4 +82,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(whoami.router)
     app.include_router(deployments.router)
     app.include_router(incidents.router)
+    app.include_router(images.router)
     return app
