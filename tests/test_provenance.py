@@ -14,7 +14,7 @@ import stat
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import jsonschema
@@ -34,10 +34,11 @@ from app.keys import load_or_create_attestation_key
 from app.projections import projector
 from app.provenance.attestations import Attestor
 from app.provenance.dsse import BadEnvelope, pae, sign_envelope, verify_envelope
-from app.provenance.slsa import BUILD_TYPE, statement_bytes
+from app.provenance.slsa import BUILD_TYPE, find_image, run_images, statement_bytes
 from events.catalogue import Metadata
 from events.store import EventStore, RecordedEvent
 from events.vocabulary import (
+    CATALOGUE,
     BaseImage,
     ImageBuilt,
     ImagePushed,
@@ -519,3 +520,85 @@ def test_attest_verify_with_a_key_file_that_is_no_key_is_a_user_error(
     code, said = verify_cli(cli, str(envelope), "--key", str(envelope))
     assert code == 2
     assert "is not an ed25519 public key" in said
+
+
+# --- which pushes belong to which image --------------------------------------------------------
+
+
+def as_recorded(*events: object) -> list[RecordedEvent]:
+    """Events as a run's stream would hold them (for the pure functions of slsa)."""
+    return [
+        RecordedEvent(
+            position=i + 1,
+            tx_id=i + 1,
+            stream="run-x",
+            version=i,
+            event_id=uuid.uuid4(),
+            type_name=type(event).__name__,
+            schema_version=1,
+            data=event,  # type: ignore[arg-type]
+            metadata=RUNNER,
+            recorded_at=datetime(2026, 1, 1, tzinfo=UTC),
+            hash=b"",
+        )
+        for i, event in enumerate(events)
+    ]
+
+
+def built(step: str, image_id: str) -> ImageBuilt:
+    """An ImageBuilt of `image_id` by `step`."""
+    return ImageBuilt(
+        step=step,
+        image_id=image_id,
+        base_images=(),
+        dockerfile_sha256=DOCKERFILE,
+        context_digest=CONTEXT,
+        build_args={},
+        labels={},
+    )
+
+
+def test_pushes_go_to_the_image_they_name_when_a_run_builds_two() -> None:
+    other_id, other_manifest = "sha256:" + "a" * 64, "sha256:" + "f" * 64
+    events = as_recorded(
+        built("app", IMAGE_ID),
+        built("worker", other_id),
+        ImagePushed(step="p", repository="r/w", tag="1", digest=other_manifest, image_id=other_id),
+    )
+    app_image, worker_image = run_images(events)
+    assert app_image.subject_digests == (IMAGE_ID,)
+    assert worker_image.subject_digests == (other_manifest,)
+    assert find_image(events, other_manifest) == worker_image
+
+
+def test_a_version_1_image_pushed_reads_without_image_id_and_goes_to_the_runs_only_image() -> None:
+    old = CATALOGUE.decode(
+        "ImagePushed",
+        1,
+        f'{{"step": "p", "repository": "r/a", "tag": "1", "digest": "{MANIFEST}"}}',
+    )
+    assert isinstance(old, ImagePushed) and old.image_id is None
+    (only,) = run_images(as_recorded(built("app", IMAGE_ID), old))
+    assert only.subject_digests == (MANIFEST,)
+    two = run_images(as_recorded(built("a", IMAGE_ID), built("b", UNKNOWN), old))
+    assert [image.pushes for image in two] == [(), ()]  # cannot tell whose it was
+
+
+def test_before_the_runs_projection_has_caught_up_the_api_says_so_with_503(
+    store: EventStore, client: TestClient
+) -> None:
+    answer = client.get(f"/api/images/{IMAGE_ID}/provenance")
+    assert answer.status_code == 503
+    assert "projection 'runs' has not caught up" in answer.json()["detail"]
+
+
+def test_attest_get_of_an_unknown_digest_is_one_line_and_exit_2(
+    store: EventStore, cli: CliRunner
+) -> None:
+    record_build(store)
+    result = cli.invoke(app, ["attest", "get", UNKNOWN])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"shiplog: no image {UNKNOWN} in the ledger: no run built an image with that id "
+        "or pushed a manifest with that digest\n"
+    )

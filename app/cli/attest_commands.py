@@ -42,10 +42,10 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _checked_digest(digest: str | None) -> str | None:
-    """`--digest` if well-formed (`sha256:<64 hex>`), else a user error naming it."""
+def _checked_digest(digest: str | None, name: str) -> str | None:
+    """`digest` if well-formed (`sha256:<64 hex>`), else a user error naming parameter `name`."""
     if digest is not None and not DIGEST.fullmatch(digest):
-        raise _fail(f"--digest {digest!r} is not sha256:<64 lowercase hex digits>", USER_ERROR)
+        raise _fail(f"{name} {digest!r} is not sha256:<64 lowercase hex digits>", USER_ERROR)
     return digest
 
 
@@ -63,7 +63,7 @@ def verify(
     ] = None,
 ) -> None:
     """Check an envelope offline: signature, payload type, statement, subject; exit 1 if not."""
-    wanted = _checked_digest(digest)
+    wanted = _checked_digest(digest, "--digest")
     try:
         public_key = load_attestation_public_key(key)
         data = envelope_file.read_bytes()
@@ -100,7 +100,7 @@ def get(
     ] = None,
 ) -> None:
     """Print (or save) the stored DSSE envelope of an image's provenance."""
-    _checked_digest(digest)
+    _checked_digest(digest, "DIGEST")
     try:
         with open_store(prepare()) as store:
             envelope = attestation(store, digest)
