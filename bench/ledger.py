@@ -122,16 +122,26 @@ def metadata(run_id: UUID, writer: int) -> Metadata:
     return Metadata(actor=f"runner-{writer}@ci-host-1", correlation_id=str(run_id))
 
 
-def make_row(stream: str, version: int, data: dict[str, Any], meta: Metadata) -> tuple[Row, bytes]:
+def make_row(
+    stream: str,
+    version: int,
+    data: dict[str, Any],
+    meta: Metadata,
+    *,
+    type_name: str = "StepFinished",
+    schema_version: int = 1,
+    at: datetime | None = None,
+) -> tuple[Row, bytes]:
     """A valid `events` row (leaf hash of the canonical form) and its canonical bytes."""
-    event_id, at, meta_json = uuid4(), datetime.now(UTC), meta.to_json()
+    event_id, meta_json = uuid4(), meta.to_json()
+    at = at or datetime.now(UTC)
     document = event_document(
-        stream=stream, version=version, event_id=event_id, type_name="StepFinished",
-        schema_version=1, data=data, metadata=meta_json, recorded_at=at,
+        stream=stream, version=version, event_id=event_id, type_name=type_name,
+        schema_version=schema_version, data=data, metadata=meta_json, recorded_at=at,
     )  # fmt: skip
     canonical = canonical_json(document)
     text = json.dumps(data, separators=SEP), json.dumps(meta_json, separators=SEP)
-    row = (stream, version, event_id, "StepFinished", 1, *text, at, leaf_hash(canonical))
+    row = (stream, version, event_id, type_name, schema_version, *text, at, leaf_hash(canonical))
     return row, canonical
 
 

@@ -260,8 +260,8 @@ class ImagePushed(Event):
     )
     image_id: str | None = Field(
         default=None,
-        description="The id (`sha256:<hex>`) of the image pushed, as in its ImageBuilt when "
-        "this run built it; null in version 1 events, which did not record it.",
+        description="The id (`sha256:<hex>`) of the image pushed, as this run built it; null "
+        "in events of schema version 1, where the push step's tag names it.",
     )
 
 
@@ -524,9 +524,10 @@ def _unchanged(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-# Version 2 of these only added optional times (and a deployment's repository and
-# commit), so a version 1 payload reads as version 2 unchanged.
+# Version 2 of these only added optional fields (times, a deployment's repository and
+# commit, a push's image id), so a version 1 payload reads as version 2 unchanged.
 for _name in (
+    "ImagePushed",
     "DeploymentStarted",
     "DeploymentSucceeded",
     "DeploymentFailed",
@@ -535,6 +536,3 @@ for _name in (
     "IncidentResolved",
 ):
     CATALOGUE.upcaster(_name, from_version=1)(_unchanged)
-
-# ImagePushed 2 only added the optional image_id: a version 1 payload reads unchanged.
-CATALOGUE.upcaster("ImagePushed", from_version=1)(_unchanged)

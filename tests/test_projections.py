@@ -118,7 +118,8 @@ def plan_run(index: int, chance: random.Random) -> RunPlan:
                 step="push",
                 repository="registry.example/acme/app",
                 tag=tag,
-                digest=f"sha256:{index + 1:064x}",
+                digest=f"sha256:e{index:063x}",  # the manifest digest
+                image_id=f"sha256:{index:064x}",
             )
         )
     plan.events += [finished("push", 0, index), RunSucceeded(duration_ms=5000 + index)]

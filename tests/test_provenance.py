@@ -525,7 +525,7 @@ def test_attest_verify_with_a_key_file_that_is_no_key_is_a_user_error(
 # --- which pushes belong to which image --------------------------------------------------------
 
 
-def as_recorded(*events: object) -> list[RecordedEvent]:
+def as_recorded(*events: object, schema_version: int = 2) -> list[RecordedEvent]:
     """Events as a run's stream would hold them (for the pure functions of slsa)."""
     return [
         RecordedEvent(
@@ -535,7 +535,7 @@ def as_recorded(*events: object) -> list[RecordedEvent]:
             version=i,
             event_id=uuid.uuid4(),
             type_name=type(event).__name__,
-            schema_version=1,
+            schema_version=schema_version if isinstance(event, ImagePushed) else 1,
             data=event,  # type: ignore[arg-type]
             metadata=RUNNER,
             recorded_at=datetime(2026, 1, 1, tzinfo=UTC),
@@ -578,10 +578,17 @@ def test_a_version_1_image_pushed_reads_without_image_id_and_goes_to_the_runs_on
         f'{{"step": "p", "repository": "r/a", "tag": "1", "digest": "{MANIFEST}"}}',
     )
     assert isinstance(old, ImagePushed) and old.image_id is None
-    (only,) = run_images(as_recorded(built("app", IMAGE_ID), old))
+    (only,) = run_images(as_recorded(built("app", IMAGE_ID), old, schema_version=1))
     assert only.subject_digests == (MANIFEST,)
-    two = run_images(as_recorded(built("a", IMAGE_ID), built("b", UNKNOWN), old))
+    two = run_images(as_recorded(built("a", IMAGE_ID), built("b", UNKNOWN), old, schema_version=1))
     assert [image.pushes for image in two] == [(), ()]  # cannot tell whose it was
+
+
+def test_a_version_2_push_without_image_id_is_of_an_image_the_run_did_not_build() -> None:
+    foreign = ImagePushed(step="p", repository="r/base", tag="1", digest=MANIFEST, image_id=None)
+    (only,) = run_images(as_recorded(built("app", IMAGE_ID), foreign))
+    assert only.pushes == ()
+    assert only.subject_digests == (IMAGE_ID,)
 
 
 def test_before_the_runs_projection_has_caught_up_the_api_says_so_with_503(
@@ -589,7 +596,7 @@ def test_before_the_runs_projection_has_caught_up_the_api_says_so_with_503(
 ) -> None:
     answer = client.get(f"/api/images/{IMAGE_ID}/provenance")
     assert answer.status_code == 503
-    assert "projection 'runs' has not caught up" in answer.json()["detail"]
+    assert "has not caught up with the ledger yet" in answer.json()["detail"]
 
 
 def test_attest_get_of_an_unknown_digest_is_one_line_and_exit_2(

@@ -12,11 +12,13 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
 
 from app.config import Settings
 from app.database import Database
-from events.store import EventStore
+from app.queries.as_of import AsOfError, as_of_cursor, parse_as_of
+from events.store import Cursor, EventStore
 
 ACTOR_HEADER = "X-Shiplog-Actor"
 MAX_ACTOR_LENGTH = 200
@@ -64,7 +66,31 @@ def get_actor(
     return f"anonymous@{host}"
 
 
+def get_as_of(
+    request: Request,
+    as_of: Annotated[
+        str | None,
+        Query(
+            description="Answer from the events up to this point only: a ledger cursor "
+            "`TX_ID:POSITION` or an ISO 8601 time (naive means UTC). Default: now."
+        ),
+    ] = None,
+) -> Cursor | None:
+    """The cursor the `as_of` query parameter stands for (None: now), or a 422 naming it."""
+    if as_of is None:
+        return None
+    try:
+        value = parse_as_of(as_of)
+    except AsOfError as error:
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("query", "as_of"), "msg": str(error), "input": as_of}]
+        ) from None
+    with get_store(request).connection() as conn:
+        return as_of_cursor(conn, value)
+
+
 StoreDep = Annotated[EventStore, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 ActorDep = Annotated[str, Depends(get_actor)]
+AsOfDep = Annotated[Cursor | None, Depends(get_as_of)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -11,11 +12,22 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from app.api.routes import deployments, events, health, images, incidents, whoami
+from app.api.routes import (
+    deployments,
+    events,
+    health,
+    images,
+    incidents,
+    provenance,
+    runs,
+    whoami,
+)
 from app.api.services.deployments import Conflict, FieldProblem
 from app.config import Settings, get_settings
 from app.context import prepare
+from app.projections import projector
 from events.errors import LedgerError
+from events.projections import ProjectionError
 from events.store import EventStore
 
 
@@ -29,6 +41,11 @@ def _version() -> str:
 async def ledger_error(request: Request, error: Exception) -> JSONResponse:
     """A ledger error a caller caused: 400 with its message, never a 500."""
     return JSONResponse({"detail": str(error)}, status_code=400)
+
+
+async def projection_not_ready(request: Request, error: Exception) -> JSONResponse:
+    """A query whose projection has not caught up yet: 503, retry shortly."""
+    return JSONResponse({"detail": str(error)}, status_code=503, headers={"Retry-After": "5"})
 
 
 async def field_problem(request: Request, error: Exception) -> JSONResponse:
@@ -48,8 +65,14 @@ async def conflict(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(error)}, status_code=409)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The shiplog HTTP API over the database `settings` name (migrated on start)."""
+def create_app(settings: Settings | None = None, *, follow: bool = False) -> FastAPI:
+    """The shiplog HTTP API over the database `settings` name (migrated on start).
+
+    With `follow`, a background thread keeps every projection caught up with the
+    ledger while the application runs (what `shiplog serve` does); without it,
+    projections move only when something else folds them (tests, `shiplog
+    projections catch-up`, another server).
+    """
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -60,9 +83,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.database = context.database
         app.state.store = store
+        stop = threading.Event()
+        follower = threading.Thread(
+            target=projector(store).follow,
+            args=(stop,),
+            kwargs={"poll_seconds": settings.poll_interval},
+            name="shiplog-projections",
+            daemon=True,
+        )
+        if follow:
+            follower.start()
         try:
             yield
         finally:
+            stop.set()
+            if follow:
+                follower.join(timeout=10)
             store.close()
 
     app = FastAPI(
@@ -74,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_exception_handler(ProjectionError, projection_not_ready)
     app.add_exception_handler(LedgerError, ledger_error)
     app.add_exception_handler(FieldProblem, field_problem)
     app.add_exception_handler(Conflict, conflict)
@@ -83,4 +120,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(deployments.router)
     app.include_router(incidents.router)
     app.include_router(images.router)
+    app.include_router(runs.router)
+    app.include_router(provenance.router)
     return app

@@ -11,6 +11,7 @@ from app.cli import (
     db,
     demo,
     event_commands,
+    image_commands,
     ledger,
     pipeline_commands,
     projection_commands,
@@ -23,6 +24,8 @@ from app.executor.actions import StepFailed
 from app.executor.secrets import SecretError
 from app.executor.source import SourceError
 from app.pipeline import PipelineError
+from app.queries import NotRecorded
+from app.queries.as_of import AsOfError
 from events.errors import LedgerError
 
 app = typer.Typer(
@@ -35,6 +38,7 @@ app = typer.Typer(
 attest_commands.register(app)
 db.register(app)
 event_commands.register(app)
+image_commands.register(app)
 ledger.register(app)
 demo.register(app)
 pipeline_commands.register(app)
@@ -46,6 +50,8 @@ serve_command.register(app)
 
 # Errors a user can cause and fix: one line on stderr, exit status 2, no traceback.
 USER_ERRORS = (
+    AsOfError,
+    NotRecorded,
     LedgerError,
     PipelineError,
     SecretError,

@@ -18,9 +18,9 @@ def serve(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8080,
 ) -> None:
-    """Serve the HTTP API (OpenAPI at /docs) on the configured database."""
+    """Serve the HTTP API (OpenAPI at /docs) on the configured database, projections kept live."""
     import uvicorn  # only the server needs it
 
     from app.api.main import create_app
 
-    uvicorn.run(create_app(), host=host, port=port)
+    uvicorn.run(create_app(follow=True), host=host, port=port)

@@ -374,8 +374,9 @@ class RunExecution:
                 env.secrets[spec.username.from_secret],
                 env.secrets[spec.password.from_secret],
             )
+        image_id = env.image_id(spec.image)
         for pushed in run_push_step(
-            env.ctx, step, image_id=env.image_id(spec.image), credentials=credentials, log=log
+            env.ctx, step, image_id=image_id, credentials=credentials, log=log
         ):
             self.record(
                 ImagePushed(
@@ -383,7 +384,7 @@ class RunExecution:
                     repository=pushed.repository,
                     tag=pushed.tag,
                     digest=pushed.digest,
-                    image_id=pushed.image_id,
+                    image_id=image_id,
                 )
             )
 

@@ -7,11 +7,12 @@ through `projector()`.
 
 from __future__ import annotations
 
+from app.projections.images import ImagesProjection
 from app.projections.runs import RunsProjection
 from events.projections import Projection, Projector
 from events.store import EventStore
 
-PROJECTIONS: tuple[Projection, ...] = (RunsProjection(),)
+PROJECTIONS: tuple[Projection, ...] = (RunsProjection(), ImagesProjection())
 
 
 def projector(store: EventStore) -> Projector:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from app.projections.sql import insert_sql, interval_ms, upsert_sql
 from events.projections import Write, table_name
 from events.store import RecordedEvent
 from events.vocabulary import (
@@ -42,52 +43,55 @@ class RunsProjection:
 
     name = "runs"
     relations = RELATIONS
+    # Every write is an insert or an order-tolerant upsert: batches may be grouped.
+    writes_commute = True
 
     def __init__(self, version: int = VERSION) -> None:
         self.version = version
         runs, steps, images, pushes = (table_name(r, version) for r in RELATIONS)
         # A run's status only moves forward: queued < running < a final status.
-        self._run_queued = _upsert(
+        self._run_queued = upsert_sql(
             runs, "r", ("run_id",),
             ("status", "last_position", "repository", "commit", "ref", "trigger",
              "pipeline_path", "actor", "queued_at"),
             {"status": "r.status", "last_position": LAST,
-             "queue_wait_ms": _ms("r.claimed_at - EXCLUDED.queued_at")},
+             "queue_wait_ms": interval_ms("r.claimed_at - EXCLUDED.queued_at")},
         )  # fmt: skip
-        self._run_claimed = _upsert(
+        self._run_claimed = upsert_sql(
             runs, "r", ("run_id",),
             ("status", "last_position", "runner", "runner_version", "claimed_at"),
             {"status": "CASE r.status WHEN 'queued' THEN 'running' ELSE r.status END",
-             "last_position": LAST, "queue_wait_ms": _ms("EXCLUDED.claimed_at - r.queued_at")},
+             "last_position": LAST,
+             "queue_wait_ms": interval_ms("EXCLUDED.claimed_at - r.queued_at")},
         )  # fmt: skip
-        self._run_finished = _upsert(
+        self._run_finished = upsert_sql(
             runs, "r", ("run_id",),
             ("status", "last_position", "finished_at", "duration_ms", "reason", "failed_step"),
             {"last_position": LAST},
         )  # fmt: skip
         # A step's first event fixes its place in the run (first_position).
         first = {"first_position": "least(s.first_position, EXCLUDED.first_position)"}
-        self._step_started = _upsert(
+        self._step_started = upsert_sql(
             steps, "s", ("run_id", "step"),
             ("status", "first_position", "image", "image_digest", "commands_digest",
              "started_at"),
             first | {"status": "s.status"},
         )  # fmt: skip
-        self._step_finished = _upsert(
+        self._step_finished = upsert_sql(
             steps, "s", ("run_id", "step"),
             ("status", "first_position", "finished_at", "exit_code", "duration_ms",
              "timed_out", "log_sha256", "log_lines"),
             first,
         )  # fmt: skip
-        self._step_skipped = _upsert(
+        self._step_skipped = upsert_sql(
             steps, "s", ("run_id", "step"), ("status", "first_position", "skip_reason"), first
         )
-        self._image_built = _insert(
+        self._image_built = insert_sql(
             images,
             ("position", "run_id", "step", "image_id", "tags", "dockerfile_sha256",
              "context_digest", "target", "built_at"),
         )  # fmt: skip
-        self._image_pushed = _insert(
+        self._image_pushed = insert_sql(
             pushes, ("position", "run_id", "step", "repository", "tag", "digest", "pushed_at")
         )
 
@@ -129,38 +133,6 @@ class RunsProjection:
             yield self._image_pushed, (
                 pos, run_id, data.step, data.repository, data.tag, data.digest, at,
             )  # fmt: skip
-
-
-def _insert(table: str, columns: tuple[str, ...]) -> str:
-    """INSERT of one row into `columns`, parameters in that order."""
-    marks = ", ".join(["%s"] * len(columns))
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
-
-
-def _upsert(
-    table: str,
-    alias: str,
-    key: tuple[str, ...],
-    columns: tuple[str, ...],
-    overrides: dict[str, str] | None = None,
-) -> str:
-    """INSERT of key + columns (parameters in that order) that updates an existing row.
-
-    On conflict each column takes the new value, unless `overrides` gives it
-    another expression; `overrides` may also set columns the INSERT leaves out.
-    """
-    sets = {column: f"EXCLUDED.{column}" for column in columns} | (overrides or {})
-    marks = ", ".join(["%s"] * (len(key) + len(columns)))
-    assignments = ", ".join(f"{column} = {value}" for column, value in sets.items())
-    return (
-        f"INSERT INTO {table} AS {alias} ({', '.join(key + columns)}) VALUES ({marks}) "
-        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {assignments}"
-    )
-
-
-def _ms(interval: str) -> str:
-    """SQL for an interval expression in whole milliseconds."""
-    return f"(extract(epoch FROM {interval}) * 1000)::bigint"
 
 
 def _outcome(data: RunSucceeded | RunFailed | RunCancelled) -> tuple[str, str | None, str | None]:

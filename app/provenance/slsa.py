@@ -7,7 +7,8 @@ build type and maps every field to the event it comes from.
 
 A run's images: each ImageBuilt, with the ImagePushed events of the same image
 (matched by `image_id`; a version 1 ImagePushed has none and is credited to the
-run's only image when the run built exactly one). The statement's subject is
+run's only image when the run built exactly one; a version 2 one without an
+image id pushed an image the run did not build, and is nobody's here). The statement's subject is
 what consumers pull by: the manifest digests the image was pushed as, one per
 repository and digest; an image never pushed has only its image id.
 """
@@ -68,13 +69,18 @@ class RunImage:
 def run_images(events: Sequence[RecordedEvent]) -> list[RunImage]:
     """The images built in a run's events, in stream order, each with its pushes."""
     builds = [event.data for event in events if isinstance(event.data, ImageBuilt)]
-    pushes = [event.data for event in events if isinstance(event.data, ImagePushed)]
+    # (push, whether it is of schema version 1, which did not record the image id)
+    pushes = [
+        (event.data, event.schema_version == 1)
+        for event in events
+        if isinstance(event.data, ImagePushed)
+    ]
 
     def of(built: ImageBuilt) -> tuple[ImagePushed, ...]:
         return tuple(
             push
-            for push in pushes
-            if push.image_id == built.image_id or (push.image_id is None and len(builds) == 1)
+            for push, old in pushes
+            if push.image_id == built.image_id or (old and len(builds) == 1)
         )
 
     return [RunImage(built, of(built)) for built in builds]

@@ -1,74 +1,77 @@
-"""`GET /api/images/{digest}/provenance|attestation`: an image's SLSA provenance, bare or signed."""
+"""`GET /api/images/{digest}` and `GET /api/images`: how images were made, and the reverse."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
 
-from app.api.deps import StoreDep
-from app.api.services.provenance import ImageNotFound, attestation, provenance
-from app.provenance.dsse import IN_TOTO_PAYLOAD_TYPE
-from app.provenance.lookup import parse_as_of
-from app.provenance.slsa import statement_bytes
-from events.projections import ProjectionError
-
-router = APIRouter(prefix="/api/images", tags=["provenance"])
-
-DSSE_MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"
-Digest = Annotated[
-    str,
-    Path(
-        pattern=r"^sha256:[0-9a-f]{64}$",
-        description="The image id or a manifest digest it was pushed as, `sha256:<64 hex>`.",
-    ),
-]
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such image (at that moment), or it was never signed."}
-}
-
-
-@router.get(
-    "/{digest}/provenance",
-    responses={200: {"content": {IN_TOTO_PAYLOAD_TYPE: {}}}, **NOT_FOUND},
+from app.api.deps import AsOfDep, StoreDep
+from app.queries.images import (
+    ImageFacts,
+    ImageSummary,
+    find_image,
+    images_from_commit,
+    images_on_base,
+    images_with_label,
 )
-def get_provenance(
+
+router = APIRouter(prefix="/api", tags=["images"])
+
+DIGEST = r"^sha256:[0-9a-f]{64}$"
+
+
+@router.get("/images/{digest}", responses={404: {"description": "No such image (then)."}})
+def get_image(digest: str, store: StoreDep, as_of: AsOfDep) -> ImageFacts:
+    """What an image (by image id or pushed manifest digest) was built from, and where it went."""
+    with store.connection() as conn:
+        facts = find_image(conn, digest, as_of)
+    if facts is None:
+        when = "" if as_of is None else f" as of {as_of}"
+        raise HTTPException(404, f"no image with id or pushed digest {digest!r} is recorded{when}")
+    return facts
+
+
+@router.get("/images")
+def list_images(
     store: StoreDep,
-    digest: Digest,
-    as_of: Annotated[
+    as_of: AsOfDep,
+    commit: Annotated[
+        str | None,
+        Query(pattern=r"^[0-9a-fA-F]{7,64}$", description="Built from this commit (sha prefix)."),
+    ] = None,
+    base: Annotated[
+        str | None, Query(pattern=DIGEST, description="Built on the base image with this digest.")
+    ] = None,
+    label: Annotated[
         str | None,
         Query(
-            description="A ledger cursor `TX_ID:POSITION` or an ISO 8601 time: answer "
-            "from the events up to it only."
+            min_length=1,
+            description="Carrying this label: `KEY` (any value) or `KEY=VALUE`.",
         ),
     ] = None,
-) -> Response:
-    """The image's in-toto Statement v1 with SLSA Provenance v1, as canonical JSON."""
-    try:
-        moment = None if as_of is None else parse_as_of(as_of)
-    except ValueError as error:
-        detail = {"type": "value_error", "loc": ("query", "as_of"), "msg": str(error)}
-        raise RequestValidationError([detail | {"input": as_of}]) from None
-    try:
-        body = statement_bytes(provenance(store, digest, moment))
-    except ImageNotFound as error:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
-    except ProjectionError as error:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from None
-    return Response(body, media_type=IN_TOTO_PAYLOAD_TYPE)
-
-
-@router.get(
-    "/{digest}/attestation",
-    responses={200: {"content": {DSSE_MEDIA_TYPE: {}}}, **NOT_FOUND},
-)
-def get_attestation(store: StoreDep, digest: Digest) -> Response:
-    """The DSSE envelope (ed25519) of the image's provenance, exactly as the runner stored it."""
-    try:
-        envelope = attestation(store, digest)
-    except ImageNotFound as error:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
-    except ProjectionError as error:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(error)) from None
-    return Response(envelope, media_type=DSSE_MEDIA_TYPE)
+) -> list[ImageSummary]:
+    """Images built from a commit, on a base image digest, or carrying a label (give one)."""
+    given = [
+        name for name, value in (("commit", commit), ("base", base), ("label", label)) if value
+    ]
+    if len(given) != 1:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("query", "commit" if not given else given[1]),
+                    "msg": "give exactly one of commit, base or label",
+                    "input": None,
+                }
+            ]
+        )
+    with store.connection() as conn:
+        if commit is not None:
+            return images_from_commit(conn, commit, as_of)
+        if base is not None:
+            return images_on_base(conn, base, as_of)
+        assert label is not None
+        key, has_value, value = label.partition("=")
+        return images_with_label(conn, key, value if has_value else None, as_of)

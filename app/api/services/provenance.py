@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from app.executor.runs import run_stream
 from app.provenance import slsa
 from app.provenance.attestations import load_envelope
-from app.provenance.lookup import as_of_cursor, runs_with_image, until
+from app.provenance.lookup import runs_with_image, until
 from events.store import Cursor, EventStore, RecordedEvent
 from events.vocabulary import ProvenanceSigned
 
@@ -35,23 +34,20 @@ class Located:
     image: slsa.RunImage
 
 
-def _candidates(
-    store: EventStore, digest: str, as_of: Cursor | datetime | None
-) -> Iterator[Located]:
+def _candidates(store: EventStore, digest: str, as_of: Cursor | None) -> Iterator[Located]:
     """Each run that holds the image by `as_of`, first run first."""
     with store.connection() as conn:
         runs = runs_with_image(conn, digest)
-        cursor = None if as_of is None else as_of_cursor(conn, as_of)
     for run_id in runs:
         events = store.read_stream(run_stream(run_id))
-        if cursor is not None:
-            events = until(events, cursor)
+        if as_of is not None:
+            events = until(events, as_of)
         image = slsa.find_image(events, digest)
         if image is not None:
             yield Located(run_id, events, image)
 
 
-def _not_found(store: EventStore, digest: str, as_of: Cursor | datetime | None) -> ImageNotFound:
+def _not_found(store: EventStore, digest: str, as_of: Cursor | None) -> ImageNotFound:
     """The 404 for a digest, saying whether it is unknown or only came later than `as_of`."""
     if as_of is not None and any(True for _ in _candidates(store, digest, None)):
         return ImageNotFound(
@@ -63,7 +59,7 @@ def _not_found(store: EventStore, digest: str, as_of: Cursor | datetime | None) 
     )
 
 
-def locate(store: EventStore, digest: str, as_of: Cursor | datetime | None = None) -> Located:
+def locate(store: EventStore, digest: str, as_of: Cursor | None = None) -> Located:
     """The image known by `digest` as of `as_of` (default: now); ImageNotFound if none."""
     found = next(_candidates(store, digest, as_of), None)
     if found is None:
@@ -71,9 +67,7 @@ def locate(store: EventStore, digest: str, as_of: Cursor | datetime | None = Non
     return found
 
 
-def provenance(
-    store: EventStore, digest: str, as_of: Cursor | datetime | None = None
-) -> dict[str, Any]:
+def provenance(store: EventStore, digest: str, as_of: Cursor | None = None) -> dict[str, Any]:
     """The SLSA v1 provenance statement of the image, built from its run's events."""
     found = locate(store, digest, as_of)
     finished = slsa.steps_over(found.events)

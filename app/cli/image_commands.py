@@ -1,0 +1,130 @@
+"""`shiplog image DIGEST` and `shiplog images`: how an image was made, and the reverse questions."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Annotated, Any
+
+import typer
+
+from app.context import open_store, prepare
+from app.projections import projector
+from app.queries import NotRecorded
+from app.queries.as_of import as_of_cursor, parse_as_of
+from app.queries.images import (
+    ImageFacts,
+    find_image,
+    images_from_commit,
+    images_on_base,
+    images_with_label,
+)
+from events.store import Cursor, EventStore
+
+AsOfOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of", help="Answer from the events up to a cursor TX_ID:POSITION or an ISO time."
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add `image` and `images` to `app`."""
+    app.command("image")(image)
+    app.command("images")(images)
+
+
+def _as_of(store: EventStore, text: str | None) -> Cursor | None:
+    """The cursor `--as-of` stands for, or None; AsOfError (a user error) when malformed."""
+    if text is None:
+        return None
+    value = parse_as_of(text)
+    with store.connection() as conn:
+        return as_of_cursor(conn, value)
+
+
+def _json(value: Any) -> str:
+    """A dataclass (or list of them) as indented JSON; times in ISO 8601."""
+    plain = (
+        [dataclasses.asdict(item) for item in value]
+        if isinstance(value, list)
+        else dataclasses.asdict(value)
+    )
+    return json.dumps(plain, indent=2, default=str)
+
+
+def image(
+    digest: Annotated[str, typer.Argument(help="Image id or pushed manifest digest, sha256:…")],
+    as_of: AsOfOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show what an image was built from, its labels, tests and where it was pushed."""
+    with open_store(prepare()) as store:
+        projector(store).catch_up_all()
+        cursor = _as_of(store, as_of)
+        with store.connection() as conn:
+            facts = find_image(conn, digest, cursor)
+    if facts is None:
+        when = "" if cursor is None else f" as of {cursor}"
+        raise NotRecorded(f"no image with id or pushed digest {digest!r} is recorded{when}")
+    typer.echo(_json(facts) if as_json else _describe(facts))
+
+
+def _describe(facts: ImageFacts) -> str:
+    """The facts as a few aligned lines."""
+    lines = [
+        f"image       {facts.image_id}",
+        f"built by    run {facts.run_id}, step {facts.step!r}, at {facts.built_at.isoformat()}",
+        f"source      {facts.repository} @ {facts.commit} ({facts.ref})",
+        f"pipeline    {facts.pipeline_path} (trigger {facts.trigger}, by {facts.actor})",
+        f"dockerfile  sha256:{facts.dockerfile_sha256}",
+        f"context     {facts.context_digest}",
+    ]
+    lines += [f"base        {base.name} = {base.digest}" for base in facts.base_images]
+    lines += [f"build arg   {name}={value}" for name, value in sorted(facts.build_args.items())]
+    lines += [f"secret arg  {name} (value not recorded)" for name in facts.secret_args]
+    lines += [f"label       {key}={value}" for key, value in facts.labels.items()]
+    lines += [
+        f"tests       {t.step}: {t.passed} passed, {t.failed} failed, {t.skipped} skipped"
+        for t in facts.tests
+    ]
+    lines += [f"pushed      {p.repository}:{p.tag} = {p.digest}" for p in facts.pushes]
+    lines += [f"also built  by run {run}" for run in facts.other_runs]
+    return "\n".join(lines)
+
+
+def images(
+    commit: Annotated[str | None, typer.Option(help="Built from this commit (sha prefix).")] = None,
+    base: Annotated[str | None, typer.Option(help="Built on this base image digest.")] = None,
+    label: Annotated[str | None, typer.Option(help="Carrying label KEY or KEY=VALUE.")] = None,
+    as_of: AsOfOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List the images built from a commit, on a base image, or carrying a label (give one)."""
+    given = [
+        name for name, value in (("commit", commit), ("base", base), ("label", label)) if value
+    ]
+    if len(given) != 1:
+        raise typer.BadParameter("give exactly one of --commit, --base or --label")
+    with open_store(prepare()) as store:
+        projector(store).catch_up_all()
+        cursor = _as_of(store, as_of)
+        with store.connection() as conn:
+            if commit is not None:
+                found = images_from_commit(conn, commit, cursor)
+            elif base is not None:
+                found = images_on_base(conn, base, cursor)
+            else:
+                assert label is not None
+                key, has_value, value = label.partition("=")
+                found = images_with_label(conn, key, value if has_value else None, cursor)
+    if as_json:
+        typer.echo(_json(found))
+        return
+    for item in found:
+        typer.echo(
+            f"{item.image_id}  run {item.run_id}  {item.commit[:12]}  {item.built_at.isoformat()}"
+            f"  {' '.join(item.tags)}"
+        )

@@ -1,0 +1,87 @@
+"""`as_of`: answer a query from the events up to a past point of the ledger only.
+
+A point is a ledger cursor (`tx_id:position`, as GET /api/events prints them) or a
+time. A cursor is exact: the events at or before it in subscription order. A time
+T is turned into a cursor once, here, so every query has one meaning of "then":
+the longest prefix of the subscription order in which every event was recorded at
+or before T. Why the longest such prefix and not "every event recorded by T":
+positions are handed out in commit-ish order, not recorded_at order, so two
+concurrent transactions can interleave, and "every event recorded by T" would not
+be a prefix. A prefix is what projections are made of (a projection at a cursor is
+exactly the fold of that prefix), and the prefix chosen never contains an event
+recorded after T; at worst it leaves out an event recorded just before T that
+sorts after one recorded just after it. A time at or after the ledger's horizon
+gives the horizon: in-flight transactions may still add events "before" it, so an
+answer as of a very recent time can still grow, like any live answer.
+
+Projections answer as_of in one of two ways: history tables whose rows carry the
+`tx_id` and `position` of the event that wrote them are filtered with
+`(tx_id, position) <= (cursor)`; other projections are folded into temporary
+tables up to the cursor (events.projections.fold_as_of).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from events.store import START, Cursor
+
+AsOf = Cursor | datetime
+
+# The largest values a cursor can carry (xid8 and bigint).
+MAX_TX_ID = 2**64 - 1
+MAX_POSITION = 2**63 - 1
+
+
+class AsOfError(ValueError):
+    """An `as_of` value that is neither a cursor nor a time, with what was expected."""
+
+
+def parse_as_of(text: str) -> AsOf:
+    """A cursor (`tx_id:position`) or an ISO 8601 time (naive means UTC), else AsOfError."""
+    value = text.strip()
+    if ":" in value and value.replace(":", "").isdigit():
+        try:
+            cursor = Cursor.parse(value)
+        except ValueError as error:
+            raise AsOfError(str(error)) from None
+        if cursor.tx_id > MAX_TX_ID or cursor.position > MAX_POSITION:
+            raise AsOfError(f"invalid cursor {text!r}: out of range")
+        return cursor
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise AsOfError(
+            f"invalid as_of {text!r}: expected a ledger cursor TX_ID:POSITION (e.g. 812:40) "
+            "or an ISO 8601 time (e.g. 2026-11-01T12:00:00Z)"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def as_of_cursor(conn: psycopg.Connection[Any], value: AsOf) -> Cursor:
+    """The cursor `value` stands for: itself, or for a time the prefix described above."""
+    if isinstance(value, Cursor):
+        return value
+    # The first event recorded after the time, in subscription order; the planner
+    # picks the recorded_at index for recent times and the order's index for old ones.
+    first_after = conn.execute(
+        "SELECT tx_id, position FROM events "
+        "WHERE recorded_at > %s AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) "
+        "ORDER BY tx_id, position LIMIT 1",
+        (value,),
+    ).fetchone()
+    if first_after is None:
+        bound = "tx_id < pg_snapshot_xmin(pg_current_snapshot())"
+        params: tuple[Any, ...] = ()
+    else:
+        bound = "(tx_id, position) < (%s::text::xid8, %s)"
+        params = (str(first_after[0]), first_after[1])
+    before = conn.execute(
+        f"SELECT tx_id, position FROM events WHERE {bound} "
+        "ORDER BY tx_id DESC, position DESC LIMIT 1",
+        params,
+    ).fetchone()
+    return START if before is None else Cursor(int(before[0]), int(before[1]))
