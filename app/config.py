@@ -6,10 +6,11 @@ import getpass
 import socket
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 import platformdirs
-from pydantic import Field, PositiveFloat, PositiveInt
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, PositiveFloat, PositiveInt, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,6 +59,21 @@ class Settings(BaseSettings):
     poll_interval: PositiveFloat = Field(
         default=1.0, description="Seconds a runner waits between looks for queued runs."
     )
+
+    production_environments: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("production",),
+        min_length=1,
+        description="Environments whose deployments release velocity measures; in "
+        "SHIPLOG_PRODUCTION_ENVIRONMENTS, comma-separated (e.g. `production,prod-eu`).",
+    )
+
+    @field_validator("production_environments", mode="before")
+    @classmethod
+    def _split_environments(cls, value: object) -> object:
+        """A comma-separated string becomes its non-empty names."""
+        if isinstance(value, str):
+            return tuple(name.strip() for name in value.split(",") if name.strip())
+        return value
 
     @property
     def work_dir(self) -> Path:

@@ -13,19 +13,23 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from app.api.routes import (
+    deployment_audit,
     deployments,
+    environments,
     events,
     health,
     images,
     incidents,
     provenance,
     runs,
+    velocity,
     whoami,
 )
 from app.api.services.deployments import Conflict, FieldProblem
 from app.config import Settings, get_settings
 from app.context import prepare
 from app.projections import projector
+from app.queries.velocity import BadParameter
 from events.errors import LedgerError
 from events.projections import ProjectionError
 from events.store import EventStore
@@ -57,6 +61,13 @@ async def field_problem(request: Request, error: Exception) -> JSONResponse:
         "msg": str(error),
         "input": error.value,
     }
+    return await request_validation_exception_handler(request, RequestValidationError([detail]))
+
+
+async def bad_parameter(request: Request, error: Exception) -> JSONResponse:
+    """A query parameter that names nothing known: the same 422 FastAPI gives, naming it."""
+    assert isinstance(error, BadParameter)
+    detail = {"type": "value_error", "loc": ("query", error.parameter), "msg": str(error)}
     return await request_validation_exception_handler(request, RequestValidationError([detail]))
 
 
@@ -114,6 +125,7 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
     app.add_exception_handler(LedgerError, ledger_error)
     app.add_exception_handler(FieldProblem, field_problem)
     app.add_exception_handler(Conflict, conflict)
+    app.add_exception_handler(BadParameter, bad_parameter)
     app.include_router(health.router)
     app.include_router(events.router)
     app.include_router(whoami.router)
@@ -121,5 +133,8 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
     app.include_router(incidents.router)
     app.include_router(images.router)
     app.include_router(runs.router)
+    app.include_router(environments.router)
+    app.include_router(deployment_audit.router)
+    app.include_router(velocity.router)
     app.include_router(provenance.router)
     return app

@@ -18,6 +18,7 @@ from app.cli import (
     run_commands,
     secret_commands,
     serve_command,
+    velocity_command,
 )
 from app.engine import EngineUnavailable
 from app.executor.actions import StepFailed
@@ -46,6 +47,7 @@ projection_commands.register(app)
 run_commands.register(app)
 secret_commands.register(app)
 serve_command.register(app)
+velocity_command.register(app)
 
 
 # Errors a user can cause and fix: one line on stderr, exit status 2, no traceback.

@@ -7,12 +7,17 @@ through `projector()`.
 
 from __future__ import annotations
 
+from app.projections.deployments import DeploymentsProjection
 from app.projections.images import ImagesProjection
 from app.projections.runs import RunsProjection
 from events.projections import Projection, Projector
 from events.store import EventStore
 
-PROJECTIONS: tuple[Projection, ...] = (RunsProjection(), ImagesProjection())
+PROJECTIONS: tuple[Projection, ...] = (
+    RunsProjection(),
+    ImagesProjection(),
+    DeploymentsProjection(),
+)
 
 
 def projector(store: EventStore) -> Projector:

@@ -1,0 +1,51 @@
+"""`GET /api/audit/deployments`: who deployed what, where, when, from which commit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+
+from app.api.deployment_schemas import DeploymentAuditPage, DeploymentOut
+from app.api.deps import AsOfDep, StoreDep
+from app.api.services.environments import DeploymentAudit, audit_csv, audit_deployments
+from app.queries.deployments import MAX_LIMIT
+
+router = APIRouter(prefix="/api", tags=["audit"])
+
+NEXT_HEADER = "X-Shiplog-Next"
+
+
+@router.get(
+    "/audit/deployments",
+    response_model=DeploymentAuditPage,
+    responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv."}},
+)
+def get_deployment_audit(
+    store: StoreDep,
+    as_of: AsOfDep,
+    env: Annotated[str | None, Query(description="Only this environment.")] = None,
+    service: Annotated[str | None, Query(description="Only this service.")] = None,
+    since: Annotated[
+        datetime | None, Query(description="Started at or after (ISO 8601; naive is UTC).")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description="Started before (ISO 8601; naive is UTC).")
+    ] = None,
+    after: Annotated[int | None, Query(ge=0, description="`next` of a previous page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
+) -> Response | DeploymentAuditPage:
+    """Deployments by start time, with actor, image, commit and outcome; keyset pages."""
+    query = DeploymentAudit(env, service, since, until, as_of, limit, after)
+    page = audit_deployments(store, query)
+    following = None if page.next is None else str(page.next)
+    if output == "csv":
+        headers = {} if following is None else {NEXT_HEADER: following}
+        return Response(
+            audit_csv(page.deployments), media_type="text/csv; charset=utf-8", headers=headers
+        )
+    return DeploymentAuditPage(
+        deployments=[DeploymentOut.model_validate(d) for d in page.deployments], next=following
+    )

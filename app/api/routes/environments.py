@@ -1,0 +1,37 @@
+"""`GET /api/environments/{environment}`: what each service runs there now, and its history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from app.api.deployment_schemas import DeploymentOut, EnvironmentOut, RunningOut
+from app.api.deps import AsOfDep, StoreDep
+from app.api.services.environments import environment_view
+from app.queries.deployments import MAX_LIMIT
+
+router = APIRouter(prefix="/api", tags=["deployments"])
+
+
+@router.get("/environments/{environment}", response_model=EnvironmentOut)
+def get_environment(
+    store: StoreDep,
+    as_of: AsOfDep,
+    environment: Annotated[
+        str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="e.g. `production`.")
+    ],
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="History rows.")] = 50,
+    after: Annotated[
+        int | None, Query(ge=0, description="`next` of a previous answer: older history.")
+    ] = None,
+) -> EnvironmentOut:
+    """Each service's running image (and since when), and the deployments, newest first."""
+    view = environment_view(store, environment, as_of=as_of, limit=limit, after=after)
+    return EnvironmentOut(
+        environment=environment,
+        as_of=None if as_of is None else str(as_of),
+        running=[RunningOut.model_validate(r) for r in view.running],
+        history=[DeploymentOut.model_validate(d) for d in view.history.deployments],
+        next=None if view.history.next is None else str(view.history.next),
+    )

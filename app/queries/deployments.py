@@ -1,0 +1,348 @@
+"""Deployments read from the deployments projection: what runs where, history, audit, images.
+
+Every function takes `as_of`, a ledger cursor (None: now), and answers from the
+events at or before it only: the projection's tables are histories whose rows
+carry their event's (tx_id, position), so `as_of` is one more WHERE clause
+(app/projections/deployments.py). A deployment's commit is its own, else the
+commit of the run it names, else of the run that built or pushed its image
+(the runs projection; skipped while that projection has not caught up).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from app.projections.deployments import DeploymentsProjection
+from app.projections.runs import RunsProjection
+from app.velocity.records import (
+    Deployment,
+    DeploymentRow,
+    Incident,
+    IncidentRow,
+    fold_deployments,
+    fold_incidents,
+)
+from events.projections import ProjectionError, current_tables
+from events.store import Cursor
+
+Connection = psycopg.Connection[Any]
+DEPLOYMENTS = DeploymentsProjection()
+RUNS = RunsProjection()
+MAX_LIMIT = 1000
+# Cursor columns are bigint; a larger tx_id than any stored one means "everything".
+_MAX_BIGINT = 2**63 - 1
+_ROW_COLUMNS = (
+    "position, tx_id, environment, deployment_id, service, kind, image_digest, at, actor, "
+    "strategy, run_id, repository, commit, reason"
+)
+_RUNNING = "kind IN ('succeeded', 'rolled_back')"
+
+
+def upto(as_of: Cursor | None, alias: str = "") -> tuple[str, list[Any]]:
+    """SQL condition (and parameters) keeping the rows at or before `as_of`."""
+    if as_of is None:
+        return "TRUE", []
+    prefix = f"{alias}." if alias else ""
+    return (
+        f"({prefix}tx_id, {prefix}position) <= (%s, %s)",
+        [min(as_of.tx_id, _MAX_BIGINT), min(as_of.position, _MAX_BIGINT)],
+    )
+
+
+def tables(conn: Connection) -> dict[str, str]:
+    """Relation → table of the deployments projection readers use now."""
+    return current_tables(conn, DEPLOYMENTS)
+
+
+@dataclass(frozen=True)
+class Running:
+    """What one service of an environment runs: the image, since when, and which rollout."""
+
+    environment: str
+    service: str
+    image_digest: str | None
+    since: datetime
+    deployment_id: str
+    how: str  # succeeded (a rollout finished) | rolled_back (returned to an earlier image)
+    actor: str
+
+
+def running(conn: Connection, environment: str, as_of: Cursor | None = None) -> list[Running]:
+    """Per service of `environment`, the image its last finished rollout or rollback left."""
+    table = tables(conn)["deployment_events"]
+    cond, params = upto(as_of)
+    rows = conn.execute(
+        f"SELECT DISTINCT ON (service) service, image_digest, at, deployment_id, kind, actor "
+        f"FROM {table} WHERE environment = %s AND {_RUNNING} AND {cond} "
+        "ORDER BY service, at DESC, position DESC",
+        [environment, *params],
+    ).fetchall()
+    return [Running(environment, *row) for row in rows]
+
+
+def environments(conn: Connection, as_of: Cursor | None = None) -> list[str]:
+    """Every environment with a deployment event at or before `as_of`, sorted."""
+    table = tables(conn)["deployment_events"]
+    cond, params = upto(as_of)
+    rows = conn.execute(
+        f"SELECT DISTINCT environment FROM {table} WHERE {cond} ORDER BY 1", params
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def services(
+    conn: Connection, environments: Sequence[str], as_of: Cursor | None = None
+) -> list[str]:
+    """Every service deployed to one of `environments` at or before `as_of`, sorted."""
+    table = tables(conn)["deployment_events"]
+    cond, params = upto(as_of)
+    rows = conn.execute(
+        f"SELECT DISTINCT service FROM {table} WHERE environment = ANY(%s) AND {cond} ORDER BY 1",
+        [list(environments), *params],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+@dataclass(frozen=True)
+class DeployedImage:
+    """One stretch of time during which a service of an environment ran an image."""
+
+    image_digest: str
+    environment: str
+    service: str
+    since: datetime  # when the rollout (or rollback) that brought it finished
+    until: datetime | None  # when another image replaced it; None: it still runs
+    deployment_id: str  # the rollout that brought it (for a rollback: the one rolled back)
+
+    @property
+    def running(self) -> bool:
+        """The service still runs this image (as of the query's cursor)."""
+        return self.until is None
+
+
+def deployed_images(
+    conn: Connection, digests: Iterable[str], as_of: Cursor | None = None
+) -> list[DeployedImage]:
+    """Where and when the images `digests` ran, as of `as_of` (None: now).
+
+    For the supply-chain queries (`/api/affected`): one DeployedImage per
+    stretch during which a service of an environment ran one of the digests,
+    from the finish of the rollout (DeploymentSucceeded) or rollback
+    (RolledBack) that brought it until the next one that brought another image
+    (`until` None: it still runs). Started or failed rollouts never count: a
+    service runs an image only once a rollout of it succeeded. Sorted by
+    digest, environment, service and time.
+    """
+    wanted = sorted(set(digests))
+    if not wanted:
+        return []
+    table = tables(conn)["deployment_events"]
+    cond, params = upto(as_of)
+    rows = conn.execute(
+        f"WITH pairs AS (SELECT DISTINCT environment, service FROM {table} "
+        f"  WHERE image_digest = ANY(%s) AND {_RUNNING} AND {cond}) "
+        f"SELECT environment, service, image_digest, at, deployment_id FROM {table} "
+        f"JOIN pairs USING (environment, service) WHERE {_RUNNING} AND {cond} "
+        "ORDER BY environment, service, at, position",
+        [wanted, *params, *params],
+    ).fetchall()
+    return sorted(
+        stretches(rows, set(wanted)),
+        key=lambda s: (s.image_digest, s.environment, s.service, s.since),
+    )
+
+
+def stretches(changes: Iterable[Sequence[Any]], wanted: set[str]) -> list[DeployedImage]:
+    """Stretches of `wanted` images from (environment, service, digest, at, deployment) rows.
+
+    The rows are every image change of each service, in time order per service.
+    """
+    found: list[DeployedImage] = []
+    open_: dict[tuple[str, str], DeployedImage] = {}
+    for environment, service, digest, at, deployment_id in changes:
+        key = (environment, service)
+        current = open_.get(key)
+        if current is not None and current.image_digest == digest:
+            continue  # the same image again: the stretch goes on
+        if current is not None:
+            found.append(replace(current, until=at))
+            del open_[key]
+        if digest in wanted:
+            open_[key] = DeployedImage(digest, environment, service, at, None, deployment_id)
+    return found + list(open_.values())
+
+
+@dataclass(frozen=True)
+class DeploymentPage:
+    """Deployments in the order asked, and the `after` that continues (None: no more)."""
+
+    deployments: list[Deployment]
+    next: int | None
+
+
+def page(
+    conn: Connection,
+    *,
+    environment: str | None = None,
+    service: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    as_of: Cursor | None = None,
+    limit: int = 100,
+    after: int | None = None,
+    newest_first: bool = False,
+) -> DeploymentPage:
+    """Deployments started in [since, until), by start time; `after` is a previous `next`.
+
+    Keyset pagination on (started_at, position of DeploymentStarted): `next` is
+    the position of the page's last deployment, and the next page starts after it.
+    """
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+    table = tables(conn)["deployment_events"]
+    cond, params = upto(as_of, "d")
+    where, args = ["d.kind = 'started'", cond], list(params)
+    for clause, value in (
+        ("d.environment = %s", environment),
+        ("d.service = %s", service),
+        ("d.at >= %s", since),
+        ("d.at < %s", until),
+    ):
+        if value is not None:
+            where.append(clause)
+            args.append(value)
+    order, compare = ("DESC", "<") if newest_first else ("ASC", ">")
+    if after is not None:
+        where.append(
+            f"(d.at, d.position) {compare} (SELECT a.at, a.position FROM {table} a "
+            "WHERE a.position = %s)"
+        )
+        args.append(after)
+    rows_cond, rows_params = upto(as_of, "o")
+    rows = conn.execute(
+        f"WITH page AS (SELECT d.position, d.deployment_id, d.at FROM {table} d "
+        f"  WHERE {' AND '.join(where)} ORDER BY d.at {order}, d.position {order} LIMIT %s) "
+        f"SELECT page.position, {_prefixed('o')} FROM page JOIN {table} o USING (deployment_id) "
+        f"WHERE {rows_cond} "
+        f"ORDER BY page.at {order}, page.position {order}, o.tx_id, o.position",
+        [*args, limit + 1, *rows_params],
+    ).fetchall()
+    keys = list(dict.fromkeys(row[0] for row in rows))  # the page's started rows, in order
+    kept = set(keys[:limit])
+    found = fold_deployments(_row(row[1:]) for row in rows if row[0] in kept)
+    order_of = {ident: i for i, ident in enumerate(dict.fromkeys(r[4] for r in rows))}
+    found.sort(key=lambda d: order_of[d.deployment_id])
+    more = len(keys) > limit
+    return DeploymentPage(resolve_commits(conn, found), keys[limit - 1] if more else None)
+
+
+def _prefixed(alias: str) -> str:
+    """The row columns, each prefixed with `alias`."""
+    return ", ".join(f"{alias}.{column.strip()}" for column in _ROW_COLUMNS.split(","))
+
+
+def load(
+    conn: Connection,
+    *,
+    environments: Sequence[str] | None = None,
+    service: str | None = None,
+    as_of: Cursor | None = None,
+) -> list[Deployment]:
+    """Every deployment (of `environments`, of `service`) as of `as_of`, commits resolved."""
+    table = tables(conn)["deployment_events"]
+    cond, params = upto(as_of)
+    where, args = [cond], list(params)
+    if environments is not None:
+        where.append("environment = ANY(%s)")
+        args.append(list(environments))
+    if service is not None:
+        where.append("service = %s")
+        args.append(service)
+    rows = conn.execute(
+        f"SELECT {_ROW_COLUMNS} FROM {table} WHERE {' AND '.join(where)} ORDER BY tx_id, position",
+        args,
+    ).fetchall()
+    return resolve_commits(conn, fold_deployments(_row(row) for row in rows))
+
+
+def incidents(conn: Connection, as_of: Cursor | None = None) -> list[Incident]:
+    """Every incident as of `as_of`: where, caused by which deployment, opened, resolved."""
+    table = tables(conn)["incident_events"]
+    cond, params = upto(as_of)
+    rows = conn.execute(
+        f"SELECT incident_id, kind, environment, service, caused_by_deployment, at "
+        f"FROM {table} WHERE {cond} ORDER BY tx_id, position",
+        params,
+    ).fetchall()
+    return fold_incidents(IncidentRow(*row) for row in rows)
+
+
+def pushed_commits(
+    conn: Connection, repositories: Iterable[str], as_of: Cursor | None = None
+) -> dict[str, list[tuple[str, datetime]]]:
+    """Repository → its pushed commits (sha, author time) in push order, each sha once."""
+    table = tables(conn)["pushed_commits"]
+    cond, params = upto(as_of)
+    rows = conn.execute(
+        f"SELECT repository, sha, authored_at FROM {table} "
+        f"WHERE repository = ANY(%s) AND {cond} ORDER BY repository, position, seq",
+        [sorted(set(repositories)), *params],
+    ).fetchall()
+    found: dict[str, list[tuple[str, datetime]]] = {}
+    seen: set[tuple[str, str]] = set()
+    for repository, sha, authored_at in rows:
+        if (repository, sha) not in seen:
+            seen.add((repository, sha))
+            found.setdefault(repository, []).append((sha, authored_at))
+    return found
+
+
+def resolve_commits(conn: Connection, deployments: list[Deployment]) -> list[Deployment]:
+    """`deployments`, each without a commit given the commit of its run or its image's run."""
+    missing = [d for d in deployments if d.commit is None]
+    if not missing:
+        return deployments
+    try:
+        runs = current_tables(conn, RUNS)
+    except ProjectionError:
+        return deployments  # the runs projection has not caught up: commits stay unknown
+    by_run = {
+        row[0]: (row[1], row[2])
+        for row in conn.execute(
+            f"SELECT run_id, repository, commit FROM {runs['runs']} WHERE run_id = ANY(%s)",
+            [[d.run_id for d in missing if d.run_id is not None]],
+        ).fetchall()
+    }
+    digests = [d.image_digest for d in missing if d.image_digest is not None]
+    by_image: dict[str, tuple[str, str]] = {}
+    for digest, repository, commit in conn.execute(
+        f"SELECT p.digest, r.repository, r.commit FROM {runs['run_pushes']} p "
+        f"JOIN {runs['runs']} r USING (run_id) WHERE p.digest = ANY(%s) "
+        f"UNION ALL SELECT i.image_id, r.repository, r.commit FROM {runs['run_images']} i "
+        f"JOIN {runs['runs']} r USING (run_id) WHERE i.image_id = ANY(%s)",
+        [digests, digests],
+    ).fetchall():
+        by_image.setdefault(digest, (repository, commit))
+    resolved = []
+    for deployment in deployments:
+        source = None
+        if deployment.commit is None:
+            source = by_run.get(deployment.run_id or "") or by_image.get(
+                deployment.image_digest or ""
+            )
+        if source is not None:
+            deployment = replace(
+                deployment, repository=deployment.repository or source[0], commit=source[1]
+            )
+        resolved.append(deployment)
+    return resolved
+
+
+def _row(row: Sequence[Any]) -> DeploymentRow:
+    """A DeploymentRow from a SELECT of _ROW_COLUMNS."""
+    return DeploymentRow(*row)

@@ -1,0 +1,118 @@
+"""The release velocity report: DORA metrics per service and environment, and stage timing.
+
+Loads deployments, incidents and pushed commits as of a cursor from the
+deployments projection, runs and steps from the runs projection, and hands them
+to app/velocity/ (pure computation). docs/velocity.md has the definitions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from app.queries import deployments as q
+from app.velocity.metrics import Velocity, Window, velocity
+from app.velocity.stages import StepTiming, stage_timings
+from app.velocity.stats import Summary
+from events.projections import ProjectionError, current_tables
+from events.store import Cursor
+
+
+class BadParameter(ValueError):
+    """A report parameter that names nothing known; `parameter` says which."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        self.parameter = parameter
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class VelocityReport:
+    """The report: its window and environments, one Velocity per group, and stage timing."""
+
+    window: Window
+    environments: tuple[str, ...]
+    as_of: Cursor | None
+    groups: list[Velocity]
+    stages: dict[str, Summary]
+
+
+def velocity_report(
+    conn: q.Connection,
+    window: Window,
+    production: Sequence[str],
+    *,
+    environment: str | None = None,
+    service: str | None = None,
+    as_of: Cursor | None = None,
+) -> VelocityReport:
+    """The report over `window` for the production environments (or only `environment`)."""
+    if window.until <= window.since:
+        raise BadParameter("since", "`since` must be before `until`")
+    if environment is not None and environment not in production:
+        known = ", ".join(production)
+        raise BadParameter(
+            "env", f"{environment!r} is not a production environment (configured: {known})"
+        )
+    envs = (environment,) if environment is not None else tuple(production)
+    if service is not None:
+        known_services = q.services(conn, envs, as_of)
+        if service not in known_services:
+            listed = ", ".join(known_services) or "none"
+            raise BadParameter(
+                "service",
+                f"no deployment of service {service!r} to {', '.join(envs)} (known: {listed})",
+            )
+    # Every deployment up to as_of: the ones before the window carry lead time's chain
+    # of commits, the ones after it the recoveries of failures near its end.
+    found = q.load(conn, environments=envs, service=service, as_of=as_of)
+    repositories = {d.repository for d in found if d.repository is not None}
+    commits = q.pushed_commits(conn, repositories, as_of)
+    groups = velocity(found, q.incidents(conn, as_of), commits, window)
+    stages = _stages(conn, window, sorted(repositories) if service else None, as_of)
+    return VelocityReport(window, envs, as_of, groups, stages)
+
+
+def _stages(
+    conn: q.Connection,
+    window: Window,
+    repositories: list[str] | None,
+    as_of: Cursor | None,
+) -> dict[str, Summary]:
+    """Stage timing of the finished runs queued in `window` (of `repositories`, if given).
+
+    The runs projection keeps current state, not history: as of a cursor it
+    keeps the runs whose last event is at or before the cursor's position.
+    """
+    try:
+        runs = current_tables(conn, q.RUNS)
+    except ProjectionError:
+        return stage_timings([], [])
+    tested = q.tables(conn)["tested_steps"]
+    where = [
+        "r.queued_at >= %s",
+        "r.queued_at < %s",
+        "r.status IN ('succeeded', 'failed')",
+    ]
+    args: list[Any] = [window.since, window.until]
+    if repositories is not None:
+        where.append("r.repository = ANY(%s)")
+        args.append(repositories)
+    if as_of is not None:
+        where.append("r.last_position <= %s")
+        args.append(as_of.position)
+    cond, params = q.upto(as_of, "t")
+    waits = conn.execute(
+        f"SELECT r.queue_wait_ms FROM {runs['runs']} r WHERE {' AND '.join(where)} "
+        "AND r.queue_wait_ms IS NOT NULL",
+        args,
+    ).fetchall()
+    steps = conn.execute(
+        f"SELECT s.run_id, s.image, s.duration_ms, EXISTS (SELECT 1 FROM {tested} t "
+        f"  WHERE t.run_id = s.run_id AND t.step = s.step AND {cond}) "
+        f"FROM {runs['steps']} s JOIN {runs['runs']} r USING (run_id) "
+        f"WHERE {' AND '.join(where)} AND s.duration_ms IS NOT NULL",
+        [*params, *args],
+    ).fetchall()
+    return stage_timings((row[0] for row in waits), (StepTiming(*row) for row in steps))

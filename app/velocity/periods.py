@@ -1,0 +1,25 @@
+"""Reading report periods: a relative age (`90d`, `12w`, `36h`) or an ISO 8601 time."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+_AGE = re.compile(r"(\d{1,5})([hdw])")
+_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_moment(text: str, now: datetime) -> datetime:
+    """`now` minus an age like `90d` / `12w` / `36h`, or an ISO 8601 time (naive means UTC)."""
+    value = text.strip()
+    age = _AGE.fullmatch(value)
+    if age is not None:
+        return now - timedelta(**{_UNITS[age.group(2)]: int(age.group(1))})
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f"invalid time {text!r}: expected an age such as 90d, 12w or 36h, "
+            "or an ISO 8601 time such as 2026-01-31T00:00:00Z"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

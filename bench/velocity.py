@@ -1,0 +1,158 @@
+"""Velocity benchmark: p95 latency of the deployment audit and of a one-year velocity report.
+
+    PYTHONPATH=$PWD .venv/bin/python -m bench.velocity [--services 10] [--requests 200]
+
+Writes a generated year (tests/velocity_history.py: every service gets pushes each
+working day and staging and production rollouts most days, with failures,
+rollbacks and incidents) through the real EventStore into a fresh database on the
+server SHIPLOG_BENCH_DATABASE_URL names (else the embedded one under .bench-home/),
+folds it with the real projector, then times, taking turns within each round:
+
+- `GET /api/audit/deployments` (a page of 100 of one environment's deployments in
+  a 30-day window, windows spread over the year) through the FastAPI app in
+  process, beside the bare SELECT of the same page's rows (baseline);
+- `GET /api/velocity` over the whole year for every production service, beside
+  the bare SELECTs of the rows the report reads (baseline).
+
+Prints p50 and p95 of each and their ratio; the last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+from uuid import uuid4
+
+import psycopg
+from fastapi.testclient import TestClient
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from app.api.main import create_app
+from app.config import PROJECT_ROOT, Settings
+from app.database import Database, start_embedded
+from app.projections import projector
+from events.migrations import migrate
+from events.store import EventStore
+from tests.velocity_history import DAYS, START, generate, write
+
+BENCH_HOME = PROJECT_ROOT / ".bench-home"
+TARGETS_MS = {"audit": 20.0, "velocity": 300.0}
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of `samples`."""
+    ordered = sorted(samples)
+    return ordered[max(0, min(len(ordered) - 1, round(fraction * len(ordered)) - 1))]
+
+
+def timed(call: Callable[..., object], *args: Any) -> float:
+    """Milliseconds one call of `call(*args)` takes."""
+    start = perf_counter()
+    call(*args)
+    return (perf_counter() - start) * 1000
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Build the year, time both routes beside their baselines, print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--services", type=int, default=10)
+    parser.add_argument("--requests", type=int, default=200)
+    args = parser.parse_args(argv)
+    admin_url = os.environ.get("SHIPLOG_BENCH_DATABASE_URL") or start_embedded(BENCH_HOME)
+    name = f"shiplog_bench_velocity_{uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    owner_url = make_conninfo(admin_url, dbname=name)
+    try:
+        migrate(owner_url, PROJECT_ROOT / "migrations")
+        print(json.dumps(run(Database(owner_url, "shiplog_app", name), args), sort_keys=True))
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def run(database: Database, args: argparse.Namespace) -> dict[str, Any]:
+    """The benchmark proper on a migrated, empty database."""
+    services = [f"svc{i:02d}" for i in range(args.services)]
+    history, events = generate(seed=7, services=services)
+    with EventStore(database.app_url) as store:
+        started = perf_counter()
+        write(store, events)
+        written = perf_counter() - started
+        started = perf_counter()
+        projector(store).catch_up_all()
+        folded = perf_counter() - started
+    home = Path(tempfile.mkdtemp(prefix="shiplog-bench-"))
+    settings = Settings(home=home, database_url=database.owner_url)
+    windows = [START + timedelta(days=(7 * i) % (DAYS - 30)) for i in range(args.requests)]
+    figures: dict[str, list[float]] = {k: [] for k in ("audit", "audit_select", "velocity",
+                                                      "velocity_select")}  # fmt: skip
+    since, until = START.isoformat(), (START + timedelta(days=DAYS)).isoformat()
+    with TestClient(create_app(settings)) as client, psycopg.connect(database.app_url) as conn:
+        for i, start in enumerate(windows):
+            params = {"env": "production", "since": start.isoformat(),
+                      "until": (start + timedelta(days=30)).isoformat(), "limit": 100}  # fmt: skip
+            figures["audit"].append(timed(_get, client, "/api/audit/deployments", params))
+            figures["audit_select"].append(timed(_audit_select, conn, start))
+            if i % 5 == 0:
+                year = {"since": since, "until": until}
+                figures["velocity"].append(timed(_get, client, "/api/velocity", year))
+                figures["velocity_select"].append(timed(_velocity_select, conn))
+    result: dict[str, Any] = {
+        "events": len(events), "deployments": len(history.deployments),
+        "services": len(services), "write_seconds": round(written, 1),
+        "fold_seconds": round(folded, 1), "cpus": os.cpu_count(), "loadavg": os.getloadavg(),
+    }  # fmt: skip
+    for case in ("audit", "velocity"):
+        mine, base = figures[case], figures[f"{case}_select"]
+        p95, base95 = percentile(mine, 0.95), percentile(base, 0.95)
+        result[case] = {
+            "samples": len(mine), "p50_ms": round(statistics.median(mine), 2),
+            "p95_ms": round(p95, 2), "baseline_p50_ms": round(statistics.median(base), 2),
+            "baseline_p95_ms": round(base95, 2), "ratio_p95": round(p95 / base95, 1),
+            "target_ms": TARGETS_MS[case], "met": p95 < TARGETS_MS[case],
+        }  # fmt: skip
+        print(f"{case:<9} p50 {statistics.median(mine):8.2f} ms  p95 {p95:8.2f} ms   "
+              f"baseline p95 {base95:7.2f} ms   x{p95 / base95:.1f}   "
+              f"target < {TARGETS_MS[case]:.0f} ms")  # fmt: skip
+    return result
+
+
+def _get(client: TestClient, path: str, params: dict[str, Any]) -> None:
+    """GET `path`; fail loudly unless the answer is a 200."""
+    response = client.get(path, params=params)
+    if response.status_code != 200:
+        raise SystemExit(f"benchmark request failed: {response.status_code} {response.text}")
+
+
+def _audit_select(conn: psycopg.Connection[Any], start: Any) -> None:
+    """Baseline: the bare SELECT of one audit page's started rows."""
+    conn.execute(
+        "SELECT * FROM proj_deployment_events_v1 WHERE environment = 'production' "
+        "AND kind = 'started' AND at >= %s AND at < %s ORDER BY at, position LIMIT 101",
+        (start, start + timedelta(days=30)),
+    ).fetchall()
+
+
+def _velocity_select(conn: psycopg.Connection[Any]) -> None:
+    """Baseline: the bare SELECTs of every row the one-year report reads."""
+    conn.execute(
+        "SELECT * FROM proj_deployment_events_v1 WHERE environment = 'production'"
+    ).fetchall()
+    conn.execute("SELECT * FROM proj_incident_events_v1").fetchall()
+    conn.execute("SELECT * FROM proj_pushed_commits_v1").fetchall()
+
+
+if __name__ == "__main__":
+    main()
