@@ -21,6 +21,7 @@ from app.api.routes import (
     health,
     images,
     incidents,
+    provenance,
     reproductions,
     runs,
     velocity,
@@ -139,4 +140,5 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
     app.include_router(velocity.router)
     app.include_router(cdevents.router)
     app.include_router(reproductions.router)
+    app.include_router(provenance.router)
     return app
