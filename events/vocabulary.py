@@ -317,12 +317,26 @@ class ScanCompleted(Event):
 
 
 class ProvenanceSigned(Event):
-    """An image's SLSA provenance was signed into a DSSE envelope."""
+    """An image's SLSA provenance was signed into a DSSE envelope and stored under its digest."""
 
     categories = RUN
-    image_digest: str = Field(description="The digest of the image the provenance is about.")
-    envelope_digest: str = Field(description="The digest of the signed DSSE envelope.")
-    key_id: str = Field(description="The id of the key that signed the envelope.")
+    step: str = Field(description="The build step that built the image, as in its ImageBuilt.")
+    image_digest: str = Field(
+        description="The image id (`sha256:<hex>`) of the image the provenance is about, as "
+        "in its ImageBuilt."
+    )
+    subject_digests: tuple[str, ...] = Field(
+        description="The digests (`sha256:<hex>`) the statement names as its subject: the "
+        "manifest digests the image was pushed as, else its image id; see docs/provenance.md."
+    )
+    envelope_digest: str = Field(
+        description="`sha256:<hex>` of the DSSE envelope's stored JSON bytes, its key in the "
+        "`attestations` table."
+    )
+    key_id: str = Field(
+        description="Hex sha256 of the raw ed25519 public key that signed the envelope (the "
+        "attestation key, not the ledger's), also the envelope signature's `keyid`."
+    )
 
 
 class RunSucceeded(Event):

@@ -22,6 +22,7 @@ from app.api.routes import (
     health,
     images,
     incidents,
+    provenance,
     reproductions,
     runs,
     sboms,
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
     app.include_router(velocity.router)
     app.include_router(cdevents.router)
     app.include_router(reproductions.router)
+    app.include_router(provenance.router)
     app.include_router(sboms.router)
     app.include_router(affected.router)
     return app

@@ -7,6 +7,7 @@ import sys
 import typer
 
 from app.cli import (
+    attest_commands,
     db,
     demo,
     event_commands,
@@ -41,6 +42,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+attest_commands.register(app)
 db.register(app)
 event_commands.register(app)
 image_commands.register(app)

@@ -40,7 +40,7 @@ from app.executor.actions.push import run_push_step
 from app.executor.actions.scan import gate, make_step_sbom, scan_step_packages
 from app.executor.logs import StepLogWriter
 from app.executor.masking import Masker
-from app.executor.runs import RunInterrupted, RunRecorder, RunService
+from app.executor.runs import RunInterrupted, RunRecorder, RunService, run_stream
 from app.executor.secrets import SecretStore
 from app.executor.source import SourceError, prepare_workspace, read_file_at
 from app.pipeline import (
@@ -57,6 +57,7 @@ from app.pipeline import (
     pipeline_digest,
     ready,
 )
+from app.provenance.attestations import Attestor
 from app.supplychain.service import MadeSbom, sbom_event
 from app.supplychain.storage import store_sbom
 from events.catalogue import Event
@@ -119,6 +120,7 @@ class RunExecution:
     work_dir: Path
     parallelism: int
     observers: Observers
+    attestor: Attestor | None = None
     osv_dir: Path | None = None
     sbom_after_build: bool = False
 
@@ -161,6 +163,7 @@ class RunExecution:
             failed = self._run_graph(env)
             if cancelled.is_set():
                 return
+            self._sign_provenance()
             if failed:
                 self.record(RunFailed(reason=f"step {failed!r} failed", step=failed))
             else:
@@ -188,6 +191,15 @@ class RunExecution:
             watcher.join(timeout=5)
             cleanup_run(self.client, self.run_id)
             shutil.rmtree(workspace, ignore_errors=True)
+
+    def _sign_provenance(self) -> None:
+        """Sign each image the run built, now that every step (every push) has ended."""
+        if self.attestor is None:
+            return
+        events = self.service.store.read_stream(run_stream(self.run_id))
+        signed = self.attestor.sign_run(self.run_id, events)
+        if signed:
+            self.record(*signed)
 
     def _fail_quietly(self, reason: str) -> None:
         """Record RunFailed unless the run was taken over meanwhile."""
