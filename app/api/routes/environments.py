@@ -23,7 +23,8 @@ def get_environment(
     ],
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="History rows.")] = 50,
     after: Annotated[
-        int | None, Query(ge=0, description="`next` of a previous answer: older history.")
+        int | None,
+        Query(ge=0, le=2**63 - 1, description="`next` of a previous answer: older history."),
     ] = None,
 ) -> EnvironmentOut:
     """Each service's running image (and since when), and the deployments, newest first."""
