@@ -148,7 +148,7 @@ def _group(
     since, until = window.since, window.until
     for delivered, seconds in lead_time_samples(done, chains):
         if since <= delivered < until:
-            weeks[week_at(delivered)].lead_times.append(seconds)
+            weeks[week_at(delivered)].lead_times.extend(seconds)
     unrecovered = 0
     for index, deployment in enumerate(done):
         finished = deployment.finished_at
@@ -228,8 +228,12 @@ class Chains:
         return found.get(sha)
 
 
-def lead_time_samples(done: Sequence[Deployment], chains: Chains) -> list[tuple[datetime, float]]:
-    """(deployment finish, seconds since author time) for each commit, at its first delivery.
+def lead_time_samples(
+    done: Sequence[Deployment], chains: Chains
+) -> list[tuple[datetime, list[float]]]:
+    """Per deployment that delivered commits: its finish, and each commit's seconds since authored.
+
+    A commit counts at its first delivery only.
 
     `done` holds one service's finished deployments in one environment, in
     finish order. A deployment whose commit is not among its repository's
@@ -237,7 +241,7 @@ def lead_time_samples(done: Sequence[Deployment], chains: Chains) -> list[tuple[
     """
     previous: dict[str, int] = {}
     delivered: set[str] = set()
-    samples: list[tuple[datetime, float]] = []
+    samples: list[tuple[datetime, list[float]]] = []
     for deployment in done:
         repo, sha, finished = deployment.repository, deployment.commit, deployment.finished_at
         if not deployment.succeeded or repo is None or sha is None or finished is None:
@@ -245,10 +249,13 @@ def lead_time_samples(done: Sequence[Deployment], chains: Chains) -> list[tuple[
         index = chains.index(repo, sha)
         if index is None:
             continue
-        for contained, authored in chains.commits[repo][previous.get(repo, -1) + 1 : index + 1]:
-            if contained not in delivered:
-                delivered.add(contained)
-                samples.append((finished, (finished - authored).total_seconds()))
+        contained = chains.commits[repo][previous.get(repo, -1) + 1 : index + 1]
+        fresh = [authored for commit, authored in contained if commit not in delivered]
+        delivered.update(commit for commit, _ in contained)
+        if fresh:
+            samples.append(
+                (finished, [(finished - authored).total_seconds() for authored in fresh])
+            )
         previous[repo] = index
     return samples
 
