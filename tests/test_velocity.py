@@ -206,6 +206,11 @@ def test_environment_shows_what_each_service_runs_now_and_as_of_a_past_cursor(
         want = running_from_record(world.history, horizon)
         got = {("production", r["service"]): r["image_digest"] for r in body["running"]}
         assert got == {k: v for k, v in want.items() if k[0] == "production"}
+        listed = world.client.get("/api/environments", params=params).json()
+        assert [e["environment"] for e in listed] == ["production", "staging"]
+        assert listed[0]["running"] == body["running"]
+        staging = {("staging", r["service"]): r["image_digest"] for r in listed[1]["running"]}
+        assert staging == {k: v for k, v in want.items() if k[0] == "staging"}
         newest = max(
             (d for d in world.history.deployments
              if d.environment == "production" and d.started_at < horizon),

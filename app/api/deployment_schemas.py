@@ -53,6 +53,13 @@ class RunningOut(_FromRecord):
     actor: str
 
 
+class EnvironmentRunning(BaseModel):
+    """An environment and what each of its services runs."""
+
+    environment: str
+    running: list[RunningOut]
+
+
 class EnvironmentOut(BaseModel):
     """An environment: what each service runs and its latest deployments, newest first."""
 

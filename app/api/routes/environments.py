@@ -1,4 +1,4 @@
-"""`GET /api/environments/{environment}`: what each service runs there now, and its history."""
+"""`GET /api/environments[/{environment}]`: what each service runs now, and the history."""
 
 from __future__ import annotations
 
@@ -6,12 +6,26 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from app.api.deployment_schemas import DeploymentOut, EnvironmentOut, RunningOut
+from app.api.deployment_schemas import (
+    DeploymentOut,
+    EnvironmentOut,
+    EnvironmentRunning,
+    RunningOut,
+)
 from app.api.deps import AsOfDep, StoreDep
-from app.api.services.environments import environment_view
+from app.api.services.environments import all_running, environment_view
 from app.queries.deployments import MAX_LIMIT
 
 router = APIRouter(prefix="/api", tags=["deployments"])
+
+
+@router.get("/environments", response_model=list[EnvironmentRunning])
+def list_environments(store: StoreDep, as_of: AsOfDep) -> list[EnvironmentRunning]:
+    """Every environment with a deployment, and what each of its services runs."""
+    return [
+        EnvironmentRunning(environment=env, running=[RunningOut.model_validate(r) for r in running])
+        for env, running in all_running(store, as_of).items()
+    ]
 
 
 @router.get("/environments/{environment}", response_model=EnvironmentOut)

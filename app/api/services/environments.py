@@ -38,6 +38,12 @@ def environment_view(
     return EnvironmentView(environment, running, history)
 
 
+def all_running(store: EventStore, as_of: Cursor | None = None) -> dict[str, list[q.Running]]:
+    """Every environment (sorted) → what each of its services runs, as of `as_of`."""
+    with store.connection() as conn:
+        return {env: q.running(conn, env, as_of) for env in q.environments(conn, as_of)}
+
+
 @dataclass(frozen=True)
 class DeploymentAudit:
     """Which deployments the audit lists: every filter optional, combined with AND."""
