@@ -358,3 +358,20 @@ def test_as_of_a_time_answers_like_the_cursor_of_the_last_event_recorded_by_then
     ).json()
     assert by_time["running"] == by_cursor["running"]
     assert by_time["history"] == by_cursor["history"]
+
+
+def test_environment_history_pages_newest_first_through_every_deployment(world: World) -> None:
+    seen: list[str] = []
+    params: dict[str, Any] = {"limit": 200}
+    while True:
+        body = world.client.get("/api/environments/production", params=params).json()
+        seen.extend(row["deployment_id"] for row in body["history"])
+        if body["next"] is None:
+            break
+        params["after"] = body["next"]
+    production = [d for d in world.history.deployments if d.environment == "production"]
+    assert seen == [d.deployment_id for d in sorted(production, key=lambda d: d.started_at)][::-1]
+    web = world.client.get(
+        "/api/environments/production", params={"service": "web", "limit": 1000}
+    ).json()["history"]
+    assert [row["deployment_id"] for row in web] == [i for i in seen if i.startswith("web-")]

@@ -35,6 +35,7 @@ def get_environment(
     environment: Annotated[
         str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="e.g. `production`.")
     ],
+    service: Annotated[str | None, Query(description="Only this service's history.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="History rows.")] = 50,
     after: Annotated[
         int | None,
@@ -42,7 +43,9 @@ def get_environment(
     ] = None,
 ) -> EnvironmentOut:
     """Each service's running image (and since when), and the deployments, newest first."""
-    view = environment_view(store, environment, as_of=as_of, limit=limit, after=after)
+    view = environment_view(
+        store, environment, service=service, as_of=as_of, limit=limit, after=after
+    )
     return EnvironmentOut(
         environment=environment,
         as_of=None if as_of is None else str(as_of),
