@@ -150,9 +150,12 @@ def fill(owner_url: str, total: int) -> int:
     """COPY the generated history into `events`; how many rows."""
     count = 0
     rows = history_rows(total)
-    with psycopg.connect(owner_url) as conn, conn.cursor().copy(COPY_EVENTS) as copy:
-        while chunk := [row for _, row in zip(range(10_000), rows, strict=False)]:
-            copy.write(copy_text(chunk))
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        # One transaction per 2,000 rows, so the ledger has many writing transactions
+        # (tx_id values) like a real one, not one huge COPY.
+        while chunk := [row for _, row in zip(range(2_000), rows, strict=False)]:
+            with conn.transaction(), conn.cursor().copy(COPY_EVENTS) as copy:
+                copy.write(copy_text(chunk))
             count += len(chunk)
     settle(owner_url)
     return count

@@ -16,7 +16,7 @@ Conventions: fields named `*_sha256` hold a bare hex sha256, digests described a
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -288,12 +288,26 @@ class ScanCompleted(Event):
 
 
 class ProvenanceSigned(Event):
-    """An image's SLSA provenance was signed into a DSSE envelope."""
+    """An image's SLSA provenance was signed into a DSSE envelope and stored under its digest."""
 
     categories = RUN
-    image_digest: str = Field(description="The digest of the image the provenance is about.")
-    envelope_digest: str = Field(description="The digest of the signed DSSE envelope.")
-    key_id: str = Field(description="The id of the key that signed the envelope.")
+    step: str = Field(description="The build step that built the image, as in its ImageBuilt.")
+    image_digest: str = Field(
+        description="The image id (`sha256:<hex>`) of the image the provenance is about, as "
+        "in its ImageBuilt."
+    )
+    subject_digests: tuple[str, ...] = Field(
+        description="The digests (`sha256:<hex>`) the statement names as its subject: the "
+        "manifest digests the image was pushed as, else its image id; see docs/provenance.md."
+    )
+    envelope_digest: str = Field(
+        description="`sha256:<hex>` of the DSSE envelope's stored JSON bytes, its key in the "
+        "`attestations` table."
+    )
+    key_id: str = Field(
+        description="Hex sha256 of the raw ed25519 public key that signed the envelope (the "
+        "attestation key, not the ledger's), also the envelope signature's `keyid`."
+    )
 
 
 class RunSucceeded(Event):
@@ -473,29 +487,177 @@ class IncidentResolved(Event):
 # --- repro-<id> -------------------------------------------------------------------------
 
 
+class FileDifference(Value):
+    """One path whose entry differs between an original image and its rebuild (times ignored)."""
+
+    path: str = Field(description="The absolute path in the image's file system, e.g. `/etc/x`.")
+    change: Literal["added", "removed", "changed"] = Field(
+        description="`added`: only the rebuild has it; `removed`: only the original has it; "
+        "`changed`: both have it and `aspects` say how they differ."
+    )
+    aspects: tuple[str, ...] = Field(
+        default=(),
+        description="For `changed`, what differs, in this order: `type`, `mode`, `owner`, "
+        "`size`, `sha256`, `link` (a link's target).",
+    )
+    original: str | None = Field(
+        default=None,
+        description="The original's entry as `<type> <mode> <uid>:<gid> <size> <sha256|link>`; "
+        "null if it has none.",
+    )
+    rebuilt: str | None = Field(
+        default=None, description="The rebuild's entry in the same form; null if it has none."
+    )
+
+
 class ReproductionRequested(Event):
-    """Someone asked to rebuild a past image from its recorded inputs."""
+    """Someone asked to rebuild a past image from the inputs its run recorded."""
 
     categories = REPRO
-    image_digest: str = Field(description="The digest of the image to rebuild.")
+    image_digest: str = Field(
+        description="The image as asked for: its image id, or the manifest digest it was "
+        "pushed under (`sha256:<hex>`)."
+    )
+    image_id: str = Field(
+        description="The image id (`sha256:<hex>`) the run's ImageBuilt recorded."
+    )
     run_id: str = Field(description="The id of the run whose recorded inputs the rebuild uses.")
+    step: str = Field(description="The build step of that run that built the image.")
+    source_date_epoch: int | None = Field(
+        default=None,
+        description="SOURCE_DATE_EPOCH: the commit's time in seconds since 1970 "
+        "(`RunQueued.commit_time`), set as the time of every file of the rebuild's checkout; "
+        "null if the run recorded no commit time.",
+    )
 
 
 class ReproductionCompleted(Event):
     """A rebuild finished: identical, same content, differs (with the diff) or impossible."""
 
     categories = REPRO
-    image_digest: str = Field(description="The digest of the image that was rebuilt.")
+    image_digest: str = Field(description="The image as asked for, as in ReproductionRequested.")
+    image_id: str = Field(description="The original image's id, as its ImageBuilt recorded it.")
     verdict: Literal["identical", "same-content", "differs", "cannot-reproduce"] = Field(
-        description="`identical`, `same-content` (same files, not the same bytes), "
-        "`differs` (see `differences`) or `cannot-reproduce` (see `reason`)."
+        description="`identical` (the same image id, i.e. config digest), `same-content` "
+        "(every file and setting the same, times aside), `differs` (see `differences` and "
+        "`config_differences`) or `cannot-reproduce` (see `reason`)."
     )
-    differences: tuple[str, ...] = Field(
-        default=(), description="What differs between the original and the rebuild, one each."
+    rebuilt_image_id: str | None = Field(
+        default=None, description="The rebuild's image id; null if nothing was rebuilt."
+    )
+    layers_identical: bool | None = Field(
+        default=None,
+        description="Whether the layer diff ids (the config's `rootfs.diff_ids`) are the same, "
+        "in order; null if nothing was compared.",
+    )
+    compared: tuple[str, ...] = Field(
+        default=(),
+        description="What was compared: `config-digest`, `layer-diff-ids`, `settings`, `files` "
+        "(manifest digests are not: the rebuild is never pushed).",
+    )
+    files_compared: int = Field(
+        default=0, description="How many paths the two file systems hold between them."
+    )
+    differences: tuple[FileDifference, ...] = Field(
+        default=(),
+        description="The paths that differ, sorted by path (times are never compared); the "
+        "first 500 at most, and fewer if their text would pass 256 KiB.",
+    )
+    differences_total: int = Field(
+        default=0,
+        description="How many paths differ in all; more than `differences` lists if cut short.",
+    )
+    config_differences: tuple[str, ...] = Field(
+        default=(),
+        description="The image settings that differ, by their config name (`Cmd`, `Env`, "
+        "`Labels`, ...), sorted.",
     )
     reason: str | None = Field(
         default=None, description="Why the image could not be rebuilt, for `cannot-reproduce`."
     )
+    duration_ms: int = Field(
+        default=0,
+        description="How long the reproduction took, in integer milliseconds, from the "
+        "request until the verdict.",
+    )
+
+
+# --- imported CDEvents: what other delivery tools reported (app/cdevents) ---------------
+# Runs shiplog did not execute never go to `run-*`: they get `extrun-<id>` streams.
+
+EXTRUN = ("extrun",)
+ARTIFACT = ("artifact",)
+ToolSource = Annotated[
+    str, Field(description="The tool's source URI for the run (the subject's source).")
+]
+ToolRun = Annotated[str, Field(description="The run's id in that tool (the CDEvent subject id).")]
+PipelineName = Annotated[str | None, Field(description="The pipeline's name, if given.")]
+RunUri = Annotated[str | None, Field(description="Where the tool shows the run, if given.")]
+
+
+class ExternalRunQueued(Event):
+    """Another tool queued a pipeline run (a CDEvents pipelinerun.queued)."""
+
+    categories = EXTRUN
+    source: ToolSource
+    run: ToolRun
+    pipeline_name: PipelineName = None
+    uri: RunUri = None
+    queued_at: datetime = Field(description="When it was queued: the CDEvent's timestamp (UTC).")
+
+
+class ExternalRunStarted(Event):
+    """Another tool started a pipeline run (a CDEvents pipelinerun.started)."""
+
+    categories = EXTRUN
+    source: ToolSource
+    run: ToolRun
+    pipeline_name: str = Field(description="The pipeline's name.")
+    uri: str = Field(description="Where the tool shows the run.")
+    started_at: datetime = Field(description="When it started: the CDEvent's timestamp (UTC).")
+
+
+class ExternalRunFinished(Event):
+    """Another tool's pipeline run ended (a CDEvents pipelinerun.finished)."""
+
+    categories = EXTRUN
+    source: ToolSource
+    run: ToolRun
+    pipeline_name: PipelineName = None
+    uri: RunUri = None
+    outcome: str | None = Field(
+        default=None, description="`success`, `failure`, `cancel` or `error`, if given."
+    )
+    errors: str | None = Field(default=None, description="What went wrong, if the tool says.")
+    finished_at: datetime = Field(description="When it ended: the CDEvent's timestamp (UTC).")
+
+
+class ArtifactPublished(Event):
+    """Another tool published an artifact (a CDEvents artifact.published)."""
+
+    categories = ARTIFACT
+    source: str = Field(description="The tool's source URI for the artifact (subject source).")
+    artifact_id: str = Field(description="The artifact's id as given, a package URL (purl).")
+    digest: str | None = Field(
+        default=None,
+        description="`sha256:<hex>` when the purl's version is such a digest (e.g. `pkg:oci`).",
+    )
+    repository: str | None = Field(
+        default=None, description="The purl's `repository_url` qualifier, if it has one."
+    )
+    sbom_uri: str | None = Field(default=None, description="Where its SBOM is, if given.")
+    user: str | None = Field(default=None, description="Who published it, if given.")
+    published_at: datetime = Field(description="When: the CDEvent's timestamp (UTC).")
+
+
+class ChangeMerged(Event):
+    """A change (pull or merge request) was merged, as a CDEvents change.merged reported it."""
+
+    categories = REPO
+    source: str = Field(description="The tool's source URI for the change (subject source).")
+    change: str = Field(description="The change's id in that tool (the CDEvent subject id).")
+    repository: str = Field(description="The repository's id as the CDEvent names it.")
+    merged_at: datetime = Field(description="When: the CDEvent's timestamp (UTC).")
 
 
 CATALOGUE = Catalogue(

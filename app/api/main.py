@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from app.api.routes import (
+    cdevents,
     deployment_audit,
     deployments,
     environments,
@@ -20,6 +21,8 @@ from app.api.routes import (
     health,
     images,
     incidents,
+    provenance,
+    reproductions,
     runs,
     velocity,
     whoami,
@@ -135,4 +138,7 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
     app.include_router(environments.router)
     app.include_router(deployment_audit.router)
     app.include_router(velocity.router)
+    app.include_router(cdevents.router)
+    app.include_router(reproductions.router)
+    app.include_router(provenance.router)
     return app

@@ -7,6 +7,7 @@ import sys
 import typer
 
 from app.cli import (
+    attest_commands,
     db,
     demo,
     event_commands,
@@ -14,6 +15,7 @@ from app.cli import (
     ledger,
     pipeline_commands,
     projection_commands,
+    reproduce_command,
     run_commands,
     secret_commands,
     serve_command,
@@ -27,6 +29,7 @@ from app.pipeline import PipelineError
 from app.queries import NotRecorded
 from app.queries.as_of import AsOfError
 from app.queries.velocity import BadParameter
+from app.reproduce import ReproductionError
 from events.errors import LedgerError
 
 app = typer.Typer(
@@ -36,6 +39,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+attest_commands.register(app)
 db.register(app)
 event_commands.register(app)
 image_commands.register(app)
@@ -43,6 +47,7 @@ ledger.register(app)
 demo.register(app)
 pipeline_commands.register(app)
 projection_commands.register(app)
+reproduce_command.register(app)
 run_commands.register(app)
 secret_commands.register(app)
 serve_command.register(app)
@@ -60,6 +65,7 @@ USER_ERRORS = (
     SourceError,
     StepFailed,
     EngineUnavailable,
+    ReproductionError,
 )
 
 

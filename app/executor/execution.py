@@ -38,7 +38,7 @@ from app.executor.actions.junit import read_reports
 from app.executor.actions.push import run_push_step
 from app.executor.logs import StepLogWriter
 from app.executor.masking import Masker
-from app.executor.runs import RunInterrupted, RunRecorder, RunService
+from app.executor.runs import RunInterrupted, RunRecorder, RunService, run_stream
 from app.executor.secrets import SecretStore
 from app.executor.source import SourceError, prepare_workspace, read_file_at
 from app.pipeline import (
@@ -54,6 +54,7 @@ from app.pipeline import (
     pipeline_digest,
     ready,
 )
+from app.provenance.attestations import Attestor
 from events.catalogue import Event
 from events.vocabulary import (
     ImageBuilt,
@@ -111,6 +112,7 @@ class RunExecution:
     work_dir: Path
     parallelism: int
     observers: Observers
+    attestor: Attestor | None = None
 
     @property
     def run_id(self) -> str:
@@ -151,6 +153,7 @@ class RunExecution:
             failed = self._run_graph(env)
             if cancelled.is_set():
                 return
+            self._sign_provenance()
             if failed:
                 self.record(RunFailed(reason=f"step {failed!r} failed", step=failed))
             else:
@@ -178,6 +181,15 @@ class RunExecution:
             watcher.join(timeout=5)
             cleanup_run(self.client, self.run_id)
             shutil.rmtree(workspace, ignore_errors=True)
+
+    def _sign_provenance(self) -> None:
+        """Sign each image the run built, now that every step (every push) has ended."""
+        if self.attestor is None:
+            return
+        events = self.service.store.read_stream(run_stream(self.run_id))
+        signed = self.attestor.sign_run(self.run_id, events)
+        if signed:
+            self.record(*signed)
 
     def _fail_quietly(self, reason: str) -> None:
         """Record RunFailed unless the run was taken over meanwhile."""
@@ -341,14 +353,7 @@ class RunExecution:
 
     def _build(self, env: _RunEnv, step: BuildStep, log: Callable[[str], None]) -> None:
         self.record(_typed_step_started(step, "docker build", step.build.model_dump(mode="json")))
-        queued = self.queued
-        facts = SourceFacts(
-            repository=queued.repository,
-            commit=queued.commit,
-            commit_time=queued.commit_time,
-            ref=queued.ref,
-            pipeline_name=env.pipeline.name,
-        )
+        facts = SourceFacts.of_run(self.queued, env.pipeline.name)
         built = run_build_step(env.ctx, step, source=facts, secrets=env.secrets, log=log)
         env.built.update(dict.fromkeys(built.tags, built.image_id))
         self.record(ImageBuilt(step=step.name, **built.as_event_fields()))

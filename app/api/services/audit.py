@@ -5,11 +5,12 @@ writing transaction is older than every running one (tx_id below
 pg_snapshot_xmin), so a page a reader has passed never gains an event later and
 keyset pagination on (tx_id, position) has no gaps or repeats.
 
-Indexes: the cursor and the order use events_tx_id_position_idx; `stream` uses
-events_stream_version_key, `category` events_category_idx, `type` events_type_idx
-(migrations/0002_events.sql); `actor`, `correlation` and `since`/`until` have
-theirs in migrations/0013_events_audit_indexes.sql. The p95 latency target of
-issue 4 has not been measured yet.
+Indexes: the cursor and the order use events_tx_id_position_idx and `stream`
+events_stream_version_key (migrations/0002_events.sql); `actor`, `correlation` and
+`since`/`until` have theirs in migrations/0013_events_audit_indexes.sql, `type` and
+`category` in 0016_events_order_indexes.sql. Each key index continues in
+subscription order, so a filtered page walks it in the order it returns.
+Latencies at a million events: docs/benchmarks.md (bench/projections.py).
 """
 
 from __future__ import annotations
@@ -105,16 +106,21 @@ def build_sql(query: AuditQuery) -> tuple[str, list[Any]]:
         where.append("stream = %s")
         params.append(validate_stream(query.stream))
     if query.category is not None:
-        where.append("split_part(stream, '-', 1) = %s")  # matches events_category_idx
+        where.append("split_part(stream, '-', 1) = %s")  # matches events_category_order_idx
         params.append(query.category)
-    if query.types:
+    if len(query.types) == 1:  # equality lets a page walk events_type_order_idx in order
+        where.append("type = %s")
+        params.append(query.types[0])
+    elif query.types:
         where.append("type = ANY(%s)")
         params.append(list(query.types))
     if query.actor is not None:
         where.append("metadata->>'actor' = %s")
         params.append(query.actor)
     if query.correlation is not None:
-        where.append("metadata->>'correlation_id' = %s")
+        # `metadata ? 'correlation_id'` is the partial index's own predicate
+        # (migrations/0013): without it the planner cannot use that index.
+        where.append("metadata ? 'correlation_id' AND metadata->>'correlation_id' = %s")
         params.append(query.correlation)
     if query.since is not None:
         where.append("recorded_at >= %s")

@@ -163,7 +163,9 @@ def planned_events(deployment: Deployment) -> list[Event]:
     return events
 
 
-def record_deployment(store: EventStore, deployment: Deployment, actor: str) -> Written:
+def record_deployment(
+    store: EventStore, deployment: Deployment, actor: str, source: str = SOURCE
+) -> Written:
     """Record `deployment` in `env-<environment>` as `actor`; see the module docstring."""
     stream = valid_stream("env", deployment.environment, "environment")
     events = planned_events(deployment)
@@ -188,7 +190,7 @@ def record_deployment(store: EventStore, deployment: Deployment, actor: str) -> 
         else:
             same_or_conflict(store, stream, event, found, what)
     if new:
-        metadata = Metadata(actor=actor, source=SOURCE)
+        metadata = Metadata(actor=actor, source=source)
         with store.transaction() as tx:
             tx.append(stream, new, ANY, metadata, event_ids=[ids[type(event)] for event in new])
     wanted = [ids[type(event)] for event in events]

@@ -45,7 +45,9 @@ class Incident:
     resolved_at: datetime | None = None
 
 
-def record_incident(store: EventStore, incident: Incident, actor: str) -> Written:
+def record_incident(
+    store: EventStore, incident: Incident, actor: str, source: str = SOURCE
+) -> Written:
     """Open and/or resolve `incident` in `incident-<id>` as `actor`; see the module docstring."""
     stream = valid_stream("incident", incident.incident_id, "incident_id")
     if incident.environment is not None:
@@ -80,7 +82,7 @@ def record_incident(store: EventStore, incident: Incident, actor: str) -> Writte
         ids = [event_id_for(incident.incident_id, type(event)) for event in new]
         expected: ExpectedVersion = NO_STREAM if opened is None else 0
         with store.transaction() as tx:
-            tx.append(stream, new, expected, Metadata(actor=actor, source=SOURCE), event_ids=ids)
+            tx.append(stream, new, expected, Metadata(actor=actor, source=source), event_ids=ids)
     wanted = [opened_id, resolved_id] if incident.resolved else [opened_id]
     after = recorded(store, wanted)
     for event in new:  # a concurrent request may have recorded these ids first

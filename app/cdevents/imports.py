@@ -1,0 +1,382 @@
+"""CloudEvents carrying CDEvents, checked and turned into what shiplog records (pure).
+
+`parse` checks a structured-mode CloudEvent (JSON) and its CDEvent `data` against
+the official schema of its type, and `plan` maps it to shiplog's vocabulary; both
+raise Refused listing every problem with its JSON path. The identity of an
+imported CloudEvent is `key(source, id)`: a uuid5, from which the ids of the
+events it becomes are derived, so a resend is recognised. docs/cdevents.md has
+the tables.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import NAMESPACE_URL, uuid5
+
+from packageurl import PackageURL
+
+from app.cdevents.schemas import Problem, validate
+from events.catalogue import NUL_IN_JSON, Event
+from events.errors import InvalidStreamName
+from events.streams import stream_name
+from events.vocabulary import (
+    ArtifactPublished,
+    ChangeMerged,
+    ExternalRunFinished,
+    ExternalRunQueued,
+    ExternalRunStarted,
+    RolledBack,
+)
+
+NAMESPACE = uuid5(NAMESPACE_URL, "https://shiplog.dev/api/cdevents")
+CLOUDEVENTS_VERSION = "1.0"
+PREFIX = "dev.cdevents."
+MAX_DEPTH = 64
+_DIGEST_HEX = frozenset("0123456789abcdef")
+
+QUEUED = "dev.cdevents.pipelinerun.queued.0.3.0"
+STARTED = "dev.cdevents.pipelinerun.started.0.3.0"
+FINISHED = "dev.cdevents.pipelinerun.finished.0.3.0"
+PUBLISHED = "dev.cdevents.artifact.published.0.3.0"
+DEPLOYED = "dev.cdevents.service.deployed.0.3.0"
+UPGRADED = "dev.cdevents.service.upgraded.0.3.0"
+ROLLEDBACK = "dev.cdevents.service.rolledback.0.3.0"
+DETECTED = "dev.cdevents.incident.detected.0.3.0"
+RESOLVED = "dev.cdevents.incident.resolved.0.3.0"
+MERGED = "dev.cdevents.change.merged.0.3.0"
+IMPORTED_TYPES: tuple[str, ...] = (
+    QUEUED,
+    STARTED,
+    FINISHED,
+    PUBLISHED,
+    DEPLOYED,
+    UPGRADED,
+    ROLLEDBACK,
+    DETECTED,
+    RESOLVED,
+    MERGED,
+)
+
+
+class Refused(ValueError):
+    """The CloudEvent cannot be imported; `problems` say where (JSON path) and why."""
+
+    def __init__(self, problems: list[Problem], kind: str = "cdevents") -> None:
+        self.problems = problems
+        self.kind = kind
+        super().__init__("; ".join(str(problem) for problem in problems))
+
+
+@dataclass(frozen=True)
+class CloudEvent:
+    """A checked CloudEvent: its identity, type, time and CDEvent (`data`)."""
+
+    id: str
+    source: str
+    type: str
+    timestamp: datetime
+    data: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        """The uuid5 of source and id that identifies this CloudEvent, as text."""
+        return key(self.source, self.id)
+
+    @property
+    def subject(self) -> dict[str, Any]:
+        """The CDEvent's subject."""
+        subject: dict[str, Any] = self.data["subject"]
+        return subject
+
+    @property
+    def content(self) -> dict[str, Any]:
+        """The CDEvent's subject content."""
+        content: dict[str, Any] = self.subject["content"]
+        return content
+
+    @property
+    def subject_source(self) -> str:
+        """The subject's source, which defaults to the event's source."""
+        return str(self.subject.get("source") or self.source)
+
+
+@dataclass(frozen=True)
+class DeploymentReport:
+    """A service now runs an image: recorded as a succeeded deployment."""
+
+    deployment_id: str
+    environment: str
+    service: str
+    image_digest: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class IncidentReport:
+    """An incident detected (opened) or resolved."""
+
+    incident_id: str
+    environment: str
+    resolved: bool
+    at: datetime
+    service: str | None = None
+    description: str | None = None
+    subject: str = ""  # the incident's id in the reporting tool
+
+    @property
+    def summary(self) -> str:
+        """The description, else a line naming the incident as the tool does."""
+        return self.description or f"incident {self.subject!r} detected (no description given)"
+
+
+@dataclass(frozen=True)
+class Append:
+    """Events to record in one stream, their ids derived from `id_key`."""
+
+    stream: str
+    events: tuple[Event, ...]
+    id_key: str
+
+
+Plan = DeploymentReport | IncidentReport | Append
+
+
+def key(source: str, event_id: str) -> str:
+    """The uuid5 identifying the CloudEvent `event_id` from `source`, as text."""
+    return str(uuid5(NAMESPACE, f"{source}\n{event_id}"))
+
+
+def subject_key(source: str, subject_id: str) -> str:
+    """The uuid5 naming the stream of subject `subject_id` from `source` (run, incident...)."""
+    return str(uuid5(NAMESPACE, f"subject\n{source}\n{subject_id}"))
+
+
+def from_binary(headers: Mapping[str, str], data: Any) -> dict[str, Any]:
+    """A binary-mode CloudEvent (`ce-*` headers, the CDEvent as body) in structured form."""
+    envelope: dict[str, Any] = {"datacontenttype": "application/json", "data": data}
+    for attribute in ("specversion", "id", "source", "type", "time", "subject"):
+        value = headers.get(f"ce-{attribute}")
+        if value is not None:
+            envelope[attribute] = value
+    return envelope
+
+
+def parse(body: Any) -> CloudEvent:
+    """Check a structured-mode CloudEvent and its CDEvent; Refused if anything is wrong."""
+    if not isinstance(body, dict):
+        raise Refused([Problem("$", "expected a CloudEvent: a JSON object")])
+    if _depth(body) > MAX_DEPTH:
+        raise Refused([Problem("$", f"nested more than {MAX_DEPTH} levels deep")])
+    problems = [*_envelope_problems(body)]
+    if problems:
+        raise Refused(problems)
+    if body["type"] not in IMPORTED_TYPES:
+        supported = ", ".join(IMPORTED_TYPES)
+        message = f"type {body['type']!r} is not imported; supported types: {supported}"
+        raise Refused([Problem("$.type", message)], kind="unsupported_type")
+    data = body["data"]
+    problems = validate(body["type"], data, "$.data")
+    if problems:
+        raise Refused(problems)
+    context = data["context"]
+    for name, attribute in (("id", "id"), ("source", "source"), ("type", "type")):
+        if context[name] != body[attribute]:
+            message = (
+                f"{context[name]!r} differs from the CloudEvent's {attribute} {body[attribute]!r}"
+            )
+            problems.append(Problem(f"$.data.context.{name}", message))
+    timestamp = _timestamp(context["timestamp"], "$.data.context.timestamp", problems)
+    problems.extend(_text_problems(body))
+    if problems or timestamp is None:
+        raise Refused(problems)
+    return CloudEvent(body["id"], body["source"], body["type"], timestamp, data)
+
+
+def _text_problems(body: dict[str, Any]) -> list[Problem]:
+    """Text PostgreSQL cannot store: NUL characters, lone surrogates (not UTF-8)."""
+    text = json.dumps(body, ensure_ascii=False)
+    if NUL_IN_JSON in text:
+        return [Problem("$", "text must not contain the NUL character (U+0000)")]
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return [Problem("$", f"text is not valid Unicode (a lone surrogate?): {error.reason}")]
+    return []
+
+
+def _depth(document: Any) -> int:
+    """How deeply `document` nests objects and arrays (walked without recursion)."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        deepest = max(deepest, depth)
+        if isinstance(value, dict):
+            pending.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+    return deepest
+
+
+def _envelope_problems(body: dict[str, Any]) -> list[Problem]:
+    problems = []
+    if body.get("specversion") != CLOUDEVENTS_VERSION:
+        message = f"must be {CLOUDEVENTS_VERSION!r} (a CloudEvent in structured mode)"
+        problems.append(Problem("$.specversion", message))
+    for attribute in ("id", "source", "type"):
+        value = body.get(attribute)
+        if not isinstance(value, str) or not value:
+            problems.append(Problem(f"$.{attribute}", "required: a non-empty string"))
+    content_type = body.get("datacontenttype", "application/json")
+    if not isinstance(content_type, str) or content_type.split(";")[0].strip() not in (
+        "application/json",
+        "application/cdevents+json",
+    ):
+        problems.append(Problem("$.datacontenttype", "must be application/json"))
+    if "data_base64" in body:
+        problems.append(Problem("$.data_base64", "binary data is not a CDEvent; send JSON `data`"))
+    if not isinstance(body.get("data"), dict):
+        problems.append(Problem("$.data", "required: the CDEvent, a JSON object"))
+    return problems
+
+
+def _timestamp(text: str, path: str, problems: list[Problem]) -> datetime | None:
+    """`text` as an aware UTC time, or None with a problem added."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        problems.append(Problem(path, f"{text!r} is not an RFC 3339 date-time"))
+        return None
+    if moment.tzinfo is None:
+        problems.append(Problem(path, f"{text!r} has no time zone offset (RFC 3339 needs one)"))
+        return None
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        problems.append(Problem(path, f"{text!r} is out of range in UTC"))
+        return None
+
+
+def _stream(category_name: str, ident: str, path: str) -> str:
+    try:
+        return stream_name(category_name, ident)
+    except InvalidStreamName as error:
+        raise Refused([Problem(path, f"not usable as a shiplog stream id: {error}")]) from None
+
+
+def image_digest(artifact_id: str, path: str) -> str:
+    """The `sha256:<hex>` digest an OCI purl names as its version, else Refused at `path`."""
+    try:
+        purl = PackageURL.from_string(artifact_id)
+    except ValueError as error:
+        raise Refused([Problem(path, f"not a package URL (purl): {error}")]) from None
+    version = purl.version or ""
+    algorithm, _, hex_digest = version.partition(":")
+    if algorithm != "sha256" or len(hex_digest) != 64 or not set(hex_digest) <= _DIGEST_HEX:
+        message = "expected an image purl with its digest, e.g. pkg:oci/web@sha256%3A<64 hex>"
+        raise Refused([Problem(path, message)])
+    return version
+
+
+def plan(event: CloudEvent) -> Plan:
+    """What shiplog records for a checked CloudEvent; Refused if it cannot be recorded."""
+    content = event.content
+    subject_id = str(event.subject["id"])
+    if event.type in (DEPLOYED, UPGRADED, ROLLEDBACK):
+        environment = str(content["environment"]["id"])
+        stream = _stream("env", environment, "$.data.subject.content.environment.id")
+        digest = image_digest(content["artifactId"], "$.data.subject.content.artifactId")
+        if event.type == ROLLEDBACK:
+            rolled = RolledBack(
+                deployment_id=event.key,
+                service=subject_id,
+                image_digest=digest,
+                finished_at=event.timestamp,
+            )
+            return Append(stream, (rolled,), event.key)
+        return DeploymentReport(event.key, environment, subject_id, digest, event.timestamp)
+    if event.type in (DETECTED, RESOLVED):
+        environment = str(content["environment"]["id"])
+        _stream("env", environment, "$.data.subject.content.environment.id")
+        service = content.get("service", {}).get("id")
+        return IncidentReport(
+            incident_id=subject_key(event.subject_source, subject_id),
+            environment=environment,
+            resolved=event.type == RESOLVED,
+            at=event.timestamp,
+            service=service,
+            description=content.get("description") or None,
+            subject=subject_id,
+        )
+    return _other(event, subject_id)
+
+
+def _other(event: CloudEvent, subject_id: str) -> Append:
+    """Pipeline runs, artifacts and changes: shiplog's own types for them."""
+    content = event.content
+    source = event.subject_source
+    at = event.timestamp
+    if event.type == MERGED:
+        repository = content.get("repository", {}).get("id")
+        path = "$.data.subject.content.repository.id"
+        if repository is None:
+            message = (
+                "required by shiplog: merged changes are recorded in their repository's stream"
+            )
+            raise Refused([Problem(path, message)])
+        merged = ChangeMerged(source=source, change=subject_id, repository=repository, merged_at=at)
+        return Append(_stream("repo", repository, path), (merged,), event.key)
+    if event.type == PUBLISHED:
+        digest, repository = _purl_parts(subject_id)
+        published = ArtifactPublished(
+            source=source,
+            artifact_id=subject_id,
+            digest=digest,
+            repository=repository,
+            sbom_uri=content.get("sbom", {}).get("uri"),
+            user=content.get("user"),
+            published_at=at,
+        )
+        stream = "artifact-" + subject_key(source, subject_id)
+        return Append(stream, (published,), event.key)
+    stream = "extrun-" + subject_key(source, subject_id)
+    name, uri = content.get("pipelineName"), content.get("uri")
+    run: Event
+    if event.type == QUEUED:
+        run = ExternalRunQueued(
+            source=source, run=subject_id, pipeline_name=name, uri=uri, queued_at=at
+        )
+    elif event.type == STARTED:
+        run = ExternalRunStarted(  # the schema requires both name and uri here
+            source=source,
+            run=subject_id,
+            pipeline_name=str(name),
+            uri=str(uri),
+            started_at=at,
+        )
+    else:
+        run = ExternalRunFinished(
+            source=source,
+            run=subject_id,
+            pipeline_name=name,
+            uri=uri,
+            outcome=content.get("outcome"),
+            errors=content.get("errors"),
+            finished_at=at,
+        )
+    return Append(stream, (run,), event.key)
+
+
+def _purl_parts(text: str) -> tuple[str | None, str | None]:
+    """The sha256 digest (purl version) and `repository_url` of a purl, where it has them."""
+    try:
+        purl = PackageURL.from_string(text)
+    except ValueError:
+        return None, None
+    version = purl.version or ""
+    qualifiers = purl.qualifiers if isinstance(purl.qualifiers, dict) else {}
+    return (version if version.startswith("sha256:") else None), qualifiers.get("repository_url")
