@@ -120,6 +120,9 @@ def check_group(group: dict[str, Any], want: Any, since: datetime, until: dateti
         assert week["change_failure_rate"] == (
             None if finished == 0 else pytest.approx(failed / finished)
         )
+    rates = [failed / finished for failed, finished in want.weekly_changes.values() if finished]
+    assert group["weekly_change_failure_rate"]["median"] == pytest.approx(percentile(rates, 0.5))
+    assert group["weekly_change_failure_rate"]["p90"] == pytest.approx(percentile(rates, 0.9))
     counts = [float(c) for c in want.weekly_deployments.values()]
     assert group["weekly_deployments"]["median"] == pytest.approx(percentile(counts, 0.5))
     assert group["weekly_deployments"]["p90"] == pytest.approx(percentile(counts, 0.9))

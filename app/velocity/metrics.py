@@ -90,6 +90,7 @@ class Velocity:
     changes: int
     failed_changes: int
     change_failure_rate: float | None
+    weekly_change_failure_rate: Summary  # over the weeks with finished deployments
     change_failure_level: Level | None
     recovery: Summary
     recovery_level: Level | None
@@ -183,6 +184,9 @@ def _group(
         changes=changes,
         failed_changes=failed,
         change_failure_rate=rate,
+        weekly_change_failure_rate=summarize(
+            [w.failed / w.changes for w in weeks.values() if w.changes]
+        ),
         change_failure_level=failure_rate_level(rate),
         recovery=recoveries,
         recovery_level=recovery_level(recoveries.median),
