@@ -29,6 +29,7 @@ from app.executor.source import SourceError
 from app.pipeline import PipelineError
 from app.queries import NotRecorded
 from app.queries.as_of import AsOfError
+from app.queries.velocity import BadParameter
 from app.reproduce import ReproductionError
 from app.supplychain.imagefs import ImageUnavailable
 from app.supplychain.osv import AdvisoryError
@@ -61,6 +62,7 @@ velocity_command.register(app)
 # Errors a user can cause and fix: one line on stderr, exit status 2, no traceback.
 USER_ERRORS = (
     AsOfError,
+    BadParameter,
     NotRecorded,
     LedgerError,
     PipelineError,
