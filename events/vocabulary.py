@@ -27,6 +27,7 @@ REPO = ("repo",)
 ENV = ("env",)
 INCIDENT = ("incident",)
 REPRO = ("repro",)
+RUN_OR_IMAGE = ("run", "image")
 
 
 class Value(BaseModel):
@@ -61,8 +62,14 @@ class Finding(Value):
         default=None, description="A version that fixes it, if the advisory names one."
     )
     severity: str | None = Field(
-        default=None, description="The severity the advisory states, if it states one."
+        default=None,
+        description="`critical`, `high`, `medium` or `low`: the gravest the advisory states "
+        "(CVSS vectors rated by their base score, or a word); null if it states none.",
     )
+    ecosystem: str = Field(
+        description="The OSV ecosystem the package was matched in, e.g. `Debian:12`, `PyPI`."
+    )
+    purl: str = Field(description="The installed package's purl, as in the SBOM.")
 
 
 class Commit(Value):
@@ -268,22 +275,44 @@ class ImagePushed(Event):
 class SbomGenerated(Event):
     """A CycloneDX SBOM was made for an image and stored under its digest."""
 
-    categories = RUN
-    image_digest: str = Field(description="The digest of the image the SBOM describes.")
-    sbom_digest: str = Field(description="The digest the SBOM document is stored under.")
-    components: int = Field(description="How many components the SBOM lists.")
+    categories = RUN_OR_IMAGE
+    step: str | None = Field(
+        default=None, description="The scan step that made it; null outside a run."
+    )
+    image_digest: str = Field(
+        description="The id (`sha256:<hex>`, the config digest) of the image the SBOM describes."
+    )
+    sbom_digest: str = Field(
+        description="`sha256:<hex>` of the SBOM document's exact bytes, the key it is stored under."
+    )
+    components: int = Field(description="How many packages the SBOM lists.")
+    ecosystems: dict[str, int] = Field(
+        default_factory=dict,
+        description="How many of them per package type: `deb`, `apk`, `pypi`, `npm`.",
+    )
 
 
 class ScanCompleted(Event):
     """An image's packages were matched against an advisory set."""
 
-    categories = RUN
-    image_digest: str = Field(description="The digest of the image scanned.")
-    advisory_set_digest: str = Field(
-        description="The digest of the exact set of advisories the image was matched against."
+    categories = RUN_OR_IMAGE
+    step: str | None = Field(
+        default=None, description="The scan step that scanned it; null for `shiplog scan`."
     )
+    image_digest: str = Field(description="The id (`sha256:<hex>`) of the image scanned.")
+    sbom_digest: str = Field(description="The SBOM whose packages were matched.")
+    advisory_set_digest: str = Field(
+        description="`sha256:<hex>` over the sorted lines `<file>\\0<sha256 hex>\\n` of the "
+        "advisory files used (zip members as `<zip>!<member>`); see docs/supplychain.md."
+    )
+    advisories: int = Field(description="How many advisories the set held.")
     findings: tuple[Finding, ...] = Field(
-        description="Every advisory that matched an installed package; empty if none did."
+        description="Every advisory that matched an installed package, by purl then advisory "
+        "id; empty if none did."
+    )
+    fail_on: str | None = Field(
+        default=None,
+        description="The severity at or above which the step fails (`fail_on`), if it has one.",
     )
 
 

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from app.api.routes import (
+    affected,
     cdevents,
     deployment_audit,
     deployments,
@@ -24,6 +25,7 @@ from app.api.routes import (
     provenance,
     reproductions,
     runs,
+    sboms,
     velocity,
     whoami,
 )
@@ -141,4 +143,6 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
     app.include_router(cdevents.router)
     app.include_router(reproductions.router)
     app.include_router(provenance.router)
+    app.include_router(sboms.router)
+    app.include_router(affected.router)
     return app

@@ -17,6 +17,7 @@ from app.cli import (
     projection_commands,
     reproduce_command,
     run_commands,
+    scan_commands,
     secret_commands,
     serve_command,
     velocity_command,
@@ -30,6 +31,9 @@ from app.queries import NotRecorded
 from app.queries.as_of import AsOfError
 from app.queries.velocity import BadParameter
 from app.reproduce import ReproductionError
+from app.supplychain.imagefs import ImageUnavailable
+from app.supplychain.osv import AdvisoryError
+from app.supplychain.sbom import InvalidSbom
 from events.errors import LedgerError
 
 app = typer.Typer(
@@ -49,6 +53,7 @@ pipeline_commands.register(app)
 projection_commands.register(app)
 reproduce_command.register(app)
 run_commands.register(app)
+scan_commands.register(app)
 secret_commands.register(app)
 serve_command.register(app)
 velocity_command.register(app)
@@ -66,6 +71,9 @@ USER_ERRORS = (
     StepFailed,
     EngineUnavailable,
     ReproductionError,
+    AdvisoryError,
+    ImageUnavailable,
+    InvalidSbom,
 )
 
 

@@ -104,6 +104,8 @@ class Runner:
                 parallelism=self.settings.step_parallelism,
                 observers=self.observers,
                 attestor=self.attestor,
+                osv_dir=self.settings.osv_dir,
+                sbom_after_build=self.settings.sbom_after_build,
             ).execute()
         finally:
             with self._lock:

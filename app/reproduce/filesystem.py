@@ -10,16 +10,13 @@ container (/etc/hosts, /.dockerenv, ...); it is the same for both images.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import tarfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
-import docker.errors
-
+from app.engine.export import exported
 from events.vocabulary import FileDifference
 
 CHUNK = 1 << 20
@@ -86,42 +83,10 @@ class Entry:
         return f"{self.kind} {self.mode:04o} {self.owner} {self.size} {tail}"
 
 
-class _ChunkReader(io.RawIOBase):
-    """A readable stream over an iterator of byte chunks (what `export()` returns)."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self._pending = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            try:
-                self._pending = next(self._chunks)
-            except StopIteration:
-                return 0
-        size = min(len(buffer), len(self._pending))
-        buffer[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
-        return size
-
-
 def file_system(client: Any, image_id: str) -> dict[str, Entry]:
     """Every path of the image's file system (as `/a/b`), with its entry."""
-    container = client.containers.create(
-        image_id,
-        command=["/shiplog-export-only"],  # never started; some images have no command
-        labels={EXPORT_LABEL: image_id},
-        network_disabled=True,
-    )
-    try:
-        reader = io.BufferedReader(_ChunkReader(iter(container.export(chunk_size=CHUNK))))
-        return read_entries(reader)
-    finally:
-        with contextlib.suppress(docker.errors.NotFound):
-            container.remove(force=True)
+    with exported(client, image_id, {EXPORT_LABEL: image_id}) as stream:
+        return read_entries(stream)
 
 
 def read_entries(stream: IO[bytes]) -> dict[str, Entry]:
