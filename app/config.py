@@ -59,6 +59,16 @@ class Settings(BaseSettings):
     poll_interval: PositiveFloat = Field(
         default=1.0, description="Seconds a runner waits between looks for queued runs."
     )
+    osv_dir: Path | None = Field(
+        default=None,
+        description="Directory of OSV advisories (JSON files, zip exports) that scans match "
+        "images against; read locally, never fetched. Unset: scans need `--osv-dir`.",
+    )
+    sbom_after_build: bool = Field(
+        default=False,
+        description="Make, store and record (SbomGenerated) the SBOM of every image a build "
+        "step builds, right after it is built.",
+    )
 
     production_environments: Annotated[tuple[str, ...], NoDecode] = Field(
         default=("production",),

@@ -18,6 +18,8 @@ import stat
 import tempfile
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
 from app.config import Settings
 from events.errors import KeyFileError, SealError
 from events.signing import CheckpointSigner, CheckpointVerifier, check_key_name
@@ -92,17 +94,22 @@ def load_or_create_signing_key(settings: Settings) -> CheckpointSigner:
         check_key_name(settings.ledger_origin)
     except ValueError as error:
         raise SealError(f"SHIPLOG_LEDGER_ORIGIN cannot name the ledger: {error}") from None
-    key_dir = settings.key_dir
+    return _load_or_create(
+        private_key_path(settings), public_key_path(settings), settings.ledger_origin, "signing"
+    )
+
+
+def _load_or_create(private: Path, public: Path, name: str, what: str) -> CheckpointSigner:
+    """The key pair at `private` (created on first use), its PEM public key kept at `public`."""
+    key_dir = private.parent
     try:
         key_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path = private_key_path(settings)
-        if not path.exists():
-            fresh = CheckpointSigner.generate(settings.ledger_origin)
-            _write_new(path, fresh.private_pem(), 0o600)
+        if not private.exists():
+            fresh = CheckpointSigner.generate(name)
+            _write_new(private, fresh.private_pem(), 0o600)
     except OSError as error:
-        raise KeyFileError(f"cannot create the signing key in {key_dir}: {error}") from None
-    signer = _read_private(path, settings.ledger_origin)
-    public = public_key_path(settings)
+        raise KeyFileError(f"cannot create the {what} key in {key_dir}: {error}") from None
+    signer = _read_private(private, name)
     pem = signer.public_pem().encode()
     try:
         if not public.exists() or public.read_bytes() != pem:
@@ -134,3 +141,32 @@ def load_verifier(settings: Settings) -> CheckpointVerifier:
     raise KeyFileError(
         f"no ledger key in {settings.key_dir}: pass the ledger's public key with --key"
     )
+
+
+# --- the attestation key: signs provenance envelopes, nothing else ----------------------
+#
+#   keys/attestation.key   PKCS#8 PEM private key, mode 0600: signs DSSE envelopes
+#   keys/attestation.pub   PEM public key: give it to whoever checks attestations
+#
+# A key of its own, not the ledger's: docs/provenance.md says why.
+
+ATTESTATION_PRIVATE_KEY_FILE = "attestation.key"
+ATTESTATION_PUBLIC_KEY_FILE = "attestation.pub"
+_ATTESTATION_NAME = "shiplog-attestation"  # a signed-note name the loader needs; unused
+
+
+def attestation_public_key_path(settings: Settings) -> Path:
+    """Where the attestation public key (PEM) lives."""
+    return settings.key_dir / ATTESTATION_PUBLIC_KEY_FILE
+
+
+def load_or_create_attestation_key(settings: Settings) -> Ed25519PrivateKey:
+    """The provenance signing key, created (with its public key beside it) on first use."""
+    private = settings.key_dir / ATTESTATION_PRIVATE_KEY_FILE
+    public = attestation_public_key_path(settings)
+    return _load_or_create(private, public, _ATTESTATION_NAME, "attestation").private_key
+
+
+def load_attestation_public_key(path: Path) -> Ed25519PublicKey:
+    """An ed25519 public key from a PEM file; KeyFileError naming the file if it is not one."""
+    return load_public_key(path, _ATTESTATION_NAME).public_key

@@ -12,7 +12,8 @@ folds it with the real projector, then times, taking turns within each round:
   a 30-day window, windows spread over the year) through the FastAPI app in
   process, beside the bare SELECT of the same page's rows (baseline);
 - `GET /api/velocity` over the whole year for every production service, beside
-  the bare SELECTs of the rows the report reads (baseline).
+  the bare SELECTs of the rows the report reads (baseline);
+- each service function called directly, without HTTP (what the query costs).
 
 Prints p50 and p95 of each and their ratio; the last line is one JSON object.
 """
@@ -25,7 +26,7 @@ import os
 import statistics
 import tempfile
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -37,6 +38,8 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from app.api.main import create_app
+from app.api.services.environments import DeploymentAudit, audit_deployments
+from app.api.services.velocity import report
 from app.config import PROJECT_ROOT, Settings
 from app.database import Database, start_embedded
 from app.projections import projector
@@ -86,17 +89,18 @@ def run(database: Database, args: argparse.Namespace) -> dict[str, Any]:
     """The benchmark proper on a migrated, empty database."""
     services = [f"svc{i:02d}" for i in range(args.services)]
     history, events = generate(seed=7, services=services)
-    with EventStore(database.app_url) as store:
-        started = perf_counter()
-        write(store, events)
-        written = perf_counter() - started
-        started = perf_counter()
-        projector(store).catch_up_all()
-        folded = perf_counter() - started
+    store = EventStore(database.app_url)
+    started = perf_counter()
+    write(store, events)
+    written = perf_counter() - started
+    started = perf_counter()
+    projector(store).catch_up_all()
+    folded = perf_counter() - started
     home = Path(tempfile.mkdtemp(prefix="shiplog-bench-"))
     settings = Settings(home=home, database_url=database.owner_url)
     windows = [START + timedelta(days=(7 * i) % (DAYS - 30)) for i in range(args.requests)]
-    figures: dict[str, list[float]] = {k: [] for k in ("audit", "audit_select", "velocity",
+    figures: dict[str, list[float]] = {k: [] for k in ("audit", "audit_service", "audit_select",
+                                                      "velocity", "velocity_service",
                                                       "velocity_select")}  # fmt: skip
     since, until = START.isoformat(), (START + timedelta(days=DAYS)).isoformat()
     with TestClient(create_app(settings)) as client, psycopg.connect(database.app_url) as conn:
@@ -104,10 +108,12 @@ def run(database: Database, args: argparse.Namespace) -> dict[str, Any]:
             params = {"env": "production", "since": start.isoformat(),
                       "until": (start + timedelta(days=30)).isoformat(), "limit": 100}  # fmt: skip
             figures["audit"].append(timed(_get, client, "/api/audit/deployments", params))
+            figures["audit_service"].append(timed(audit_deployments, store, _audit(start)))
             figures["audit_select"].append(timed(_audit_select, conn, start))
             if i % 5 == 0:
                 year = {"since": since, "until": until}
                 figures["velocity"].append(timed(_get, client, "/api/velocity", year))
+                figures["velocity_service"].append(timed(_report, store, since, until))
                 figures["velocity_select"].append(timed(_velocity_select, conn))
     result: dict[str, Any] = {
         "events": len(events), "deployments": len(history.deployments),
@@ -116,17 +122,32 @@ def run(database: Database, args: argparse.Namespace) -> dict[str, Any]:
     }  # fmt: skip
     for case in ("audit", "velocity"):
         mine, base = figures[case], figures[f"{case}_select"]
+        service = figures[f"{case}_service"]
         p95, base95 = percentile(mine, 0.95), percentile(base, 0.95)
         result[case] = {
             "samples": len(mine), "p50_ms": round(statistics.median(mine), 2),
             "p95_ms": round(p95, 2), "baseline_p50_ms": round(statistics.median(base), 2),
             "baseline_p95_ms": round(base95, 2), "ratio_p95": round(p95 / base95, 1),
+            "service_p50_ms": round(statistics.median(service), 2),
+            "service_p95_ms": round(percentile(service, 0.95), 2),
             "target_ms": TARGETS_MS[case], "met": p95 < TARGETS_MS[case],
         }  # fmt: skip
         print(f"{case:<9} p50 {statistics.median(mine):8.2f} ms  p95 {p95:8.2f} ms   "
+              f"without HTTP p95 {percentile(service, 0.95):7.2f} ms   "
               f"baseline p95 {base95:7.2f} ms   x{p95 / base95:.1f}   "
               f"target < {TARGETS_MS[case]:.0f} ms")  # fmt: skip
+    store.close()
     return result
+
+
+def _audit(start: datetime) -> DeploymentAudit:
+    """The audit query of the HTTP case, for the service called without HTTP."""
+    return DeploymentAudit("production", None, start, start + timedelta(days=30), None, 100)
+
+
+def _report(store: EventStore, since: str, until: str) -> None:
+    """The velocity report of the HTTP case, without HTTP."""
+    report(store, ("production",), since=since, until=until)
 
 
 def _get(client: TestClient, path: str, params: dict[str, Any]) -> None:

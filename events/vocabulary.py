@@ -27,6 +27,7 @@ REPO = ("repo",)
 ENV = ("env",)
 INCIDENT = ("incident",)
 REPRO = ("repro",)
+RUN_OR_IMAGE = ("run", "image")
 
 
 class Value(BaseModel):
@@ -61,8 +62,14 @@ class Finding(Value):
         default=None, description="A version that fixes it, if the advisory names one."
     )
     severity: str | None = Field(
-        default=None, description="The severity the advisory states, if it states one."
+        default=None,
+        description="`critical`, `high`, `medium` or `low`: the gravest the advisory states "
+        "(CVSS vectors rated by their base score, or a word); null if it states none.",
     )
+    ecosystem: str = Field(
+        description="The OSV ecosystem the package was matched in, e.g. `Debian:12`, `PyPI`."
+    )
+    purl: str = Field(description="The installed package's purl, as in the SBOM.")
 
 
 class Commit(Value):
@@ -268,32 +275,68 @@ class ImagePushed(Event):
 class SbomGenerated(Event):
     """A CycloneDX SBOM was made for an image and stored under its digest."""
 
-    categories = RUN
-    image_digest: str = Field(description="The digest of the image the SBOM describes.")
-    sbom_digest: str = Field(description="The digest the SBOM document is stored under.")
-    components: int = Field(description="How many components the SBOM lists.")
+    categories = RUN_OR_IMAGE
+    step: str | None = Field(
+        default=None, description="The scan step that made it; null outside a run."
+    )
+    image_digest: str = Field(
+        description="The id (`sha256:<hex>`, the config digest) of the image the SBOM describes."
+    )
+    sbom_digest: str = Field(
+        description="`sha256:<hex>` of the SBOM document's exact bytes, the key it is stored under."
+    )
+    components: int = Field(description="How many packages the SBOM lists.")
+    ecosystems: dict[str, int] = Field(
+        default_factory=dict,
+        description="How many of them per package type: `deb`, `apk`, `pypi`, `npm`.",
+    )
 
 
 class ScanCompleted(Event):
     """An image's packages were matched against an advisory set."""
 
-    categories = RUN
-    image_digest: str = Field(description="The digest of the image scanned.")
-    advisory_set_digest: str = Field(
-        description="The digest of the exact set of advisories the image was matched against."
+    categories = RUN_OR_IMAGE
+    step: str | None = Field(
+        default=None, description="The scan step that scanned it; null for `shiplog scan`."
     )
+    image_digest: str = Field(description="The id (`sha256:<hex>`) of the image scanned.")
+    sbom_digest: str = Field(description="The SBOM whose packages were matched.")
+    advisory_set_digest: str = Field(
+        description="`sha256:<hex>` over the sorted lines `<file>\\0<sha256 hex>\\n` of the "
+        "advisory files used (zip members as `<zip>!<member>`); see docs/supplychain.md."
+    )
+    advisories: int = Field(description="How many advisories the set held.")
     findings: tuple[Finding, ...] = Field(
-        description="Every advisory that matched an installed package; empty if none did."
+        description="Every advisory that matched an installed package, by purl then advisory "
+        "id; empty if none did."
+    )
+    fail_on: str | None = Field(
+        default=None,
+        description="The severity at or above which the step fails (`fail_on`), if it has one.",
     )
 
 
 class ProvenanceSigned(Event):
-    """An image's SLSA provenance was signed into a DSSE envelope."""
+    """An image's SLSA provenance was signed into a DSSE envelope and stored under its digest."""
 
     categories = RUN
-    image_digest: str = Field(description="The digest of the image the provenance is about.")
-    envelope_digest: str = Field(description="The digest of the signed DSSE envelope.")
-    key_id: str = Field(description="The id of the key that signed the envelope.")
+    step: str = Field(description="The build step that built the image, as in its ImageBuilt.")
+    image_digest: str = Field(
+        description="The image id (`sha256:<hex>`) of the image the provenance is about, as "
+        "in its ImageBuilt."
+    )
+    subject_digests: tuple[str, ...] = Field(
+        description="The digests (`sha256:<hex>`) the statement names as its subject: the "
+        "manifest digests the image was pushed as, else its image id; see docs/provenance.md."
+    )
+    envelope_digest: str = Field(
+        description="`sha256:<hex>` of the DSSE envelope's stored JSON bytes, its key in the "
+        "`attestations` table."
+    )
+    key_id: str = Field(
+        description="Hex sha256 of the raw ed25519 public key that signed the envelope (the "
+        "attestation key, not the ledger's), also the envelope signature's `keyid`."
+    )
 
 
 class RunSucceeded(Event):
@@ -473,28 +516,98 @@ class IncidentResolved(Event):
 # --- repro-<id> -------------------------------------------------------------------------
 
 
+class FileDifference(Value):
+    """One path whose entry differs between an original image and its rebuild (times ignored)."""
+
+    path: str = Field(description="The absolute path in the image's file system, e.g. `/etc/x`.")
+    change: Literal["added", "removed", "changed"] = Field(
+        description="`added`: only the rebuild has it; `removed`: only the original has it; "
+        "`changed`: both have it and `aspects` say how they differ."
+    )
+    aspects: tuple[str, ...] = Field(
+        default=(),
+        description="For `changed`, what differs, in this order: `type`, `mode`, `owner`, "
+        "`size`, `sha256`, `link` (a link's target).",
+    )
+    original: str | None = Field(
+        default=None,
+        description="The original's entry as `<type> <mode> <uid>:<gid> <size> <sha256|link>`; "
+        "null if it has none.",
+    )
+    rebuilt: str | None = Field(
+        default=None, description="The rebuild's entry in the same form; null if it has none."
+    )
+
+
 class ReproductionRequested(Event):
-    """Someone asked to rebuild a past image from its recorded inputs."""
+    """Someone asked to rebuild a past image from the inputs its run recorded."""
 
     categories = REPRO
-    image_digest: str = Field(description="The digest of the image to rebuild.")
+    image_digest: str = Field(
+        description="The image as asked for: its image id, or the manifest digest it was "
+        "pushed under (`sha256:<hex>`)."
+    )
+    image_id: str = Field(
+        description="The image id (`sha256:<hex>`) the run's ImageBuilt recorded."
+    )
     run_id: str = Field(description="The id of the run whose recorded inputs the rebuild uses.")
+    step: str = Field(description="The build step of that run that built the image.")
+    source_date_epoch: int | None = Field(
+        default=None,
+        description="SOURCE_DATE_EPOCH: the commit's time in seconds since 1970 "
+        "(`RunQueued.commit_time`), set as the time of every file of the rebuild's checkout; "
+        "null if the run recorded no commit time.",
+    )
 
 
 class ReproductionCompleted(Event):
     """A rebuild finished: identical, same content, differs (with the diff) or impossible."""
 
     categories = REPRO
-    image_digest: str = Field(description="The digest of the image that was rebuilt.")
+    image_digest: str = Field(description="The image as asked for, as in ReproductionRequested.")
+    image_id: str = Field(description="The original image's id, as its ImageBuilt recorded it.")
     verdict: Literal["identical", "same-content", "differs", "cannot-reproduce"] = Field(
-        description="`identical`, `same-content` (same files, not the same bytes), "
-        "`differs` (see `differences`) or `cannot-reproduce` (see `reason`)."
+        description="`identical` (the same image id, i.e. config digest), `same-content` "
+        "(every file and setting the same, times aside), `differs` (see `differences` and "
+        "`config_differences`) or `cannot-reproduce` (see `reason`)."
     )
-    differences: tuple[str, ...] = Field(
-        default=(), description="What differs between the original and the rebuild, one each."
+    rebuilt_image_id: str | None = Field(
+        default=None, description="The rebuild's image id; null if nothing was rebuilt."
+    )
+    layers_identical: bool | None = Field(
+        default=None,
+        description="Whether the layer diff ids (the config's `rootfs.diff_ids`) are the same, "
+        "in order; null if nothing was compared.",
+    )
+    compared: tuple[str, ...] = Field(
+        default=(),
+        description="What was compared: `config-digest`, `layer-diff-ids`, `settings`, `files` "
+        "(manifest digests are not: the rebuild is never pushed).",
+    )
+    files_compared: int = Field(
+        default=0, description="How many paths the two file systems hold between them."
+    )
+    differences: tuple[FileDifference, ...] = Field(
+        default=(),
+        description="The paths that differ, sorted by path (times are never compared); the "
+        "first 500 at most, and fewer if their text would pass 256 KiB.",
+    )
+    differences_total: int = Field(
+        default=0,
+        description="How many paths differ in all; more than `differences` lists if cut short.",
+    )
+    config_differences: tuple[str, ...] = Field(
+        default=(),
+        description="The image settings that differ, by their config name (`Cmd`, `Env`, "
+        "`Labels`, ...), sorted.",
     )
     reason: str | None = Field(
         default=None, description="Why the image could not be rebuilt, for `cannot-reproduce`."
+    )
+    duration_ms: int = Field(
+        default=0,
+        description="How long the reproduction took, in integer milliseconds, from the "
+        "request until the verdict.",
     )
 
 

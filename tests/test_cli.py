@@ -24,9 +24,10 @@ def test_demo_runs_the_example_pipeline_then_seals_and_verifies_the_ledger(
     assert "● ImageBuilt" in result.output
     assert "● TestsReported" in result.output
     assert "● ImagePushed" in result.output
+    assert "● ProvenanceSigned" in result.output
     assert "the registry holds hello:1.0.0 as sha256:" in result.output
-    assert "sealed: tree size 12" in result.output
-    assert "ledger verified: 12 events" in result.output
+    assert "sealed: tree size 13" in result.output
+    assert "ledger verified: 13 events" in result.output
 
     verified = cli.invoke(app, ["verify"])
     assert verified.exit_code == 0, verified.output

@@ -120,6 +120,7 @@ def test_sample_app_is_built_tested_in_its_image_and_pushed_with_every_fact_in_t
         "ImagePushed",
         "ImagePushed",
         "StepFinished",
+        "ProvenanceSigned",  # tests/test_provenance_build.py checks what it signed
         "RunSucceeded",
     ]
     assert [e.version for e in events] == list(range(len(events)))
@@ -226,6 +227,7 @@ def test_sample_app_is_built_tested_in_its_image_and_pushed_with_every_fact_in_t
     ]
     image.reload()
     for event in pushed:
+        assert event.image_id == image.id
         assert event.digest == registry.manifest_digest(pushed_name, event.tag)
         assert f"{push_repository}@{event.digest}" in image.attrs["RepoDigests"]
     assert docker_client.images.get(f"{push_repository}:1.0.0").id == image.id

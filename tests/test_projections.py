@@ -31,9 +31,12 @@ from events.vocabulary import (
     CommitsPushed,
     DeploymentStarted,
     DeploymentSucceeded,
+    FileDifference,
     ImageBuilt,
     ImagePushed,
     IncidentOpened,
+    ReproductionCompleted,
+    ReproductionRequested,
     RunCancelled,
     RunClaimed,
     RunFailed,
@@ -161,7 +164,32 @@ def other_streams(count: int) -> dict[str, list[Event]]:
             for n in range(count)
         ],
         "incident-1": [IncidentOpened(environment="production", service="web", summary="down")],
+        **{f"repro-{n:08d}": reproduction(n) for n in range(count)},
     }
+
+
+def reproduction(n: int) -> list[Event]:
+    """A reproduction's events: requested, and (but for every third) completed."""
+    image = f"sha256:{n:064x}"
+    requested = ReproductionRequested(
+        image_digest=image, image_id=image, run_id=f"run{n}", step="build", source_date_epoch=n
+    )
+    if n % 3 == 2:
+        return [requested]
+    changed = FileDifference(
+        path=f"/f{n}", change="changed", aspects=("sha256",), original="file a", rebuilt="file b"
+    )
+    completed = ReproductionCompleted(
+        image_digest=image,
+        image_id=image,
+        verdict="differs" if n % 3 else "same-content",
+        rebuilt_image_id=f"sha256:{n + 1:064x}",
+        layers_identical=False,
+        compared=("config-digest", "files"),
+        files_compared=n,
+        differences=(changed,) if n % 3 else (),
+    )
+    return [requested, completed]
 
 
 def history(runs: int, seed: int, first: int = 0) -> tuple[list[RunPlan], dict[str, list[Event]]]:

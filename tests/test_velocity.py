@@ -120,6 +120,9 @@ def check_group(group: dict[str, Any], want: Any, since: datetime, until: dateti
         assert week["change_failure_rate"] == (
             None if finished == 0 else pytest.approx(failed / finished)
         )
+    rates = [failed / finished for failed, finished in want.weekly_changes.values() if finished]
+    assert group["weekly_change_failure_rate"]["median"] == pytest.approx(percentile(rates, 0.5))
+    assert group["weekly_change_failure_rate"]["p90"] == pytest.approx(percentile(rates, 0.9))
     counts = [float(c) for c in want.weekly_deployments.values()]
     assert group["weekly_deployments"]["median"] == pytest.approx(percentile(counts, 0.5))
     assert group["weekly_deployments"]["p90"] == pytest.approx(percentile(counts, 0.9))
@@ -206,6 +209,11 @@ def test_environment_shows_what_each_service_runs_now_and_as_of_a_past_cursor(
         want = running_from_record(world.history, horizon)
         got = {("production", r["service"]): r["image_digest"] for r in body["running"]}
         assert got == {k: v for k, v in want.items() if k[0] == "production"}
+        listed = world.client.get("/api/environments", params=params).json()
+        assert [e["environment"] for e in listed] == ["production", "staging"]
+        assert listed[0]["running"] == body["running"]
+        staging = {("staging", r["service"]): r["image_digest"] for r in listed[1]["running"]}
+        assert staging == {k: v for k, v in want.items() if k[0] == "staging"}
         newest = max(
             (d for d in world.history.deployments
              if d.environment == "production" and d.started_at < horizon),
@@ -280,6 +288,10 @@ def test_deployment_audit_as_csv(world: World) -> None:
         ("/api/velocity", {"until": "2026-13-01"}, "until"),
         ("/api/velocity", {"since": "2026-02-01", "until": "2026-01-01"}, "since"),
         ("/api/velocity", {"service": "nonesuch"}, "service"),
+        ("/api/velocity", {"since": "0001-01-01", "until": "0001-02-01"}, "since"),
+        ("/api/velocity", {"since": "9999-12-01", "until": "9999-12-31"}, "until"),
+        ("/api/velocity", {"since": "2000-01-01"}, "since"),
+        ("/api/audit/deployments", {"after": str(2**63)}, "after"),
         ("/api/velocity", {"format": "xml"}, "format"),
         ("/api/velocity", {"as_of": "yesterday-ish"}, "as_of"),
         ("/api/audit/deployments", {"since": "last tuesday"}, "since"),
@@ -349,3 +361,20 @@ def test_as_of_a_time_answers_like_the_cursor_of_the_last_event_recorded_by_then
     ).json()
     assert by_time["running"] == by_cursor["running"]
     assert by_time["history"] == by_cursor["history"]
+
+
+def test_environment_history_pages_newest_first_through_every_deployment(world: World) -> None:
+    seen: list[str] = []
+    params: dict[str, Any] = {"limit": 200}
+    while True:
+        body = world.client.get("/api/environments/production", params=params).json()
+        seen.extend(row["deployment_id"] for row in body["history"])
+        if body["next"] is None:
+            break
+        params["after"] = body["next"]
+    production = [d for d in world.history.deployments if d.environment == "production"]
+    assert seen == [d.deployment_id for d in sorted(production, key=lambda d: d.started_at)][::-1]
+    web = world.client.get(
+        "/api/environments/production", params={"service": "web", "limit": 1000}
+    ).json()["history"]
+    assert [row["deployment_id"] for row in web] == [i for i in seen if i.startswith("web-")]

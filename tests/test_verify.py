@@ -75,7 +75,13 @@ def test_freshly_appended_floats_large_numbers_and_unicode_verify(
 
 
 def _scan() -> ScanCompleted:
-    return ScanCompleted(image_digest="sha256:" + "1" * 64, advisory_set_digest="x", findings=())
+    return ScanCompleted(
+        image_digest="sha256:" + "1" * 64,
+        sbom_digest="sha256:" + "2" * 64,
+        advisory_set_digest="x",
+        advisories=0,
+        findings=(),
+    )
 
 
 def _insert_raw(database: Database, data: dict[str, Any]) -> None:

@@ -53,6 +53,13 @@ class RunningOut(_FromRecord):
     actor: str
 
 
+class EnvironmentRunning(BaseModel):
+    """An environment and what each of its services runs."""
+
+    environment: str
+    running: list[RunningOut]
+
+
 class EnvironmentOut(BaseModel):
     """An environment: what each service runs and its latest deployments, newest first."""
 
@@ -95,6 +102,7 @@ class VelocityOut(_FromRecord):
     changes: int = Field(description="Deployments that finished in the window.")
     failed_changes: int
     change_failure_rate: float | None
+    weekly_change_failure_rate: SummaryOut = Field(description="Of the weekly rates.")
     change_failure_level: str | None
     recovery: SummaryOut = Field(description="Seconds to recover from a failed change.")
     recovery_level: str | None

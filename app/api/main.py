@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from app.api.routes import (
+    affected,
     cdevents,
     deployment_audit,
     deployments,
@@ -21,7 +22,10 @@ from app.api.routes import (
     health,
     images,
     incidents,
+    provenance,
+    reproductions,
     runs,
+    sboms,
     velocity,
     whoami,
 )
@@ -138,5 +142,9 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
     app.include_router(deployment_audit.router)
     app.include_router(velocity.router)
     app.include_router(cdevents.router)
+    app.include_router(reproductions.router)
+    app.include_router(provenance.router)
+    app.include_router(sboms.router)
+    app.include_router(affected.router)
     install_web(app)
     return app

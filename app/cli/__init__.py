@@ -7,6 +7,7 @@ import sys
 import typer
 
 from app.cli import (
+    attest_commands,
     db,
     demo,
     event_commands,
@@ -14,7 +15,9 @@ from app.cli import (
     ledger,
     pipeline_commands,
     projection_commands,
+    reproduce_command,
     run_commands,
+    scan_commands,
     secret_commands,
     serve_command,
     velocity_command,
@@ -26,6 +29,11 @@ from app.executor.source import SourceError
 from app.pipeline import PipelineError
 from app.queries import NotRecorded
 from app.queries.as_of import AsOfError
+from app.queries.velocity import BadParameter
+from app.reproduce import ReproductionError
+from app.supplychain.imagefs import ImageUnavailable
+from app.supplychain.osv import AdvisoryError
+from app.supplychain.sbom import InvalidSbom
 from events.errors import LedgerError
 
 app = typer.Typer(
@@ -35,6 +43,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+attest_commands.register(app)
 db.register(app)
 event_commands.register(app)
 image_commands.register(app)
@@ -42,7 +51,9 @@ ledger.register(app)
 demo.register(app)
 pipeline_commands.register(app)
 projection_commands.register(app)
+reproduce_command.register(app)
 run_commands.register(app)
+scan_commands.register(app)
 secret_commands.register(app)
 serve_command.register(app)
 velocity_command.register(app)
@@ -51,6 +62,7 @@ velocity_command.register(app)
 # Errors a user can cause and fix: one line on stderr, exit status 2, no traceback.
 USER_ERRORS = (
     AsOfError,
+    BadParameter,
     NotRecorded,
     LedgerError,
     PipelineError,
@@ -58,6 +70,10 @@ USER_ERRORS = (
     SourceError,
     StepFailed,
     EngineUnavailable,
+    ReproductionError,
+    AdvisoryError,
+    ImageUnavailable,
+    InvalidSbom,
 )
 
 

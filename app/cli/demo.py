@@ -110,3 +110,9 @@ def demo() -> None:
     if not report.ok:
         raise typer.Exit(1)
     typer.echo(f"the run's events: shiplog events tail --stream run-{run_id}")
+    typer.echo(
+        "the image's signed provenance: shiplog projections catch-up && "
+        f"shiplog attest get {digest} -o prov.json && "
+        "shiplog attest pubkey > attestation.pub && "
+        f"shiplog attest verify prov.json --key attestation.pub --digest {digest}"
+    )

@@ -59,8 +59,8 @@ def velocity(
                 service=service,
                 as_of=cursor,
             )
-        except BadParameter as error:
-            raise typer.BadParameter(str(error), param_hint=f"--{error.parameter}") from None
+        except BadParameter as error:  # a user error: one line naming the option, exit 2
+            raise BadParameter(error.parameter, f"--{error.parameter}: {error}") from None
     if output == "csv":
         typer.echo(to_csv(found.groups), nl=False)
     elif output == "json":
@@ -73,10 +73,10 @@ def velocity(
 
 
 def _as_of(text: str | None) -> AsOf | None:
-    """The --as-of value (a cursor or a time), or a usage error naming the option."""
+    """The --as-of value (a cursor or a time); AsOfError (a user error) naming the option."""
     if text is None:
         return None
     try:
         return parse_as_of(text)
     except AsOfError as error:
-        raise typer.BadParameter(str(error), param_hint="--as-of") from None
+        raise AsOfError(f"--as-of: {error}") from None

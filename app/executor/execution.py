@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import docker.errors
+import psycopg
 
 from app.executor.actions import StepCancelled, StepFailed, StepTimedOut
 from app.executor.actions.build import SourceFacts, run_build_step
@@ -36,9 +37,10 @@ from app.executor.actions.containers import (
 )
 from app.executor.actions.junit import read_reports
 from app.executor.actions.push import run_push_step
+from app.executor.actions.scan import gate, make_step_sbom, scan_step_packages
 from app.executor.logs import StepLogWriter
 from app.executor.masking import Masker
-from app.executor.runs import RunInterrupted, RunRecorder, RunService
+from app.executor.runs import RunInterrupted, RunRecorder, RunService, run_stream
 from app.executor.secrets import SecretStore
 from app.executor.source import SourceError, prepare_workspace, read_file_at
 from app.pipeline import (
@@ -47,6 +49,7 @@ from app.pipeline import (
     Pipeline,
     PipelineError,
     PushStep,
+    ScanStep,
     Step,
     ancestors,
     dependencies,
@@ -54,7 +57,11 @@ from app.pipeline import (
     pipeline_digest,
     ready,
 )
+from app.provenance.attestations import Attestor
+from app.supplychain.service import MadeSbom, sbom_event
+from app.supplychain.storage import store_sbom
 from events.catalogue import Event
+from events.errors import EventTooLarge
 from events.vocabulary import (
     ImageBuilt,
     ImagePushed,
@@ -93,6 +100,8 @@ class _RunEnv:
     # Tag -> image id of what this run built. Tags are shared by every run on the
     # engine; later steps run and push the id, so never another run's image.
     built: dict[str, str] = field(default_factory=dict)
+    # Build step name -> id of the image it built, for scan steps that name the step.
+    built_steps: dict[str, str] = field(default_factory=dict)
 
     def image_id(self, reference: str) -> str | None:
         """The id of the image this run built under `reference` (`app` means `app:latest`)."""
@@ -111,6 +120,9 @@ class RunExecution:
     work_dir: Path
     parallelism: int
     observers: Observers
+    attestor: Attestor | None = None
+    osv_dir: Path | None = None
+    sbom_after_build: bool = False
 
     @property
     def run_id(self) -> str:
@@ -151,6 +163,7 @@ class RunExecution:
             failed = self._run_graph(env)
             if cancelled.is_set():
                 return
+            self._sign_provenance()
             if failed:
                 self.record(RunFailed(reason=f"step {failed!r} failed", step=failed))
             else:
@@ -178,6 +191,15 @@ class RunExecution:
             watcher.join(timeout=5)
             cleanup_run(self.client, self.run_id)
             shutil.rmtree(workspace, ignore_errors=True)
+
+    def _sign_provenance(self) -> None:
+        """Sign each image the run built, now that every step (every push) has ended."""
+        if self.attestor is None:
+            return
+        events = self.service.store.read_stream(run_stream(self.run_id))
+        signed = self.attestor.sign_run(self.run_id, events)
+        if signed:
+            self.record(*signed)
 
     def _fail_quietly(self, reason: str) -> None:
         """Record RunFailed unless the run was taken over meanwhile."""
@@ -280,6 +302,8 @@ class RunExecution:
                 self._build(env, step, log)
             elif isinstance(step, PushStep):
                 self._push(env, step, log)
+            elif isinstance(step, ScanStep):
+                self._scan(env, step, log)
         except StepTimedOut as error:
             log(f"shiplog: {error}")
             exit_code, timed_out = 124, True
@@ -341,17 +365,13 @@ class RunExecution:
 
     def _build(self, env: _RunEnv, step: BuildStep, log: Callable[[str], None]) -> None:
         self.record(_typed_step_started(step, "docker build", step.build.model_dump(mode="json")))
-        queued = self.queued
-        facts = SourceFacts(
-            repository=queued.repository,
-            commit=queued.commit,
-            commit_time=queued.commit_time,
-            ref=queued.ref,
-            pipeline_name=env.pipeline.name,
-        )
+        facts = SourceFacts.of_run(self.queued, env.pipeline.name)
         built = run_build_step(env.ctx, step, source=facts, secrets=env.secrets, log=log)
         env.built.update(dict.fromkeys(built.tags, built.image_id))
+        env.built_steps[step.name] = built.image_id
         self.record(ImageBuilt(step=step.name, **built.as_event_fields()))
+        if self.sbom_after_build:
+            self._sbom(env, step.name, built.image_id, log)
 
     def _push(self, env: _RunEnv, step: PushStep, log: Callable[[str], None]) -> None:
         spec = step.push
@@ -375,6 +395,29 @@ class RunExecution:
                     image_id=image_id,
                 )
             )
+
+    def _scan(self, env: _RunEnv, step: ScanStep, log: Callable[[str], None]) -> None:
+        spec = step.scan
+        self.record(_typed_step_started(step, "shiplog scan", spec.model_dump(mode="json")))
+        image = env.image_id(spec.image) or env.built_steps.get(spec.image) or spec.image
+        made = self._sbom(env, step.name, image, log)
+        result = scan_step_packages(step, made, self.osv_dir, log)
+        try:
+            self.record(result.event(step.name, spec.fail_on))
+        except EventTooLarge as error:
+            raise StepFailed(
+                f"step {step.name}: {len(result.matches)} findings do not fit in one "
+                f"ScanCompleted event ({error}); raise SHIPLOG_MAX_EVENT_BYTES"
+            ) from None
+        gate(step, result)
+
+    def _sbom(self, env: _RunEnv, step: str, image: str, log: Callable[[str], None]) -> MadeSbom:
+        """Make the SBOM of `image`, store it and record SbomGenerated for `step`."""
+        made = make_step_sbom(env.ctx, step, image, log)
+        with psycopg.connect(self.app_url) as conn:
+            store_sbom(conn, made.sbom, made.packages)
+        self.record(sbom_event(made.sbom, step))
+        return made
 
 
 def _typed_step_started(step: Step, action: str, spec: dict[str, Any]) -> StepStarted:

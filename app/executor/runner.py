@@ -28,6 +28,8 @@ from app.executor import leases
 from app.executor.actions.containers import cleanup_run
 from app.executor.execution import Observers, RunExecution
 from app.executor.runs import RunRecorder, RunService
+from app.keys import load_or_create_attestation_key
+from app.provenance.attestations import Attestor
 from events.catalogue import Metadata
 from events.store import EventStore
 from events.vocabulary import RunClaimed, RunQueued
@@ -64,6 +66,7 @@ class Runner:
     def __post_init__(self) -> None:
         self.service = RunService(self.store)
         self.metadata = Metadata(actor=f"runner:{self.name}", source="runner")
+        self.attestor = Attestor(load_or_create_attestation_key(self.settings), self.store)
 
     def _db(self) -> AbstractContextManager[psycopg.Connection[Any]]:
         """A pooled connection for lease bookkeeping (heartbeats come every few seconds)."""
@@ -100,6 +103,9 @@ class Runner:
                 work_dir=self.settings.work_dir,
                 parallelism=self.settings.step_parallelism,
                 observers=self.observers,
+                attestor=self.attestor,
+                osv_dir=self.settings.osv_dir,
+                sbom_after_build=self.settings.sbom_after_build,
             ).execute()
         finally:
             with self._lock:

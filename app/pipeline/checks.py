@@ -12,7 +12,16 @@ from pydantic import TypeAdapter, ValidationError
 
 from app.pipeline.dag import find_cycles, step_dependencies
 from app.pipeline.fields import normalize_image
-from app.pipeline.model import BuildStep, Loc, Pipeline, PushStep, Service, Step, built_tags
+from app.pipeline.model import (
+    BuildStep,
+    Loc,
+    Pipeline,
+    PushStep,
+    ScanStep,
+    Service,
+    Step,
+    producer_of,
+)
 
 _STEP = TypeAdapter[Step](Step)
 
@@ -161,6 +170,11 @@ def _images(
             continue
         loc = ("steps", index, *step.image_loc())
         producer = producers.get(normalize_image(image))
+        if producer is None and isinstance(step, ScanStep):
+            producer = next(
+                ((i, s.name) for i, s in steps if s.name == image and isinstance(s, BuildStep)),
+                None,
+            )
         if producer is not None and producer[0] > index:
             message = (
                 f"image '{image}' is built by step '{producer[1]}', which comes later in the "
@@ -240,8 +254,7 @@ def _cycles(steps: Sequence[tuple[int, Step]]) -> list[Finding]:
 
 def _producer(step: Step, steps: Sequence[tuple[int, Step]]) -> str | None:
     """The build step that builds the image `step` uses, if any."""
-    image = step.image_used()
-    return built_tags(s for _, s in steps).get(normalize_image(image)) if image else None
+    return producer_of(step, (s for _, s in steps))
 
 
 def _environment(steps: Sequence[tuple[int, Step]]) -> list[Finding]:

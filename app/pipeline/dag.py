@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping, Sequence, Set
 
-from app.pipeline.fields import normalize_image
-from app.pipeline.model import Pipeline, Step, built_tags
+from app.pipeline.model import Pipeline, Step, producer_of
 
 Deps = Mapping[str, frozenset[str]]
 """Step name -> names of the steps it waits for; iteration order is file order."""
@@ -15,20 +14,19 @@ Deps = Mapping[str, frozenset[str]]
 def step_dependencies(steps: Sequence[Step]) -> dict[str, frozenset[str]]:
     """What each step waits for: explicit `depends_on`, file order, and images it needs built.
 
-    A step whose `image` (or `push.image`) is a tag built by an earlier build step waits for
-    that step even when its `depends_on` does not say so. (A tag built by a later step is an
+    A step whose `image` (or `push.image`, `scan.image`) is a tag built by an earlier build
+    step, or a scan step naming a build step, waits for that step even when its `depends_on`
+    does not say so. (A tag built by a later step is an
     error that the checks report; no edge is added for it.)
     """
     file_order = not any(step.depends_on is not None for step in steps)
-    built = built_tags(steps)
     result: dict[str, frozenset[str]] = {}
     previous: str | None = None
     for step in steps:
         waits = set(step.depends_on or ())
         if file_order and previous is not None:
             waits.add(previous)
-        image = step.image_used()
-        producer = built.get(normalize_image(image)) if image else None
+        producer = producer_of(step, steps)
         if producer is not None and producer in result:
             waits.add(producer)
         result.setdefault(step.name, frozenset(waits))

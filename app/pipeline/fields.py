@@ -18,7 +18,10 @@ Status = Literal["success", "failure"]
 
 STATUSES: tuple[str, ...] = ("success", "failure")
 
-RESERVED_KINDS: tuple[str, ...] = ("scan", "deploy", "notify")
+Severity = Literal["critical", "high", "medium", "low"]
+"""An advisory's severity, gravest first; a scan step's `fail_on` names one."""
+
+RESERVED_KINDS: tuple[str, ...] = ("deploy", "notify")
 """Typed step kinds named by the design but not built yet; a file using them is refused."""
 
 DEFAULT_TIMEOUT = 3600

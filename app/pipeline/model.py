@@ -29,6 +29,7 @@ from app.pipeline.fields import (
     Repository,
     SecretName,
     ServiceName,
+    Severity,
     StageName,
     Statuses,
     StepName,
@@ -48,6 +49,9 @@ EXTENSION_PREFIX = "x-"
 """Top-level keys with this prefix are ignored: a place for YAML anchors, as in Compose files."""
 
 EXTENSION_PREFIX_PATTERN = "^x-"
+
+TYPED_KINDS: tuple[str, ...] = ("build", "push", "scan")
+"""Keys that make a step a typed step; a step has at most one of them."""
 
 DEFER_CHECKS = "shiplog.pipeline.defer_checks"
 """Validation context key: skip the cross-step checks (the loader runs them with positions)."""
@@ -168,11 +172,12 @@ class _Step(_Model):
                     "'{kind}' steps are reserved for later work and cannot be used yet",
                     {"kind": kind},
                 )
-        if "build" in data and "push" in data:
+        kinds = [kind for kind in TYPED_KINDS if kind in data]
+        if len(kinds) > 1:
             raise PydanticCustomError(
                 "step_kind_conflict",
-                "a step is one kind: it cannot have both 'build' and '{kind}'",
-                {"kind": "push"},
+                "a step is one kind: it cannot have both '{first}' and '{kind}'",
+                {"first": kinds[0], "kind": kinds[1]},
             )
         return data
 
@@ -299,10 +304,41 @@ class PushStep(_Step):
         ]
 
 
+class ScanSpec(_Model):
+    """Which image to inventory into an SBOM and match against the OSV advisories."""
+
+    image: ImageRef = Field(
+        description="The name of a build step of this pipeline (the image it built), a tag "
+        "an earlier build step builds, or an image already on the runner's engine."
+    )
+    fail_on: Severity | None = Field(
+        default=None,
+        description="Fail the step when a finding is this severe or graver; default: report "
+        "the findings and succeed.",
+    )
+
+
+class ScanStep(_Step):
+    """Makes an image's SBOM and scans its packages against the OSV advisories."""
+
+    kind: ClassVar[str] = "scan step"
+
+    scan: ScanSpec = Field(description="What to scan, and when the step fails.")
+
+    def image_used(self) -> str | None:
+        """The image scanned (a build step's name stands for the image that step builds)."""
+        return self.scan.image
+
+    def image_loc(self) -> Loc:
+        """Where, inside the step, `image_used` is written."""
+        return ("scan", "image")
+
+
 STEP_KINDS: dict[str, type[_Step]] = {
     CommandStep.kind: CommandStep,
     BuildStep.kind: BuildStep,
     PushStep.kind: PushStep,
+    ScanStep.kind: ScanStep,
 }
 """The step models by the tag their union uses; the tags also name them in messages."""
 
@@ -315,13 +351,16 @@ def _step_kind(value: Any) -> str:
         return BuildStep.kind
     if isinstance(value, dict) and "push" in value:
         return PushStep.kind
+    if isinstance(value, dict) and "scan" in value:
+        return ScanStep.kind
     return CommandStep.kind
 
 
 Step = Annotated[
     Annotated[CommandStep, Tag(CommandStep.kind)]
     | Annotated[BuildStep, Tag(BuildStep.kind)]
-    | Annotated[PushStep, Tag(PushStep.kind)],
+    | Annotated[PushStep, Tag(PushStep.kind)]
+    | Annotated[ScanStep, Tag(ScanStep.kind)],
     Discriminator(_step_kind),
 ]
 
@@ -334,6 +373,23 @@ def built_tags(steps: Iterable[Step]) -> dict[str, str]:
             for tag in step.build.tags:
                 built.setdefault(normalize_image(tag), step.name)
     return built
+
+
+def producer_of(step: Step, steps: Iterable[Step]) -> str | None:
+    """The build step that builds the image `step` uses, if any.
+
+    A scan step's `image` may also be a build step's name: when no step builds a tag of
+    that name, it stands for the image that step builds.
+    """
+    image = step.image_used()
+    if image is None:
+        return None
+    steps = list(steps)
+    producer = built_tags(steps).get(normalize_image(image))
+    if producer is None and isinstance(step, ScanStep):
+        names = {s.name for s in steps if isinstance(s, BuildStep)}
+        producer = image if image in names else None
+    return producer
 
 
 class Pipeline(_Model):
@@ -349,8 +405,8 @@ class Pipeline(_Model):
     services: tuple[Service, ...] = Field(default=(), description="Sidecar containers.")
     steps: tuple[Step, ...] = Field(
         min_length=1,
-        description="Steps in file order: each runs `commands` in an `image`, or is a `build` "
-        "or `push` step. `scan`, `deploy` and `notify` are reserved for later work.",
+        description="Steps in file order: each runs `commands` in an `image`, or is a `build`, "
+        "`push` or `scan` step. `deploy` and `notify` are reserved for later work.",
     )
 
     @model_validator(mode="before")

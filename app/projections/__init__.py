@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from app.projections.deployments import DeploymentsProjection
 from app.projections.images import ImagesProjection
+from app.projections.reproductions import ReproductionsProjection
 from app.projections.runs import RunsProjection
 from events.projections import Projection, Projector
 from events.store import EventStore
@@ -17,6 +18,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     RunsProjection(),
     ImagesProjection(),
     DeploymentsProjection(),
+    ReproductionsProjection(),
 )
 
 

@@ -289,16 +289,17 @@ def pushed_commits(
     table = tables(conn)["pushed_commits"]
     cond, params = upto(as_of)
     rows = conn.execute(
-        f"SELECT repository, sha, authored_at FROM {table} "
-        f"WHERE repository = ANY(%s) AND {cond} ORDER BY repository, position, seq",
+        f"SELECT repository, array_agg(sha ORDER BY position, seq), "
+        f"array_agg(authored_at ORDER BY position, seq) FROM {table} "
+        f"WHERE repository = ANY(%s) AND {cond} GROUP BY repository",
         [sorted(set(repositories)), *params],
     ).fetchall()
     found: dict[str, list[tuple[str, datetime]]] = {}
-    seen: set[tuple[str, str]] = set()
-    for repository, sha, authored_at in rows:
-        if (repository, sha) not in seen:
-            seen.add((repository, sha))
-            found.setdefault(repository, []).append((sha, authored_at))
+    for repository, shas, times in rows:
+        first: dict[str, datetime] = {}
+        for sha, authored_at in zip(shas, times, strict=True):
+            first.setdefault(sha, authored_at)  # a sha pushed again keeps its first place
+        found[repository] = list(first.items())
     return found
 
 

@@ -18,6 +18,9 @@ from app.velocity.stats import Summary
 from events.projections import ProjectionError, current_tables
 from events.store import Cursor
 
+EARLIEST_YEAR, LATEST_YEAR = 1970, 9000
+MAX_DAYS = 10 * 366  # a weekly trend of at most ~520 weeks per service
+
 
 class BadParameter(ValueError):
     """A report parameter that names nothing known; `parameter` says which."""
@@ -50,6 +53,13 @@ def velocity_report(
     """The report over `window` for the production environments (or only `environment`)."""
     if window.until <= window.since:
         raise BadParameter("since", "`since` must be before `until`")
+    if window.since.year < EARLIEST_YEAR or window.until.year > LATEST_YEAR:
+        raise BadParameter(
+            "since" if window.since.year < EARLIEST_YEAR else "until",
+            f"the window must lie between the years {EARLIEST_YEAR} and {LATEST_YEAR}",
+        )
+    if window.days > MAX_DAYS:
+        raise BadParameter("since", f"the window is longer than {MAX_DAYS} days")
     if environment is not None and environment not in production:
         known = ", ".join(production)
         raise BadParameter(

@@ -90,6 +90,7 @@ class Velocity:
     changes: int
     failed_changes: int
     change_failure_rate: float | None
+    weekly_change_failure_rate: Summary  # over the weeks with finished deployments
     change_failure_level: Level | None
     recovery: Summary
     recovery_level: Level | None
@@ -148,7 +149,7 @@ def _group(
     since, until = window.since, window.until
     for delivered, seconds in lead_time_samples(done, chains):
         if since <= delivered < until:
-            weeks[week_at(delivered)].lead_times.append(seconds)
+            weeks[week_at(delivered)].lead_times.extend(seconds)
     unrecovered = 0
     for index, deployment in enumerate(done):
         finished = deployment.finished_at
@@ -183,6 +184,9 @@ def _group(
         changes=changes,
         failed_changes=failed,
         change_failure_rate=rate,
+        weekly_change_failure_rate=summarize(
+            [w.failed / w.changes for w in weeks.values() if w.changes]
+        ),
         change_failure_level=failure_rate_level(rate),
         recovery=recoveries,
         recovery_level=recovery_level(recoveries.median),
@@ -228,8 +232,12 @@ class Chains:
         return found.get(sha)
 
 
-def lead_time_samples(done: Sequence[Deployment], chains: Chains) -> list[tuple[datetime, float]]:
-    """(deployment finish, seconds since author time) for each commit, at its first delivery.
+def lead_time_samples(
+    done: Sequence[Deployment], chains: Chains
+) -> list[tuple[datetime, list[float]]]:
+    """Per deployment that delivered commits: its finish, and each commit's seconds since authored.
+
+    A commit counts at its first delivery only.
 
     `done` holds one service's finished deployments in one environment, in
     finish order. A deployment whose commit is not among its repository's
@@ -237,7 +245,7 @@ def lead_time_samples(done: Sequence[Deployment], chains: Chains) -> list[tuple[
     """
     previous: dict[str, int] = {}
     delivered: set[str] = set()
-    samples: list[tuple[datetime, float]] = []
+    samples: list[tuple[datetime, list[float]]] = []
     for deployment in done:
         repo, sha, finished = deployment.repository, deployment.commit, deployment.finished_at
         if not deployment.succeeded or repo is None or sha is None or finished is None:
@@ -245,10 +253,13 @@ def lead_time_samples(done: Sequence[Deployment], chains: Chains) -> list[tuple[
         index = chains.index(repo, sha)
         if index is None:
             continue
-        for contained, authored in chains.commits[repo][previous.get(repo, -1) + 1 : index + 1]:
-            if contained not in delivered:
-                delivered.add(contained)
-                samples.append((finished, (finished - authored).total_seconds()))
+        contained = chains.commits[repo][previous.get(repo, -1) + 1 : index + 1]
+        fresh = [authored for commit, authored in contained if commit not in delivered]
+        delivered.update(commit for commit, _ in contained)
+        if fresh:
+            samples.append(
+                (finished, [(finished - authored).total_seconds() for authored in fresh])
+            )
         previous[repo] = index
     return samples
 

@@ -33,7 +33,9 @@ def get_deployment_audit(
     until: Annotated[
         datetime | None, Query(description="Started before (ISO 8601; naive is UTC).")
     ] = None,
-    after: Annotated[int | None, Query(ge=0, description="`next` of a previous page.")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=2**63 - 1, description="`next` of a previous page.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> Response | DeploymentAuditPage:

@@ -1,4 +1,4 @@
-"""`GET /api/environments/{environment}`: what each service runs there now, and its history."""
+"""`GET /api/environments[/{environment}]`: what each service runs now, and the history."""
 
 from __future__ import annotations
 
@@ -6,12 +6,26 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from app.api.deployment_schemas import DeploymentOut, EnvironmentOut, RunningOut
+from app.api.deployment_schemas import (
+    DeploymentOut,
+    EnvironmentOut,
+    EnvironmentRunning,
+    RunningOut,
+)
 from app.api.deps import AsOfDep, StoreDep
-from app.api.services.environments import environment_view
+from app.api.services.environments import all_running, environment_view
 from app.queries.deployments import MAX_LIMIT
 
 router = APIRouter(prefix="/api", tags=["deployments"])
+
+
+@router.get("/environments", response_model=list[EnvironmentRunning])
+def list_environments(store: StoreDep, as_of: AsOfDep) -> list[EnvironmentRunning]:
+    """Every environment with a deployment, and what each of its services runs."""
+    return [
+        EnvironmentRunning(environment=env, running=[RunningOut.model_validate(r) for r in running])
+        for env, running in all_running(store, as_of).items()
+    ]
 
 
 @router.get("/environments/{environment}", response_model=EnvironmentOut)
@@ -21,13 +35,17 @@ def get_environment(
     environment: Annotated[
         str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="e.g. `production`.")
     ],
+    service: Annotated[str | None, Query(description="Only this service's history.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="History rows.")] = 50,
     after: Annotated[
-        int | None, Query(ge=0, description="`next` of a previous answer: older history.")
+        int | None,
+        Query(ge=0, le=2**63 - 1, description="`next` of a previous answer: older history."),
     ] = None,
 ) -> EnvironmentOut:
     """Each service's running image (and since when), and the deployments, newest first."""
-    view = environment_view(store, environment, as_of=as_of, limit=limit, after=after)
+    view = environment_view(
+        store, environment, service=service, as_of=as_of, limit=limit, after=after
+    )
     return EnvironmentOut(
         environment=environment,
         as_of=None if as_of is None else str(as_of),

@@ -25,17 +25,30 @@ def environment_view(
     store: EventStore,
     environment: str,
     *,
+    service: str | None = None,
     as_of: Cursor | None = None,
     limit: int = 50,
     after: int | None = None,
 ) -> EnvironmentView:
-    """The environment's running images and its latest deployments, as of `as_of`."""
+    """The environment's running images and its latest deployments (of `service`), as of."""
     with store.connection() as conn:
         running = q.running(conn, environment, as_of)
         history = q.page(
-            conn, environment=environment, as_of=as_of, limit=limit, after=after, newest_first=True
+            conn,
+            environment=environment,
+            service=service,
+            as_of=as_of,
+            limit=limit,
+            after=after,
+            newest_first=True,
         )
     return EnvironmentView(environment, running, history)
+
+
+def all_running(store: EventStore, as_of: Cursor | None = None) -> dict[str, list[q.Running]]:
+    """Every environment (sorted) → what each of its services runs, as of `as_of`."""
+    with store.connection() as conn:
+        return {env: q.running(conn, env, as_of) for env in q.environments(conn, as_of)}
 
 
 @dataclass(frozen=True)

@@ -71,8 +71,15 @@ def run_build_step(
     source: SourceFacts,
     secrets: Mapping[str, str],
     log: LogSink,
+    nocache: bool = False,
+    apply_tags: bool = True,
 ) -> BuiltImage:
-    """Build the step's image from the workspace with resolved bases, label and tag it."""
+    """Build the step's image from the workspace with resolved bases, label and tag it.
+
+    A reproduction (app/reproduce/) rebuilds with `nocache` (every instruction runs
+    again) and without `apply_tags`: the image is left untagged, so the step's tags
+    keep naming the original; the labels and the returned `tags` are the step's still.
+    """
     spec = step.build
     if ctx.cancelled.is_set():
         raise StepCancelled(f"step {step.name}: the run was cancelled before it started")
@@ -94,17 +101,18 @@ def run_build_step(
             ctx,
             archive=archive,
             dockerfile=spec.dockerfile,
-            tag=spec.tags[0],
+            tag=spec.tags[0] if apply_tags else None,
             buildargs={**plain, **hidden},
             labels=labels,
             target=spec.target,
             deadline=time.monotonic() + step.timeout,
             log=lambda line: log(mask(line)),
             mask=mask,
+            nocache=nocache,
         )
     if final is not None:
         _check_base_kept(ctx.client, image_id, *final)
-    for tag in spec.tags[1:]:
+    for tag in spec.tags[1:] if apply_tags else ():
         repository, name = parse_repository_tag(tag)
         ctx.client.api.tag(image_id, repository, name or "latest", force=True)
     return BuiltImage(
@@ -194,13 +202,14 @@ def _build(
     *,
     archive: IO[bytes],
     dockerfile: str,
-    tag: str,
+    tag: str | None,
     buildargs: dict[str, str],
     labels: dict[str, str],
     target: str | None,
     deadline: float,
     log: LogSink,
     mask: Masker,
+    nocache: bool = False,
 ) -> str:
     """Run the legacy builder on the context archive, streaming its output; return the image id."""
     watchdog = _BuildWatchdog(ctx.client, ctx.cancelled, deadline)
@@ -226,6 +235,7 @@ def _build(
             target=target,
             rm=True,
             forcerm=True,
+            nocache=nocache,
             pull=False,
             decode=True,
         ):
@@ -249,6 +259,8 @@ def _build(
         raise StepTimedOut("build stopped: it ran longer than the step's timeout")
     if error is not None:
         raise StepFailed(f"build failed: {mask(error.strip())}")
+    if image_id is None and tag is None:
+        raise StepFailed("build failed: the engine did not say which image it built")
     return image_id or str(ctx.client.images.get(tag).id)
 
 

@@ -15,7 +15,7 @@ from docker.utils import parse_repository_tag
 
 from app.executor.actions.errors import StepFailed
 from app.executor.actions.support import RESERVED_LABEL_PREFIX, RUN_LABEL
-from events.vocabulary import BaseImage
+from events.vocabulary import BaseImage, RunQueued
 
 OCI = "org.opencontainers.image."
 
@@ -29,6 +29,17 @@ class SourceFacts:
     commit_time: datetime | None
     ref: str
     pipeline_name: str
+
+    @classmethod
+    def of_run(cls, queued: RunQueued, pipeline_name: str) -> SourceFacts:
+        """The facts a run's RunQueued recorded (a reproduction takes them from there too)."""
+        return cls(
+            repository=queued.repository,
+            commit=queued.commit,
+            commit_time=queued.commit_time,
+            ref=queued.ref,
+            pipeline_name=pipeline_name,
+        )
 
 
 def rfc3339_utc(moment: datetime) -> str:

@@ -58,6 +58,7 @@ def _documents(app: FastAPI, digest: str) -> dict[str, str]:
     paths = set(app.openapi().get("paths", {}))
     offered = {
         "SLSA provenance": "/api/images/{digest}/provenance",
+        "signed attestation (DSSE)": "/api/images/{digest}/attestation",
         "CycloneDX SBOM": "/api/images/{digest}/sbom",
     }
     return {

@@ -1,0 +1,1 @@
+"""Provenance of built images: SLSA v1 statements, DSSE signing, and where envelopes live."""
