@@ -13,6 +13,7 @@ SHIPLOG_REQUIRE_BROWSER=1 or SHIPLOG_REQUIRE_DOCKER=1 (as in CI).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -174,6 +175,10 @@ def test_a_visitor_watches_a_run_live_and_follows_it_to_its_image_and_environmen
 
         wait_until(deployed, timeout=30, what="the image page to show the deployment")
         assert "running now" in page.locator("#placements").inner_text()
+        provenance = page.locator("a[download]", has_text="SLSA provenance").get_attribute("href")
+        statement = httpx.get(base + str(provenance)).json()
+        assert statement["predicateType"] == "https://slsa.dev/provenance/v1"
+        assert pushed.digest.removeprefix("sha256:") in json.dumps(statement["subject"])
         shot(page, "image")
         page.locator('#placements a[href="/environments/production"]').click()
         page.wait_for_url("**/environments/production")

@@ -230,6 +230,11 @@ def test_image_page_summarises_provenance_labels_tests_pushes_and_deployments(
     assert "production / web: ran it before, from" in old.by_id("placements").text
     # the engine image id leads to the same run and push
     _, by_id = page(web, f"/images/{IMAGE_ID}")
+    # every download offered answers with its document; nothing unsigned is offered
+    downloads = {a.text: a.attrs["href"] for a in doc.find_all("a") if "download" in a.attrs}
+    assert "SLSA provenance" in downloads and "CycloneDX SBOM" not in downloads
+    for url in downloads.values():
+        assert web.get(url).status_code == 200, url
     pushed = by_id.by_id("pushes").find("a").attrs["href"]
     assert pushed == f"/images/{DIGEST}"
 

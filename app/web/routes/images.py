@@ -15,5 +15,5 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 @router.get("/images/{digest}", response_class=HTMLResponse)
 def image_page(request: Request, store: StoreDep, digest: str) -> HTMLResponse:
     """The image page (a manifest digest or an engine image id)."""
-    view = image_view(request.app, store, digest)
+    view = image_view(store, digest)
     return render(request, "image.html", {"title": f"Image {digest[:19]}", "view": view})

@@ -9,12 +9,14 @@ image id); where it ran, and still runs, from the deployments projection
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from fastapi import FastAPI
-
+from app.api.services.provenance import ImageNotFound, attestation, provenance
+from app.api.services.supplychain import image_sbom
 from app.queries.deployments import DeployedImage, deployed_images
 from app.queries.images import ImageFacts, find_image
+from app.supplychain.storage import SbomNotFound
 from app.web.errors import BadParameter, NotFound
 from events.store import EventStore
 
@@ -40,7 +42,7 @@ def parse_digest(digest: str) -> str:
     return digest
 
 
-def image_view(app: FastAPI, store: EventStore, digest: str) -> ImageView:
+def image_view(store: EventStore, digest: str) -> ImageView:
     """The image page's view of `digest`; NotFound when nothing recorded names it."""
     digest = parse_digest(digest)
     with store.connection() as conn:
@@ -50,17 +52,27 @@ def image_view(app: FastAPI, store: EventStore, digest: str) -> ImageView:
     if facts is None and not deployed:
         raise NotFound(f"no image {digest} is recorded: no build, push or deployment names it")
     deployed.sort(key=lambda d: (d.until is not None, d.environment, d.service, d.since))
-    return ImageView(digest, facts, deployed, _documents(app, digest))
+    return ImageView(digest, facts, deployed, _documents(store, digest))
 
 
-def _documents(app: FastAPI, digest: str) -> dict[str, str]:
-    """Download links for the image's documents, for each API route that serves one."""
-    paths = set(app.openapi().get("paths", {}))
-    offered = {
-        "SLSA provenance": "/api/images/{digest}/provenance",
-        "signed attestation (DSSE)": "/api/images/{digest}/attestation",
-        "CycloneDX SBOM": "/api/images/{digest}/sbom",
-    }
-    return {
-        name: path.replace("{digest}", digest) for name, path in offered.items() if path in paths
-    }
+def _documents(store: EventStore, digest: str) -> dict[str, str]:
+    """Download links for the documents recorded for the image (provenance, attestation, SBOM).
+
+    A link is offered only when its API answers with a document: the provenance for a
+    recorded build, the attestation once a runner signed it, the SBOM once one was
+    stored.
+    """
+    checks: tuple[tuple[str, str, Callable[[], object], type[Exception]], ...] = (
+        ("SLSA provenance", "provenance", lambda: provenance(store, digest), ImageNotFound),
+        ("signed attestation (DSSE)", "attestation", lambda: attestation(store, digest),
+         ImageNotFound),
+        ("CycloneDX SBOM", "sbom", lambda: image_sbom(store, digest), SbomNotFound),
+    )  # fmt: skip
+    found: dict[str, str] = {}
+    for name, path, check, missing in checks:
+        try:
+            check()
+        except missing:
+            continue
+        found[name] = f"/api/images/{digest}/{path}"
+    return found
