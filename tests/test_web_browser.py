@@ -114,6 +114,11 @@ def test_a_visitor_watches_a_run_live_and_follows_it_to_its_image_and_environmen
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(base + "/")
         assert page.locator("#timeline-empty").is_visible()
+        # Keyboard first: Tab reaches the skip link, which leads to the content.
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+        page.keyboard.press("Enter")
+        assert page.url.endswith("#main")
         page.evaluate("window.__notReloaded = true")
 
         # Queue a run: its RunQueued row appears on the open page.

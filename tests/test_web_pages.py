@@ -197,6 +197,20 @@ def test_a_running_run_page_follows_its_steps_and_log_live(
     assert fragment.by_id("run-summary").find("svg")
 
 
+def test_a_queued_run_page_says_no_step_has_started_and_nothing_was_built(
+    web: TestClient, store: EventStore
+) -> None:
+    run_id = "0b5a7c1e-0000-4000-8000-000000000001"
+    store.append(f"run-{run_id}", [queued()], ANY, Metadata(actor="alice", source="test"))
+    projector(store).catch_up_all()
+    _, doc = page(web, f"/runs/{run_id}")
+    assert "queued" in doc.find("h1").text
+    empties = [p.text for p in doc.find_all("p", class_="empty")]
+    assert "No step has started yet." in empties
+    assert "This run has built and pushed no image yet." in empties
+    assert doc.find_all("svg") == []
+
+
 @pytest.mark.parametrize(
     ("url", "status", "words"),
     [
