@@ -2,7 +2,7 @@
 
 Folded from the env-*, incident-* and repo-* streams, plus the run-* streams'
 TestsReported (which steps ran tests, for per-stage timing).
-migrations/0045_deployments_projection.sql holds version 1's tables.
+migrations/0021_deployments_projection.sql holds version 1's tables.
 
 Every table is a history: one row per event, inserted, never updated, carrying
 the event's ledger cursor (tx_id, position). What held as of any cursor is then

@@ -1,6 +1,6 @@
 """The reproductions projection: each reproduction of an image, its verdict and its diff.
 
-Folded from the repro-* streams (migrations/0035_reproductions_projection.sql).
+Folded from the repro-* streams (migrations/0020_reproductions_projection.sql).
 Either event may arrive first (see app/projections/runs.py on subscription order):
 a row is `completed` once its ReproductionCompleted is folded, whatever came after.
 """

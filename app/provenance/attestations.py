@@ -3,7 +3,7 @@
 The runner calls `Attestor.sign_run` once every step of a run has ended (and so
 every push is recorded), before the run's outcome: for each image the run built
 it signs the statement `slsa.statement` makes from the run's events, stores the
-envelope under the sha256 of its bytes (migrations/0030_attestations.sql) and
+envelope under the sha256 of its bytes (migrations/0019_attestations.sql) and
 returns one ProvenanceSigned per image for the run's recorder to append. The
 envelope is stored first: if the append then fails, what is left is an
 unreferenced envelope, never an event naming an envelope that is not there.

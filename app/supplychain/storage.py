@@ -1,4 +1,4 @@
-"""SBOMs kept content-addressed in PostgreSQL (migrations/0025_sboms.sql)."""
+"""SBOMs kept content-addressed in PostgreSQL (migrations/0018_sboms.sql)."""
 
 from __future__ import annotations
 

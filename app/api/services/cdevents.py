@@ -271,7 +271,7 @@ def _openers(store: EventStore, streams: Sequence[str]) -> dict[str, Event]:
 def _image_repositories(store: EventStore, digests: Sequence[str]) -> dict[str, str]:
     """For each digest, the repository it was first pushed or published to, if known.
 
-    Uses events_image_digest_idx (migrations/0020_events_image_digest_index.sql).
+    Uses events_image_digest_idx (migrations/0017_events_image_digest_index.sql).
     """
     if not digests:
         return {}
