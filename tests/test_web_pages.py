@@ -16,7 +16,15 @@ from events.catalogue import Metadata
 from events.store import ANY, EventStore
 from tests.factories import queued
 from tests.html_tree import Node, check_page, parse
-from tests.web_history import COMMIT, DIGEST, IMAGE_ID, OLD_DIGEST, History, record_history
+from tests.web_history import (
+    COMMIT,
+    DIGEST,
+    IMAGE_ID,
+    OLD_DIGEST,
+    REPOSITORY,
+    History,
+    record_history,
+)
 
 
 @pytest.fixture
@@ -116,9 +124,11 @@ def test_timeline_filter_by_repository_shows_that_repositorys_runs(
     projector(store).catch_up_all()
     _, doc = page(web, "/?repository=https%3A%2F%2Fgit.example%2Facme%2Fweb.git")
     rows = doc.by_id("timeline-rows").find_all("tr")
-    assert {row.find_all("td")[2].find("a").attrs["href"] for row in rows} == {
+    cells = [row.find_all("td")[2] for row in rows]
+    assert {c.find("a").attrs["href"] for c in cells if c.find_all("a")} == {
         f"/runs/{history.run_id}"
     }
+    assert {c.text for c in cells if not c.find_all("a")} == {f"repo-{REPOSITORY}"}
     _, doc = page(web, "/?repository=nowhere")
     assert "No events match these filters." in doc.by_id("timeline-empty").text
 
@@ -400,8 +410,11 @@ def test_velocity_page_shows_the_four_dora_figures_weekly_charts_and_stages(
     assert [c.split(" ")[0] for c in cards] == ["Deployment", "Lead", "Change", "Failed"]
     assert "2 deployments" in cards[0]
     assert "1 of 2 deployments" in cards[2]  # dep-new caused the incident
-    titles = [c.find("figcaption").text for c in group.find_all("figure", class_="chart")]
-    assert titles[0] == "Deployments per week"
+    assert "Lead time for changes 2 h 00 min" in cards[1] and "1 change " in cards[1]
+    charts = {c.find("figcaption").text: c for c in group.find_all("figure", class_="chart")}
+    assert next(iter(charts)) == "Deployments per week"
+    lead = charts["Lead time per week (p50, p90)"]
+    assert [line.find("title").text for line in lead.find_all("polyline")] == ["p50", "p90"]
     bars = group.find("figure", class_="chart").find("svg").find_all("rect")
     assert sum(float(b.find("title").text.rsplit(": ", 1)[1]) for b in bars) == 2
     stages = [row.find("th").text for row in doc.by_id("stages").find("tbody").find_all("tr")]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
@@ -19,6 +20,8 @@ from events.catalogue import Metadata
 from events.store import ANY, EventStore
 from events.vocabulary import (
     BaseImage,
+    Commit,
+    CommitsPushed,
     ImageBuilt,
     ImagePushed,
     RunClaimed,
@@ -30,6 +33,7 @@ from events.vocabulary import (
 from tests.factories import queued
 
 COMMIT = "c0ffee" + "1" * 34
+REPOSITORY = "https://git.example/acme/web.git"  # as tests.factories.queued names it
 IMAGE_ID = "sha256:" + "a1" * 32
 DIGEST = "sha256:" + "d4" * 32
 OLD_DIGEST = "sha256:" + "0e" * 32
@@ -101,6 +105,14 @@ def record_history(store: EventStore, client: TestClient) -> History:
     """The run above, its image deployed to production (after an older one), an incident."""
     run_id = str(uuid.uuid4())
     record_run(store, run_id)
+    two_hours_ago = datetime.now(UTC) - timedelta(hours=2)
+    store.append(
+        f"repo-{REPOSITORY}",
+        [CommitsPushed(repository=REPOSITORY, ref="refs/heads/main",
+                       commits=(Commit(sha=COMMIT, authored_at=two_hours_ago),))],
+        ANY,
+        Metadata(actor="git", source="test"),
+    )  # fmt: skip
     headers = {"X-Shiplog-Actor": "deployer"}
     for digest, deployment in ((OLD_DIGEST, "dep-old"), (DIGEST, "dep-new")):
         for status in ("started", "succeeded"):
@@ -112,6 +124,7 @@ def record_history(store: EventStore, client: TestClient) -> History:
                     "image_digest": digest,
                     "status": status,
                     "deployment_id": deployment,
+                    **({"repository": REPOSITORY, "commit": COMMIT} if digest == DIGEST else {}),
                 },
                 headers=headers,
             )

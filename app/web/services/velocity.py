@@ -102,7 +102,7 @@ def _group(v: Velocity) -> Group:
         Figure("Deployment frequency", f"{v.deployments_per_day:.2f}/day",
                _plural(v.deployments, "deployment"), v.frequency_level),
         Figure("Lead time for changes", _seconds(v.lead_time.median),
-               f"p90 {_seconds(v.lead_time.p90)}, {v.lead_time.count} changes",
+               f"p90 {_seconds(v.lead_time.p90)}, {_plural(v.lead_time.count, 'change')}",
                v.lead_time_level),
         Figure("Change failure rate",
                "—" if v.change_failure_rate is None else f"{v.change_failure_rate:.0%}",
@@ -116,8 +116,9 @@ def _group(v: Velocity) -> Group:
     charts = [
         bar_chart("Deployments per week", [(label, float(w.deployments)) for label, w in
                                            zip(weeks, v.weekly, strict=True)], _count),
-        line_chart("Lead time, weekly median", weeks,
-                   [("median", "p50", [_hours(w.lead_time_median) for w in v.weekly])], _h),
+        line_chart("Lead time per week (p50, p90)", weeks,
+                   [("p50", "p50", [_hours(w.lead_time_median) for w in v.weekly]),
+                    ("p90", "p90", [_hours(w.lead_time_p90) for w in v.weekly])], _h),
         line_chart("Change failure rate per week", weeks,
                    [("rate", "p50", [_percent(w.change_failure_rate) for w in v.weekly])],
                    lambda x: f"{x:g}%"),
