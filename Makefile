@@ -1,5 +1,7 @@
 # shiplog: `make demo` shows it working, `make test` proves it. Both create .venv first.
 PYTHON ?= python3
+# Where `make demo` serves the web timeline at its end (loopback only).
+DEMO_PORT ?= 8080
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -20,9 +22,12 @@ demo: $(STAMP)
 	$(BIN)/shiplog events tail --type RunQueued --type RunClaimed --type StepStarted \
 		--type StepFinished --type ImageBuilt --type TestsReported --type ImagePushed \
 		--type RunSucceeded --type RunFailed --lines 12
+	@echo "Serving the web timeline with the demo's run on http://127.0.0.1:$(DEMO_PORT)/ -- press Ctrl-C to stop."
+	-$(BIN)/shiplog serve --host 127.0.0.1 --port $(DEMO_PORT)
 
 test: lint
 	scripts/ensure-docker
+	scripts/ensure-browser
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

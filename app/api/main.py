@@ -34,6 +34,7 @@ from app.config import Settings, get_settings
 from app.context import prepare
 from app.projections import projector
 from app.queries.velocity import BadParameter
+from app.web import install as install_web
 from events.errors import LedgerError
 from events.projections import ProjectionError
 from events.store import EventStore
@@ -145,4 +146,5 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
     app.include_router(provenance.router)
     app.include_router(sboms.router)
     app.include_router(affected.router)
+    install_web(app)
     return app

@@ -26,6 +26,7 @@ from app.keys import load_or_create_signing_key
 from events.catalogue import Metadata
 from events.errors import LedgerError
 from events.sealer import seal_all
+from events.verifications import record_verification
 from events.verify import verify_ledger
 
 EXAMPLE = PROJECT_ROOT / "examples" / "hello"
@@ -104,6 +105,7 @@ def demo() -> None:
     if checkpoint is not None:
         typer.echo(f"sealed: tree size {checkpoint.tree_size}, root {checkpoint.root.hex()}")
     report = verify_ledger(context.database.app_url, signer.verifier())
+    record_verification(context.database.app_url, report, actor.actor)
     typer.echo(f"verify: {report.summary()}")
     if not report.ok:
         raise typer.Exit(1)

@@ -24,6 +24,7 @@ from events.errors import InvalidProof, KeyFileError, LedgerError
 from events.proofs import check_proof, prove_consistency, prove_inclusion
 from events.sealer import latest_checkpoint, seal_all
 from events.signing import CheckpointVerifier
+from events.verifications import record_verification
 from events.verify import verify_ledger
 
 USER_ERROR = 2  # the exit status of `shiplog` for a mistake the user can fix (see app.cli.main)
@@ -86,6 +87,7 @@ def verify(
         verifier = _verifier(key)
         context = prepare()
         report = verify_ledger(context.database.app_url, verifier)
+        record_verification(context.database.app_url, report, context.settings.whoami())
     if report.ok:
         typer.echo(report.summary())
         return

@@ -18,9 +18,15 @@ def serve(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8080,
 ) -> None:
-    """Serve the HTTP API (OpenAPI at /docs) on the configured database, projections kept live."""
+    """Serve the web timeline (/) and the HTTP API (/docs) until Ctrl-C, projections kept live."""
     import uvicorn  # only the server needs it
 
     from app.api.main import create_app
 
+    typer.echo(f"shiplog: web timeline at http://{_url_host(host)}:{port}/ (Ctrl-C stops it)")
     uvicorn.run(create_app(follow=True), host=host, port=port)
+
+
+def _url_host(host: str) -> str:
+    """`host` as it goes into a URL (IPv6 in brackets)."""
+    return f"[{host}]" if ":" in host else host

@@ -42,6 +42,8 @@ NOTIFY_CHANNEL: Final = "shiplog_logs"
 
 Source = str | ConnectionPool[Any]
 """Where logs are: a conninfo string (one connection of its own) or a connection pool."""
+ReadSource = Source | psycopg.Connection[Any]
+"""Where a reader finds logs: a Source, or a connection of the caller's (left open)."""
 
 _INSERT = """
 INSERT INTO step_logs (run_id, step, line_no, line)
@@ -208,10 +210,12 @@ def _uuid(run_id: UUID | str) -> UUID:
 
 
 @contextmanager
-def _connection(source: Source) -> Iterator[psycopg.Connection[Any]]:
+def _connection(source: ReadSource) -> Iterator[psycopg.Connection[Any]]:
     if isinstance(source, str):
         with psycopg.connect(source, autocommit=True) as conn:
             yield conn
+    elif isinstance(source, psycopg.Connection):  # the caller's own, left open
+        yield source
     else:
         with source.connection() as conn:
             yield conn
@@ -225,7 +229,7 @@ def _read(
 
 
 def read_log(
-    conninfo: Source,
+    conninfo: ReadSource,
     run_id: UUID | str,
     step: str,
     *,

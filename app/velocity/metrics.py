@@ -73,6 +73,7 @@ class Week:
     lead_time_median: float | None
     change_failure_rate: float | None
     recovery_median: float | None
+    lead_time_p90: float | None = None  # the web page's weekly p90 line
 
 
 @dataclass(frozen=True)
@@ -213,6 +214,7 @@ class _WeekSamples:
             lead_time_median=quantile(self.lead_times, 0.5),
             change_failure_rate=self.failed / self.changes if self.changes else None,
             recovery_median=quantile(self.recoveries, 0.5),
+            lead_time_p90=quantile(self.lead_times, 0.9),
         )
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from app.api.deps import DatabaseDep, SettingsDep, StoreDep
-from app.api.services.health import readiness
+from app.api.services.health import MAX_PROJECTION_LAG, projections_behind, readiness
 
 router = APIRouter(tags=["health"])
 
@@ -20,9 +20,10 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"description": "Not ready: the reason is given."}})
 def readyz(store: StoreDep, database: DatabaseDep, settings: SettingsDep) -> JSONResponse:
-    """The database answers and every migration is applied."""
+    """The database answers, every migration is applied and the projections are near the head."""
     try:
         pending = readiness(store, database, settings.migrations_dir)
+        behind = {} if pending else projections_behind(store)
     except psycopg.Error as error:
         return JSONResponse(
             {"status": "unavailable", "detail": f"database unreachable: {error}"}, 503
@@ -31,4 +32,7 @@ def readyz(store: StoreDep, database: DatabaseDep, settings: SettingsDep) -> JSO
         return JSONResponse(
             {"status": "unavailable", "detail": "pending migrations", "pending": pending}, 503
         )
+    if behind:
+        detail = f"projections more than {MAX_PROJECTION_LAG} events behind the ledger"
+        return JSONResponse({"status": "unavailable", "detail": detail, "behind": behind}, 503)
     return JSONResponse({"status": "ready"})

@@ -58,6 +58,11 @@ class AuditQuery:
     until: datetime | None = None
     after: Cursor = START
     limit: int = DEFAULT_LIMIT
+    # Any of these exact streams (empty: any stream); the web timeline's repository filter.
+    streams: Sequence[str] = ()
+    # Newest first: `after` is then the last cursor of the previous (newer) page, and
+    # START means "from the newest event".
+    descending: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,14 +102,20 @@ def _utc(moment: datetime) -> datetime:
 
 def build_sql(query: AuditQuery) -> tuple[str, list[Any]]:
     """The SELECT for `query` and its parameters (one row more than the limit)."""
-    where = [
-        "(tx_id, position) > (%s::text::xid8, %s)",
-        "tx_id < pg_snapshot_xmin(pg_current_snapshot())",
-    ]
-    params: list[Any] = [str(query.after.tx_id), query.after.position]
+    where = ["tx_id < pg_snapshot_xmin(pg_current_snapshot())"]
+    params: list[Any] = []
+    if not query.descending:
+        where.append("(tx_id, position) > (%s::text::xid8, %s)")
+        params += [str(query.after.tx_id), query.after.position]
+    elif query.after != START:
+        where.append("(tx_id, position) < (%s::text::xid8, %s)")
+        params += [str(query.after.tx_id), query.after.position]
     if query.stream is not None:
         where.append("stream = %s")
         params.append(validate_stream(query.stream))
+    if query.streams:
+        where.append("stream = ANY(%s)")
+        params.append([validate_stream(stream) for stream in query.streams])
     if query.category is not None:
         where.append("split_part(stream, '-', 1) = %s")  # matches events_category_order_idx
         params.append(query.category)
@@ -133,13 +144,22 @@ def build_sql(query: AuditQuery) -> tuple[str, list[Any]]:
         "SELECT position, tx_id, stream, version, event_id, type, schema_version, "
         "data, metadata, recorded_at, hash FROM events WHERE "
         + " AND ".join(where)
-        + " ORDER BY tx_id, position LIMIT %s"
+        + (
+            " ORDER BY tx_id DESC, position DESC"
+            if query.descending
+            else " ORDER BY tx_id, position"
+        )
+        + " LIMIT %s"
     )
     return text, params
 
 
 def list_events(store: EventStore, query: AuditQuery) -> AuditPage:
-    """Up to `query.limit` matching events after `query.after`, in subscription order."""
+    """Up to `query.limit` matching events after `query.after`, in subscription order.
+
+    With `query.descending` the order is reversed (newest first) and the page holds the
+    events before `query.after`.
+    """
     if not 1 <= query.limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, not {query.limit}")
     text, params = build_sql(query)

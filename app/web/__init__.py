@@ -1,0 +1,33 @@
+"""The web timeline: HTML pages, live feeds (server-sent events) and /metrics beside the API.
+
+`install(app)` adds the page routers, the static files and the HTML error pages to
+the FastAPI application. Page handlers are thin: they parse the query through a
+view-model service under app/web/services/ and render a template from templates/.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from app.web.errors import install_handlers
+from app.web.routes import (
+    environments,
+    images,
+    ledger,
+    live,
+    metrics,
+    runs,
+    search,
+    timeline,
+    velocity,
+)
+from app.web.templating import STATIC_DIR
+
+
+def install(app: FastAPI) -> None:
+    """Add the web pages, their static files and HTML error pages to `app`."""
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for module in (timeline, live, runs, images, environments, velocity, ledger, search, metrics):
+        app.include_router(module.router)
+    install_handlers(app)

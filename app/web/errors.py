@@ -1,0 +1,96 @@
+"""Errors a page visitor can cause, shown as an HTML page (the API keeps its JSON errors)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.web.templating import render
+from events.projections import ProjectionError
+
+RETRY = {"Retry-After": "5"}
+# Paths that answer JSON or text, never a page.
+_MACHINE_PREFIXES = ("/api/", "/openapi", "/docs", "/metrics", "/healthz", "/readyz")
+
+
+class PageError(Exception):
+    """A request a page cannot answer: its status and what was wrong, in words."""
+
+    def __init__(self, status_code: int, message: str, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+        self.parameter = parameter
+
+
+class BadParameter(PageError):
+    """A query parameter that cannot be used, naming it."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(400, f"query parameter {parameter!r}: {message}", parameter)
+
+
+class NotFound(PageError):
+    """Nothing of that name or id is recorded."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(404, message)
+
+
+def wants_page(request: Request) -> bool:
+    """True when `request` is for an HTML page rather than the API."""
+    return not request.url.path.startswith(_MACHINE_PREFIXES)
+
+
+async def page_error(request: Request, error: Exception) -> Response:
+    """A PageError as an HTML page with its status."""
+    assert isinstance(error, PageError)
+    context = {"status": error.status_code, "message": error.message, "title": "Error"}
+    return render(request, "error.html", context, status_code=error.status_code)
+
+
+async def validation_error(request: Request, error: Exception) -> Response:
+    """A request FastAPI refused: an HTML 400 page for pages, the usual 422 JSON for the API."""
+    assert isinstance(error, RequestValidationError)
+    if not wants_page(request):
+        return await request_validation_exception_handler(request, error)
+    problems = [
+        f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+        for problem in error.errors()
+    ]
+    context = {"status": 400, "message": "; ".join(problems), "title": "Bad request"}
+    return render(request, "error.html", context, status_code=400)
+
+
+async def http_error(request: Request, error: Exception) -> Response:
+    """404 and friends for pages as HTML; the API's as JSON, as before."""
+    assert isinstance(error, StarletteHTTPException)
+    if not wants_page(request):
+        return await http_exception_handler(request, error)
+    message = "no such page" if error.status_code == 404 else str(error.detail)
+    context = {"status": error.status_code, "message": message, "title": "Error"}
+    return render(request, "error.html", context, status_code=error.status_code)
+
+
+async def projection_missing(request: Request, error: Exception) -> Response:
+    """A read model not built yet: 503 (try again shortly), as a page or as JSON."""
+    if not wants_page(request):
+        return JSONResponse({"detail": str(error)}, status_code=503, headers=RETRY)
+    context = {"status": 503, "message": str(error), "title": "Not ready yet"}
+    response = render(request, "error.html", context, status_code=503)
+    response.headers.update(RETRY)
+    return response
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Register the HTML error handlers on `app`."""
+    app.add_exception_handler(ProjectionError, projection_missing)
+    app.add_exception_handler(PageError, page_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)

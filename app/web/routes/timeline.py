@@ -1,0 +1,28 @@
+"""`GET /`: the timeline page (`/timeline` is the same page)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from app.api.deps import StoreDep
+from app.web.services import params
+from app.web.services.timeline import TimelineFilters, timeline_page
+from app.web.templating import render
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+@router.get("/timeline", response_class=HTMLResponse)
+def timeline(
+    request: Request,
+    store: StoreDep,
+    types: Annotated[list[str], Query(alias="type")] = [],  # noqa: B006
+) -> HTMLResponse:
+    """Every event, newest first, filtered by the query string; live on the first page."""
+    filters = TimelineFilters.parse(request.query_params, types)
+    page = timeline_page(store, filters, params.cursor(request.query_params, "after"))
+    return render(request, "timeline.html", {"title": "Timeline", "page": page})

@@ -1,0 +1,70 @@
+"""Query parameters of the pages, read by hand so that every mistake names its parameter.
+
+An HTML form sends empty fields as `name=`; those mean "no filter" here, not an error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from app.web.errors import BadParameter
+from events.store import START, Cursor
+
+_MAX_TX_ID = 2**64 - 1
+_MAX_POSITION = 2**63 - 1
+
+
+def text(params: Mapping[str, str], name: str, *, pattern: str | None = None) -> str | None:
+    """The stripped value of `name`, None when absent or empty; checked against `pattern`."""
+    value = params.get(name, "").strip()
+    if not value:
+        return None
+    if len(value) > 200:
+        raise BadParameter(name, "longer than 200 characters")
+    if any(ord(ch) < 32 for ch in value):
+        raise BadParameter(name, "contains a control character")
+    if pattern is not None and not re.fullmatch(pattern, value):
+        raise BadParameter(name, f"{value!r} is not of the form {pattern}")
+    return value
+
+
+def moment(params: Mapping[str, str], name: str) -> datetime | None:
+    """An ISO 8601 time (`2026-11-27T18:00`, naive is UTC), or None when absent."""
+    value = text(params, name)
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadParameter(name, f"{value!r} is not an ISO 8601 time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def integer(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """A whole number between `low` and `high`, `default` when absent."""
+    value = text(params, name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise BadParameter(name, f"{value!r} is not a whole number") from None
+    if not low <= number <= high:
+        raise BadParameter(name, f"{number} is not between {low} and {high}")
+    return number
+
+
+def cursor(params: Mapping[str, str], name: str) -> Cursor:
+    """A `tx_id:position` cursor, START when absent."""
+    value = text(params, name)
+    if value is None:
+        return START
+    try:
+        parsed = Cursor.parse(value)
+    except ValueError as error:
+        raise BadParameter(name, str(error)) from None
+    if parsed.tx_id > _MAX_TX_ID or parsed.position > _MAX_POSITION:
+        raise BadParameter(name, f"{value!r} is out of range")
+    return parsed

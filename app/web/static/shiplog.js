@@ -1,0 +1,72 @@
+/* shiplog web timeline: local times and live updates. Pages work without it. Licence: LICENSE.txt. */
+(function () {
+  "use strict";
+  function localTimes(root) {
+    root.querySelectorAll("time[datetime]").forEach(function (el) {
+      if (el.dataset.local) return;
+      var d = new Date(el.getAttribute("datetime"));
+      if (isNaN(d)) return;
+      el.textContent = d.toLocaleString(undefined, {year: "numeric", month: "2-digit", day: "2-digit",
+        hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short"});
+      el.dataset.local = "1";
+    });
+  }
+  function liveTimeline() {
+    var body = document.querySelector("tbody[data-live]");
+    if (!body || !window.EventSource) return;
+    var source = new EventSource(body.dataset.live);
+    var status = document.querySelector("[data-live-status]");
+    source.addEventListener("open", function () { if (status) status.dataset.state = "open"; });
+    source.addEventListener("row", function (e) {
+      var tpl = document.createElement("template");
+      tpl.innerHTML = e.data.trim();
+      var row = tpl.content.firstElementChild;
+      if (!row || document.getElementById(row.id)) return;
+      localTimes(row);
+      body.insertBefore(row, body.firstChild);
+      var empty = document.getElementById("timeline-empty");
+      if (empty) empty.remove();
+    });
+  }
+  function liveLogs() {
+    document.querySelectorAll("pre[data-live-log]").forEach(function (pre) {
+      var source = new EventSource(pre.dataset.liveLog);
+      source.addEventListener("line", function (e) {
+        pre.appendChild(document.createTextNode(e.data + "\n"));
+        pre.scrollTop = pre.scrollHeight;
+      });
+      pre.liveSource = source;
+    });
+  }
+  function liveRun() {
+    var summary = document.querySelector("[data-live-summary]");
+    if (!summary || !window.EventSource) return;
+    var run = summary.dataset.liveSummary.split("/")[2];
+    var source = new EventSource("/live/timeline?stream=run-" + encodeURIComponent(run) + "&after=" + (summary.dataset.after || "0:0"));
+    var pending = null;
+    source.addEventListener("row", function () {
+      if (pending) return;
+      pending = setTimeout(function () {
+        pending = null;
+        fetch(summary.dataset.liveSummary).then(function (r) { return r.ok ? r.text() : null; }).then(function (html) {
+          if (!html) return;
+          var tpl = document.createElement("template");
+          tpl.innerHTML = html.trim();
+          var fresh = tpl.content.firstElementChild;
+          localTimes(fresh);
+          summary.replaceWith(fresh);
+          var url = fresh.dataset.liveSummary;
+          summary = fresh;
+          if (!url) { source.close(); document.querySelectorAll("pre[data-live-log]").forEach(function (p) { setTimeout(function () { if (p.liveSource) p.liveSource.close(); }, 3000); }); }
+          else { summary.dataset.liveSummary = url; }
+        });
+      }, 300);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    localTimes(document);
+    liveTimeline();
+    liveLogs();
+    liveRun();
+  });
+})();
