@@ -42,6 +42,7 @@ carries on from there.
 from __future__ import annotations
 
 import contextlib
+import logging
 import queue
 import re
 import threading
@@ -54,6 +55,8 @@ import psycopg
 from events.errors import LedgerError
 from events.notify import CHANNEL
 from events.store import START, Cursor, EventStore, RecordedEvent
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 1000
 # A rebuild holds one transaction anyway, so it reads bigger pages: fewer round
@@ -316,15 +319,35 @@ class Projector:
             ]
 
     def follow(
-        self, stop: threading.Event, *, poll_seconds: float = 1.0, batch: int = DEFAULT_BATCH
+        self,
+        stop: threading.Event,
+        *,
+        poll_seconds: float = 1.0,
+        batch: int = DEFAULT_BATCH,
+        retry_seconds: float = 5.0,
     ) -> None:
-        """Keep every projection caught up until `stop` is set: on each NOTIFY, or each poll."""
-        with psycopg.connect(self.store.conninfo, autocommit=True) as listener:
-            listener.execute(f"LISTEN {CHANNEL}")
-            while not stop.is_set():
-                self.catch_up_all(batch=batch)
-                for _ in listener.notifies(timeout=poll_seconds, stop_after=1):
-                    pass
+        """Keep every projection caught up until `stop` is set: on each NOTIFY, or each poll.
+
+        A lost database connection (a restart, a terminated backend) does not end
+        the follower: it logs the error, waits `retry_seconds` and connects again.
+        Nothing is lost meanwhile: each batch's checkpoint commits with its writes,
+        so the next batch starts where the last committed one ended.
+        """
+        while not stop.is_set():
+            try:
+                with psycopg.connect(self.store.conninfo, autocommit=True) as listener:
+                    listener.execute(f"LISTEN {CHANNEL}")
+                    while not stop.is_set():
+                        self.catch_up_all(batch=batch)
+                        for _ in listener.notifies(timeout=poll_seconds, stop_after=1):
+                            pass
+            except psycopg.OperationalError as error:
+                log.warning(
+                    "projections: lost the database (%s); connecting again in %.1f s",
+                    str(error).strip(),
+                    retry_seconds,
+                )
+                stop.wait(retry_seconds)
 
     # --- one batch ----------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -558,3 +559,45 @@ def test_readers_see_the_old_rows_while_a_rebuild_runs_never_a_half_built_projec
         rebuilding.join()
     after = app_conn.execute("SELECT count(*) FROM proj_steps_v1").fetchone()
     assert before == during == after
+
+
+def test_a_follower_whose_connection_is_killed_connects_again_and_folds_what_came_since(
+    store: EventStore, database: Database
+) -> None:
+    following = Projector(store, [RunsProjection()])
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=following.follow,
+        args=(stop,),
+        kwargs={"poll_seconds": 0.1, "retry_seconds": 0.1},
+        daemon=True,
+    )
+    thread.start()
+    try:
+        first, first_streams = history(runs=3, seed=41)
+        append_interleaved(store, first_streams, seed=42)
+        wait_for_runs(database, len(first))
+        with psycopg.connect(database.owner_url, autocommit=True) as owner:
+            killed = owner.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND query LIKE 'LISTEN%%' "
+                "AND pid <> pg_backend_pid()"
+            ).fetchone()
+        assert killed == (1,), "the follower's listening connection was found and ended"
+        more, more_streams = history(runs=4, seed=43, first=100)
+        append_interleaved(store, more_streams, seed=44)
+        wait_for_runs(database, len(first) + len(more))
+        assert thread.is_alive()
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+def wait_for_runs(database: Database, count: int) -> None:
+    """Wait (a bounded time, not a speed claim) until the runs projection holds `count` runs."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if rows(database, "SELECT count(*) FROM proj_runs_v1") == [(count,)]:
+            return
+        time.sleep(0.05)
+    assert rows(database, "SELECT count(*) FROM proj_runs_v1") == [(count,)]
