@@ -12,8 +12,14 @@ from fastapi.testclient import TestClient
 from app.api.main import create_app
 from app.config import Settings
 from app.projections import projector
-from app.queries.images import find_image, images_from_commit, images_on_base, images_with_label
-from events.store import EventStore
+from app.queries.images import (
+    Page,
+    find_image,
+    images_from_commit,
+    images_on_base,
+    images_with_label,
+)
+from events.store import Cursor, EventStore
 from tests.test_projections import RunPlan, append_interleaved, history
 
 BASE = "sha256:" + "d" * 64
@@ -80,6 +86,20 @@ def test_images_are_found_from_a_commit_a_base_image_digest_or_a_label(
         assert sorted(i.image_id for i in images_with_label(conn, REVISION)) == built
 
 
+def test_reverse_answers_come_a_page_at_a_time_oldest_build_first(
+    store: EventStore, plans: list[RunPlan]
+) -> None:
+    with store.connection() as conn:
+        everything = images_on_base(conn, BASE, page=Page(limit=1000))
+        seen: list[str] = []
+        page = images_on_base(conn, BASE, page=Page(limit=3))
+        while page:
+            seen += [i.image_id for i in page]
+            page = images_on_base(conn, BASE, page=Page(Cursor.parse(page[-1].cursor), 3))
+    assert seen == [i.image_id for i in everything]
+    assert len(seen) == sum(1 for p in plans if p.images) > 3
+
+
 def test_as_of_a_cursor_answers_from_the_events_up_to_it(
     store: EventStore, plans: list[RunPlan]
 ) -> None:
@@ -136,6 +156,8 @@ def test_the_api_says_what_is_wrong_with_an_image_question(
     assert nothing.status_code == 422 and "exactly one" in nothing.text
     two = client.get("/api/images", params={"commit": "abcdef12", "base": BASE})
     assert two.status_code == 422 and "exactly one" in two.text
+    bad_after = client.get("/api/images", params={"base": BASE, "after": "later"})
+    assert bad_after.status_code == 422 and detail_fields(bad_after) == ["after"]
     bad_base = client.get("/api/images", params={"base": "sha256:xyz"})
     assert bad_base.status_code == 422 and detail_fields(bad_base) == ["base"]
 

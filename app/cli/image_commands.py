@@ -13,7 +13,9 @@ from app.projections import projector
 from app.queries import NotRecorded
 from app.queries.as_of import as_of_cursor, parse_as_of
 from app.queries.images import (
+    MAX_LIMIT,
     ImageFacts,
+    Page,
     find_image,
     images_from_commit,
     images_on_base,
@@ -99,6 +101,10 @@ def images(
     commit: Annotated[str | None, typer.Option(help="Built from this commit (sha prefix).")] = None,
     base: Annotated[str | None, typer.Option(help="Built on this base image digest.")] = None,
     label: Annotated[str | None, typer.Option(help="Carrying label KEY or KEY=VALUE.")] = None,
+    after: Annotated[
+        str | None, typer.Option(help="The cursor printed last by the previous page.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help="Page size.")] = 100,
     as_of: AsOfOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -108,23 +114,27 @@ def images(
     ]
     if len(given) != 1:
         raise typer.BadParameter("give exactly one of --commit, --base or --label")
+    try:
+        page = Page(None if after is None else Cursor.parse(after), limit)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--after") from None
     with open_store(prepare()) as store:
         projector(store).catch_up_all()
         cursor = _as_of(store, as_of)
         with store.connection() as conn:
             if commit is not None:
-                found = images_from_commit(conn, commit, cursor)
+                found = images_from_commit(conn, commit, cursor, page)
             elif base is not None:
-                found = images_on_base(conn, base, cursor)
+                found = images_on_base(conn, base, cursor, page)
             else:
                 assert label is not None
                 key, has_value, value = label.partition("=")
-                found = images_with_label(conn, key, value if has_value else None, cursor)
+                found = images_with_label(conn, key, value if has_value else None, cursor, page)
     if as_json:
         typer.echo(_json(found))
         return
     for item in found:
         typer.echo(
             f"{item.image_id}  run {item.run_id}  {item.commit[:12]}  {item.built_at.isoformat()}"
-            f"  {' '.join(item.tags)}"
+            f"  cursor {item.cursor}  {' '.join(item.tags)}"
         )

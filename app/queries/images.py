@@ -70,6 +70,7 @@ class ImageSummary:
     commit: str
     built_at: datetime
     tags: list[str]
+    cursor: str  # where its build is in the ledger: the `after` of the next page
 
 
 @dataclass(frozen=True)
@@ -191,21 +192,41 @@ def find_image(
 
 
 _SUMMARY = (
-    "SELECT i.image_id, i.run_id, i.step, r.repository, r.commit, i.built_at, i.tags "
+    "SELECT i.image_id, i.run_id, i.step, r.repository, r.commit, i.built_at, i.tags, "
+    "i.tx_id, i.position "
     "FROM {images} i JOIN {image_runs} r USING (run_id) "
 )
-_LIMIT = 1000
+MAX_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class Page:
+    """Which page of a list: builds after `after` (a build's cursor), at most `limit`."""
+
+    after: Cursor | None = None
+    limit: int = 100
+
+
+FIRST_PAGE = Page()
 
 
 def images_from_commit(
-    conn: psycopg.Connection[Any], commit: str, as_of: Cursor | None = None
+    conn: psycopg.Connection[Any],
+    commit: str,
+    as_of: Cursor | None = None,
+    page: Page = FIRST_PAGE,
 ) -> list[ImageSummary]:
     """Images built by runs of `commit` (a full sha, or a prefix of at least 7 hex digits)."""
-    return _summaries(conn, "r.commit LIKE %(commit)s", {"commit": commit.lower() + "%"}, as_of)
+    return _summaries(
+        conn, "r.commit LIKE %(commit)s", {"commit": commit.lower() + "%"}, as_of, page
+    )
 
 
 def images_on_base(
-    conn: psycopg.Connection[Any], base_digest: str, as_of: Cursor | None = None
+    conn: psycopg.Connection[Any],
+    base_digest: str,
+    as_of: Cursor | None = None,
+    page: Page = FIRST_PAGE,
 ) -> list[ImageSummary]:
     """Images built on the base image that resolved to `base_digest`."""
     t = current_tables(conn, ImagesProjection())
@@ -214,11 +235,16 @@ def images_on_base(
         f"i.position IN (SELECT position FROM {t['image_bases']} WHERE digest = %(base)s)",
         {"base": base_digest},
         as_of,
+        page,
     )
 
 
 def images_with_label(
-    conn: psycopg.Connection[Any], key: str, value: str | None = None, as_of: Cursor | None = None
+    conn: psycopg.Connection[Any],
+    key: str,
+    value: str | None = None,
+    as_of: Cursor | None = None,
+    page: Page = FIRST_PAGE,
 ) -> list[ImageSummary]:
     """Images that carry label `key` (with `value`, if given)."""
     t = current_tables(conn, ImagesProjection())
@@ -228,21 +254,35 @@ def images_with_label(
         f"i.position IN (SELECT position FROM {t['image_labels']} WHERE {match})",
         {"key": key, "value": value},
         as_of,
+        page,
     )
 
 
 def _summaries(
-    conn: psycopg.Connection[Any], where: str, params: dict[str, Any], as_of: Cursor | None
+    conn: psycopg.Connection[Any],
+    where: str,
+    params: dict[str, Any],
+    as_of: Cursor | None,
+    page: Page,
 ) -> list[ImageSummary]:
-    """Builds matching `where`, oldest first, at most _LIMIT of them."""
+    """Builds matching `where`, oldest first, one page (keyset on the build's cursor)."""
+    if not 1 <= page.limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, not {page.limit}")
     t = current_tables(conn, ImagesProjection())
     tx, pos = _bound(as_of)
+    after_tx, after_pos = (-1, -1) if page.after is None else _bound(page.after)
     rows = conn.execute(
         _SUMMARY.format(images=t["images"], image_runs=t["image_runs"])
         + f"WHERE {where} AND (i.tx_id, i.position) <= (%(tx)s, %(pos)s) "
+        "AND (i.tx_id, i.position) > (%(after_tx)s, %(after_pos)s) "
         "ORDER BY i.tx_id, i.position LIMIT %(limit)s",
-        params | {"tx": tx, "pos": pos, "limit": _LIMIT},
+        params
+        | {"tx": tx, "pos": pos, "after_tx": after_tx, "after_pos": after_pos}
+        | {"limit": page.limit},
     ).fetchall()
     return [
-        ImageSummary(row[0], row[1], row[2], row[3], row[4], row[5], list(row[6])) for row in rows
+        ImageSummary(
+            image_id, run_id, step, repository, commit, built_at, list(tags), str(Cursor(tx, pos))
+        )
+        for image_id, run_id, step, repository, commit, built_at, tags, tx, pos in rows
     ]

@@ -8,9 +8,12 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
 
 from app.api.deps import AsOfDep, StoreDep
+from app.api.routes.events import parse_cursor
 from app.queries.images import (
+    MAX_LIMIT,
     ImageFacts,
     ImageSummary,
+    Page,
     find_image,
     images_from_commit,
     images_on_base,
@@ -51,8 +54,16 @@ def list_images(
             description="Carrying this label: `KEY` (any value) or `KEY=VALUE`.",
         ),
     ] = None,
+    after: Annotated[
+        str | None,
+        Query(description="The `cursor` of the last image of the previous page (keyset)."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")] = 100,
 ) -> list[ImageSummary]:
-    """Images built from a commit, on a base image digest, or carrying a label (give one)."""
+    """Images built from a commit, on a base image digest, or carrying a label (give one).
+
+    Oldest build first, a page at a time: pass the last item's `cursor` as `after`.
+    """
     given = [
         name for name, value in (("commit", commit), ("base", base), ("label", label)) if value
     ]
@@ -67,11 +78,12 @@ def list_images(
                 }
             ]
         )
+    page = Page(parse_cursor(after, "after") if after is not None else None, limit)
     with store.connection() as conn:
         if commit is not None:
-            return images_from_commit(conn, commit, as_of)
+            return images_from_commit(conn, commit, as_of, page)
         if base is not None:
-            return images_on_base(conn, base, as_of)
+            return images_on_base(conn, base, as_of, page)
         assert label is not None
         key, has_value, value = label.partition("=")
-        return images_with_label(conn, key, value if has_value else None, as_of)
+        return images_with_label(conn, key, value if has_value else None, as_of, page)
