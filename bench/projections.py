@@ -217,7 +217,7 @@ def query_cases(store: EventStore, runs: int, reps: int) -> dict[str, dict[str, 
             lambda c: images_from_commit(c, f"{some_run():040x}")
         )(),
         "images with label": image(lambda c: images_with_label(c, "team", "billing")),
-        "images on base (<= 1000)": image(lambda c: images_on_base(c, BASES[0])),
+        "images on base, a page": image(lambda c: images_on_base(c, BASES[0])),
         "velocity, one year": image(
             lambda c: velocity_report(
                 c, Window(START_AT, START_AT + YEAR), ("production", "production-eu")
