@@ -7,15 +7,13 @@ only), or the checksums differ.
 
 from __future__ import annotations
 
-import threading
-
 import psycopg
 
 from app.database import Database
 from app.projections import PROJECTIONS, projector
 from events.projections import table_checksums
 from events.store import EventStore
-from tests.test_projections import append_interleaved, history
+from tests.test_projections import fold_while_appending, history
 
 
 def checksums(database: Database) -> dict[str, str]:
@@ -33,21 +31,7 @@ def test_every_projection_rebuilt_from_zero_equals_its_live_fold(
 ) -> None:
     _, streams = history(runs=250, seed=31)
     folding = projector(store)
-    done = threading.Event()
-
-    def writer() -> None:
-        append_interleaved(store, streams, seed=32)
-        done.set()
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    batches = 0
-    while not done.is_set():
-        for projection in PROJECTIONS:
-            folding.step(projection, batch=30)
-        batches += 1
-    thread.join()
-    folding.catch_up_all(batch=30)
+    batches = fold_while_appending(store, streams, folding, list(PROJECTIONS), batch=30, seed=32)
     live = checksums(database)
     assert batches > 3, "the projections were folded live, in many transactions"
     assert all(not value.endswith(":0") for value in live.values()), live  # none left empty

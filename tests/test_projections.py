@@ -222,6 +222,38 @@ def append_interleaved(store: EventStore, streams: dict[str, list[Event]], seed:
     return total
 
 
+def fold_while_appending(
+    store: EventStore,
+    streams: dict[str, list[Event]],
+    projector: Projector,
+    projections: list[Any],
+    *,
+    batch: int,
+    seed: int,
+) -> int:
+    """Append `streams` in a thread while folding `projections` batch by batch; then catch up.
+
+    Returns how many rounds of batches ran while the writer was still appending.
+    """
+    done = threading.Event()
+
+    def writer() -> None:
+        append_interleaved(store, streams, seed=seed)
+        done.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    rounds = 0
+    while not done.is_set():
+        for projection in projections:
+            projector.step(projection, batch=batch)
+        rounds += 1
+    thread.join()
+    for projection in projections:
+        projector.catch_up(projection, batch=batch)
+    return rounds
+
+
 ALICE = Metadata(actor="alice")
 
 # --- helpers --------------------------------------------------------------------------------
@@ -339,20 +371,9 @@ def test_a_rebuilt_projection_holds_exactly_what_the_live_one_held(
     store: EventStore, projector: Projector, database: Database
 ) -> None:
     plans, streams = history(runs=300, seed=3)
-    done = threading.Event()
-
-    def writer() -> None:
-        append_interleaved(store, streams, seed=4)
-        done.set()
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    live_batches = 0
-    while not done.is_set():
-        projector.step(RunsProjection(), batch=40)
-        live_batches += 1
-    thread.join()
-    projector.catch_up(RunsProjection(), batch=40)
+    live_batches = fold_while_appending(
+        store, streams, projector, [RunsProjection()], batch=40, seed=4
+    )
     assert live_batches > 3  # it really was folded live, in many transactions
     assert_rows_match(database, plans)
     live = checksums(database)

@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 
 from app.config import Settings
 from app.database import Database
-from app.queries.as_of import AsOfError, as_of_cursor, parse_as_of
+from app.queries.as_of import AsOfError, resolve_as_of
 from events.store import Cursor, EventStore
 
 ACTOR_HEADER = "X-Shiplog-Actor"
@@ -77,16 +77,12 @@ def get_as_of(
     ] = None,
 ) -> Cursor | None:
     """The cursor the `as_of` query parameter stands for (None: now), or a 422 naming it."""
-    if as_of is None:
-        return None
     try:
-        value = parse_as_of(as_of)
+        return resolve_as_of(get_store(request), as_of)
     except AsOfError as error:
         raise RequestValidationError(
             [{"type": "value_error", "loc": ("query", "as_of"), "msg": str(error), "input": as_of}]
         ) from None
-    with get_store(request).connection() as conn:
-        return as_of_cursor(conn, value)
 
 
 StoreDep = Annotated[EventStore, Depends(get_store)]

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
+from app.cli.as_of_option import AsOfOption, as_of_option
 from app.context import open_store, prepare
 from app.projections import projector
 from app.queries import NotRecorded
-from app.queries.as_of import as_of_cursor, parse_as_of
 from app.queries.images import (
     MAX_LIMIT,
     ImageFacts,
@@ -21,14 +21,8 @@ from app.queries.images import (
     images_on_base,
     images_with_label,
 )
-from events.store import Cursor, EventStore
+from events.store import Cursor
 
-AsOfOption = Annotated[
-    str | None,
-    typer.Option(
-        "--as-of", help="Answer from the events up to a cursor TX_ID:POSITION or an ISO time."
-    ),
-]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
 
@@ -36,15 +30,6 @@ def register(app: typer.Typer) -> None:
     """Add `image` and `images` to `app`."""
     app.command("image")(image)
     app.command("images")(images)
-
-
-def _as_of(store: EventStore, text: str | None) -> Cursor | None:
-    """The cursor `--as-of` stands for, or None; AsOfError (a user error) when malformed."""
-    if text is None:
-        return None
-    value = parse_as_of(text)
-    with store.connection() as conn:
-        return as_of_cursor(conn, value)
 
 
 def _json(value: Any) -> str:
@@ -65,7 +50,7 @@ def image(
     """Show what an image was built from, its labels, tests and where it was pushed."""
     with open_store(prepare()) as store:
         projector(store).catch_up_all()
-        cursor = _as_of(store, as_of)
+        cursor = as_of_option(store, as_of)
         with store.connection() as conn:
             facts = find_image(conn, digest, cursor)
     if facts is None:
@@ -120,7 +105,7 @@ def images(
         raise typer.BadParameter(str(error), param_hint="--after") from None
     with open_store(prepare()) as store:
         projector(store).catch_up_all()
-        cursor = _as_of(store, as_of)
+        cursor = as_of_option(store, as_of)
         with store.connection() as conn:
             if commit is not None:
                 found = images_from_commit(conn, commit, cursor, page)

@@ -9,9 +9,9 @@ from typing import Annotated, Literal
 import typer
 
 from app.api.services.velocity import DEFAULT_SINCE, report
+from app.cli.as_of_option import AsOfOption, as_of_option
 from app.context import open_store, prepare
 from app.projections import projector
-from app.queries.as_of import AsOf, AsOfError, as_of_cursor, parse_as_of
 from app.queries.velocity import BadParameter
 from app.velocity.render import table, to_csv
 
@@ -32,23 +32,16 @@ def velocity(
     until: Annotated[
         str | None, typer.Option(help="Window end (excluded): an age or ISO time; default now.")
     ] = None,
-    as_of: Annotated[
-        str | None,
-        typer.Option("--as-of", help="Answer as of a ledger cursor TX_ID:POSITION or an ISO time."),
-    ] = None,
+    as_of: AsOfOption = None,
     output: Annotated[
         Literal["table", "csv", "json"], typer.Option("--format", help="table, csv or json.")
     ] = "table",
 ) -> None:
     """Deployment frequency, lead time, change failure rate, recovery time and stage timing."""
-    value = _as_of(as_of)
     context = prepare()
     with open_store(context) as store:
         projector(store).catch_up_all()
-        cursor = None
-        if value is not None:
-            with store.connection() as conn:
-                cursor = as_of_cursor(conn, value)
+        cursor = as_of_option(store, as_of)
         try:
             found = report(
                 store,
@@ -70,13 +63,3 @@ def velocity(
         window = f"{found.window.since:%Y-%m-%d %H:%M} to {found.window.until:%Y-%m-%d %H:%M} UTC"
         typer.echo(f"Release velocity, {window}, environments: {', '.join(found.environments)}")
         typer.echo(table(found.groups, found.stages))
-
-
-def _as_of(text: str | None) -> AsOf | None:
-    """The --as-of value (a cursor or a time); AsOfError (a user error) naming the option."""
-    if text is None:
-        return None
-    try:
-        return parse_as_of(text)
-    except AsOfError as error:
-        raise AsOfError(f"--as-of: {error}") from None

@@ -27,13 +27,12 @@ from typing import Any
 
 import psycopg
 
-from events.store import START, Cursor
+from events.store import START, Cursor, EventStore
 
 AsOf = Cursor | datetime
 
-# The largest values a cursor can carry (xid8 and bigint).
-MAX_TX_ID = 2**64 - 1
-MAX_POSITION = 2**63 - 1
+# Projection rows keep their event's cursor in bigint columns; no stored row is past this.
+_LAST_ROW = (2**63 - 1, 2**63 - 1)
 
 
 class AsOfError(ValueError):
@@ -45,12 +44,9 @@ def parse_as_of(text: str) -> AsOf:
     value = text.strip()
     if ":" in value and value.replace(":", "").isdigit():
         try:
-            cursor = Cursor.parse(value)
+            return Cursor.parse(value)
         except ValueError as error:
             raise AsOfError(str(error)) from None
-        if cursor.tx_id > MAX_TX_ID or cursor.position > MAX_POSITION:
-            raise AsOfError(f"invalid cursor {text!r}: out of range")
-        return cursor
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
@@ -59,6 +55,26 @@ def parse_as_of(text: str) -> AsOf:
             "or an ISO 8601 time (e.g. 2026-11-01T12:00:00Z)"
         ) from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def resolve_as_of(store: EventStore, text: str | None) -> Cursor | None:
+    """The cursor an `as_of` text stands for (None: now); AsOfError if it is malformed."""
+    if text is None:
+        return None
+    value = parse_as_of(text)
+    with store.connection() as conn:
+        return as_of_cursor(conn, value)
+
+
+def row_bound(as_of: Cursor | None) -> tuple[int, int]:
+    """The (tx_id, position) history rows must not exceed as of `as_of` (None: every row).
+
+    Clamped to bigint, the type of projection tables' cursor columns: a cursor past
+    every stored row keeps them all.
+    """
+    if as_of is None:
+        return _LAST_ROW
+    return min(as_of.tx_id, _LAST_ROW[0]), min(as_of.position, _LAST_ROW[1])
 
 
 def as_of_cursor(conn: psycopg.Connection[Any], value: AsOf) -> Cursor:

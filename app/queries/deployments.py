@@ -19,6 +19,7 @@ import psycopg
 
 from app.projections.deployments import DeploymentsProjection
 from app.projections.runs import RunsProjection
+from app.queries.as_of import row_bound
 from app.velocity.records import (
     Deployment,
     DeploymentRow,
@@ -34,8 +35,6 @@ Connection = psycopg.Connection[Any]
 DEPLOYMENTS = DeploymentsProjection()
 RUNS = RunsProjection()
 MAX_LIMIT = 1000
-# Cursor columns are bigint; a larger tx_id than any stored one means "everything".
-_MAX_BIGINT = 2**63 - 1
 _ROW_COLUMNS = (
     "position, tx_id, environment, deployment_id, service, kind, image_digest, at, actor, "
     "strategy, run_id, repository, commit, reason"
@@ -48,10 +47,7 @@ def upto(as_of: Cursor | None, alias: str = "") -> tuple[str, list[Any]]:
     if as_of is None:
         return "TRUE", []
     prefix = f"{alias}." if alias else ""
-    return (
-        f"({prefix}tx_id, {prefix}position) <= (%s, %s)",
-        [min(as_of.tx_id, _MAX_BIGINT), min(as_of.position, _MAX_BIGINT)],
-    )
+    return f"({prefix}tx_id, {prefix}position) <= (%s, %s)", list(row_bound(as_of))
 
 
 def tables(conn: Connection) -> dict[str, str]:

@@ -20,11 +20,9 @@ from typing import Any
 import psycopg
 
 from app.projections.images import ImagesProjection
+from app.queries.as_of import row_bound
 from events.projections import current_tables
 from events.store import Cursor
-
-# No cursor: a bound above every real one, so one SQL text serves both cases.
-_NOW = Cursor(2**63 - 1, 2**63 - 1)
 
 
 @dataclass(frozen=True)
@@ -101,12 +99,6 @@ class ImageFacts:
     other_runs: list[str]
 
 
-def _bound(as_of: Cursor | None) -> tuple[int, int]:
-    """The (tx_id, position) rows must not exceed."""
-    cursor = as_of or _NOW
-    return min(cursor.tx_id, _NOW.tx_id), min(cursor.position, _NOW.position)
-
-
 def image_id_for(
     conn: psycopg.Connection[Any], digest: str, as_of: Cursor | None = None
 ) -> str | None:
@@ -117,7 +109,7 @@ def image_id_for(
         "AND (tx_id, position) <= (%(tx)s, %(pos)s) "
         f"UNION ALL SELECT image_id FROM {t['image_pushes']} WHERE digest = %(d)s "
         "AND image_id IS NOT NULL AND (tx_id, position) <= (%(tx)s, %(pos)s) LIMIT 1",
-        {"d": digest, "tx": _bound(as_of)[0], "pos": _bound(as_of)[1]},
+        {"d": digest, "tx": row_bound(as_of)[0], "pos": row_bound(as_of)[1]},
     ).fetchone()
     return None if row is None else str(row[0])
 
@@ -130,7 +122,7 @@ def find_image(
     if image_id is None:
         return None
     t = current_tables(conn, ImagesProjection())
-    tx, pos = _bound(as_of)
+    tx, pos = row_bound(as_of)
     bound = {"tx": tx, "pos": pos, "image": image_id}
     builds = conn.execute(
         "SELECT i.position, i.run_id, i.step, r.repository, r.commit, r.ref, r.pipeline_path, "
@@ -269,8 +261,8 @@ def _summaries(
     if not 1 <= page.limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, not {page.limit}")
     t = current_tables(conn, ImagesProjection())
-    tx, pos = _bound(as_of)
-    after_tx, after_pos = (-1, -1) if page.after is None else _bound(page.after)
+    tx, pos = row_bound(as_of)
+    after_tx, after_pos = (-1, -1) if page.after is None else row_bound(page.after)
     rows = conn.execute(
         _SUMMARY.format(images=t["images"], image_runs=t["image_runs"])
         + f"WHERE {where} AND (i.tx_id, i.position) <= (%(tx)s, %(pos)s) "

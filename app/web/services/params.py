@@ -12,9 +12,6 @@ from datetime import UTC, datetime
 from app.web.errors import BadParameter
 from events.store import START, Cursor
 
-_MAX_TX_ID = 2**64 - 1
-_MAX_POSITION = 2**63 - 1
-
 
 def text(params: Mapping[str, str], name: str, *, pattern: str | None = None) -> str | None:
     """The stripped value of `name`, None when absent or empty; checked against `pattern`."""
@@ -62,9 +59,6 @@ def cursor(params: Mapping[str, str], name: str) -> Cursor:
     if value is None:
         return START
     try:
-        parsed = Cursor.parse(value)
+        return Cursor.parse(value)
     except ValueError as error:
         raise BadParameter(name, str(error)) from None
-    if parsed.tx_id > _MAX_TX_ID or parsed.position > _MAX_POSITION:
-        raise BadParameter(name, f"{value!r} is out of range")
-    return parsed
