@@ -23,8 +23,13 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool
 
+from events import lookups
 from events.canonical import canonical_json, event_document
 from events.catalogue import NUL_IN_JSON, NUL_PROBLEM, Catalogue, CheckedEvent, Event, Metadata
+from events.cursor import MAX_POSITION as MAX_POSITION
+from events.cursor import MAX_TX_ID as MAX_TX_ID
+from events.cursor import START as START
+from events.cursor import Cursor as Cursor
 from events.errors import (
     EventTooLarge,
     InvalidEvent,
@@ -32,9 +37,11 @@ from events.errors import (
     PartialRetry,
     WrongExpectedVersion,
 )
+from events.lookups import CheckpointSummary, EventQuery, StoredEvent
 from events.merkle import leaf_hash
 from events.notify import CHANNEL, Waker
 from events.streams import category, validate_stream
+from events.verifications import Verification, latest_verification
 from events.vocabulary import CATALOGUE
 
 ANY: Final = "any"
@@ -43,36 +50,6 @@ ExpectedVersion = int | Literal["any", "no_stream"]
 
 DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
 _ANY_RETRIES = 100
-
-
-# The largest values a cursor can carry: events.tx_id is xid8, events.position bigint.
-MAX_TX_ID: Final = 2**64 - 1
-MAX_POSITION: Final = 2**63 - 1
-
-
-@dataclass(frozen=True, order=True)
-class Cursor:
-    """A place in the subscription order: (writing transaction id, position)."""
-
-    tx_id: int
-    position: int
-
-    def __str__(self) -> str:
-        return f"{self.tx_id}:{self.position}"
-
-    @classmethod
-    def parse(cls, text: str) -> Cursor:
-        """Read a cursor printed as `tx_id:position`; ValueError if malformed or out of range."""
-        tx_id, sep, position = text.partition(":")
-        if not sep or not tx_id.isdigit() or not position.isdigit():
-            raise ValueError(f"invalid cursor {text!r}: expected TX_ID:POSITION, e.g. 812:40")
-        cursor = cls(int(tx_id), int(position))
-        if cursor.tx_id > MAX_TX_ID or cursor.position > MAX_POSITION:
-            raise ValueError(f"invalid cursor {text!r}: out of range")
-        return cursor
-
-
-START: Final = Cursor(0, 0)
 
 
 @dataclass(frozen=True)
@@ -95,6 +72,14 @@ class RecordedEvent:
     def cursor(self) -> Cursor:
         """This event's place in the subscription order."""
         return Cursor(self.tx_id, self.position)
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """A page of stored events and the cursor to continue after (None: no more yet)."""
+
+    events: list[StoredEvent]
+    next: Cursor | None
 
 
 # tx_id comes back as int: events/pg.py registers the loader, and says why.
@@ -335,6 +320,105 @@ class EventStore:
                         on_idle()
                     for _ in listener.notifies(timeout=poll_seconds, stop_after=1):
                         pass
+
+    # --- lookups for the read side (events/lookups.py holds the SQL) -------------------
+
+    def page(self, query: EventQuery) -> EventPage:
+        """A page of events as stored (not upcast), filtered, in subscription order.
+
+        The audit API, the web timeline and the CDEvents export read through this.
+        `next` is the cursor to continue after, None when nothing more matched.
+        """
+        with self._pool.connection() as conn:
+            found = lookups.page(conn, query)
+        last = found.events[-1] if found.events and found.more else None
+        return EventPage(found.events, None if last is None else last.cursor)
+
+    def find(self, event_ids: Sequence[UUID]) -> dict[UUID, StoredEvent]:
+        """The events among `event_ids` the ledger holds, by id: how a retry is recognised."""
+        with self._pool.connection() as conn:
+            return lookups.find(conn, event_ids)
+
+    def head(self) -> Cursor:
+        """The cursor of the newest event below the horizon (START for an empty ledger)."""
+        with self._pool.connection() as conn:
+            return lookups.head(conn)
+
+    def cursor_at(self, moment: datetime) -> Cursor:
+        """The end of the longest subscription-order prefix recorded by `moment`."""
+        with self._pool.connection() as conn:
+            return lookups.cursor_at(conn, moment)
+
+    def count_since(self, moment: datetime) -> int:
+        """How many events were recorded after `moment`."""
+        with self._pool.connection() as conn:
+            return lookups.count_since(conn, moment)
+
+    def first_events(self, streams: Sequence[str]) -> dict[str, RecordedEvent]:
+        """The first event of each of `streams` that has one, decoded, by stream."""
+        with self._pool.connection() as conn:
+            found = lookups.first_events(conn, streams)
+        return {event.stream: self.upcast(event) for event in found}
+
+    def by_data_field(
+        self,
+        types: Sequence[str],
+        name: str,
+        values: Sequence[str] | None = None,
+        *,
+        first: bool = False,
+        present: str | None = None,
+    ) -> dict[str, StoredEvent]:
+        """Per value of data field `name`, the latest (or first) event of `types` holding it."""
+        with self._pool.connection() as conn:
+            return lookups.by_data_field(conn, types, name, values, first=first, present=present)
+
+    def preceding(
+        self, points: Sequence[tuple[str, int, str]], types: Sequence[str], name: str
+    ) -> list[StoredEvent | None]:
+        """For each (stream, version, value), the stream's last event of `types` before that
+        version whose data field `name` equals the value, or None."""
+        with self._pool.connection() as conn:
+            return lookups.preceding(conn, points, types, name)
+
+    def waiting_streams(self, type_name: str, limit: int) -> list[str]:
+        """Streams whose only event is a `type_name`, oldest first (runs not yet claimed)."""
+        with self._pool.connection() as conn:
+            return lookups.waiting_streams(conn, type_name, limit)
+
+    def open_streams(
+        self, opened_by: str, closed_by: Sequence[str], opened_before: datetime
+    ) -> list[str]:
+        """Streams opened by an `opened_by` event before `opened_before` and not yet closed
+        by one of `closed_by` (runs claimed and unfinished)."""
+        with self._pool.connection() as conn:
+            return lookups.open_streams(conn, opened_by, closed_by, opened_before)
+
+    def latest_checkpoint(self) -> CheckpointSummary | None:
+        """The newest signed checkpoint, as stored (None before the first seal)."""
+        with self._pool.connection() as conn:
+            return lookups.latest_checkpoint_summary(conn)
+
+    def latest_verification(self) -> Verification | None:
+        """The most recent `shiplog verify` verdict recorded, None if never verified."""
+        with self._pool.connection() as conn:
+            return latest_verification(conn)
+
+    def upcast(self, event: StoredEvent) -> RecordedEvent:
+        """A stored event with its payload decoded into its catalogue class (upcast)."""
+        return RecordedEvent(
+            position=event.position,
+            tx_id=event.tx_id,
+            stream=event.stream,
+            version=event.version,
+            event_id=event.event_id,
+            type_name=event.type,
+            schema_version=event.schema_version,
+            data=self.catalogue.decode(event.type, event.schema_version, json.dumps(event.data)),
+            metadata=Metadata.model_validate(event.metadata),
+            recorded_at=event.recorded_at,
+            hash=event.hash,
+        )
 
     def _decode(self, row: tuple[Any, ...]) -> RecordedEvent:
         (position, tx_id, stream, version, event_id, type_name, schema_version,

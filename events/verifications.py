@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from events.verify import Report
+if TYPE_CHECKING:  # verify reads through the store, which reads verdicts from here
+    from events.verify import Report
 
 
 @dataclass(frozen=True)
