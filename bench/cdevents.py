@@ -5,7 +5,7 @@
 Export: a ledger of --runs runs (queued, claimed, three steps started and finished, a push,
 succeeded: 10 events each) and as many deployments (started + succeeded) is read whole,
 1000 at a time, by the CDEvents export (`export_page`: decode, look-ups, mapping) and by
-the audit query it pages with (`list_events` over the same types), in turns. Import:
+the audit query it pages with (`EventStore.page` over the same types), in turns. Import:
 --imports service.deployed CloudEvents through `import_cloudevent` (parse, schema
 validation, identity check, record) beside as many equivalent `record_deployment` calls.
 Each repetition uses a fresh database on the server SHIPLOG_BENCH_DATABASE_URL names (an
@@ -30,13 +30,14 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from app.api.services.audit import AuditQuery, list_events
-from app.api.services.cdevents import export_page, import_cloudevent
-from app.api.services.deployments import Deployment, record_deployment
 from app.cdevents.exports import EXPORTED_TYPES
 from app.config import PROJECT_ROOT
 from app.database import start_embedded, with_role
+from app.queries.cdevents import export_page
+from app.services.cdevents import import_cloudevent
+from app.services.deployments import DeploymentReport, record_deployment
 from events.catalogue import Metadata
+from events.lookups import EventQuery
 from events.migrations import migrate
 from events.store import ANY, START, EventStore
 from events.vocabulary import (
@@ -93,7 +94,7 @@ def fill(store: EventStore, runs: int) -> None:
         events.append(ImagePushed(step="push", repository="reg/acme/web", tag="1", digest=digest))
         events.append(RunSucceeded(duration_ms=50))
         store.append(f"run-{uuid4()}", events, ANY, meta)
-        deployment = Deployment("production", "web", digest, "succeeded", f"d{n}")
+        deployment = DeploymentReport("production", "web", digest, "succeeded", f"d{n}")
         record_deployment(store, deployment, "bench")
 
 
@@ -107,14 +108,14 @@ def read_all(page: Callable[[Any], tuple[int, Any, bool]]) -> int:
 
 
 def export_case(store: EventStore) -> tuple[float, float, int]:
-    """Seconds to read the ledger by export_page and by list_events, and the item count."""
+    """Seconds to read the ledger by export_page and by EventStore.page, and the item count."""
 
     def exported(after: Any) -> tuple[int, Any, bool]:
         page = export_page(store, after, 1000, "shiplog")
         return len(page.events), page.next, page.more
 
     def audited(after: Any) -> tuple[int, Any, bool]:
-        page = list_events(store, AuditQuery(types=EXPORTED_TYPES, after=after, limit=1000))
+        page = store.page(EventQuery(types=EXPORTED_TYPES, after=after, limit=1000))
         return len(page.events), page.next, page.next is not None
 
     start = perf_counter()
@@ -149,7 +150,9 @@ def import_case(store: EventStore, count: int) -> tuple[float, float]:
         import_cloudevent(store, cloudevent(n), "bench")
     middle = perf_counter()
     for n in range(count):
-        record_deployment(store, Deployment("qa", "web", DIGEST, "succeeded", f"q{n}"), "bench")
+        record_deployment(
+            store, DeploymentReport("qa", "web", DIGEST, "succeeded", f"q{n}"), "bench"
+        )
     return middle - start, perf_counter() - middle
 
 

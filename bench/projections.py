@@ -33,14 +33,14 @@ from typing import Any
 
 import psycopg
 
-from app.api.services.audit import AuditQuery, list_events
 from app.database import start_embedded, with_role
 from app.projections import PROJECTIONS, projector
 from app.queries.images import find_image, images_from_commit, images_on_base, images_with_label
-from app.queries.velocity import velocity_report
+from app.queries.velocity import window_report
 from app.velocity.metrics import Window
 from bench.ledger import APP_ROLE, BENCH_HOME, COPY_EVENTS, Row, Server, copy_text, make_row, settle
 from events.catalogue import Event, Metadata
+from events.lookups import EventQuery
 from events.store import START, EventStore
 from events.vocabulary import (
     BaseImage,
@@ -192,9 +192,12 @@ def query_cases(store: EventStore, runs: int, reps: int) -> dict[str, dict[str, 
     middle = START_AT + YEAR / 2
 
     def audit(**filters: Any) -> Callable[[], object]:
-        return lambda: list_events(store, AuditQuery(**filters))
+        return lambda: store.page(EventQuery(**filters))
 
-    def image(ask: Callable[[psycopg.Connection[Any]], object]) -> Callable[[], object]:
+    def image(ask: Callable[[EventStore], object]) -> Callable[[], object]:
+        return lambda: ask(store)
+
+    def on_conn(ask: Callable[[psycopg.Connection[Any]], object]) -> Callable[[], object]:
         def call() -> object:
             with store.connection() as conn:
                 return ask(conn)
@@ -218,8 +221,8 @@ def query_cases(store: EventStore, runs: int, reps: int) -> dict[str, dict[str, 
         )(),
         "images with label": image(lambda c: images_with_label(c, "team", "billing")),
         "images on base, a page": image(lambda c: images_on_base(c, BASES[0])),
-        "velocity, one year": image(
-            lambda c: velocity_report(
+        "velocity, one year": on_conn(
+            lambda c: window_report(
                 c, Window(START_AT, START_AT + YEAR), ("production", "production-eu")
             )
         ),

@@ -31,12 +31,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from app.api.services.provenance import attestation, provenance
 from app.database import start_embedded, with_role
 from app.projections import projector
 from app.provenance.attestations import Attestor
 from app.provenance.dsse import verify_envelope
 from app.queries.images import find_image
+from app.queries.provenance import attestation, provenance
 from bench.ledger import APP_ROLE, BENCH_HOME, Server
 from bench.projections import latencies, run_events
 from events.catalogue import Metadata
@@ -99,8 +99,7 @@ def main(argv: list[str] | None = None) -> None:
                 provenance(store, chance.choice(digests))
 
             def facts() -> None:
-                with store.connection() as conn:
-                    find_image(conn, chance.choice(digests))
+                find_image(store, chance.choice(digests))
 
             figures["image_facts"] = latencies(facts, args.reps)
             figures["provenance"] = latencies(statement, args.reps)

@@ -37,12 +37,12 @@ from fastapi.testclient import TestClient
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from app.api.main import create_app
-from app.api.services.environments import DeploymentAudit, audit_deployments
-from app.api.services.velocity import report
 from app.config import PROJECT_ROOT, Settings
 from app.database import Database, start_embedded
 from app.projections import projector
+from app.queries.environments import DeploymentAudit, audit_deployments
+from app.queries.velocity import velocity_report
+from app.server import create_app
 from events.migrations import migrate
 from events.store import EventStore
 from tests.velocity_history import DAYS, START, generate, write
@@ -147,7 +147,7 @@ def _audit(start: datetime) -> DeploymentAudit:
 
 def _report(store: EventStore, since: str, until: str) -> None:
     """The velocity report of the HTTP case, without HTTP."""
-    report(store, ("production",), since=since, until=until)
+    velocity_report(store, ("production",), since=since, until=until)
 
 
 def _get(client: TestClient, path: str, params: dict[str, Any]) -> None:

@@ -14,9 +14,9 @@ byte of its response (so the test client's own thread hops are not counted).
 
 Each page runs beside its baseline, alternating, so drift hits both alike: for the
 timeline the bare SQL of the same keyset page, for the other pages the service
-call the page is built on (find_image, environment_view, the velocity report), so
+call the page is built on (find_image, environment_history, the velocity report), so
 the ratio says what the page (its HTTP handling, other look-ups and HTML) adds. The
-target of issue 5 is p95 < 50 ms for the three timeline pages.
+target is p95 < 50 ms for the three timeline pages.
 """
 
 from __future__ import annotations
@@ -35,13 +35,13 @@ from typing import Any
 import psycopg
 from fastapi.testclient import TestClient
 
-from app.api.main import create_app
-from app.api.services.environments import environment_view
-from app.api.services.velocity import report
 from app.config import Settings
 from app.database import start_embedded, with_role
 from app.projections import projector
+from app.queries.environments import environment_history
 from app.queries.images import find_image
+from app.queries.velocity import velocity_report
+from app.server import create_app
 from bench.ledger import BENCH_HOME, COPY_EVENTS, SEP, Server, copy_text, settle
 from events.canonical import canonical_json, event_document
 from events.catalogue import Event, Metadata
@@ -316,11 +316,11 @@ def cases(
              deep_row[0], deep_row[1])),
         ("run page", f"/runs/{run_id}",
          sql("SELECT * FROM proj_steps_v1 WHERE run_id = %s", run_id)),
-        ("image page", f"/images/{digest}", lambda: find_image(conn, digest)),
+        ("image page", f"/images/{digest}", lambda: find_image(store, digest)),
         ("velocity page (90 days)", "/velocity",
-         lambda: report(store, ("production",), since="90d")),
+         lambda: velocity_report(store, ("production",), since="90d")),
         ("environment page", "/environments/production",
-         lambda: environment_view(store, "production", limit=100)),
+         lambda: environment_history(store, "production", limit=100)),
         ("search (commit prefix)", f"/search?q={h('commit-1234')[:10]}", sql("SELECT 1")),
     ):  # fmt: skip
         print(f"measuring {name} ...", flush=True)

@@ -549,7 +549,7 @@ def fold_as_of(
     stream depend on that stream's events alone (the runs projection and a run),
     and costs one stream's events instead of the ledger's.
 
-    How issue 4's `as_of` uses it: the query opens its own connection, calls
+    How `as_of` queries use it (app/queries/runs.py): the query opens its own connection, calls
     this with the projection version readers use and the cursor (a timestamp is
     first turned into the cursor of the last event recorded at or before it),
     then runs its usual SQL with the returned names on the same connection.

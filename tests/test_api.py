@@ -20,11 +20,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from app.api.main import create_app
-from app.api.services.audit import CSV_COLUMNS
+from app.api.csv_bodies import EVENT_COLUMNS as CSV_COLUMNS
 from app.cli import serve_command
 from app.config import Settings
 from app.database import Database
+from app.server import create_app
 from events.catalogue import Metadata
 from events.store import ANY, EventStore, RecordedEvent
 from events.vocabulary import Commit, CommitsPushed

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api.main import create_app
 from app.config import Settings
+from app.server import create_app
 from events.store import EventStore, RecordedEvent
 
 DIGEST = "sha256:" + "ab" * 32

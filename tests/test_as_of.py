@@ -28,9 +28,8 @@ def test_a_time_becomes_the_cursor_of_the_last_event_recorded_by_then(store: Eve
     for n in range(3):
         store.append(f"run-{n}", [queued(str(n) * 40)], ANY, ALICE)
     first, second, third = store.read_all()
-    with store.connection() as conn:
-        assert as_of_cursor(conn, second.recorded_at) == second.cursor
-        assert as_of_cursor(conn, third.recorded_at - timedelta(microseconds=1)) == second.cursor
-        assert as_of_cursor(conn, first.recorded_at - timedelta(microseconds=1)) == START
-        assert as_of_cursor(conn, third.recorded_at + timedelta(days=1)) == third.cursor
-        assert as_of_cursor(conn, Cursor(5, 7)) == Cursor(5, 7)  # a cursor is taken as is
+    assert as_of_cursor(store, second.recorded_at) == second.cursor
+    assert as_of_cursor(store, third.recorded_at - timedelta(microseconds=1)) == second.cursor
+    assert as_of_cursor(store, first.recorded_at - timedelta(microseconds=1)) == START
+    assert as_of_cursor(store, third.recorded_at + timedelta(days=1)) == third.cursor
+    assert as_of_cursor(store, Cursor(5, 7)) == Cursor(5, 7)  # a cursor is taken as is

@@ -14,10 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 from packageurl import PackageURL
 
-from app.api.main import create_app
 from app.cdevents import exports, imports, schemas
 from app.config import PROJECT_ROOT, Settings
 from app.projections import projector
+from app.server import create_app
 from events.catalogue import Metadata
 from events.store import ANY, EventStore, RecordedEvent
 from events.vocabulary import (

@@ -11,11 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from app.api.main import create_app
 from app.cli import app as cli_app
 from app.config import Settings
 from app.projections import projector
 from app.queries.deployments import DeployedImage, deployed_images
+from app.server import create_app
 from events.catalogue import Event, Metadata
 from events.store import ANY, Cursor, EventStore
 from events.vocabulary import (

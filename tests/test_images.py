@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api.main import create_app
 from app.config import Settings
 from app.projections import projector
 from app.queries.images import (
@@ -19,6 +18,7 @@ from app.queries.images import (
     images_on_base,
     images_with_label,
 )
+from app.server import create_app
 from events.store import Cursor, EventStore
 from tests.test_projections import RunPlan, append_interleaved, history
 
@@ -49,26 +49,25 @@ def test_an_image_is_found_by_its_id_and_by_a_pushed_digest_with_all_its_facts(
 ) -> None:
     pushed = [p for p in plans if p.pushes]
     assert pushed, "the generated history has succeeded runs"
-    with store.connection() as conn:
-        for plan in pushed:
-            index = int(plan.run_id[1:])
-            facts = find_image(conn, image_of(plan))
-            assert facts is not None
-            assert (facts.run_id, facts.step, facts.commit) == (
-                plan.run_id,
-                "build",
-                commit_of(plan),
-            )
-            assert [(b.name, b.digest) for b in facts.base_images] == [("debian:bookworm", BASE)]
-            assert facts.build_args == {"VERSION": str(index)}
-            assert facts.labels == {REVISION: commit_of(plan)}
-            assert [(p.tag, p.digest) for p in facts.pushes] == [
-                ("latest", f"sha256:e{index:063x}"),
-                (str(index), f"sha256:e{index:063x}"),
-            ]
-            assert [(t.step, t.passed, t.skipped) for t in facts.tests] == [("test", 10, 1)]
-            assert find_image(conn, f"sha256:e{index:063x}") == facts
-        assert find_image(conn, "sha256:" + "9" * 64) is None
+    for plan in pushed:
+        index = int(plan.run_id[1:])
+        facts = find_image(store, image_of(plan))
+        assert facts is not None
+        assert (facts.run_id, facts.step, facts.commit) == (
+            plan.run_id,
+            "build",
+            commit_of(plan),
+        )
+        assert [(b.name, b.digest) for b in facts.base_images] == [("debian:bookworm", BASE)]
+        assert facts.build_args == {"VERSION": str(index)}
+        assert facts.labels == {REVISION: commit_of(plan)}
+        assert [(p.tag, p.digest) for p in facts.pushes] == [
+            ("latest", f"sha256:e{index:063x}"),
+            (str(index), f"sha256:e{index:063x}"),
+        ]
+        assert [(t.step, t.passed, t.skipped) for t in facts.tests] == [("test", 10, 1)]
+        assert find_image(store, f"sha256:e{index:063x}") == facts
+    assert find_image(store, "sha256:" + "9" * 64) is None
 
 
 def test_images_are_found_from_a_commit_a_base_image_digest_or_a_label(
@@ -76,26 +75,24 @@ def test_images_are_found_from_a_commit_a_base_image_digest_or_a_label(
 ) -> None:
     built = sorted(image_of(p) for p in plans if p.images)
     plan = next(p for p in plans if p.images)
-    with store.connection() as conn:
-        assert sorted(i.image_id for i in images_on_base(conn, BASE)) == built
-        assert images_on_base(conn, "sha256:" + "0" * 64) == []
-        (by_commit,) = images_from_commit(conn, commit_of(plan))
-        assert (by_commit.image_id, by_commit.run_id) == (image_of(plan), plan.run_id)
-        (by_label,) = images_with_label(conn, REVISION, commit_of(plan))
-        assert by_label.image_id == image_of(plan)
-        assert sorted(i.image_id for i in images_with_label(conn, REVISION)) == built
+    assert sorted(i.image_id for i in images_on_base(store, BASE)) == built
+    assert images_on_base(store, "sha256:" + "0" * 64) == []
+    (by_commit,) = images_from_commit(store, commit_of(plan))
+    assert (by_commit.image_id, by_commit.run_id) == (image_of(plan), plan.run_id)
+    (by_label,) = images_with_label(store, REVISION, commit_of(plan))
+    assert by_label.image_id == image_of(plan)
+    assert sorted(i.image_id for i in images_with_label(store, REVISION)) == built
 
 
 def test_reverse_answers_come_a_page_at_a_time_oldest_build_first(
     store: EventStore, plans: list[RunPlan]
 ) -> None:
-    with store.connection() as conn:
-        everything = images_on_base(conn, BASE, page=Page(limit=1000))
-        seen: list[str] = []
-        page = images_on_base(conn, BASE, page=Page(limit=3))
-        while page:
-            seen += [i.image_id for i in page]
-            page = images_on_base(conn, BASE, page=Page(Cursor.parse(page[-1].cursor), 3))
+    everything = images_on_base(store, BASE, page=Page(limit=1000))
+    seen: list[str] = []
+    page = images_on_base(store, BASE, page=Page(limit=3))
+    while page:
+        seen += [i.image_id for i in page]
+        page = images_on_base(store, BASE, page=Page(Cursor.parse(page[-1].cursor), 3))
     assert seen == [i.image_id for i in everything]
     assert len(seen) == sum(1 for p in plans if p.images) > 3
 
@@ -108,13 +105,12 @@ def test_as_of_a_cursor_answers_from_the_events_up_to_it(
     built = next(e for e in events if e.type_name == "ImageBuilt")
     first_push = next(e for e in events if e.type_name == "ImagePushed")
     before = max(e.cursor for e in store.read_all() if e.cursor < built.cursor)
-    with store.connection() as conn:
-        assert find_image(conn, image_of(plan), before) is None
-        then = find_image(conn, image_of(plan), built.cursor)
-        assert then is not None and then.pushes == []
-        assert images_on_base(conn, BASE, built.cursor)[-1].image_id == image_of(plan)
-        pushed_then = find_image(conn, image_of(plan), first_push.cursor)
-        assert pushed_then is not None and [p.tag for p in pushed_then.pushes] == ["latest"]
+    assert find_image(store, image_of(plan), before) is None
+    then = find_image(store, image_of(plan), built.cursor)
+    assert then is not None and then.pushes == []
+    assert images_on_base(store, BASE, built.cursor)[-1].image_id == image_of(plan)
+    pushed_then = find_image(store, image_of(plan), first_push.cursor)
+    assert pushed_then is not None and [p.tag for p in pushed_then.pushes] == ["latest"]
 
 
 # --- over HTTP ----------------------------------------------------------------------------

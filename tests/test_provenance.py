@@ -25,8 +25,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from app.api.main import create_app
-from app.api.services.provenance import provenance
 from app.cli import app
 from app.config import Settings
 from app.database import Database
@@ -34,7 +32,9 @@ from app.keys import load_or_create_attestation_key
 from app.projections import projector
 from app.provenance.attestations import Attestor
 from app.provenance.dsse import BadEnvelope, pae, sign_envelope, verify_envelope
-from app.provenance.slsa import BUILD_TYPE, find_image, run_images, statement_bytes
+from app.provenance.slsa import BUILD_TYPE, image_in_run, run_images, statement_bytes
+from app.queries.provenance import provenance
+from app.server import create_app
 from events.catalogue import Metadata
 from events.store import EventStore, RecordedEvent
 from events.vocabulary import (
@@ -568,7 +568,7 @@ def test_pushes_go_to_the_image_they_name_when_a_run_builds_two() -> None:
     app_image, worker_image = run_images(events)
     assert app_image.subject_digests == (IMAGE_ID,)
     assert worker_image.subject_digests == (other_manifest,)
-    assert find_image(events, other_manifest) == worker_image
+    assert image_in_run(events, other_manifest) == worker_image
 
 
 def test_a_version_1_image_pushed_reads_without_image_id_and_goes_to_the_runs_only_image() -> None:

@@ -16,14 +16,14 @@ import jsonschema
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from app.api.main import create_app
-from app.api.services.provenance import provenance
 from app.cli import app
 from app.config import Settings
 from app.database import Database
 from app.executor.logs import log_digest, read_log
 from app.projections import projector
 from app.provenance.attestations import envelope_digest
+from app.queries.provenance import provenance
+from app.server import create_app
 from events.store import EventStore
 from events.vocabulary import (
     ImageBuilt,

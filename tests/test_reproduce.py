@@ -23,21 +23,21 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from app.api.main import create_app
-from app.api.services.reproductions import latest_reproductions
 from app.cli import app
 from app.config import Settings
 from app.engine import push_image
 from app.projections import projector
 from app.projections.reproductions import ReproductionsProjection
-from app.reproduce import Reproducer, subjects
+from app.queries.reproductions import latest_reproductions
 from app.reproduce.filesystem import (
     MAX_DIFFERENCE_TEXT,
     MAX_DIFFERENCES,
     file_system,
     first_differences,
 )
-from app.reproduce.service import INTERRUPTED
+from app.reproduce.reproducer import INTERRUPTED, Reproducer
+from app.server import create_app
+from app.services.reproductions import subjects
 from events.catalogue import Metadata
 from events.projections import ProjectionError, table_checksums
 from events.store import NO_STREAM, EventStore

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api.main import create_app
 from app.config import Settings
 from app.database import Database
 from app.executor.logs import StepLogWriter
 from app.executor.masking import Masker
 from app.projections import projector
+from app.server import create_app
 from events.store import EventStore
 from events.vocabulary import StepStarted
 from tests.test_projections import RunPlan, append_interleaved, history

@@ -13,14 +13,14 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from app.api.main import create_app
 from app.cli import app
 from app.config import PROJECT_ROOT, Settings, get_settings
 from app.database import Database
 from app.pipeline import PipelineError, dependencies, parse_pipeline
 from app.projections import projector
+from app.queries.supplychain import load_sbom
+from app.server import create_app
 from app.supplychain.sbom import sbom_digest
-from app.supplychain.storage import load_sbom
 from events.store import EventStore
 from events.vocabulary import (
     ImageBuilt,
@@ -116,8 +116,7 @@ steps:
     critical = [f for f in gate.findings if f.severity == "critical"]
     assert {f.package for f in critical} == {"libssl3", "openssl"}
     assert all(f.ecosystem == "Debian:12" for f in gate.findings)
-    with psycopg.connect(database.app_url) as conn:
-        stored = load_sbom(conn, made[0].sbom_digest)
+    stored = load_sbom(store, made[0].sbom_digest)
     assert sbom_digest(stored.document) == made[0].sbom_digest
     assert stored.image_id == image_id
     gate_log = cli.invoke(app, ["logs", run_id_in(result.output), "gate"]).output

@@ -19,10 +19,10 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg import sql
 
-from app.api.main import create_app
 from app.config import Settings
 from app.database import Database
 from app.projections import projector
+from app.server import create_app
 from events.projections import table_checksums
 from events.store import Cursor, EventStore
 from tests.conftest import with_dbname

@@ -118,7 +118,7 @@ def test_a_visitor_watches_a_run_live_and_follows_it_to_its_image_and_environmen
         page.keyboard.press("Tab")
         assert page.evaluate("document.activeElement.textContent") == "Skip to content"
         page.keyboard.press("Enter")
-        assert page.url.endswith("#main")
+        page.wait_for_url("**#main", timeout=5000)  # the fragment lands after the key event
         page.evaluate("window.__notReloaded = true")
 
         # Queue a run: its RunQueued row appears on the open page.

@@ -9,9 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from app.api.main import create_app
 from app.config import Settings
 from app.projections import PROJECTIONS, projector
+from app.queries import health
+from app.server import create_app
 from events.catalogue import Metadata
 from events.store import ANY, EventStore
 from tests.factories import queued
@@ -386,8 +387,6 @@ def test_metrics_report_runs_steps_queue_lag_append_rate_and_checkpoint_age(
 def test_readyz_is_unavailable_while_a_projection_lags_far_behind(
     web: TestClient, store: EventStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.api.services import health
-
     meta = Metadata(actor="alice", source="test")
     store.append("run-lag-1", [queued()], ANY, meta)
     store.append("run-lag-2", [queued("1" * 40)], ANY, meta)

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from app.api.main import create_app
 from app.config import Settings
+from app.server import create_app
 
 
 def free_port() -> int:

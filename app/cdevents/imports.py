@@ -19,7 +19,7 @@ from uuid import NAMESPACE_URL, uuid5
 
 from packageurl import PackageURL
 
-from app.cdevents.schemas import Problem, validate
+from app.cdevents.schemas import SchemaProblem, validate
 from events.catalogue import NUL_IN_JSON, Event
 from events.errors import InvalidStreamName
 from events.streams import stream_name
@@ -65,7 +65,7 @@ IMPORTED_TYPES: tuple[str, ...] = (
 class Refused(ValueError):
     """The CloudEvent cannot be imported; `problems` say where (JSON path) and why."""
 
-    def __init__(self, problems: list[Problem], kind: str = "cdevents") -> None:
+    def __init__(self, problems: list[SchemaProblem], kind: str = "cdevents") -> None:
         self.problems = problems
         self.kind = kind
         super().__init__("; ".join(str(problem) for problem in problems))
@@ -105,7 +105,7 @@ class CloudEvent:
 
 
 @dataclass(frozen=True)
-class DeploymentReport:
+class DeploymentPlan:
     """A service now runs an image: recorded as a succeeded deployment."""
 
     deployment_id: str
@@ -116,7 +116,7 @@ class DeploymentReport:
 
 
 @dataclass(frozen=True)
-class IncidentReport:
+class IncidentPlan:
     """An incident detected (opened) or resolved."""
 
     incident_id: str
@@ -142,7 +142,7 @@ class Append:
     id_key: str
 
 
-Plan = DeploymentReport | IncidentReport | Append
+Plan = DeploymentPlan | IncidentPlan | Append
 
 
 def key(source: str, event_id: str) -> str:
@@ -168,16 +168,16 @@ def from_binary(headers: Mapping[str, str], data: Any) -> dict[str, Any]:
 def parse(body: Any) -> CloudEvent:
     """Check a structured-mode CloudEvent and its CDEvent; Refused if anything is wrong."""
     if not isinstance(body, dict):
-        raise Refused([Problem("$", "expected a CloudEvent: a JSON object")])
+        raise Refused([SchemaProblem("$", "expected a CloudEvent: a JSON object")])
     if _depth(body) > MAX_DEPTH:
-        raise Refused([Problem("$", f"nested more than {MAX_DEPTH} levels deep")])
+        raise Refused([SchemaProblem("$", f"nested more than {MAX_DEPTH} levels deep")])
     problems = [*_envelope_problems(body)]
     if problems:
         raise Refused(problems)
     if body["type"] not in IMPORTED_TYPES:
         supported = ", ".join(IMPORTED_TYPES)
         message = f"type {body['type']!r} is not imported; supported types: {supported}"
-        raise Refused([Problem("$.type", message)], kind="unsupported_type")
+        raise Refused([SchemaProblem("$.type", message)], kind="unsupported_type")
     data = body["data"]
     problems = validate(body["type"], data, "$.data")
     if problems:
@@ -188,7 +188,7 @@ def parse(body: Any) -> CloudEvent:
             message = (
                 f"{context[name]!r} differs from the CloudEvent's {attribute} {body[attribute]!r}"
             )
-            problems.append(Problem(f"$.data.context.{name}", message))
+            problems.append(SchemaProblem(f"$.data.context.{name}", message))
     timestamp = _timestamp(context["timestamp"], "$.data.context.timestamp", problems)
     problems.extend(_text_problems(body))
     if problems or timestamp is None:
@@ -196,15 +196,17 @@ def parse(body: Any) -> CloudEvent:
     return CloudEvent(body["id"], body["source"], body["type"], timestamp, data)
 
 
-def _text_problems(body: dict[str, Any]) -> list[Problem]:
+def _text_problems(body: dict[str, Any]) -> list[SchemaProblem]:
     """Text PostgreSQL cannot store: NUL characters, lone surrogates (not UTF-8)."""
     text = json.dumps(body, ensure_ascii=False)
     if NUL_IN_JSON in text:
-        return [Problem("$", "text must not contain the NUL character (U+0000)")]
+        return [SchemaProblem("$", "text must not contain the NUL character (U+0000)")]
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as error:
-        return [Problem("$", f"text is not valid Unicode (a lone surrogate?): {error.reason}")]
+        return [
+            SchemaProblem("$", f"text is not valid Unicode (a lone surrogate?): {error.reason}")
+        ]
     return []
 
 
@@ -222,42 +224,46 @@ def _depth(document: Any) -> int:
     return deepest
 
 
-def _envelope_problems(body: dict[str, Any]) -> list[Problem]:
+def _envelope_problems(body: dict[str, Any]) -> list[SchemaProblem]:
     problems = []
     if body.get("specversion") != CLOUDEVENTS_VERSION:
         message = f"must be {CLOUDEVENTS_VERSION!r} (a CloudEvent in structured mode)"
-        problems.append(Problem("$.specversion", message))
+        problems.append(SchemaProblem("$.specversion", message))
     for attribute in ("id", "source", "type"):
         value = body.get(attribute)
         if not isinstance(value, str) or not value:
-            problems.append(Problem(f"$.{attribute}", "required: a non-empty string"))
+            problems.append(SchemaProblem(f"$.{attribute}", "required: a non-empty string"))
     content_type = body.get("datacontenttype", "application/json")
     if not isinstance(content_type, str) or content_type.split(";")[0].strip() not in (
         "application/json",
         "application/cdevents+json",
     ):
-        problems.append(Problem("$.datacontenttype", "must be application/json"))
+        problems.append(SchemaProblem("$.datacontenttype", "must be application/json"))
     if "data_base64" in body:
-        problems.append(Problem("$.data_base64", "binary data is not a CDEvent; send JSON `data`"))
+        problems.append(
+            SchemaProblem("$.data_base64", "binary data is not a CDEvent; send JSON `data`")
+        )
     if not isinstance(body.get("data"), dict):
-        problems.append(Problem("$.data", "required: the CDEvent, a JSON object"))
+        problems.append(SchemaProblem("$.data", "required: the CDEvent, a JSON object"))
     return problems
 
 
-def _timestamp(text: str, path: str, problems: list[Problem]) -> datetime | None:
+def _timestamp(text: str, path: str, problems: list[SchemaProblem]) -> datetime | None:
     """`text` as an aware UTC time, or None with a problem added."""
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        problems.append(Problem(path, f"{text!r} is not an RFC 3339 date-time"))
+        problems.append(SchemaProblem(path, f"{text!r} is not an RFC 3339 date-time"))
         return None
     if moment.tzinfo is None:
-        problems.append(Problem(path, f"{text!r} has no time zone offset (RFC 3339 needs one)"))
+        problems.append(
+            SchemaProblem(path, f"{text!r} has no time zone offset (RFC 3339 needs one)")
+        )
         return None
     try:
         return moment.astimezone(UTC)
     except OverflowError:
-        problems.append(Problem(path, f"{text!r} is out of range in UTC"))
+        problems.append(SchemaProblem(path, f"{text!r} is out of range in UTC"))
         return None
 
 
@@ -265,7 +271,9 @@ def _stream(category_name: str, ident: str, path: str) -> str:
     try:
         return stream_name(category_name, ident)
     except InvalidStreamName as error:
-        raise Refused([Problem(path, f"not usable as a shiplog stream id: {error}")]) from None
+        raise Refused(
+            [SchemaProblem(path, f"not usable as a shiplog stream id: {error}")]
+        ) from None
 
 
 def image_digest(artifact_id: str, path: str) -> str:
@@ -273,12 +281,12 @@ def image_digest(artifact_id: str, path: str) -> str:
     try:
         purl = PackageURL.from_string(artifact_id)
     except ValueError as error:
-        raise Refused([Problem(path, f"not a package URL (purl): {error}")]) from None
+        raise Refused([SchemaProblem(path, f"not a package URL (purl): {error}")]) from None
     version = purl.version or ""
     algorithm, _, hex_digest = version.partition(":")
     if algorithm != "sha256" or len(hex_digest) != 64 or not set(hex_digest) <= _DIGEST_HEX:
         message = "expected an image purl with its digest, e.g. pkg:oci/web@sha256%3A<64 hex>"
-        raise Refused([Problem(path, message)])
+        raise Refused([SchemaProblem(path, message)])
     return version
 
 
@@ -298,12 +306,12 @@ def plan(event: CloudEvent) -> Plan:
                 finished_at=event.timestamp,
             )
             return Append(stream, (rolled,), event.key)
-        return DeploymentReport(event.key, environment, subject_id, digest, event.timestamp)
+        return DeploymentPlan(event.key, environment, subject_id, digest, event.timestamp)
     if event.type in (DETECTED, RESOLVED):
         environment = str(content["environment"]["id"])
         _stream("env", environment, "$.data.subject.content.environment.id")
         service = content.get("service", {}).get("id")
-        return IncidentReport(
+        return IncidentPlan(
             incident_id=subject_key(event.subject_source, subject_id),
             environment=environment,
             resolved=event.type == RESOLVED,
@@ -327,7 +335,7 @@ def _other(event: CloudEvent, subject_id: str) -> Append:
             message = (
                 "required by shiplog: merged changes are recorded in their repository's stream"
             )
-            raise Refused([Problem(path, message)])
+            raise Refused([SchemaProblem(path, message)])
         merged = ChangeMerged(source=source, change=subject_id, repository=repository, merged_at=at)
         return Append(_stream("repo", repository, path), (merged,), event.key)
     if event.type == PUBLISHED:

@@ -25,7 +25,7 @@ MAX_PROBLEMS = 20
 
 
 @dataclass(frozen=True)
-class Problem:
+class SchemaProblem:
     """One thing wrong with a document: where (a JSON path) and what."""
 
     path: str
@@ -80,7 +80,7 @@ def supported_types() -> list[str]:
     return sorted(_validators())
 
 
-def validate(event_type: str, document: Any, prefix: str = "$") -> list[Problem]:
+def validate(event_type: str, document: Any, prefix: str = "$") -> list[SchemaProblem]:
     """What is wrong with `document` as a CDEvent of `event_type`; empty if it validates.
 
     Paths are JSON paths below `prefix` (e.g. `$.data` for a CloudEvent's data).
@@ -89,4 +89,7 @@ def validate(event_type: str, document: Any, prefix: str = "$") -> list[Problem]
     if validator is None:
         raise KeyError(event_type)
     errors = sorted(validator.iter_errors(document), key=lambda error: error.json_path)
-    return [Problem(prefix + error.json_path[1:], error.message) for error in errors[:MAX_PROBLEMS]]
+    return [
+        SchemaProblem(prefix + error.json_path[1:], error.message)
+        for error in errors[:MAX_PROBLEMS]
+    ]

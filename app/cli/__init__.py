@@ -27,10 +27,9 @@ from app.executor.actions import StepFailed
 from app.executor.secrets import SecretError
 from app.executor.source import SourceError
 from app.pipeline import PipelineError
-from app.queries import NotRecorded
 from app.queries.as_of import AsOfError
-from app.queries.velocity import BadParameter
-from app.reproduce import ReproductionError
+from app.queries.errors import InvalidParameter, NotRecorded
+from app.reproduce.inputs import ReproductionError
 from app.supplychain.imagefs import ImageUnavailable
 from app.supplychain.osv import AdvisoryError
 from app.supplychain.sbom import InvalidSbom
@@ -62,7 +61,7 @@ velocity_command.register(app)
 # Errors a user can cause and fix: one line on stderr, exit status 2, no traceback.
 USER_ERRORS = (
     AsOfError,
-    BadParameter,
+    InvalidParameter,
     NotRecorded,
     LedgerError,
     PipelineError,

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from app.api.services.provenance import ImageNotFound, attestation
 from app.config import get_settings
 from app.context import open_store, prepare
 from app.keys import (
@@ -16,8 +15,8 @@ from app.keys import (
     load_or_create_attestation_key,
 )
 from app.provenance.dsse import BadEnvelope, key_id, verify_envelope
-from app.provenance.lookup import DIGEST
 from app.provenance.slsa import check_statement
+from app.queries.provenance import DIGEST, ImageNotFound, attestation
 from events.errors import LedgerError
 
 NOT_VERIFIED = 1  # the envelope was read and does not verify
@@ -30,9 +29,9 @@ def register(app: typer.Typer) -> None:
         help="Signed SLSA provenance (DSSE envelopes): verify offline, show the key, fetch.",
         no_args_is_help=True,
     )
-    group.command("verify")(verify)
-    group.command("pubkey")(pubkey)
-    group.command("get")(get)
+    group.command("verify")(attest_verify)
+    group.command("pubkey")(attest_pubkey)
+    group.command("get")(attest_get)
     app.add_typer(group, name="attest")
 
 
@@ -49,7 +48,7 @@ def _checked_digest(digest: str | None, name: str) -> str | None:
     return digest
 
 
-def verify(
+def attest_verify(
     envelope_file: Annotated[
         Path, typer.Argument(metavar="FILE", help="The DSSE envelope (JSON).", dir_okay=False)
     ],
@@ -82,7 +81,7 @@ def verify(
     )
 
 
-def pubkey() -> None:
+def attest_pubkey() -> None:
     """Print the attestation public key (PEM) and its key id, creating the key on first use."""
     try:
         private = load_or_create_attestation_key(get_settings())
@@ -93,7 +92,7 @@ def pubkey() -> None:
     typer.echo(attestation_public_key_path(get_settings()).read_text(), nl=False)
 
 
-def get(
+def attest_get(
     digest: Annotated[str, typer.Argument(help="The image id or a manifest digest.")],
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the envelope to this file.")

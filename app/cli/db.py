@@ -13,14 +13,14 @@ from events.migrations import pending
 
 def register(app: typer.Typer) -> None:
     """Add the database commands to `app`."""
-    app.command("migrate")(migrate)
+    app.command("migrate")(db_migrate)
     db_app = typer.Typer(help="The database shiplog uses.", no_args_is_help=True)
-    db_app.command("status")(status)
-    db_app.command("stop")(stop)
+    db_app.command("status")(db_status)
+    db_app.command("stop")(db_stop)
     app.add_typer(db_app, name="db")
 
 
-def migrate() -> None:
+def db_migrate() -> None:
     """Apply the pending migrations, in order, once each."""
     context = prepare(run_migrations=False)
     applied = apply_migrations(context.database.owner_url, context.settings.migrations_dir)
@@ -29,7 +29,7 @@ def migrate() -> None:
     typer.echo(f"schema up to date ({len(applied)} applied now)")
 
 
-def status() -> None:
+def db_status() -> None:
     """Say where the database is and which migrations are pending."""
     settings = get_settings()
     database = resolve(settings)
@@ -38,7 +38,7 @@ def status() -> None:
     typer.echo(f"pending migrations: {', '.join(waiting) if waiting else 'none'}")
 
 
-def stop() -> None:
+def db_stop() -> None:
     """Stop the embedded PostgreSQL server, if it runs."""
     settings = get_settings()
     if settings.database_url:

@@ -11,7 +11,7 @@ import typer
 from app.cli.as_of_option import AsOfOption, as_of_option
 from app.context import open_store, prepare
 from app.projections import projector
-from app.queries import NotRecorded
+from app.queries.errors import NotRecorded
 from app.queries.images import (
     MAX_LIMIT,
     ImageFacts,
@@ -51,8 +51,7 @@ def image(
     with open_store(prepare()) as store:
         projector(store).catch_up_all()
         cursor = as_of_option(store, as_of)
-        with store.connection() as conn:
-            facts = find_image(conn, digest, cursor)
+        facts = find_image(store, digest, cursor)
     if facts is None:
         when = "" if cursor is None else f" as of {cursor}"
         raise NotRecorded(f"no image with id or pushed digest {digest!r} is recorded{when}")
@@ -106,15 +105,14 @@ def images(
     with open_store(prepare()) as store:
         projector(store).catch_up_all()
         cursor = as_of_option(store, as_of)
-        with store.connection() as conn:
-            if commit is not None:
-                found = images_from_commit(conn, commit, cursor, page)
-            elif base is not None:
-                found = images_on_base(conn, base, cursor, page)
-            else:
-                assert label is not None
-                key, has_value, value = label.partition("=")
-                found = images_with_label(conn, key, value if has_value else None, cursor, page)
+        if commit is not None:
+            found = images_from_commit(store, commit, cursor, page)
+        elif base is not None:
+            found = images_on_base(store, base, cursor, page)
+        else:
+            assert label is not None
+            key, has_value, value = label.partition("=")
+            found = images_with_label(store, key, value if has_value else None, cursor, page)
     if as_json:
         typer.echo(_json(found))
         return

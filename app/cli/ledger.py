@@ -45,16 +45,16 @@ OutputOption = Annotated[
 
 def register(app: typer.Typer) -> None:
     """Add the ledger commands to `app`."""
-    app.command("verify")(verify)
+    app.command("verify")(verify_command)
     ledger_app = typer.Typer(
         help="Seal the ledger into signed checkpoints; prove and check what it holds.",
         no_args_is_help=True,
     )
-    ledger_app.command("checkpoint")(checkpoint)
-    ledger_app.command("prove")(prove)
-    ledger_app.command("prove-consistency")(prove_consistency_command)
-    ledger_app.command("check")(check)
-    ledger_app.command("pubkey")(pubkey)
+    ledger_app.command("checkpoint")(ledger_checkpoint)
+    ledger_app.command("prove")(ledger_prove)
+    ledger_app.command("prove-consistency")(ledger_prove_consistency)
+    ledger_app.command("check")(ledger_check)
+    ledger_app.command("pubkey")(ledger_pubkey)
     app.add_typer(ledger_app, name="ledger")
 
 
@@ -78,7 +78,7 @@ def _verifier(key: Path | None) -> CheckpointVerifier | None:
     return None
 
 
-def verify(
+def verify_command(
     key: KeyOption = None,
     show_all: Annotated[bool, typer.Option("--all", help="List every mismatch found.")] = False,
 ) -> None:
@@ -101,7 +101,7 @@ def verify(
     raise typer.Exit(1)
 
 
-def checkpoint() -> None:
+def ledger_checkpoint() -> None:
     """Seal every event not yet sealed and sign a checkpoint of the tree."""
     with _user_errors():
         context = prepare()
@@ -142,7 +142,7 @@ def _own_verifier() -> CheckpointVerifier:
     return verifier
 
 
-def prove(
+def ledger_prove(
     event_id: Annotated[str, typer.Argument(help="The id (UUID) of the event to prove.")],
     output: OutputOption = None,
 ) -> None:
@@ -154,7 +154,7 @@ def prove(
     _write(document, output)
 
 
-def prove_consistency_command(
+def ledger_prove_consistency(
     old: Annotated[int | None, typer.Option(min=0, help="Older tree size.")] = None,
     new: Annotated[int | None, typer.Option(min=0, help="Newer tree size.")] = None,
     output: OutputOption = None,
@@ -195,7 +195,7 @@ def _read_public_key(path: Path) -> str:
     return pem
 
 
-def check(
+def ledger_check(
     proof: Annotated[Path, typer.Argument(help="A proof file from `shiplog ledger prove`.")],
     key: KeyOption = None,
 ) -> None:
@@ -212,7 +212,7 @@ def check(
     typer.echo(f"OK {reason}")
 
 
-def pubkey() -> None:
+def ledger_pubkey() -> None:
     """Print the ledger's public key (PEM), creating the key pair on first use."""
     with _user_errors():
         signer = load_or_create_signing_key(get_settings())

@@ -14,17 +14,17 @@ from app.pipeline import DEFAULT_SOURCE, dependencies, load_pipeline, pipeline_s
 def register(app: typer.Typer) -> None:
     """Add the `pipeline` command group to `app`."""
     pipeline_app = typer.Typer(help="The .shiplog.yml pipeline file.", no_args_is_help=True)
-    pipeline_app.command("schema")(schema)
-    pipeline_app.command("check")(check)
+    pipeline_app.command("schema")(pipeline_schema_command)
+    pipeline_app.command("check")(pipeline_check)
     app.add_typer(pipeline_app, name="pipeline")
 
 
-def schema() -> None:
+def pipeline_schema_command() -> None:
     """Print the JSON Schema (draft 2020-12) of .shiplog.yml."""
     typer.echo(json.dumps(pipeline_schema(), indent=2))
 
 
-def check(
+def pipeline_check(
     path: Annotated[Path, typer.Argument(help="The pipeline file.")] = Path(DEFAULT_SOURCE),
 ) -> None:
     """Check a pipeline file and print its steps with what each waits for."""

@@ -13,13 +13,13 @@ from app.projections import projector
 def register(app: typer.Typer) -> None:
     """Add the `projections` command group to `app`."""
     group = typer.Typer(help="Read models folded from the ledger.", no_args_is_help=True)
-    group.command("status")(status)
-    group.command("catch-up")(catch_up)
-    group.command("rebuild")(rebuild)
+    group.command("status")(projections_status)
+    group.command("catch-up")(projections_catch_up)
+    group.command("rebuild")(projections_rebuild)
     app.add_typer(group, name="projections")
 
 
-def status() -> None:
+def projections_status() -> None:
     """Show each projection's version, cursor, state and lag in events."""
     with open_store(prepare()) as store:
         rows = projector(store).status()
@@ -32,7 +32,7 @@ def status() -> None:
         )
 
 
-def catch_up() -> None:
+def projections_catch_up() -> None:
     """Fold every event not yet folded into every projection."""
     with open_store(prepare()) as store:
         folded = projector(store).catch_up_all()
@@ -40,7 +40,7 @@ def catch_up() -> None:
         typer.echo(f"{name}: folded {count} events")
 
 
-def rebuild(
+def projections_rebuild(
     name: Annotated[str | None, typer.Argument(help="One projection; default all.")] = None,
 ) -> None:
     """Rebuild projections from position zero (readers keep the old rows until it commits)."""

@@ -10,9 +10,9 @@ import typer
 from app.context import open_store, prepare
 from app.engine import connect
 from app.projections import projector
-from app.reproduce import Reproducer, subjects
-from app.reproduce.service import Reproduction
-from events.catalogue import Metadata
+from app.reproduce.reproducer import Reproduction
+from app.services.reproductions import reproduce as reproduce_image
+from app.services.reproductions import subjects
 
 EXIT_DIFFERS = 1
 EXIT_CANNOT = 3
@@ -20,10 +20,10 @@ EXIT_CANNOT = 3
 
 def register(app: typer.Typer) -> None:
     """Add `reproduce` to `app`."""
-    app.command("reproduce")(reproduce)
+    app.command("reproduce")(reproduce_images)
 
 
-def reproduce(
+def reproduce_images(
     target: Annotated[
         str, typer.Argument(help="A run id, or an image id / pushed manifest digest (sha256:…).")
     ],
@@ -41,10 +41,11 @@ def reproduce(
         with open_store(context) as store:
             projector(store).catch_up_all()
             found = subjects(store, client, target, step=step)
-            reproducer = Reproducer(store, client, context.settings.work_dir)
-            metadata = Metadata(actor=context.settings.whoami(), source="cli")
+            actor = context.settings.whoami()
             for subject in found:
-                reproduction = reproducer.reproduce(subject, metadata, keep=keep)
+                reproduction = reproduce_image(
+                    store, client, context.settings.work_dir, subject, actor, keep=keep
+                )
                 done.append(reproduction)
                 if as_json:
                     typer.echo(json.dumps(_as_json(reproduction), sort_keys=True))

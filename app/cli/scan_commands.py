@@ -10,18 +10,18 @@ import typer
 from app.context import open_store, prepare
 from app.engine import connect
 from app.pipeline.fields import Severity
+from app.services.scans import scan_image
 from app.supplychain.matching import Match
-from app.supplychain.records import scan_image
 from app.supplychain.service import describe
 from events.catalogue import Metadata
 
 
 def register(app: typer.Typer) -> None:
     """Add the supply-chain commands to `app`."""
-    app.command("scan")(scan)
+    app.command("scan")(scan_image_command)
 
 
-def scan(
+def scan_image_command(
     image: Annotated[
         str, typer.Argument(help="An image id (`sha256:<hex>`) or a name on the Docker engine.")
     ],
@@ -44,7 +44,6 @@ def scan(
     with open_store(context) as store:
         done = scan_image(
             store,
-            context.database.app_url,
             image,
             osv_dir=osv_dir or context.settings.osv_dir,
             metadata=metadata,

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from app.context import prepare
-from app.executor.secrets import SecretStore
+from app.services.secrets import delete_secret, secret_names, set_secret
 
 
 def register(app: typer.Typer) -> None:
@@ -16,17 +16,17 @@ def register(app: typer.Typer) -> None:
     secret_app = typer.Typer(
         help="Secrets that pipeline steps ask for by name.", no_args_is_help=True
     )
-    secret_app.command("set")(set_secret)
-    secret_app.command("ls")(list_secrets)
-    secret_app.command("rm")(remove_secret)
+    secret_app.command("set")(secret_set)
+    secret_app.command("ls")(secret_ls)
+    secret_app.command("rm")(secret_rm)
     app.add_typer(secret_app, name="secret")
 
 
-def _store() -> SecretStore:
-    return SecretStore(prepare().database.app_url)
+def _conninfo() -> str:
+    return prepare().database.app_url
 
 
-def set_secret(
+def secret_set(
     name: Annotated[str, typer.Argument(help="The secret's name, e.g. REGISTRY_PASSWORD.")],
 ) -> None:
     """Store a secret; the value is read from stdin (or a hidden prompt on a terminal)."""
@@ -36,17 +36,17 @@ def set_secret(
         value = sys.stdin.read().removesuffix("\n")
     if not value:
         raise typer.BadParameter("the value is empty", param_hint="stdin")
-    _store().set(name, value)
+    set_secret(_conninfo(), name, value)
     typer.echo(f"secret {name} stored")
 
 
-def list_secrets() -> None:
+def secret_ls() -> None:
     """List the names of the stored secrets (never their values)."""
-    for name in _store().names():
+    for name in secret_names(_conninfo()):
         typer.echo(name)
 
 
-def remove_secret(name: Annotated[str, typer.Argument(help="The secret's name.")]) -> None:
+def secret_rm(name: Annotated[str, typer.Argument(help="The secret's name.")]) -> None:
     """Delete a secret."""
-    existed = _store().delete(name)
+    existed = delete_secret(_conninfo(), name)
     typer.echo(f"secret {name} {'deleted' if existed else 'did not exist'}")

@@ -19,9 +19,11 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8080,
 ) -> None:
     """Serve the web timeline (/) and the HTTP API (/docs) until Ctrl-C, projections kept live."""
-    import uvicorn  # only the server needs it
+    # Imported here, not at the top: the web stack costs every other command a
+    # second of start-up, and only `serve` needs it.
+    import uvicorn
 
-    from app.api.main import create_app
+    from app.server import create_app
 
     typer.echo(f"shiplog: web timeline at http://{_url_host(host)}:{port}/ (Ctrl-C stops it)")
     uvicorn.run(create_app(follow=True), host=host, port=port)

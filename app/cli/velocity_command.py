@@ -8,20 +8,20 @@ from typing import Annotated, Literal
 
 import typer
 
-from app.api.services.velocity import DEFAULT_SINCE, report
 from app.cli.as_of_option import AsOfOption, as_of_option
 from app.context import open_store, prepare
 from app.projections import projector
-from app.queries.velocity import BadParameter
+from app.queries.errors import InvalidParameter
+from app.queries.velocity import DEFAULT_SINCE, velocity_report
 from app.velocity.render import table, to_csv
 
 
 def register(app: typer.Typer) -> None:
     """Add the `velocity` command to `app`."""
-    app.command("velocity")(velocity)
+    app.command("velocity")(velocity_command)
 
 
-def velocity(
+def velocity_command(
     service: Annotated[str | None, typer.Option(help="Only this service.")] = None,
     env: Annotated[
         str | None, typer.Option(help="Only this one of the production environments.")
@@ -43,7 +43,7 @@ def velocity(
         projector(store).catch_up_all()
         cursor = as_of_option(store, as_of)
         try:
-            found = report(
+            found = velocity_report(
                 store,
                 context.settings.production_environments,
                 since=since,
@@ -52,8 +52,8 @@ def velocity(
                 service=service,
                 as_of=cursor,
             )
-        except BadParameter as error:  # a user error: one line naming the option, exit 2
-            raise BadParameter(error.parameter, f"--{error.parameter}: {error}") from None
+        except InvalidParameter as error:  # a user error: one line naming the option, exit 2
+            raise InvalidParameter(error.parameter, f"--{error.parameter}: {error}") from None
     if output == "csv":
         typer.echo(to_csv(found.groups), nl=False)
     elif output == "json":

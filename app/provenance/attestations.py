@@ -43,14 +43,6 @@ def save_envelope(conn: psycopg.Connection[Any], envelope: bytes) -> str:
     return digest
 
 
-def load_envelope(conn: psycopg.Connection[Any], digest: str) -> bytes | None:
-    """The stored envelope with this digest, or None."""
-    row = conn.execute(
-        "SELECT envelope FROM attestations WHERE envelope_digest = %s", (digest,)
-    ).fetchone()
-    return None if row is None else bytes(row[0])
-
-
 class Attestor:
     """Signs the provenance of a run's images with the attestation key and stores it."""
 

@@ -86,7 +86,7 @@ def run_images(events: Sequence[RecordedEvent]) -> list[RunImage]:
     return [RunImage(built, of(built)) for built in builds]
 
 
-def find_image(events: Sequence[RecordedEvent], digest: str) -> RunImage | None:
+def image_in_run(events: Sequence[RecordedEvent], digest: str) -> RunImage | None:
     """The first image of the run known by `digest` (image id or manifest digest), if any."""
     return next((image for image in run_images(events) if digest in image.digests), None)
 

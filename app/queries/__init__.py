@@ -1,5 +1,6 @@
-"""Read-side queries over the projections, shared by the HTTP API, the CLI and the web pages."""
+"""The read side: every question about what happened, answered from projections and the ledger.
 
-
-class NotRecorded(LookupError):
-    """What was asked for is not in the ledger (or was not yet, as of the point asked)."""
+The only code that reads projection tables and the side tables written beside the
+ledger (logs, SBOMs, attestations); the `events` table only through EventStore.
+Shared by the HTTP API, the web pages and the CLI; knows nothing of any of them.
+"""

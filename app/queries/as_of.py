@@ -23,11 +23,8 @@ tables up to the cursor (events.projections.fold_as_of).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
-import psycopg
-
-from events.store import START, Cursor, EventStore
+from events.store import Cursor, EventStore
 
 AsOf = Cursor | datetime
 
@@ -61,9 +58,7 @@ def resolve_as_of(store: EventStore, text: str | None) -> Cursor | None:
     """The cursor an `as_of` text stands for (None: now); AsOfError if it is malformed."""
     if text is None:
         return None
-    value = parse_as_of(text)
-    with store.connection() as conn:
-        return as_of_cursor(conn, value)
+    return as_of_cursor(store, parse_as_of(text))
 
 
 def row_bound(as_of: Cursor | None) -> tuple[int, int]:
@@ -77,27 +72,6 @@ def row_bound(as_of: Cursor | None) -> tuple[int, int]:
     return min(as_of.tx_id, _LAST_ROW[0]), min(as_of.position, _LAST_ROW[1])
 
 
-def as_of_cursor(conn: psycopg.Connection[Any], value: AsOf) -> Cursor:
+def as_of_cursor(store: EventStore, value: AsOf) -> Cursor:
     """The cursor `value` stands for: itself, or for a time the prefix described above."""
-    if isinstance(value, Cursor):
-        return value
-    # The first event recorded after the time, in subscription order; the planner
-    # picks the recorded_at index for recent times and the order's index for old ones.
-    first_after = conn.execute(
-        "SELECT tx_id, position FROM events "
-        "WHERE recorded_at > %s AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) "
-        "ORDER BY tx_id, position LIMIT 1",
-        (value,),
-    ).fetchone()
-    if first_after is None:
-        bound = "tx_id < pg_snapshot_xmin(pg_current_snapshot())"
-        params: tuple[Any, ...] = ()
-    else:
-        bound = "(tx_id, position) < (%s::text::xid8, %s)"
-        params = (str(first_after[0]), first_after[1])
-    before = conn.execute(
-        f"SELECT tx_id, position FROM events WHERE {bound} "
-        "ORDER BY tx_id DESC, position DESC LIMIT 1",
-        params,
-    ).fetchone()
-    return START if before is None else Cursor(int(before[0]), int(before[1]))
+    return value if isinstance(value, Cursor) else store.cursor_at(value)

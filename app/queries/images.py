@@ -21,8 +21,9 @@ import psycopg
 
 from app.projections.images import ImagesProjection
 from app.queries.as_of import row_bound
+from app.queries.deployments import DeployedImage, deployed_images
 from events.projections import current_tables
-from events.store import Cursor
+from events.store import Cursor, EventStore
 
 
 @dataclass(frozen=True)
@@ -114,10 +115,25 @@ def image_id_for(
     return None if row is None else str(row[0])
 
 
-def find_image(
-    conn: psycopg.Connection[Any], digest: str, as_of: Cursor | None = None
-) -> ImageFacts | None:
+def find_image(store: EventStore, digest: str, as_of: Cursor | None = None) -> ImageFacts | None:
     """The facts of the image `digest` names, from its first build; None if unknown (then)."""
+    with store.connection() as conn:
+        return _find_image(conn, digest, as_of)
+
+
+def image_and_deployments(
+    store: EventStore, digest: str
+) -> tuple[ImageFacts | None, list[DeployedImage]]:
+    """The image's facts (None if never built here) and where it ran, by id or pushed digest."""
+    with store.connection() as conn:
+        facts = _find_image(conn, digest, None)
+        digests = {digest} | ({p.digest for p in facts.pushes} if facts else set())
+        return facts, deployed_images(conn, digests)
+
+
+def _find_image(
+    conn: psycopg.Connection[Any], digest: str, as_of: Cursor | None
+) -> ImageFacts | None:
     image_id = image_id_for(conn, digest, as_of)
     if image_id is None:
         return None
@@ -203,51 +219,54 @@ FIRST_PAGE = Page()
 
 
 def images_from_commit(
-    conn: psycopg.Connection[Any],
+    store: EventStore,
     commit: str,
     as_of: Cursor | None = None,
     page: Page = FIRST_PAGE,
 ) -> list[ImageSummary]:
     """Images built by runs of `commit` (a full sha, or a prefix of at least 7 hex digits)."""
-    return _summaries(
-        conn, "r.commit LIKE %(commit)s", {"commit": commit.lower() + "%"}, as_of, page
-    )
+    with store.connection() as conn:
+        return _summaries(
+            conn, "r.commit LIKE %(commit)s", {"commit": commit.lower() + "%"}, as_of, page
+        )
 
 
 def images_on_base(
-    conn: psycopg.Connection[Any],
+    store: EventStore,
     base_digest: str,
     as_of: Cursor | None = None,
     page: Page = FIRST_PAGE,
 ) -> list[ImageSummary]:
     """Images built on the base image that resolved to `base_digest`."""
-    t = current_tables(conn, ImagesProjection())
-    return _summaries(
-        conn,
-        f"i.position IN (SELECT position FROM {t['image_bases']} WHERE digest = %(base)s)",
-        {"base": base_digest},
-        as_of,
-        page,
-    )
+    with store.connection() as conn:
+        t = current_tables(conn, ImagesProjection())
+        return _summaries(
+            conn,
+            f"i.position IN (SELECT position FROM {t['image_bases']} WHERE digest = %(base)s)",
+            {"base": base_digest},
+            as_of,
+            page,
+        )
 
 
 def images_with_label(
-    conn: psycopg.Connection[Any],
+    store: EventStore,
     key: str,
     value: str | None = None,
     as_of: Cursor | None = None,
     page: Page = FIRST_PAGE,
 ) -> list[ImageSummary]:
     """Images that carry label `key` (with `value`, if given)."""
-    t = current_tables(conn, ImagesProjection())
     match = "key = %(key)s" + ("" if value is None else " AND value = %(value)s")
-    return _summaries(
-        conn,
-        f"i.position IN (SELECT position FROM {t['image_labels']} WHERE {match})",
-        {"key": key, "value": value},
-        as_of,
-        page,
-    )
+    with store.connection() as conn:
+        t = current_tables(conn, ImagesProjection())
+        return _summaries(
+            conn,
+            f"i.position IN (SELECT position FROM {t['image_labels']} WHERE {match})",
+            {"key": key, "value": value},
+            as_of,
+            page,
+        )
 
 
 def _summaries(

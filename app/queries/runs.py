@@ -21,6 +21,8 @@ import psycopg
 from app.projections.runs import RunsProjection
 from events.projections import current_tables, fold_as_of
 from events.store import Cursor, EventStore
+from events.streams import stream_name
+from events.vocabulary import TestsReported
 
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 MAX_LIMIT = 500
@@ -37,7 +39,7 @@ _STEP_COLUMNS = (
 
 
 @dataclass(frozen=True)
-class StepView:
+class StepState:
     """One step of a run: what ran, when, how it ended, and its log's digest."""
 
     step: str
@@ -97,11 +99,11 @@ class PushOfRun:
 
 
 @dataclass(frozen=True)
-class RunView:
+class RunDetail:
     """A run with its steps in ledger order, the images it built and the pushes it made."""
 
     run: RunSummary
-    steps: list[StepView]
+    steps: list[StepState]
     images: list[ImageOfRun]
     pushes: list[PushOfRun]
 
@@ -123,7 +125,7 @@ def _tables(
         conn.execute("DISCARD TEMP")
 
 
-def get_run(store: EventStore, run_id: str, as_of: Cursor | None = None) -> RunView | None:
+def get_run(store: EventStore, run_id: str, as_of: Cursor | None = None) -> RunDetail | None:
     """Run `run_id` with its steps, images and pushes (as of `as_of`); None if unknown then."""
     with store.connection() as conn, _tables(conn, store, as_of, f"run-{run_id}") as t:
         row = conn.execute(
@@ -146,9 +148,9 @@ def get_run(store: EventStore, run_id: str, as_of: Cursor | None = None) -> RunV
             "ORDER BY position",
             (run_id,),
         ).fetchall()
-    return RunView(
+    return RunDetail(
         run=RunSummary(*row),
-        steps=[StepView(*step) for step in steps],
+        steps=[StepState(*step) for step in steps],
         images=[ImageOfRun(step, image_id, list(tags)) for step, image_id, tags in images],
         pushes=[PushOfRun(*push) for push in pushes],
     )
@@ -188,3 +190,12 @@ def list_runs(
             params,
         ).fetchall()
     return [RunSummary(*row) for row in rows]
+
+
+def run_tests(store: EventStore, run_id: str) -> list[TestsReported]:
+    """The test reports of run `run_id`, in the order they were recorded (its own stream)."""
+    return [
+        event.data
+        for event in store.read_stream(stream_name("run", run_id))
+        if isinstance(event.data, TestsReported)
+    ]

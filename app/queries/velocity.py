@@ -9,25 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from app.queries import deployments as q
+from app.queries.errors import InvalidParameter
 from app.velocity.metrics import Velocity, Window, velocity
+from app.velocity.periods import parse_moment
 from app.velocity.stages import STAGE_OF_IMAGE, STAGES
 from app.velocity.stats import Summary, summarize
 from events.projections import ProjectionError, current_tables
-from events.store import Cursor
+from events.store import Cursor, EventStore
 
 EARLIEST_YEAR, LATEST_YEAR = 1970, 9000
 MAX_DAYS = 10 * 366  # a weekly trend of at most ~520 weeks per service
-
-
-class BadParameter(ValueError):
-    """A report parameter that names nothing known; `parameter` says which."""
-
-    def __init__(self, parameter: str, message: str) -> None:
-        self.parameter = parameter
-        super().__init__(message)
+DEFAULT_SINCE = "90d"
 
 
 @dataclass(frozen=True)
@@ -42,6 +38,44 @@ class VelocityReport:
 
 
 def velocity_report(
+    store: EventStore,
+    production: Sequence[str],
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    environment: str | None = None,
+    service: str | None = None,
+    as_of: Cursor | None = None,
+    now: datetime | None = None,
+) -> VelocityReport:
+    """The report from `since` (default 90 days back) to `until` (default now).
+
+    Both are an age (`90d`, `12w`, `36h`) or an ISO time; a parameter that cannot be
+    used raises InvalidParameter naming it.
+    """
+    moment = now or datetime.now(UTC)
+    end = _moment("until", until, moment) if until is not None else moment
+    start = _moment("since", since or DEFAULT_SINCE, end)
+    with store.connection() as conn:
+        return window_report(
+            conn,
+            Window(start, end),
+            production,
+            environment=environment,
+            service=service,
+            as_of=as_of,
+        )
+
+
+def _moment(parameter: str, text: str, now: datetime) -> datetime:
+    """The time `text` names, relative to `now`; InvalidParameter naming `parameter`."""
+    try:
+        return parse_moment(text, now)
+    except ValueError as error:
+        raise InvalidParameter(parameter, str(error)) from None
+
+
+def window_report(
     conn: q.Connection,
     window: Window,
     production: Sequence[str],
@@ -52,17 +86,17 @@ def velocity_report(
 ) -> VelocityReport:
     """The report over `window` for the production environments (or only `environment`)."""
     if window.until <= window.since:
-        raise BadParameter("since", "`since` must be before `until`")
+        raise InvalidParameter("since", "`since` must be before `until`")
     if window.since.year < EARLIEST_YEAR or window.until.year > LATEST_YEAR:
-        raise BadParameter(
+        raise InvalidParameter(
             "since" if window.since.year < EARLIEST_YEAR else "until",
             f"the window must lie between the years {EARLIEST_YEAR} and {LATEST_YEAR}",
         )
     if window.days > MAX_DAYS:
-        raise BadParameter("since", f"the window is longer than {MAX_DAYS} days")
+        raise InvalidParameter("since", f"the window is longer than {MAX_DAYS} days")
     if environment is not None and environment not in production:
         known = ", ".join(production)
-        raise BadParameter(
+        raise InvalidParameter(
             "env", f"{environment!r} is not a production environment (configured: {known})"
         )
     envs = (environment,) if environment is not None else tuple(production)
@@ -70,7 +104,7 @@ def velocity_report(
         known_services = q.services(conn, envs, as_of)
         if service not in known_services:
             listed = ", ".join(known_services) or "none"
-            raise BadParameter(
+            raise InvalidParameter(
                 "service",
                 f"no deployment of service {service!r} to {', '.join(envs)} (known: {listed})",
             )

@@ -28,7 +28,7 @@ def wanted(path: str) -> bool:
 
 
 @dataclass(frozen=True)
-class ImageFacts:
+class ImageMetadata:
     """What the inventory and the SBOM need to know of an image besides its files."""
 
     image_id: str

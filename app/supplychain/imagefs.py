@@ -14,14 +14,14 @@ from typing import IO, Any
 import docker.errors
 
 from app.engine.export import exported
-from app.supplychain.files import MAX_FILE, ImageFacts, ImageFiles, wanted
+from app.supplychain.files import MAX_FILE, ImageFiles, ImageMetadata, wanted
 
 
 class ImageUnavailable(LookupError):
     """The image is not on the engine, or the engine refused to read it."""
 
 
-def image_facts(client: Any, ref: str) -> ImageFacts:
+def image_facts(client: Any, ref: str) -> ImageMetadata:
     """The id, creation time, labels and platform of a local image (never pulled)."""
     try:
         image = client.images.get(ref)
@@ -35,7 +35,7 @@ def image_facts(client: Any, ref: str) -> ImageFacts:
         ) from None
     attrs = image.attrs
     config = attrs.get("Config") or {}
-    return ImageFacts(
+    return ImageMetadata(
         image_id=str(image.id),
         created=str(attrs.get("Created") or ""),
         labels=dict(config.get("Labels") or {}),

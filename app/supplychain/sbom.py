@@ -27,7 +27,7 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 from packageurl import PackageURL
 
-from app.supplychain.files import ImageFacts
+from app.supplychain.files import ImageMetadata
 from app.supplychain.packages import ECOSYSTEMS, Package
 
 SERIAL_NAMESPACE = uuid.UUID("6f1c7e0a-2b7e-5d1e-9a57-5b1f0c3a9e11")
@@ -110,7 +110,7 @@ def _component(package: Package) -> Component:
     )
 
 
-def _image_properties(facts: ImageFacts) -> list[Property]:
+def _image_properties(facts: ImageMetadata) -> list[Property]:
     """The image's id, platform and labels (all part of its config, so stable)."""
     properties = [Property(name=f"{PROPERTY}image-id", value=facts.image_id)]
     if facts.os and facts.architecture:
@@ -123,7 +123,7 @@ def _image_properties(facts: ImageFacts) -> list[Property]:
     return properties
 
 
-def build_sbom(facts: ImageFacts, packages: Sequence[Package]) -> Sbom:
+def build_sbom(facts: ImageMetadata, packages: Sequence[Package]) -> Sbom:
     """The SBOM of an image: the image as metadata component, every package, their needs."""
     image = Component(
         type=ComponentType.CONTAINER,

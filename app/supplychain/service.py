@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.supplychain.files import ImageFacts
+from app.supplychain.files import ImageMetadata
 from app.supplychain.imagefs import image_facts, read_image_files
 from app.supplychain.inventory import inventory
 from app.supplychain.matching import Match, at_or_above, match_packages
@@ -26,7 +26,7 @@ from events.vocabulary import Finding, SbomGenerated, ScanCompleted
 class MadeSbom:
     """An image's facts, its packages and the SBOM made of them."""
 
-    facts: ImageFacts
+    facts: ImageMetadata
     packages: list[Package]
     sbom: Sbom
 

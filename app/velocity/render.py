@@ -46,7 +46,7 @@ def _num(value: float | None) -> str:
     return "" if value is None else f"{value:.6g}"
 
 
-def duration(seconds: float | None) -> str:
+def short_duration(seconds: float | None) -> str:
     """A duration for people: `-`, `42s`, `17m`, `5.2h` or `3.1d`."""
     if seconds is None:
         return "-"
@@ -74,15 +74,20 @@ def table(groups: Sequence[Velocity], stages: dict[str, Summary]) -> str:
         )
         rows.append(
             (v.service, v.environment, f"{v.deployments_per_day:.2f}",
-             duration(v.lead_time.median), duration(v.lead_time.p90), rate,
-             duration(v.recovery.median), duration(v.recovery.p90), levels)
+             short_duration(v.lead_time.median), short_duration(v.lead_time.p90), rate,
+             short_duration(v.recovery.median), short_duration(v.recovery.p90), levels)
         )  # fmt: skip
     lines = _aligned(rows)
     lines.append("")
     stage_rows = [("stage", "runs", "p50", "p90")]
     for stage, s in stages.items():
         stage_rows.append(
-            (stage, str(s.count), duration(_seconds(s.median)), duration(_seconds(s.p90)))
+            (
+                stage,
+                str(s.count),
+                short_duration(_seconds(s.median)),
+                short_duration(_seconds(s.p90)),
+            )
         )
     lines.extend(_aligned(stage_rows))
     return "\n".join(lines)

@@ -1,8 +1,9 @@
 """The web timeline: HTML pages, live feeds (server-sent events) and /metrics beside the API.
 
-`install(app)` adds the page routers, the static files and the HTML error pages to
-the FastAPI application. Page handlers are thin: they parse the query through a
-view-model service under app/web/services/ and render a template from templates/.
+`install_pages(app)` adds the page routers, the static files and the HTML error pages to
+the FastAPI application. Page handlers are thin: they parse the query string
+(params.py), ask app/queries directly or through a view model under views/, and
+render a template from templates/.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app.web.errors import install_handlers
+from app.web.errors import install_page_errors
 from app.web.routes import (
     environments,
     images,
@@ -25,9 +26,9 @@ from app.web.routes import (
 from app.web.templating import STATIC_DIR
 
 
-def install(app: FastAPI) -> None:
+def install_pages(app: FastAPI) -> None:
     """Add the web pages, their static files and HTML error pages to `app`."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (timeline, live, runs, images, environments, velocity, ledger, search, metrics):
         app.include_router(module.router)
-    install_handlers(app)
+    install_page_errors(app)

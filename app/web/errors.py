@@ -88,7 +88,7 @@ async def projection_missing(request: Request, error: Exception) -> Response:
     return response
 
 
-def install_handlers(app: FastAPI) -> None:
+def install_page_errors(app: FastAPI) -> None:
     """Register the HTML error handlers on `app`."""
     app.add_exception_handler(ProjectionError, projection_missing)
     app.add_exception_handler(PageError, page_error)

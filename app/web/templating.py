@@ -18,7 +18,7 @@ STATIC_DIR = PROJECT_ROOT / "app" / "web" / "static"
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 
 
-def moment(value: datetime | None) -> Markup:
+def time_element(value: datetime | None) -> Markup:
     """A <time> element: UTC in the text and the datetime attribute; scripts show local time."""
     if value is None:
         return Markup("<span class=muted>—</span>")
@@ -58,7 +58,7 @@ def status_badge(status: str | None) -> Markup:
     return Markup('<span class="badge badge-{0}">{0}</span>').format(escape(word))
 
 
-templates.env.filters["moment"] = moment
+templates.env.filters["moment"] = time_element
 templates.env.filters["duration"] = duration
 templates.env.filters["short"] = short
 templates.env.filters["badge"] = status_badge

@@ -8,14 +8,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import ActorDep, SettingsDep, StoreDep
-from app.api.routes.events import parse_cursor
-from app.api.services.audit import DEFAULT_LIMIT, MAX_LIMIT
-from app.api.services.cdevents import export_page, import_cloudevent
+from app.api.params import DEFAULT_LIMIT, MAX_LIMIT, parse_cursor
+from app.api.schemas.events import CloudEventImportOut, CloudEventPageOut
 from app.cdevents.imports import IMPORTED_TYPES, Refused, from_binary
+from app.deps import ActorDep, SettingsDep, StoreDep
+from app.queries.cdevents import export_page
+from app.services.cdevents import import_cloudevent
 
 router = APIRouter(prefix="/api", tags=["cdevents"])
 
@@ -23,23 +23,6 @@ MAX_BODY_BYTES = 1024 * 1024
 CONTENT_TYPES = ("application/cloudevents+json", "application/json")
 BINARY_MODE_HEADER = "ce-specversion"  # with application/json: binary mode
 _PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
-
-
-class ImportOut(BaseModel):
-    """Where the imported CloudEvent's events are in the ledger."""
-
-    type: str = Field(description="The CDEvent type imported.")
-    stream: str = Field(description="The stream its events are in.")
-    positions: list[int] = Field(description="Ledger positions of its events.")
-    replayed: bool = Field(description="True if they were recorded before: nothing written.")
-
-
-class CloudEventPage(BaseModel):
-    """CloudEvents in ledger order; pass `next` as `after` to continue."""
-
-    events: list[dict[str, Any]] = Field(description="CloudEvents (structured mode) with CDEvents.")
-    next: str = Field(description="The cursor of the last ledger event read (or `after`).")
-    more: bool = Field(description="True if more events were already there after `next`.")
 
 
 def location(path: str) -> list[str | int]:
@@ -111,14 +94,14 @@ async def cloudevent_body(request: Request) -> Any:
         }
     },
 )
-async def post_cdevent(request: Request, store: StoreDep, actor: ActorDep) -> ImportOut:
+async def post_cdevent(request: Request, store: StoreDep, actor: ActorDep) -> CloudEventImportOut:
     """Import one CDEvent sent as a CloudEvent; see docs/cdevents.md for what it records."""
     body = await cloudevent_body(request)
     try:
         imported = await run_in_threadpool(import_cloudevent, store, body, actor)
     except Refused as error:
         raise refusal(error) from None
-    return ImportOut(
+    return CloudEventImportOut(
         type=imported.type,
         stream=imported.stream,
         positions=imported.positions,
@@ -126,7 +109,7 @@ async def post_cdevent(request: Request, store: StoreDep, actor: ActorDep) -> Im
     )
 
 
-@router.get("/cdevents", response_model=CloudEventPage)
+@router.get("/cdevents", response_model=CloudEventPageOut)
 def get_cdevents(
     store: StoreDep,
     settings: SettingsDep,
@@ -134,7 +117,7 @@ def get_cdevents(
         str | None, Query(description="Cursor `tx_id:position` from a previous page's `next`.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-) -> CloudEventPage:
+) -> CloudEventPageOut:
     """The ledger's events that have a CDEvents counterpart, as CloudEvents, in ledger order."""
     page = export_page(store, parse_cursor(after, "after"), limit, settings.ledger_origin)
-    return CloudEventPage(events=page.events, next=str(page.next), more=page.more)
+    return CloudEventPageOut(events=page.events, next=str(page.next), more=page.more)

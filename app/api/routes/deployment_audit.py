@@ -7,10 +7,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from app.api.deployment_schemas import DeploymentAuditPage, DeploymentOut
-from app.api.deps import AsOfDep, StoreDep
-from app.api.services.environments import DeploymentAudit, audit_csv, audit_deployments
+from app.api.csv_bodies import deployments_csv
+from app.api.schemas.deployments import DeploymentAuditPageOut, DeploymentOut
+from app.deps import AsOfDep, StoreDep
 from app.queries.deployments import MAX_LIMIT
+from app.queries.environments import DeploymentAudit, audit_deployments
 
 router = APIRouter(prefix="/api", tags=["audit"])
 
@@ -19,7 +20,7 @@ NEXT_HEADER = "X-Shiplog-Next"
 
 @router.get(
     "/audit/deployments",
-    response_model=DeploymentAuditPage,
+    response_model=DeploymentAuditPageOut,
     responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv."}},
 )
 def get_deployment_audit(
@@ -38,7 +39,7 @@ def get_deployment_audit(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
-) -> Response | DeploymentAuditPage:
+) -> Response | DeploymentAuditPageOut:
     """Deployments by start time, with actor, image, commit and outcome; keyset pages."""
     query = DeploymentAudit(env, service, since, until, as_of, limit, after)
     page = audit_deployments(store, query)
@@ -46,8 +47,10 @@ def get_deployment_audit(
     if output == "csv":
         headers = {} if following is None else {NEXT_HEADER: following}
         return Response(
-            audit_csv(page.deployments), media_type="text/csv; charset=utf-8", headers=headers
+            deployments_csv(page.deployments),
+            media_type="text/csv; charset=utf-8",
+            headers=headers,
         )
-    return DeploymentAuditPage(
+    return DeploymentAuditPageOut(
         deployments=[DeploymentOut.model_validate(d) for d in page.deployments], next=following
     )

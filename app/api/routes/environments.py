@@ -6,24 +6,26 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from app.api.deployment_schemas import (
+from app.api.schemas.deployments import (
     DeploymentOut,
     EnvironmentOut,
-    EnvironmentRunning,
+    EnvironmentRunningOut,
     RunningOut,
 )
-from app.api.deps import AsOfDep, StoreDep
-from app.api.services.environments import all_running, environment_view
+from app.deps import AsOfDep, StoreDep
 from app.queries.deployments import MAX_LIMIT
+from app.queries.environments import all_running, environment_history
 
 router = APIRouter(prefix="/api", tags=["deployments"])
 
 
-@router.get("/environments", response_model=list[EnvironmentRunning])
-def list_environments(store: StoreDep, as_of: AsOfDep) -> list[EnvironmentRunning]:
+@router.get("/environments", response_model=list[EnvironmentRunningOut])
+def list_environments(store: StoreDep, as_of: AsOfDep) -> list[EnvironmentRunningOut]:
     """Every environment with a deployment, and what each of its services runs."""
     return [
-        EnvironmentRunning(environment=env, running=[RunningOut.model_validate(r) for r in running])
+        EnvironmentRunningOut(
+            environment=env, running=[RunningOut.model_validate(r) for r in running]
+        )
         for env, running in all_running(store, as_of).items()
     ]
 
@@ -43,7 +45,7 @@ def get_environment(
     ] = None,
 ) -> EnvironmentOut:
     """Each service's running image (and since when), and the deployments, newest first."""
-    view = environment_view(
+    view = environment_history(
         store, environment, service=service, as_of=as_of, limit=limit, after=after
     )
     return EnvironmentOut(

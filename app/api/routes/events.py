@@ -6,33 +6,21 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
-from fastapi.exceptions import RequestValidationError
 
-from app.api.deps import StoreDep
-from app.api.schemas import EventPage
-from app.api.services.audit import DEFAULT_LIMIT, MAX_LIMIT, AuditQuery, list_events, to_csv
-from events.store import START, Cursor
+from app.api.csv_bodies import events_csv
+from app.api.params import DEFAULT_LIMIT, MAX_LIMIT, parse_cursor
+from app.api.schemas.events import EventPageOut
+from app.deps import StoreDep
+from events.lookups import EventQuery
 
 router = APIRouter(prefix="/api", tags=["audit"])
 
 NEXT_HEADER = "X-Shiplog-Next"
 
 
-def parse_cursor(text: str | None, parameter: str) -> Cursor:
-    """The cursor in query parameter `parameter`, or a 422 naming it."""
-    if text is None:
-        return START
-    try:
-        return Cursor.parse(text)
-    except ValueError as error:
-        raise RequestValidationError(
-            [{"type": "value_error", "loc": ("query", parameter), "msg": str(error), "input": text}]
-        ) from None
-
-
 @router.get(
     "/events",
-    response_model=EventPage,
+    response_model=EventPageOut,
     responses={
         200: {
             "content": {"text/csv": {}},
@@ -65,9 +53,9 @@ def get_events(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
-) -> Response | EventPage:
+) -> Response | EventPageOut:
     """List events in subscription order, filtered, with keyset pagination."""
-    query = AuditQuery(
+    query = EventQuery(
         stream=stream,
         category=category,
         types=tuple(types),
@@ -78,8 +66,8 @@ def get_events(
         after=parse_cursor(after, "after"),
         limit=limit,
     )
-    page = list_events(store, query)
+    page = store.page(query)
     if output == "csv":
         headers = {} if page.next is None else {NEXT_HEADER: str(page.next)}
-        return Response(to_csv(page), media_type="text/csv; charset=utf-8", headers=headers)
-    return EventPage.of(page)
+        return Response(events_csv(page), media_type="text/csv; charset=utf-8", headers=headers)
+    return EventPageOut.of(page)

@@ -6,8 +6,8 @@ import psycopg
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from app.api.deps import DatabaseDep, SettingsDep, StoreDep
-from app.api.services.health import MAX_PROJECTION_LAG, projections_behind, readiness
+from app.deps import DatabaseDep, SettingsDep, StoreDep
+from app.queries.health import MAX_PROJECTION_LAG, pending_migrations, projections_behind
 
 router = APIRouter(tags=["health"])
 
@@ -22,7 +22,7 @@ def healthz() -> dict[str, str]:
 def readyz(store: StoreDep, database: DatabaseDep, settings: SettingsDep) -> JSONResponse:
     """The database answers, every migration is applied and the projections are near the head."""
     try:
-        pending = readiness(store, database, settings.migrations_dir)
+        pending = pending_migrations(store, database, settings.migrations_dir)
         behind = {} if pending else projections_behind(store)
     except psycopg.Error as error:
         return JSONResponse(

@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
-from fastapi.exceptions import RequestValidationError
 
-from app.api.deps import AsOfDep, StoreDep
-from app.api.routes.events import parse_cursor
+from app.api.params import invalid_query, parse_cursor
+from app.api.schemas.images import ImageOut, ImageSummaryOut
+from app.deps import AsOfDep, StoreDep
 from app.queries.images import (
     MAX_LIMIT,
-    ImageFacts,
-    ImageSummary,
     Page,
     find_image,
     images_from_commit,
@@ -26,14 +24,13 @@ DIGEST = r"^sha256:[0-9a-f]{64}$"
 
 
 @router.get("/images/{digest}", responses={404: {"description": "No such image (then)."}})
-def get_image(digest: str, store: StoreDep, as_of: AsOfDep) -> ImageFacts:
+def get_image(digest: str, store: StoreDep, as_of: AsOfDep) -> ImageOut:
     """What an image (by image id or pushed manifest digest) was built from, and where it went."""
-    with store.connection() as conn:
-        facts = find_image(conn, digest, as_of)
+    facts = find_image(store, digest, as_of)
     if facts is None:
         when = "" if as_of is None else f" as of {as_of}"
         raise HTTPException(404, f"no image with id or pushed digest {digest!r} is recorded{when}")
-    return facts
+    return ImageOut.model_validate(facts)
 
 
 @router.get("/images")
@@ -59,7 +56,7 @@ def list_images(
         Query(description="The `cursor` of the last image of the previous page (keyset)."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")] = 100,
-) -> list[ImageSummary]:
+) -> list[ImageSummaryOut]:
     """Images built from a commit, on a base image digest, or carrying a label (give one).
 
     Oldest build first, a page at a time: pass the last item's `cursor` as `after`.
@@ -68,22 +65,15 @@ def list_images(
         name for name, value in (("commit", commit), ("base", base), ("label", label)) if value
     ]
     if len(given) != 1:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "value_error",
-                    "loc": ("query", "commit" if not given else given[1]),
-                    "msg": "give exactly one of commit, base or label",
-                    "input": None,
-                }
-            ]
-        )
+        parameter = "commit" if not given else given[1]
+        raise invalid_query(parameter, "give exactly one of commit, base or label")
     page = Page(parse_cursor(after, "after") if after is not None else None, limit)
-    with store.connection() as conn:
-        if commit is not None:
-            return images_from_commit(conn, commit, as_of, page)
-        if base is not None:
-            return images_on_base(conn, base, as_of, page)
+    if commit is not None:
+        found = images_from_commit(store, commit, as_of, page)
+    elif base is not None:
+        found = images_on_base(store, base, as_of, page)
+    else:
         assert label is not None
         key, has_value, value = label.partition("=")
-        return images_with_label(conn, key, value if has_value else None, as_of, page)
+        found = images_with_label(store, key, value if has_value else None, as_of, page)
+    return [ImageSummaryOut.model_validate(item) for item in found]

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Response, status
 
-from app.api.deps import AsOfDep, StoreDep
-from app.api.services.provenance import ImageNotFound, attestation, provenance
+from app.deps import AsOfDep, StoreDep
 from app.provenance.dsse import IN_TOTO_PAYLOAD_TYPE
 from app.provenance.slsa import statement_bytes
+from app.queries.provenance import ImageNotFound, attestation, provenance
 
 router = APIRouter(prefix="/api/images", tags=["provenance"])
 

@@ -8,9 +8,10 @@ from uuid import UUID
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import PlainTextResponse
 
-from app.api.deps import AsOfDep, StoreDep
+from app.api.schemas.runs import RunOut, RunSummaryOut
+from app.deps import AsOfDep, StoreDep
 from app.executor.logs import read_log
-from app.queries.runs import MAX_LIMIT, RunSummary, RunView, Status, get_run, list_runs
+from app.queries.runs import MAX_LIMIT, Status, get_run, list_runs
 
 router = APIRouter(prefix="/api", tags=["runs"])
 
@@ -29,9 +30,9 @@ def get_runs(
         str | None, Query(description="The last run id of the previous page (keyset).")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")] = 50,
-) -> list[RunSummary]:
+) -> list[RunSummaryOut]:
     """Runs newest first, filtered, a page at a time."""
-    return list_runs(
+    found = list_runs(
         store,
         status=status,
         repository=repository,
@@ -40,16 +41,17 @@ def get_runs(
         limit=limit,
         as_of=as_of,
     )
+    return [RunSummaryOut.model_validate(run) for run in found]
 
 
 @router.get("/runs/{run_id}", responses={404: {"description": "No such run (then)."}})
-def get_one_run(run_id: str, store: StoreDep, as_of: AsOfDep) -> RunView:
+def get_one_run(run_id: str, store: StoreDep, as_of: AsOfDep) -> RunOut:
     """A run: status, source, trigger, timings, its steps, and the images it built and pushed."""
     view = get_run(store, run_id, as_of)
     if view is None:
         when = "" if as_of is None else f" as of {as_of}"
         raise HTTPException(404, f"no run {run_id!r} is recorded{when}")
-    return view
+    return RunOut.model_validate(view)
 
 
 @router.get(

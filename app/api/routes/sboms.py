@@ -6,10 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Response
 
-from app.api.deps import StoreDep
-from app.api.routes.deployments import DIGEST_PATTERN
-from app.api.services.supplychain import image_sbom
-from app.supplychain.storage import SbomNotFound
+from app.api.schemas.base import DIGEST_PATTERN
+from app.deps import StoreDep
+from app.queries.supplychain import SbomNotFound, image_sbom
 
 router = APIRouter(prefix="/api", tags=["supply chain"])
 

@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from app.api.deployment_schemas import SummaryOut, VelocityOut, VelocityReportOut
-from app.api.deps import AsOfDep, SettingsDep, StoreDep
-from app.api.services.velocity import report
+from app.api.schemas.velocity import SummaryOut, VelocityOut, VelocityReportOut
+from app.deps import AsOfDep, SettingsDep, StoreDep
+from app.queries.velocity import velocity_report
 from app.velocity.render import to_csv
 
 router = APIRouter(prefix="/api", tags=["velocity"])
@@ -36,7 +36,7 @@ def get_velocity(
     output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> Response | VelocityReportOut:
     """Deployment frequency, lead time, change failure rate and recovery time, with levels."""
-    found = report(
+    found = velocity_report(
         store,
         settings.production_environments,
         since=since,

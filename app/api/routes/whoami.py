@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.deps import ActorDep
+from app.deps import ActorDep
 
 router = APIRouter(prefix="/api", tags=["identity"])
 

@@ -5,22 +5,23 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from app.api.deps import StoreDep
-from app.web.services.environments import environment_list, environment_view
+from app.deps import StoreDep
+from app.queries.environments import environment_names
 from app.web.templating import render
+from app.web.views.environments import environment_page
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
 @router.get("/environments", response_class=HTMLResponse)
-def environments_page(request: Request, store: StoreDep) -> HTMLResponse:
+def environments_html(request: Request, store: StoreDep) -> HTMLResponse:
     """Every environment that has seen a deployment."""
-    names = environment_list(store)
+    names = environment_names(store)
     return render(request, "environments.html", {"title": "Environments", "names": names})
 
 
 @router.get("/environments/{name}", response_class=HTMLResponse)
-def environment_page(request: Request, store: StoreDep, name: str) -> HTMLResponse:
+def environment_html(request: Request, store: StoreDep, name: str) -> HTMLResponse:
     """One environment: services now, deployment history, rollbacks and incidents."""
-    view = environment_view(store, name)
+    view = environment_page(store, name)
     return render(request, "environment.html", {"title": f"Environment {name}", "view": view})

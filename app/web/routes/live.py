@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from sse_starlette import EventSourceResponse
 
-from app.api.deps import StoreDep
-from app.web.services import params
-from app.web.services.live import log_lines, timeline_rows
-from app.web.services.runs import parse_run_id
-from app.web.services.timeline import TimelineFilters
+from app.deps import StoreDep
+from app.web import params
+from app.web.views.live import log_lines, timeline_rows
+from app.web.views.runs import parse_run_id
+from app.web.views.timeline import TimelineFilters
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 LAST_EVENT_ID = "last-event-id"

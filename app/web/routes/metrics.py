@@ -6,8 +6,8 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from app.api.deps import StoreDep
-from app.web.services.metrics import exposition
+from app.deps import StoreDep
+from app.web.views.metrics import exposition
 
 router = APIRouter(tags=["health"])
 

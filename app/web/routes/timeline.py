@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
-from app.api.deps import StoreDep
-from app.web.services import params
-from app.web.services.timeline import TimelineFilters, timeline_page
+from app.deps import StoreDep
+from app.web import params
 from app.web.templating import render
+from app.web.views.timeline import TimelineFilters, timeline_page
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 

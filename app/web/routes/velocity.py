@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from app.api.deps import SettingsDep, StoreDep
-from app.web.services.velocity import VelocityFilters, velocity_view
+from app.deps import SettingsDep, StoreDep
 from app.web.templating import render
+from app.web.views.velocity import VelocityFilters, velocity_view
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 

@@ -1,0 +1,55 @@
+"""How the API answers errors a caller caused: JSON with the status that says what kind.
+
+A ledger error (a bad stream name, an event too large) is 400; a command's field
+that cannot be recorded and a query parameter that names nothing known are the
+same 422 FastAPI gives for a malformed request, naming the field; a request the
+ledger already contradicts is 409. Never a 500 for a caller's mistake.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from app.queries.errors import InvalidParameter
+from app.services.errors import Conflict, FieldProblem
+from events.errors import LedgerError
+
+
+async def ledger_error(request: Request, error: Exception) -> JSONResponse:
+    """A ledger error a caller caused: 400 with its message, never a 500."""
+    return JSONResponse({"detail": str(error)}, status_code=400)
+
+
+async def field_problem(request: Request, error: Exception) -> JSONResponse:
+    """A request field that cannot be recorded: the same 422 FastAPI gives, naming the field."""
+    assert isinstance(error, FieldProblem)
+    detail = {
+        "type": "value_error",
+        "loc": ("body", error.field),
+        "msg": str(error),
+        "input": error.value,
+    }
+    return await request_validation_exception_handler(request, RequestValidationError([detail]))
+
+
+async def invalid_parameter(request: Request, error: Exception) -> JSONResponse:
+    """A query parameter that names nothing known: the same 422 FastAPI gives, naming it."""
+    assert isinstance(error, InvalidParameter)
+    detail = {"type": "value_error", "loc": ("query", error.parameter), "msg": str(error)}
+    return await request_validation_exception_handler(request, RequestValidationError([detail]))
+
+
+async def conflict(request: Request, error: Exception) -> JSONResponse:
+    """A request the ledger already contradicts: 409 with the reason."""
+    return JSONResponse({"detail": str(error)}, status_code=409)
+
+
+def install_api_errors(app: FastAPI) -> None:
+    """Register the API's error handlers on `app`."""
+    app.add_exception_handler(LedgerError, ledger_error)
+    app.add_exception_handler(FieldProblem, field_problem)
+    app.add_exception_handler(Conflict, conflict)
+    app.add_exception_handler(InvalidParameter, invalid_parameter)

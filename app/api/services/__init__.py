@@ -1,1 +1,0 @@
-"""What the HTTP routes call: queries and (later) writes, kept apart from HTTP concerns."""

@@ -1,0 +1,82 @@
+"""The composition root: `create_app()` builds the HTTP application; `shiplog serve` runs it.
+
+It opens what both adapters share (the settings, the database, one event store)
+on `app.state`, where app/deps.py finds them, mounts the HTTP API (app/api) and
+the pages (app/web), and, when asked to follow, keeps every projection caught up
+in a background thread while the application runs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI
+
+from app import api, web
+from app.config import Settings, get_settings
+from app.context import prepare
+from app.projections import projector
+from events.store import EventStore
+
+
+def _version() -> str:
+    try:
+        return version("shiplog")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0.0.0"
+
+
+def create_app(settings: Settings | None = None, *, follow: bool = False) -> FastAPI:
+    """The shiplog HTTP application over the database `settings` name (migrated on start).
+
+    With `follow`, a background thread keeps every projection caught up with the
+    ledger while the application runs (what `shiplog serve` does); without it,
+    projections move only when something else folds them (tests, `shiplog
+    projections catch-up`, another server).
+    """
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        context = prepare(settings)
+        store = EventStore(
+            context.database.app_url, max_event_bytes=context.settings.max_event_bytes
+        )
+        app.state.database = context.database
+        app.state.store = store
+        stop = threading.Event()
+        follower = threading.Thread(
+            target=projector(store).follow,
+            args=(stop,),
+            kwargs={"poll_seconds": settings.poll_interval},
+            name="shiplog-projections",
+            daemon=True,
+        )
+        if follow:
+            follower.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if follow:
+                follower.join(timeout=10)
+            store.close()
+
+    app = FastAPI(
+        title="shiplog",
+        summary="Container delivery pipelines, recorded as an immutable, tamper-evident ledger.",
+        version=_version(),
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    api.install_api(app)
+    # The pages install last: their handlers for a projection not ready yet, a
+    # malformed request and an HTTP error answer a page with HTML and leave the
+    # API's paths the JSON FastAPI gives them.
+    web.install_pages(app)
+    return app
