@@ -34,8 +34,9 @@ from app.api.services.audit import AuditQuery, list_events
 from app.api.services.cdevents import export_page, import_cloudevent
 from app.api.services.deployments import Deployment, record_deployment
 from app.cdevents.exports import EXPORTED_TYPES
-from app.config import PROJECT_ROOT
 from app.database import start_embedded, with_role
+from app.resources import migrations_dir
+from bench.paths import PROJECT_ROOT
 from events.catalogue import Metadata
 from events.migrations import migrate
 from events.store import ANY, START, EventStore
@@ -60,7 +61,7 @@ def fresh_store(admin_url: str) -> Iterator[EventStore]:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     owner_url = make_conninfo(admin_url, dbname=name)
     try:
-        migrate(owner_url, PROJECT_ROOT / "migrations")
+        migrate(owner_url, migrations_dir())
         with EventStore(with_role(owner_url, APP_ROLE)) as store:
             yield store
     finally:

@@ -16,7 +16,7 @@ Each page runs beside its baseline, alternating, so drift hits both alike: for t
 timeline the bare SQL of the same keyset page, for the other pages the service
 call the page is built on (find_image, environment_view, the velocity report), so
 the ratio says what the page (its HTTP handling, other look-ups and HTML) adds. The
-target of issue 5 is p95 < 50 ms for the three timeline pages.
+target is p95 < 50 ms for the three timeline pages.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ from app.config import Settings
 from app.database import start_embedded, with_role
 from app.projections import projector
 from app.queries.images import find_image
-from bench.ledger import BENCH_HOME, COPY_EVENTS, SEP, Server, copy_text, settle
+from bench.ledger import COPY_EVENTS, SEP, Server, copy_text, settle
+from bench.paths import BENCH_HOME
 from events.canonical import canonical_json, event_document
 from events.catalogue import Event, Metadata
 from events.merkle import leaf_hash

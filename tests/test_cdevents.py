@@ -16,7 +16,7 @@ from packageurl import PackageURL
 
 from app.api.main import create_app
 from app.cdevents import exports, imports, schemas
-from app.config import PROJECT_ROOT, Settings
+from app.config import Settings
 from app.projections import projector
 from events.catalogue import Metadata
 from events.store import ANY, EventStore, RecordedEvent
@@ -33,6 +33,7 @@ from events.vocabulary import (
     StepSkipped,
 )
 from tests.factories import queued, step_finished, step_started
+from tests.paths import PROJECT_ROOT
 
 DIGEST = "sha256:" + "ab" * 32
 OTHER_DIGEST = "sha256:" + "cd" * 32

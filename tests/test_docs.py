@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from app.config import PROJECT_ROOT
 from events.catalogue import Metadata
 from events.docs import METADATA_FIELDS, catalogue_markdown, field_description, nested_models
 from events.vocabulary import CATALOGUE
+from tests.paths import PROJECT_ROOT
 
 
 def _documented_models() -> list[type[BaseModel]]:
