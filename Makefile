@@ -39,8 +39,10 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Generated references; tests/test_docs.py fails when either is stale.
 docs: $(STAMP)
 	$(BIN)/shiplog events catalogue --markdown > docs/events.md
+	$(BIN)/python -m app.cli.docs > docs/cli.md
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.ledger

@@ -12,7 +12,7 @@ import platformdirs
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from app.resources import migrations_dir
 
 
 class Settings(BaseSettings):
@@ -32,7 +32,10 @@ class Settings(BaseSettings):
         default="shiplog_app",
         description="Role the application works as (SELECT and INSERT on the ledger only).",
     )
-    migrations_dir: Path = Field(default=PROJECT_ROOT / "migrations")
+    migrations_dir: Path = Field(
+        default_factory=migrations_dir,
+        description="Directory of the NNNN_what.sql migrations. Unset: those shipped with shiplog.",
+    )
     max_event_bytes: PositiveInt = Field(
         default=1024 * 1024, description="Largest canonical event accepted by append."
     )

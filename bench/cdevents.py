@@ -31,11 +31,12 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from app.cdevents.exports import EXPORTED_TYPES
-from app.config import PROJECT_ROOT
 from app.database import start_embedded, with_role
 from app.queries.cdevents import export_page
+from app.resources import migrations_dir
 from app.services.cdevents import import_cloudevent
 from app.services.deployments import DeploymentReport, record_deployment
+from bench.paths import PROJECT_ROOT
 from events.catalogue import Metadata
 from events.lookups import EventQuery
 from events.migrations import migrate
@@ -61,7 +62,7 @@ def fresh_store(admin_url: str) -> Iterator[EventStore]:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     owner_url = make_conninfo(admin_url, dbname=name)
     try:
-        migrate(owner_url, PROJECT_ROOT / "migrations")
+        migrate(owner_url, migrations_dir())
         with EventStore(with_role(owner_url, APP_ROLE)) as store:
             yield store
     finally:

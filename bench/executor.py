@@ -43,7 +43,7 @@ from docker.models.containers import Container, ContainerCollection
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from app.config import PROJECT_ROOT, Settings
+from app.config import Settings
 from app.database import start_embedded, with_role
 from app.engine import DEFAULT_BUSYBOX_TAG, connect, engine_version, ensure_busybox_image
 from app.executor import execution, runner
@@ -52,12 +52,13 @@ from app.executor.logs import StepLogWriter
 from app.executor.runs import TERMINAL_TYPES, RunService, run_stream
 from app.executor.source import CheckoutFacts, inspect_checkout
 from app.pipeline import pipeline_digest
+from app.resources import migrations_dir
+from bench.paths import BENCH_HOME
 from events.catalogue import Metadata
 from events.migrations import migrate
 from events.store import EventStore
 from events.vocabulary import RunQueued, RunSucceeded
 
-BENCH_HOME = PROJECT_ROOT / ".bench-home"
 TEMPLATE = "shiplog_bench_executor_template"  # not bench/ledger.py's: both may run at once
 DROP = "DROP DATABASE IF EXISTS {} WITH (FORCE)"
 APP_ROLE = "shiplog_app"
@@ -358,7 +359,7 @@ def main(argv: list[str] | None = None) -> None:
     started, load_before = perf_counter(), os.getloadavg()
     admin(admin_url, DROP, TEMPLATE)
     admin(admin_url, "CREATE DATABASE {}", TEMPLATE)
-    migrate(make_conninfo(admin_url, dbname=TEMPLATE), PROJECT_ROOT / "migrations")
+    migrate(make_conninfo(admin_url, dbname=TEMPLATE), migrations_dir())
     prof = None
     try:
         with tempfile.TemporaryDirectory(prefix="shiplog-bench-") as scratch:

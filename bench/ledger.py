@@ -35,8 +35,9 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
-from app.config import PROJECT_ROOT
 from app.database import start_embedded, with_role
+from app.resources import migrations_dir
+from bench.paths import BENCH_HOME, PROJECT_ROOT
 from events.canonical import canonical_json, event_document
 from events.catalogue import Metadata
 from events.merkle import leaf_hash
@@ -44,7 +45,6 @@ from events.migrations import migrate
 from events.store import NO_STREAM, START, EventStore, ExpectedVersion
 from events.vocabulary import StepFinished
 
-BENCH_HOME = PROJECT_ROOT / ".bench-home"
 TEMPLATE = "shiplog_bench_template"
 APP_ROLE = "shiplog_app"
 COLUMNS = "stream, version, event_id, type, schema_version, data, metadata, recorded_at, hash"
@@ -213,7 +213,7 @@ class Server:
         self.admin_url = admin_url
         self._admin("DROP DATABASE IF EXISTS {} WITH (FORCE)", TEMPLATE)
         self._admin("CREATE DATABASE {}", TEMPLATE)
-        migrate(self.url(TEMPLATE), PROJECT_ROOT / "migrations")
+        migrate(self.url(TEMPLATE), migrations_dir())
 
     def _admin(self, statement: str, *names: str) -> None:
         with psycopg.connect(self.admin_url, autocommit=True) as conn:

@@ -38,7 +38,8 @@ from app.projections import PROJECTIONS, projector
 from app.queries.images import find_image, images_from_commit, images_on_base, images_with_label
 from app.queries.velocity import window_report
 from app.velocity.metrics import Window
-from bench.ledger import APP_ROLE, BENCH_HOME, COPY_EVENTS, Row, Server, copy_text, make_row, settle
+from bench.ledger import APP_ROLE, COPY_EVENTS, Row, Server, copy_text, make_row, settle
+from bench.paths import BENCH_HOME
 from events.catalogue import Event, Metadata
 from events.lookups import EventQuery
 from events.store import START, EventStore

@@ -37,7 +37,8 @@ from app.provenance.attestations import Attestor
 from app.provenance.dsse import verify_envelope
 from app.queries.images import find_image
 from app.queries.provenance import attestation, provenance
-from bench.ledger import APP_ROLE, BENCH_HOME, Server
+from bench.ledger import APP_ROLE, Server
+from bench.paths import BENCH_HOME
 from bench.projections import latencies, run_events
 from events.catalogue import Metadata
 from events.store import NO_STREAM, EventStore

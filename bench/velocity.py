@@ -37,17 +37,18 @@ from fastapi.testclient import TestClient
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from app.config import PROJECT_ROOT, Settings
+from app.config import Settings
 from app.database import Database, start_embedded
 from app.projections import projector
 from app.queries.environments import DeploymentAudit, audit_deployments
 from app.queries.velocity import velocity_report
+from app.resources import migrations_dir
 from app.server import create_app
+from bench.paths import BENCH_HOME
 from events.migrations import migrate
 from events.store import EventStore
 from tests.velocity_history import DAYS, START, generate, write
 
-BENCH_HOME = PROJECT_ROOT / ".bench-home"
 TARGETS_MS = {"audit": 20.0, "velocity": 300.0}
 
 
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     owner_url = make_conninfo(admin_url, dbname=name)
     try:
-        migrate(owner_url, PROJECT_ROOT / "migrations")
+        migrate(owner_url, migrations_dir())
         print(json.dumps(run(Database(owner_url, "shiplog_app", name), args), sort_keys=True))
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:

@@ -42,7 +42,8 @@ from app.queries.environments import environment_history
 from app.queries.images import find_image
 from app.queries.velocity import velocity_report
 from app.server import create_app
-from bench.ledger import BENCH_HOME, COPY_EVENTS, SEP, Server, copy_text, settle
+from bench.ledger import COPY_EVENTS, SEP, Server, copy_text, settle
+from bench.paths import BENCH_HOME
 from events.canonical import canonical_json, event_document
 from events.catalogue import Event, Metadata
 from events.merkle import leaf_hash

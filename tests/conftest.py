@@ -20,10 +20,12 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from typer.testing import CliRunner
 
-from app.config import PROJECT_ROOT, Settings, get_settings
+from app.config import Settings, get_settings
 from app.database import Database, start_embedded
+from app.resources import migrations_dir
 from events.migrations import migrate
 from events.store import EventStore
+from tests.paths import PROJECT_ROOT
 
 # One template per test session, so two suites on one server never drop each other's.
 TEMPLATE = f"shiplog_test_template_{os.getpid()}"
@@ -52,7 +54,7 @@ def template_database(admin_url: str) -> Iterator[str]:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(drop)
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE)))
-    migrate(with_dbname(admin_url, TEMPLATE), PROJECT_ROOT / "migrations")
+    migrate(with_dbname(admin_url, TEMPLATE), migrations_dir())
     yield TEMPLATE
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(drop)

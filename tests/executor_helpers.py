@@ -31,10 +31,11 @@ import pytest
 from typer.testing import CliRunner
 
 from app.cli import app
-from app.config import PROJECT_ROOT, Settings
+from app.config import Settings
 from app.database import Database
 from app.engine import connect
 from app.executor.runner import Runner
+from app.resources import example_dir
 from events.catalogue import Event
 from events.store import EventStore, RecordedEvent
 
@@ -42,7 +43,7 @@ E = TypeVar("E", bound=Event)
 
 RUN_LABEL = "dev.shiplog.run"
 BUSYBOX = "shiplog/busybox:1"
-EXAMPLE = PROJECT_ROOT / "examples" / "hello"
+EXAMPLE = example_dir("hello")
 SHIPLOG = Path(sys.executable).parent / "shiplog"
 GIT_IDENTITY = ("-c", "user.name=t", "-c", "user.email=t@example.com")
 SHA256 = re.compile(r"sha256:[0-9a-f]{64}")

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from packageurl import PackageURL
 
 from app.cdevents import exports, imports, schemas
-from app.config import PROJECT_ROOT, Settings
+from app.config import Settings
 from app.projections import projector
 from app.server import create_app
 from events.catalogue import Metadata
@@ -33,6 +33,7 @@ from events.vocabulary import (
     StepSkipped,
 )
 from tests.factories import queued, step_finished, step_started
+from tests.paths import PROJECT_ROOT
 
 DIGEST = "sha256:" + "ab" * 32
 OTHER_DIGEST = "sha256:" + "cd" * 32

@@ -1,13 +1,19 @@
-"""docs/events.md is generated from the catalogue; this fails when the two drift apart."""
+"""docs/events.md and docs/cli.md are generated from the code; these fail when they drift apart."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from typing import Annotated
 
-from app.config import PROJECT_ROOT
+import typer
+from pydantic import BaseModel
+from typer.core import TyperCommand, TyperGroup
+
+from app.cli import app
+from app.cli.docs import HEADER, cli_markdown, command_sections, drifted, split_sections
 from events.catalogue import Metadata
 from events.docs import METADATA_FIELDS, catalogue_markdown, field_description, nested_models
 from events.vocabulary import CATALOGUE
+from tests.paths import PROJECT_ROOT
 
 
 def _documented_models() -> list[type[BaseModel]]:
@@ -65,3 +71,58 @@ def test_every_fields_table_has_a_meaning_column() -> None:
     for line in markdown.splitlines():
         if line.startswith("| `"):
             assert not line.endswith("|  |"), f"a field without a meaning: {line}"
+
+
+def test_cli_doc_matches_the_commands() -> None:
+    on_disk = (PROJECT_ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    stale = drifted(on_disk)
+    assert not stale, (
+        "docs/cli.md is stale for these commands: run `make docs` "
+        f"(python -m app.cli.docs > docs/cli.md): {', '.join(stale)}"
+    )
+
+
+def test_the_cli_doc_splits_back_into_its_sections() -> None:
+    assert split_sections(cli_markdown()) == {"": HEADER, **command_sections(app)}
+
+
+def test_a_changed_or_removed_command_is_named() -> None:
+    def tool(
+        name: Annotated[str, typer.Argument(help="Whom to greet.")],
+        loud: Annotated[bool, typer.Option(help="Shout.")] = False,
+    ) -> None:
+        """Greet someone."""
+
+    def check() -> None:
+        """Check the greeting."""
+
+    cli = typer.Typer(help="A tool.")
+    group = typer.Typer(help="Greetings.")
+    group.command("hello")(tool)
+    group.command("check")(check)
+    cli.add_typer(group, name="greet")
+    cli.command("version")(check)
+    written = cli_markdown(cli)
+    assert drifted(written, cli) == []
+
+    tool.__doc__ = "Greet someone warmly."
+    group.registered_commands.pop(1)
+    assert drifted(written, cli) == ["shiplog greet", "shiplog greet hello", "shiplog greet check"]
+
+
+def test_every_command_argument_and_option_says_what_it_does() -> None:
+    missing: list[str] = []
+
+    def visit(command: object, path: str) -> None:
+        if not getattr(command, "help", None):
+            missing.append(path)
+        if isinstance(command, TyperGroup):
+            for name, child in command.commands.items():
+                visit(child, f"{path} {name}")
+        elif isinstance(command, TyperCommand):
+            missing.extend(
+                f"{path} {p.name}" for p in command.params if not getattr(p, "help", None)
+            )
+
+    visit(typer.main.get_group(app), "shiplog")
+    assert not missing, f"give these a help text, then run `make docs`: {', '.join(missing)}"

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from app.config import PROJECT_ROOT
+from app.resources import migrations_dir
 from events.errors import MigrationError
 from events.migrations import discover, migrate, pending
 from tests.conftest import with_dbname
@@ -29,7 +29,7 @@ def empty_url(admin_url: str) -> str:
 @pytest.fixture
 def migrations_copy(tmp_path: Path) -> Path:
     target = tmp_path / "migrations"
-    shutil.copytree(PROJECT_ROOT / "migrations", target)
+    shutil.copytree(migrations_dir(), target)
     return target
 
 

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from app.cli import app
-from app.config import PROJECT_ROOT, Settings, get_settings
+from app.config import Settings, get_settings
 from app.database import Database
 from app.pipeline import PipelineError, dependencies, parse_pipeline
 from app.projections import projector
@@ -39,6 +39,7 @@ from tests.executor_helpers import (
     run_events,
     run_id_in,
 )
+from tests.paths import PROJECT_ROOT
 from tests.supplychain_samples import (
     DEBIAN_V1,
     advisories_v1,

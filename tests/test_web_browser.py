@@ -23,7 +23,7 @@ import httpx2 as httpx
 import pytest
 from typer.testing import CliRunner
 
-from app.config import PROJECT_ROOT, Settings
+from app.config import Settings
 from app.database import Database
 from events.store import EventStore
 from events.vocabulary import ImagePushed, StepStarted
@@ -40,6 +40,7 @@ from tests.executor_helpers import (
     wait_until,
     working,
 )
+from tests.paths import PROJECT_ROOT
 from tests.web_server import serving
 
 CHROMIUM = "/usr/bin/chromium"

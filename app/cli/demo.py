@@ -17,19 +17,18 @@ from pathlib import Path
 import typer
 
 from app.cli.run_commands import print_event, print_log
-from app.config import PROJECT_ROOT
 from app.context import open_store, prepare
 from app.engine import LocalRegistry, RegistryError, connect, ensure_busybox_image
 from app.executor.execution import Observers
 from app.executor.local import queue_checkout, run_here
 from app.keys import load_or_create_signing_key
+from app.resources import example_dir
 from events.catalogue import Metadata
 from events.errors import LedgerError
 from events.sealer import seal_all
 from events.verifications import record_verification
 from events.verify import verify_ledger
 
-EXAMPLE = PROJECT_ROOT / "examples" / "hello"
 REGISTRY_PORT = 5055  # examples/hello/.shiplog.yml pushes to 127.0.0.1:5055
 # Fixed commit metadata: every demo checkout has the same commit, so its build
 # inputs (and the OCI `created` label, which is the commit time) are the same.
@@ -56,7 +55,7 @@ def example_checkout(home: Path) -> Path:
     """A fresh git repository holding examples/hello at one fixed commit."""
     checkout = home / "demo" / "hello"
     shutil.rmtree(checkout, ignore_errors=True)
-    shutil.copytree(EXAMPLE, checkout)
+    shutil.copytree(example_dir("hello"), checkout)
     env = {**os.environ, **COMMIT_ENV}
     for command in (
         ["git", "init", "--quiet", "--initial-branch=main"],

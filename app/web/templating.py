@@ -10,10 +10,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
-from app.config import PROJECT_ROOT
+from app.resources import static_dir, templates_dir
 
-TEMPLATES_DIR = PROJECT_ROOT / "templates"
-STATIC_DIR = PROJECT_ROOT / "app" / "web" / "static"
+TEMPLATES_DIR = templates_dir()
+STATIC_DIR = static_dir()
 
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 
