@@ -11,7 +11,7 @@ from app.executor.actions.containers import RunContext
 from app.executor.actions.errors import StepCancelled, StepFailed
 from app.executor.actions.support import LogSink, resolve_image
 from app.executor.masking import Masker
-from app.pipeline.model import PushStep
+from app.pipeline import PushStep
 
 
 @dataclass(frozen=True)
