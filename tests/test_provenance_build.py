@@ -21,9 +21,9 @@ from app.api.services.provenance import provenance
 from app.cli import app
 from app.config import Settings
 from app.database import Database
-from app.executor.logs import log_digest, read_log
 from app.projections import projector
 from app.provenance.attestations import envelope_digest
+from app.queries.logs import log_digest, read_log
 from events.store import EventStore
 from events.vocabulary import (
     ImageBuilt,

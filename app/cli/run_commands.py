@@ -16,10 +16,10 @@ from app.context import Context, open_store, prepare
 from app.engine import connect
 from app.executor.execution import Observers
 from app.executor.local import queue_checkout, run_here
-from app.executor.logs import follow_log, log_digest, read_log
 from app.executor.runner import Runner, default_runner_name
 from app.executor.runs import RunService
 from app.pipeline import DEFAULT_SOURCE
+from app.queries.logs import follow_log, log_digest, read_log
 from events.catalogue import Event, Metadata
 from events.errors import LedgerError
 from events.vocabulary import StepFinished

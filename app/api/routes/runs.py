@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import PlainTextResponse
 
 from app.api.deps import AsOfDep, StoreDep
-from app.executor.logs import read_log
+from app.queries.logs import read_log
 from app.queries.runs import MAX_LIMIT, RunSummary, RunView, Status, get_run, list_runs
 
 router = APIRouter(prefix="/api", tags=["runs"])

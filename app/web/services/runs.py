@@ -15,8 +15,8 @@ from typing import Any
 
 import psycopg
 
-from app.executor.logs import LogLine, read_log
 from app.projections.runs import RunsProjection
+from app.queries.logs import LogLine, read_log
 from app.web.errors import BadParameter, NotFound
 from app.web.services.rows import every, one
 from app.web.templating import duration
