@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from app.api.main import create_app
 from app.config import Settings
 from app.database import Database
+from app.executor.actions.masking import Masker
 from app.executor.logs import StepLogWriter
-from app.executor.masking import Masker
 from app.projections import projector
 from events.store import EventStore
 from events.vocabulary import StepStarted

@@ -21,8 +21,9 @@ from app.config import PROJECT_ROOT
 from app.context import open_store, prepare
 from app.engine import LocalRegistry, RegistryError, connect, ensure_busybox_image
 from app.executor.execution import Observers
-from app.executor.local import queue_checkout, run_here
+from app.executor.local import run_here
 from app.keys import load_or_create_signing_key
+from app.services.runs import queue_checkout
 from events.catalogue import Metadata
 from events.errors import LedgerError
 from events.sealer import seal_all

@@ -23,7 +23,7 @@ from uuid import UUID
 
 import psycopg
 
-from app.executor.masking import Masker
+from app.executor.actions.masking import Masker
 from app.steplogs import LogDigest, Source, digest_bytes, run_uuid
 
 MAX_LINE_BYTES: Final = 64 * 1024

@@ -1,0 +1,1 @@
+"""The application layer: commands that check their rules and append events, the actor passed in."""
