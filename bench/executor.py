@@ -46,13 +46,14 @@ from psycopg.conninfo import make_conninfo
 from app.config import Settings
 from app.database import start_embedded, with_role
 from app.engine import DEFAULT_BUSYBOX_TAG, connect, engine_version, ensure_busybox_image
-from app.executor import execution, runner
+from app.executor import checkout, execution, runner
 from app.executor.actions import containers
 from app.executor.logs import StepLogWriter
-from app.executor.runs import TERMINAL_TYPES, RunService, run_stream
+from app.executor.runs import TERMINAL_TYPES, run_stream
 from app.executor.source import CheckoutFacts, inspect_checkout
 from app.pipeline import pipeline_digest
 from app.resources import migrations_dir
+from app.services.runs import queue_run
 from bench.paths import BENCH_HOME
 from events.catalogue import Metadata
 from events.migrations import migrate
@@ -136,8 +137,8 @@ class Bench:
             job = self.queued(SEQUENTIAL)
             with timing():
                 start = perf_counter()
-                run_id = local.service.queue(job, local.metadata)
-                recorder = local.service.claim(run_id, local.claimed_event(), local.metadata)
+                run_id = queue_run(store, job, local.metadata)
+                recorder = local.ledger.claim(run_id, local.claimed_event(), local.metadata)
                 assert recorder is not None, "nobody else can claim this run"
                 with local.beating():
                     local.execute_claimed(recorder, job)
@@ -202,9 +203,9 @@ def throughput(bench: Bench, runs: int, rep: int) -> dict[str, Any]:
             for n in range(RUNNERS):
                 workers.append(start_runner(owner_url, bench.scratch / f"case2-{rep}-runner-{n}"))
             with EventStore(with_role(owner_url, APP_ROLE)) as store:
-                service, job = RunService(store), bench.queued(THREE)
+                job = bench.queued(THREE)
                 for _ in range(runs):
-                    service.queue(job, Metadata(actor="bench", source="cli"))
+                    queue_run(store, job, Metadata(actor="bench", source="cli"))
             with psycopg.connect(owner_url, autocommit=True) as conn:
                 deadline = time.monotonic() + 60 + 30 * runs
                 count = "SELECT count(*) FROM events WHERE type = ANY(%s)"
@@ -245,7 +246,7 @@ def sdk_throughput(bench: Bench, runs: int) -> float:
 
 
 PROBES: list[tuple[Any, str, str]] = [  # (owner, attribute, label), in the order of a run
-    (execution, "prepare_workspace", "workspace clone"),
+    (checkout, "prepare_workspace", "workspace clone"),
     (execution, "prepare_run", "network create"),
     (runner, "engine_version", "engine version for RunClaimed"),
     (psycopg, "connect", "database connects"),

@@ -39,7 +39,7 @@ from app.executor.actions import (
 )
 from app.executor.actions.dockerfile import parse_stages
 from app.executor.actions.support import missed_tail
-from app.pipeline.model import BuildStep, CommandStep, PushStep, Service
+from app.pipeline import BuildStep, CommandStep, PushStep, Service
 from events.vocabulary import BaseImage, ImageBuilt, TestsReported
 
 BUSYBOX = "shiplog/busybox:1"

@@ -20,9 +20,10 @@ from app.cli import app
 from app.config import Settings
 from app.database import Database
 from app.executor.actions import MASK, build_script, commands_digest
-from app.executor.logs import expire_logs, log_digest, read_log
+from app.executor.logs import expire_logs
 from app.executor.runner import runner_version
 from app.pipeline import parse_pipeline
+from app.queries.logs import log_digest, read_log
 from events.store import EventStore
 from events.vocabulary import (
     BaseImage,

@@ -14,18 +14,10 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from app.database import Database
-from app.executor.logs import (
-    CUT_MARKER,
-    MAX_LINE_BYTES,
-    LogDigest,
-    LogLine,
-    StepLogWriter,
-    expire_logs,
-    follow_log,
-    log_digest,
-    read_log,
-)
-from app.executor.masking import MASK, Masker
+from app.executor.actions.masking import MASK, Masker
+from app.executor.logs import CUT_MARKER, MAX_LINE_BYTES, StepLogWriter, expire_logs
+from app.queries.logs import LogLine, follow_log, log_digest, read_log
+from app.steplogs import LogDigest
 
 
 def expected_digest(lines: list[str]) -> LogDigest:

@@ -19,9 +19,9 @@ from typer.testing import CliRunner
 from app.cli import app
 from app.config import Settings
 from app.database import Database
-from app.executor.logs import log_digest, read_log
 from app.projections import projector
 from app.provenance.attestations import envelope_digest
+from app.queries.logs import log_digest, read_log
 from app.queries.provenance import provenance
 from app.server import create_app
 from events.store import EventStore

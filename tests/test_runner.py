@@ -26,7 +26,8 @@ from app.cli import app
 from app.config import Settings
 from app.database import Database
 from app.executor.runner import Runner
-from app.executor.runs import RunFinished, RunService
+from app.executor.runs import RunLedger
+from app.services.runs import RunFinished, cancel_run
 from events.catalogue import Metadata
 from events.store import EventStore
 from events.vocabulary import (
@@ -95,9 +96,9 @@ def test_two_runners_execute_each_of_six_queued_runs_exactly_once_and_keep_them_
         process.wait_ready()
 
     run_ids = [queue_detached(cli, repo) for _ in range(6)]
-    service = RunService(store)
+    ledger = RunLedger(store)
     wait_until(
-        lambda: all(service.state(run_id).finished for run_id in run_ids),
+        lambda: all(ledger.state(run_id).finished for run_id in run_ids),
         timeout=120,
         what="six runs to finish",
         interval=0.5,
@@ -108,7 +109,7 @@ def test_two_runners_execute_each_of_six_queued_runs_exactly_once_and_keep_them_
     claims: Counter[str] = Counter()
     for run_id in run_ids:
         events = run_events(store, run_id)
-        state = service.state(run_id)
+        state = ledger.state(run_id)
         assert state.status == "succeeded", (run_id, state, type_names(events))
         (claimed,) = of_type(events, RunClaimed)
         claims[claimed.runner] += 1
@@ -162,8 +163,8 @@ def test_a_runner_killed_mid_step_leaves_its_run_runner_lost_and_nothing_running
 
     # ...until the reaper fails the run as runner-lost and removes its containers
     assert leftovers(docker_client, run_id) == []
-    service = RunService(store)
-    state = service.state(run_id)
+    ledger = RunLedger(store)
+    state = ledger.state(run_id)
     assert (state.status, state.reason) == ("failed", "runner-lost")
     events = run_events(store, run_id)
     assert type_names(events) == ["RunQueued", "RunClaimed", "StepStarted", "RunFailed"]
@@ -229,7 +230,7 @@ services:
     assert type_names(events) == ["RunQueued", "RunClaimed", "StepStarted", "RunCancelled"]
     assert events[-1].data == RunCancelled(reason="not needed any more")
     assert (events[-1].metadata.actor, events[-1].metadata.source) == ("bob", "cli")
-    assert RunService(store).state(run_id).status == "cancelled"
+    assert RunLedger(store).state(run_id).status == "cancelled"
     assert leases(database) == []
 
     again = cli.invoke(app, ["cancel", run_id])
@@ -250,14 +251,14 @@ def test_a_run_cancelled_while_queued_is_never_claimed(
     repo = make_repo(tmp_path / "repo", {".shiplog.yml": pipeline})
     cancelled = queue_detached(cli, repo)
     kept = queue_detached(cli, repo)
-    RunService(store).cancel(cancelled, Metadata(actor="carol", source="test"), "changed my mind")
+    cancel_run(store, cancelled, Metadata(actor="carol", source="test"), "changed my mind")
 
     runner = runners(fast_settings(tmp_path / "home", database), "worker")
     with working(runner):
-        wait_until(lambda: RunService(store).state(kept).finished, timeout=60, what="the other run")
+        wait_until(lambda: RunLedger(store).state(kept).finished, timeout=60, what="the other run")
 
     assert type_names(run_events(store, cancelled)) == ["RunQueued", "RunCancelled"]
-    assert RunService(store).state(kept).status == "succeeded"
+    assert RunLedger(store).state(kept).status == "succeeded"
 
 
 def test_ctrl_c_on_shiplog_run_records_run_cancelled_and_removes_its_containers(
@@ -346,10 +347,10 @@ def test_heartbeats_go_on_after_one_fails_so_a_live_run_is_not_declared_lost(
             time.sleep(1)
         with working(watcher):  # reaps at every poll
             wait_until(
-                lambda: RunService(store).state(run_id).finished, timeout=60, what="the run to end"
+                lambda: RunLedger(store).state(run_id).finished, timeout=60, what="the run to end"
             )
 
-    state = RunService(store).state(run_id)
+    state = RunLedger(store).state(run_id)
     assert (state.status, state.reason) == ("succeeded", None)
 
 
@@ -370,9 +371,9 @@ def test_a_runner_keeps_polling_after_the_database_refused_it_for_a_moment(
         assert loop.is_alive()
         run_id = queue_detached(cli, repo)
         wait_until(
-            lambda: RunService(store).state(run_id).finished, timeout=60, what="the run to end"
+            lambda: RunLedger(store).state(run_id).finished, timeout=60, what="the run to end"
         )
-    assert RunService(store).state(run_id).status == "succeeded"
+    assert RunLedger(store).state(run_id).status == "succeeded"
 
 
 def test_a_cancel_is_noticed_even_after_the_database_failed_the_runs_watcher_for_a_moment(
@@ -435,8 +436,8 @@ def test_sigterm_makes_a_runner_finish_its_active_run_claim_nothing_more_and_exi
     second = queue_detached(cli, repo)
     assert process.process.wait(timeout=60) == 0, process.output()
 
-    service = RunService(store)
-    assert service.state(first).status == "succeeded"
+    ledger = RunLedger(store)
+    assert ledger.state(first).status == "succeeded"
     assert type_names(run_events(store, second)) == ["RunQueued"]  # left for other runners
     assert leftovers(docker_client, first) == []
     assert leases(database) == []

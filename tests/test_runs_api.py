@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.database import Database
+from app.executor.actions.masking import Masker
 from app.executor.logs import StepLogWriter
-from app.executor.masking import Masker
 from app.projections import projector
 from app.server import create_app
 from events.store import EventStore

@@ -20,9 +20,10 @@ from app.cli.run_commands import print_event, print_log
 from app.context import open_store, prepare
 from app.engine import LocalRegistry, RegistryError, connect, ensure_busybox_image
 from app.executor.execution import Observers
-from app.executor.local import queue_checkout, run_here
+from app.executor.local import run_here
 from app.keys import load_or_create_signing_key
 from app.resources import example_dir
+from app.services.runs import queue_checkout
 from events.catalogue import Metadata
 from events.errors import LedgerError
 from events.sealer import seal_all

@@ -15,11 +15,12 @@ import typer
 from app.context import Context, open_store, prepare
 from app.engine import connect
 from app.executor.execution import Observers
-from app.executor.local import queue_checkout, run_here
-from app.executor.logs import follow_log, log_digest, read_log
+from app.executor.local import run_here
 from app.executor.runner import Runner, default_runner_name
-from app.executor.runs import RunService
+from app.executor.runs import RunLedger
 from app.pipeline import DEFAULT_SOURCE
+from app.queries.logs import follow_log, log_digest, read_log
+from app.services.runs import cancel_run, queue_checkout
 from events.catalogue import Event, Metadata
 from events.errors import LedgerError
 from events.vocabulary import StepFinished
@@ -115,7 +116,7 @@ def cancel(
     """Cancel an unfinished run; its runner stops its containers within seconds."""
     context = prepare()
     with open_store(context) as store:
-        state = RunService(store).cancel(run_id, _cli_metadata(context), reason)
+        state = cancel_run(store, run_id, _cli_metadata(context), reason)
     typer.echo(f"run {state.run_id} {state.status}")
 
 
@@ -132,7 +133,7 @@ def logs(
     """Print a step's log (live with --follow), or check it against the ledger with --verify."""
     context = prepare()
     with open_store(context) as store:
-        RunService(store).state(run_id)  # a clear error for an unknown run
+        RunLedger(store).state(run_id)  # a clear error for an unknown run
         finished = [
             e.data
             for e in store.read_stream(f"run-{run_id}")
@@ -172,12 +173,12 @@ def logs(
 def _stop_when_finished(context: Context, run_id: str, step: str, stop: threading.Event) -> None:
     """Set `stop` once the step (or the run) has finished, so `logs --follow` ends by itself."""
     with open_store(context) as store:
-        service = RunService(store)
+        ledger = RunLedger(store)
         while not stop.wait(1.0):
             events = store.read_stream(f"run-{run_id}")
             if any(isinstance(e.data, StepFinished) and e.data.step == step for e in events):
                 break
-            if service.state(run_id).finished:
+            if ledger.state(run_id).finished:
                 break
     stop.wait(1.0)  # let the follower pick up the last lines
     stop.set()

@@ -8,41 +8,28 @@ the runner was merely slow and appended meanwhile, the reaper's append fails
 and nothing is overwritten. A lost run is never re-run: its steps may have had
 effects (a push), and a second execution would be a silent repeat.
 
-These queries read the events table directly; once the runs projection exists
-(issue 4) they should read that instead.
+Which runs are queued or claimed is the ledger's to say (EventStore.waiting_streams
+and open_streams); run_leases is the executor's own table.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import psycopg
 
 from app.executor.runs import TERMINAL_TYPES
+from events.store import EventStore
+from events.vocabulary import RunClaimed, RunQueued
 
-_QUEUED = """
-SELECT substr(q.stream, 5)
-FROM events q
-WHERE q.type = 'RunQueued'
-  AND NOT EXISTS (SELECT 1 FROM events later WHERE later.stream = q.stream AND later.version > 0)
-ORDER BY q.position
-LIMIT %s
-"""
+_RUN_PREFIX = "run-"
 
-# Claimed, unfinished, and no fresh heartbeat. The claim itself must be older than
-# the timeout too: a runner appends RunClaimed first and inserts its lease just after.
-_LOST = """
-SELECT substr(c.stream, 5)
-FROM events c
-WHERE c.type = 'RunClaimed'
-  AND c.recorded_at < now() - make_interval(secs => %(timeout)s)
-  AND NOT EXISTS (
-      SELECT 1 FROM events t WHERE t.stream = c.stream AND t.type = ANY(%(terminal)s))
-  AND NOT EXISTS (
-      SELECT 1 FROM run_leases l
-      WHERE l.run_id = substr(c.stream, 5)::uuid
-        AND l.heartbeat_at > now() - make_interval(secs => %(timeout)s))
-ORDER BY c.position
+# The database's clock, not this host's, decides what is stale: runners on several
+# hosts must agree on it.
+_FRESH_LEASES = """
+SELECT now(), coalesce(array_agg(run_id::text), '{}') FROM run_leases
+WHERE heartbeat_at > now() - make_interval(secs => %s)
 """
 
 _STALE_LEASES = """
@@ -51,9 +38,9 @@ WHERE heartbeat_at < now() - make_interval(secs => %s)
 """
 
 
-def queued_runs(conn: psycopg.Connection[Any], limit: int) -> list[str]:
+def queued_runs(store: EventStore, limit: int) -> list[str]:
     """Ids of runs queued and not yet claimed (nor cancelled), oldest first."""
-    return [row[0] for row in conn.execute(_QUEUED, (limit,)).fetchall()]
+    return _run_ids(store.waiting_streams(RunQueued.type_name, limit))
 
 
 def take(conn: psycopg.Connection[Any], run_id: str, runner: str) -> None:
@@ -79,14 +66,26 @@ def release(conn: psycopg.Connection[Any], run_id: str) -> None:
     conn.execute("DELETE FROM run_leases WHERE run_id = %s", (run_id,))
 
 
-def lost_runs(conn: psycopg.Connection[Any], timeout_seconds: float) -> list[str]:
-    """Claimed, unfinished runs whose runner has not been heard of within the timeout."""
-    rows = conn.execute(
-        _LOST, {"timeout": timeout_seconds, "terminal": list(TERMINAL_TYPES)}
-    ).fetchall()
-    return [row[0] for row in rows]
+def lost_runs(store: EventStore, timeout_seconds: float) -> list[str]:
+    """Claimed, unfinished runs whose runner has not been heard of within the timeout.
+
+    The claim itself must be older than the timeout too: a runner appends RunClaimed
+    first and inserts its lease just after. Leases are read before the ledger, so a
+    run that ends and drops its lease in between is left out, not taken for lost.
+    """
+    with store.connection() as conn:
+        now, fresh = conn.execute(_FRESH_LEASES, (timeout_seconds,)).fetchall()[0]
+    claimed = store.open_streams(
+        RunClaimed.type_name, TERMINAL_TYPES, now - timedelta(seconds=timeout_seconds)
+    )
+    alive = set(fresh)
+    return [run_id for run_id in _run_ids(claimed) if run_id not in alive]
 
 
 def stale_leases(conn: psycopg.Connection[Any], timeout_seconds: float) -> list[str]:
     """Runs whose heartbeat row went stale (finished or not): their containers need removing."""
     return [row[0] for row in conn.execute(_STALE_LEASES, (timeout_seconds,)).fetchall()]
+
+
+def _run_ids(streams: list[str]) -> list[str]:
+    return [stream.removeprefix(_RUN_PREFIX) for stream in streams]

@@ -1,14 +1,9 @@
-"""Step logs: masked lines written live in batches, read back, followed and digested.
+"""Step logs written: masked lines stored live in batches, and expired by the owner.
 
 Logs are not events: a step's output goes to the `step_logs` table
 (migrations/0008_step_logs.sql), which the owner may expire, and StepFinished
-records the log's digest, so a log can be verified for as long as it is kept.
-
-The log digest: `LogDigest.sha256` is the hex sha256 of the UTF-8 bytes of every
-stored line, each followed by one "\\n", in line_no order; `LogDigest.lines` is the
-number of lines (line_no runs from 1 to lines). An empty log has the sha256 of no
-bytes and 0 lines. The digest is over the lines as stored, after the preparation
-below, so `log_digest` can recompute it from the table alone.
+records the log's digest (defined in app/steplogs.py), so a log can be verified for
+as long as it is kept. Reading logs back is the read side's (app/queries/logs.py).
 
 What `StepLogWriter.write(text)` stores: `text` is split at "\\n" (a trailing
 newline ends the last line, it does not start an empty one) and one "\\r" at the
@@ -22,55 +17,25 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 from uuid import UUID
 
 import psycopg
-from psycopg_pool import ConnectionPool
 
-from app.executor.masking import Masker
+from app.executor.actions.masking import Masker
+from app.steplogs import LogDigest, Source, digest_bytes, run_uuid
 
 MAX_LINE_BYTES: Final = 64 * 1024
 CUT_MARKER: Final = " [shiplog: line cut at 64 KiB, it had {size} bytes]"
 BATCH_LINES: Final = 100
 FLUSH_SECONDS: Final = 0.2
-NOTIFY_CHANNEL: Final = "shiplog_logs"
-
-Source = str | ConnectionPool[Any]
-"""Where logs are: a conninfo string (one connection of its own) or a connection pool."""
-ReadSource = Source | psycopg.Connection[Any]
-"""Where a reader finds logs: a Source, or a connection of the caller's (left open)."""
 
 _INSERT = """
 INSERT INTO step_logs (run_id, step, line_no, line)
 SELECT %s::uuid, %s::text, b.line_no, b.line
 FROM unnest(%s::integer[], %s::text[]) AS b(line_no, line)
 """
-_SELECT = """
-SELECT line_no, line, logged_at FROM step_logs
-WHERE run_id = %s::uuid AND step = %s::text AND line_no > %s ORDER BY line_no LIMIT %s
-"""
-
-
-@dataclass(frozen=True)
-class LogDigest:
-    """The sha256 (hex) and line count of a stored log, as defined in the module docstring."""
-
-    sha256: str
-    lines: int
-
-
-@dataclass(frozen=True)
-class LogLine:
-    """One stored line of a step's log."""
-
-    line_no: int
-    text: str
-    logged_at: datetime
 
 
 def prepare_lines(text: str | bytes, masker: Masker) -> list[str]:
@@ -110,7 +75,7 @@ class StepLogWriter:
         batch_lines: int = BATCH_LINES,
         flush_seconds: float = FLUSH_SECONDS,
     ) -> None:
-        self.run_id = _uuid(run_id)
+        self.run_id = run_uuid(run_id)
         self.step = step
         self.batch_lines = batch_lines
         self._masker = masker if masker is not None else Masker(())
@@ -152,7 +117,7 @@ class StepLogWriter:
             for line in lines:
                 self._lines += 1
                 self._buffer.append((self._lines, line))
-                self._sha.update(line.encode("utf-8") + b"\n")
+                self._sha.update(digest_bytes(line))
             full = len(self._buffer) >= self.batch_lines
         if full:
             self.flush()
@@ -203,85 +168,6 @@ class StepLogWriter:
                 self.flush_error = exc
             else:
                 self.flush_error = None
-
-
-def _uuid(run_id: UUID | str) -> UUID:
-    return run_id if isinstance(run_id, UUID) else UUID(run_id)
-
-
-@contextmanager
-def _connection(source: ReadSource) -> Iterator[psycopg.Connection[Any]]:
-    if isinstance(source, str):
-        with psycopg.connect(source, autocommit=True) as conn:
-            yield conn
-    elif isinstance(source, psycopg.Connection):  # the caller's own, left open
-        yield source
-    else:
-        with source.connection() as conn:
-            yield conn
-
-
-def _read(
-    conn: psycopg.Connection[Any], run_id: UUID | str, step: str, after_line: int, limit: int | None
-) -> list[LogLine]:
-    rows = conn.execute(_SELECT, (_uuid(run_id), step, after_line, limit)).fetchall()
-    return [LogLine(line_no, line, logged_at) for line_no, line, logged_at in rows]
-
-
-def read_log(
-    conninfo: ReadSource,
-    run_id: UUID | str,
-    step: str,
-    *,
-    after_line: int = 0,
-    limit: int | None = None,
-) -> list[LogLine]:
-    """The stored lines of a step's log after line number `after_line`, in order."""
-    with _connection(conninfo) as conn:
-        return _read(conn, run_id, step, after_line, limit)
-
-
-def follow_log(
-    conninfo: str,
-    run_id: UUID | str,
-    step: str,
-    *,
-    after_line: int = 0,
-    stop: threading.Event | None = None,
-    poll_seconds: float = 1.0,
-    batch: int = 1000,
-) -> Iterator[LogLine]:
-    """Yield the log's lines after `after_line`, then new ones as they arrive, until `stop` is set.
-
-    As with EventStore.subscribe, NOTIFY on shiplog_logs only shortens the
-    wait: after a wake-up, or `poll_seconds` without one, the reader re-selects
-    from its last line number, so a lost notification delays a line, never drops it.
-    """
-    cursor = after_line
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-        while stop is None or not stop.is_set():
-            page = _read(conn, run_id, step, cursor, batch)
-            for line in page:
-                yield line
-                cursor = line.line_no
-            if len(page) < batch and (stop is None or not stop.is_set()):
-                for _ in conn.notifies(timeout=poll_seconds, stop_after=1):
-                    pass
-
-
-def log_digest(conninfo: Source, run_id: UUID | str, step: str, *, page: int = 10_000) -> LogDigest:
-    """Recompute a step's LogDigest from the stored lines (compare with StepFinished)."""
-    sha, lines, cursor = hashlib.sha256(), 0, 0
-    with _connection(conninfo) as conn:
-        while True:
-            rows = _read(conn, run_id, step, cursor, page)
-            for row in rows:
-                sha.update(row.text.encode("utf-8") + b"\n")
-            lines += len(rows)
-            if len(rows) < page:
-                return LogDigest(sha.hexdigest(), lines)
-            cursor = rows[-1].line_no
 
 
 def expire_logs(owner_conninfo: str, *, older_than: datetime) -> int:

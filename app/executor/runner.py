@@ -27,7 +27,8 @@ from app.engine import engine_version
 from app.executor import leases
 from app.executor.actions.containers import cleanup_run
 from app.executor.execution import Observers, RunExecution
-from app.executor.runs import RunRecorder, RunService
+from app.executor.hooks import runner_hooks
+from app.executor.runs import RunLedger, RunRecorder
 from app.keys import load_or_create_attestation_key
 from app.provenance.attestations import Attestor
 from events.catalogue import Metadata
@@ -64,9 +65,12 @@ class Runner:
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __post_init__(self) -> None:
-        self.service = RunService(self.store)
+        self.ledger = RunLedger(self.store)
         self.metadata = Metadata(actor=f"runner:{self.name}", source="runner")
-        self.attestor = Attestor(load_or_create_attestation_key(self.settings), self.store)
+        attestor = Attestor(load_or_create_attestation_key(self.settings), self.store)
+        self.hooks = runner_hooks(
+            attestor, self.store, sbom_after_build=self.settings.sbom_after_build
+        )
 
     def _db(self) -> AbstractContextManager[psycopg.Connection[Any]]:
         """A pooled connection for lease bookkeeping (heartbeats come every few seconds)."""
@@ -95,7 +99,7 @@ class Runner:
             self._active[recorder.run_id] = threading.current_thread()
         try:
             RunExecution(
-                service=self.service,
+                ledger=self.ledger,
                 recorder=recorder,
                 queued=queued,
                 client=self.client,
@@ -103,9 +107,8 @@ class Runner:
                 work_dir=self.settings.work_dir,
                 parallelism=self.settings.step_parallelism,
                 observers=self.observers,
-                attestor=self.attestor,
+                hooks=self.hooks,
                 osv_dir=self.settings.osv_dir,
-                sbom_after_build=self.settings.sbom_after_build,
             ).execute()
         finally:
             with self._lock:
@@ -120,16 +123,15 @@ class Runner:
         room = self.settings.runner_concurrency - len(self.active())
         if room <= 0:
             return []
-        with self._db() as conn:
-            candidates = leases.queued_runs(conn, room * 4)
+        candidates = leases.queued_runs(self.store, room * 4)
         started: list[str] = []
         for run_id in candidates:
             if len(started) == room:
                 break
-            state = self.service.state(run_id)
+            state = self.ledger.state(run_id)
             if state.status != "queued" or state.queued is None:
                 continue
-            recorder = self.service.claim(run_id, self.claimed_event(), self.metadata)
+            recorder = self.ledger.claim(run_id, self.claimed_event(), self.metadata)
             if recorder is None:
                 continue  # another runner was first
             thread = threading.Thread(
@@ -151,16 +153,16 @@ class Runner:
     def reap(self) -> list[str]:
         """Fail runs whose runner is lost and remove their containers; return the runs failed."""
         timeout = self.settings.heartbeat_timeout
+        lost = leases.lost_runs(self.store, timeout)
         with self._db() as conn:
-            lost = leases.lost_runs(conn, timeout)
             stale = leases.stale_leases(conn, timeout)
         mine = set(self.active())
         failed: list[str] = []
         for run_id in lost:
             if run_id in mine:
                 continue
-            state = self.service.state(run_id)
-            if not state.finished and self.service.fail_lost(run_id, self.metadata, expected=state):
+            state = self.ledger.state(run_id)
+            if not state.finished and self.ledger.fail_lost(run_id, self.metadata, expected=state):
                 failed.append(run_id)
         for run_id in dict.fromkeys([*failed, *stale]):
             if run_id not in mine:

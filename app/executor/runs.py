@@ -1,4 +1,4 @@
-"""The life of a run in the ledger: queue, claim, record, cancel, and the fold that reads it back.
+"""The executor's side of a run in the ledger: claim, record, fail as lost, and read it back.
 
 A run is the stream `run-<uuid>`. The stream is also the lock: a runner claims
 a queued run by appending RunClaimed at expected version 0, so of any number of
@@ -7,7 +7,8 @@ WrongExpectedVersion. From then on only the claiming runner appends to the
 stream, always at the version it wrote last; anyone else who appends (a cancel,
 a reaper declaring the runner lost) moves the stream, and the runner's next
 append fails. That failure is how a runner learns that its run was taken from
-it, and it stops instead of writing over the outcome.
+it, and it stops instead of writing over the outcome. Queueing and cancelling a
+run are commands of the application layer (app/services/runs.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Literal
 
 from events.catalogue import Event, Metadata
 from events.errors import LedgerError, WrongExpectedVersion
-from events.store import NO_STREAM, EventStore, RecordedEvent
+from events.store import EventStore, RecordedEvent
 from events.vocabulary import RunCancelled, RunClaimed, RunFailed, RunQueued, RunSucceeded
 
 RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
@@ -76,14 +77,6 @@ class RunNotFound(LedgerError):
         super().__init__(f"no run {run_id!r} in the ledger")
 
 
-class RunFinished(LedgerError):
-    """The run already ended, so it cannot be changed any more."""
-
-    def __init__(self, state: RunState) -> None:
-        self.state = state
-        super().__init__(f"run {state.run_id} already {state.status}")
-
-
 class RunInterrupted(Exception):
     """Someone else moved the run's stream (cancelled it, or declared its runner lost)."""
 
@@ -108,22 +101,15 @@ class RunRecorder:
             try:
                 self._store.append(run_stream(self.run_id), events, self.version, self.metadata)
             except WrongExpectedVersion:
-                raise RunInterrupted(RunService(self._store).state(self.run_id)) from None
+                raise RunInterrupted(RunLedger(self._store).state(self.run_id)) from None
             self.version += len(events)
 
 
-class RunService:
-    """Queue, claim, cancel and read runs; every write is an event with its actor."""
+class RunLedger:
+    """Read a run's state; claim a queued run, or fail a lost one, with the runner as actor."""
 
     def __init__(self, store: EventStore) -> None:
         self.store = store
-
-    def queue(self, queued: RunQueued, metadata: Metadata, run_id: str | None = None) -> str:
-        """Record a new run; return its id."""
-        run_id = run_id or str(uuid.uuid4())
-        correlated = metadata.model_copy(update={"correlation_id": run_id})
-        self.store.append(run_stream(run_id), [queued], NO_STREAM, correlated)
-        return run_id
 
     def claim(self, run_id: str, claimed: RunClaimed, metadata: Metadata) -> RunRecorder | None:
         """Claim a queued run for a runner; None when another runner (or a cancel) was first."""
@@ -141,22 +127,6 @@ class RunService:
         if not events:
             raise RunNotFound(run_id)
         return fold_run(run_id, events)
-
-    def cancel(self, run_id: str, metadata: Metadata, reason: str | None = None) -> RunState:
-        """Record RunCancelled for an unfinished run; its runner stops its containers."""
-        for _ in range(10):
-            state = self.state(run_id)
-            if state.finished:
-                raise RunFinished(state)
-            correlated = metadata.model_copy(update={"correlation_id": run_id})
-            try:
-                self.store.append(
-                    run_stream(run_id), [RunCancelled(reason=reason)], state.version, correlated
-                )
-            except WrongExpectedVersion:
-                continue  # the runner wrote meanwhile; look again
-            return self.state(run_id)
-        raise LedgerError(f"run {run_id}: could not cancel, the run keeps moving; try again")
 
     def fail_lost(self, run_id: str, metadata: Metadata, *, expected: RunState) -> bool:
         """Fail a run whose runner is gone, unless it moved since `expected` was read."""

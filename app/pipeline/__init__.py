@@ -1,26 +1,22 @@
 """Pipelines: `.shiplog.yml` read, checked and modelled; the step graph; the JSON Schema."""
 
-from app.pipeline.dag import ancestors, dependencies, find_cycles, ready
+from app.pipeline.dag import ancestors, find_cycles, ready
 from app.pipeline.errors import PipelineError, Problem
 from app.pipeline.fields import DEFAULT_TIMEOUT, EVENTS, RESERVED_KINDS, STATUSES
 from app.pipeline.loader import DEFAULT_SOURCE, load_pipeline, parse_pipeline
-from app.pipeline.model import (
-    WORKSPACE,
+from app.pipeline.model import Pipeline, dependencies
+from app.pipeline.parts import WORKSPACE, FromSecret, Service, Trigger, When
+from app.pipeline.schema import SCHEMA_ID, pipeline_digest, pipeline_schema
+from app.pipeline.steps import (
     BuildSpec,
     BuildStep,
     CommandStep,
-    FromSecret,
-    Pipeline,
     PushSpec,
     PushStep,
     ScanSpec,
     ScanStep,
-    Service,
     Step,
-    Trigger,
-    When,
 )
-from app.pipeline.schema import SCHEMA_ID, pipeline_digest, pipeline_schema
 
 __all__ = [
     "DEFAULT_SOURCE",

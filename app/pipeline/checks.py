@@ -12,16 +12,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from app.pipeline.dag import find_cycles, step_dependencies
 from app.pipeline.fields import normalize_image
-from app.pipeline.model import (
-    BuildStep,
-    Loc,
-    Pipeline,
-    PushStep,
-    ScanStep,
-    Service,
-    Step,
-    producer_of,
-)
+from app.pipeline.parts import Loc, Service
+from app.pipeline.steps import BuildStep, PushStep, ScanStep, Step, producer_of
 
 _STEP = TypeAdapter[Step](Step)
 
@@ -50,13 +42,13 @@ def suggest(word: str, candidates: Iterable[str]) -> str:
 
 
 def check_pipeline(
-    pipeline: Pipeline, known_secrets: Collection[str] | None = None
+    steps: Sequence[Step],
+    services: Sequence[Service],
+    known_secrets: Collection[str] | None = None,
 ) -> list[Finding]:
-    """Every cross-step problem of a pipeline whose parts are each valid."""
+    """Every cross-step problem of a pipeline's steps and services, each valid on its own."""
     return check_parts(
-        list(enumerate(pipeline.steps)),
-        list(enumerate(pipeline.services)),
-        known_secrets=known_secrets,
+        list(enumerate(steps)), list(enumerate(services)), known_secrets=known_secrets
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Mapping, Sequence, Set
 
-from app.pipeline.model import Pipeline, Step, producer_of
+from app.pipeline.steps import Step, producer_of
 
 Deps = Mapping[str, frozenset[str]]
 """Step name -> names of the steps it waits for; iteration order is file order."""
@@ -32,11 +32,6 @@ def step_dependencies(steps: Sequence[Step]) -> dict[str, frozenset[str]]:
         result.setdefault(step.name, frozenset(waits))
         previous = step.name
     return result
-
-
-def dependencies(pipeline: Pipeline) -> dict[str, frozenset[str]]:
-    """What each step of a valid pipeline waits for, keyed in file order."""
-    return step_dependencies(pipeline.steps)
 
 
 def ready(done: Set[str], running: Set[str], deps: Deps, *, limit: int | None = None) -> list[str]:

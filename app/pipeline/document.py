@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from app.pipeline.model import Loc
+from app.pipeline.parts import Loc
 
 MAX_NODES = 100_000
 """Refuse documents that expand (through aliases) to more values than this."""

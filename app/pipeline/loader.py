@@ -15,7 +15,9 @@ from app.pipeline.checks import Finding, check_pipeline, check_raw, render_loc, 
 from app.pipeline.document import Document, Position, YamlSyntaxError, compose
 from app.pipeline.errors import PipelineError, Problem
 from app.pipeline.fields import PATTERN_HELP
-from app.pipeline.model import DEFER_CHECKS, STEP_KINDS, FromSecret, Loc, Pipeline
+from app.pipeline.model import DEFER_CHECKS, Pipeline
+from app.pipeline.parts import FromSecret, Loc
+from app.pipeline.steps import STEP_KINDS
 
 DEFAULT_SOURCE = ".shiplog.yml"
 """The name a pipeline file has in a repository, and in messages when no other is given."""
@@ -77,7 +79,7 @@ def parse_pipeline(
         findings += [finding for finding in translated if finding is not None]
         findings += check_raw(data, known_secrets)
     else:
-        findings += check_pipeline(pipeline, known_secrets)
+        findings += check_pipeline(pipeline.steps, pipeline.services, known_secrets)
     problems += [_problem(source, finding, document) for finding in findings]
     if problems or pipeline is None:
         raise PipelineError(problems)

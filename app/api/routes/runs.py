@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse
 
 from app.api.schemas.runs import RunOut, RunSummaryOut
 from app.deps import AsOfDep, StoreDep
-from app.executor.logs import read_log
+from app.queries.logs import read_log
 from app.queries.runs import MAX_LIMIT, Status, get_run, list_runs
 
 router = APIRouter(prefix="/api", tags=["runs"])

@@ -21,9 +21,9 @@ from app.executor.actions.context_digest import context_digest, digest_entries
 from app.executor.actions.errors import StepCancelled, StepFailed, StepTimedOut
 from app.executor.actions.junit import TestSummary, read_reports
 from app.executor.actions.labels import SourceFacts
+from app.executor.actions.masking import MASK
 from app.executor.actions.push import PushedImage, run_push_step
 from app.executor.actions.support import LogSink
-from app.executor.masking import MASK
 
 __all__ = [
     "MASK",

@@ -35,9 +35,9 @@ from app.executor.actions.dockerfile import (
 )
 from app.executor.actions.errors import StepCancelled, StepFailed, StepTimedOut
 from app.executor.actions.labels import SourceFacts, oci_labels
+from app.executor.actions.masking import Masker
 from app.executor.actions.support import LineSplitter, LogSink, inside, resolve_image
-from app.executor.masking import Masker
-from app.pipeline.model import BuildStep, FromSecret
+from app.pipeline import BuildStep, FromSecret
 from events.vocabulary import BaseImage
 
 __all__ = ["BuiltImage", "SourceFacts", "run_build_step"]

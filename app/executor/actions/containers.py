@@ -31,7 +31,7 @@ from app.executor.actions.support import (
     resolve_image,
     secret_env,
 )
-from app.pipeline.model import WORKSPACE, CommandStep, Service
+from app.pipeline import WORKSPACE, CommandStep, Service
 
 _log = logging.getLogger(__name__)
 

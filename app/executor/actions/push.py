@@ -9,9 +9,9 @@ import docker.errors
 from app.engine.docker_engine import PushFailed, push_image
 from app.executor.actions.containers import RunContext
 from app.executor.actions.errors import StepCancelled, StepFailed
+from app.executor.actions.masking import Masker
 from app.executor.actions.support import LogSink, resolve_image
-from app.executor.masking import Masker
-from app.pipeline.model import PushStep
+from app.pipeline import PushStep
 
 
 @dataclass(frozen=True)

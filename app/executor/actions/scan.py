@@ -11,7 +11,7 @@ from pathlib import Path
 from app.executor.actions.containers import RunContext
 from app.executor.actions.errors import StepFailed
 from app.executor.actions.support import STEP_LABEL, LogSink, object_labels
-from app.pipeline.model import ScanStep
+from app.pipeline import ScanStep
 from app.supplychain.imagefs import ImageUnavailable
 from app.supplychain.osv import AdvisoryError
 from app.supplychain.service import MadeSbom, ScanResult, advisories_from, describe, make_sbom, scan

@@ -15,7 +15,8 @@ import psycopg
 from anyio import to_thread
 from fastapi import Request
 
-from app.executor.logs import NOTIFY_CHANNEL, LogLine, read_log
+from app.queries.logs import LogLine, read_log
+from app.steplogs import NOTIFY_CHANNEL
 from app.web.templating import templates
 from app.web.views.timeline import EventRow, TimelineFilters, rows_after
 from events.notify import CHANNEL

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from app.executor.logs import LogLine, read_log
+from app.queries.logs import LogLine, first_lines
 from app.queries.runs import ImageOfRun, PushOfRun, RunSummary, StepState, get_run, run_tests
 from app.web.errors import BadParameter, NotFound
 from app.web.templating import duration
@@ -81,16 +81,18 @@ def run_page(store: EventStore, run_id: str, *, with_logs: bool = True) -> RunPa
     detail = get_run(store, run_id)
     if detail is None:
         raise NotFound(f"no run {run_id} is recorded (or the projection has not seen it yet)")
-    steps = [_step_log(store, run_id, step, with_logs) for step in detail.steps]
+    names = [step.step for step in detail.steps] if with_logs else []
+    logs = first_lines(store, run_id, names, LOG_LINES_SHOWN + 1)
+    steps = [_step_log(step, logs.get(step.step)) for step in detail.steps]
     bars, span_ms, ticks = gantt(detail.steps, detail.run)
     tests = run_tests(store, run_id)
     return RunPage(detail.run, steps, bars, span_ms, ticks, detail.images, detail.pushes, tests)
 
 
-def _step_log(store: EventStore, run_id: str, step: StepState, with_logs: bool) -> StepLog:
-    if not with_logs:
+def _step_log(step: StepState, lines: list[LogLine] | None) -> StepLog:
+    """The step with the lines shown of its log (None: logs not asked for)."""
+    if lines is None:
         return StepLog(step, [], False)
-    lines = read_log(store.conninfo, run_id, step.step, limit=LOG_LINES_SHOWN + 1)
     return StepLog(step, lines[:LOG_LINES_SHOWN], len(lines) > LOG_LINES_SHOWN)
 
 

@@ -1,0 +1,69 @@
+"""Hooks: work that follows a build, outside the step kinds.
+
+After-build hooks run inside a step that built an image, right after ImageBuilt and
+before StepFinished, so what they record belongs to that step and a failure fails
+it (the SBOM of `SHIPLOG_SBOM_AFTER_BUILD`). After-steps hooks run once every step
+of a run has ended (every push included) and before the run's outcome; a
+cancelled or interrupted run skips them (provenance signing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from app.executor.actions.support import LogSink
+from app.executor.kinds.base import RecordEvents, RunEnv
+from app.executor.kinds.sbom import record_sbom
+from app.executor.runs import run_stream
+from app.provenance.attestations import Attestor
+from events.store import EventStore
+
+
+class AfterBuild(Protocol):
+    """Runs after a build step of `step` built `image_id`."""
+
+    def __call__(self, env: RunEnv, step: str, image_id: str, log: LogSink) -> None:
+        """Do the work; StepFailed fails the build step."""
+
+
+class AfterSteps(Protocol):
+    """Runs once every step of the run has ended, before the run's outcome is recorded."""
+
+    def __call__(self, run_id: str, record: RecordEvents) -> None:
+        """Do the work, recording through `record`."""
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """The hooks of one runner, in the order they run."""
+
+    after_build: tuple[AfterBuild, ...] = ()
+    after_steps: tuple[AfterSteps, ...] = ()
+
+
+def sbom_of_build(env: RunEnv, step: str, image_id: str, log: LogSink) -> None:
+    """Make, store and record the SBOM of the image the step built."""
+    record_sbom(env, step, image_id, log)
+
+
+@dataclass(frozen=True)
+class SignProvenance:
+    """Signs each image the run built (its SLSA provenance) and records ProvenanceSigned."""
+
+    attestor: Attestor
+    store: EventStore
+
+    def __call__(self, run_id: str, record: RecordEvents) -> None:
+        """Sign from the run's events as recorded so far; nothing to record if nothing was built."""
+        signed = self.attestor.sign_run(run_id, self.store.read_stream(run_stream(run_id)))
+        if signed:
+            record(*signed)
+
+
+def runner_hooks(attestor: Attestor, store: EventStore, *, sbom_after_build: bool) -> Hooks:
+    """The hooks a runner runs: provenance signing always, SBOMs after builds if asked."""
+    return Hooks(
+        after_build=(sbom_of_build,) if sbom_after_build else (),
+        after_steps=(SignProvenance(attestor, store),),
+    )

@@ -1,0 +1,118 @@
+"""The parts of a pipeline file besides its steps: conditions, triggers, services, secret values.
+
+Every model of the file is a FrozenModel: immutable once read, and refusing keys it
+does not know, so a misspelt key is an error rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+
+from app.pipeline.fields import (
+    EnvName,
+    Events,
+    Globs,
+    ImageRef,
+    SecretName,
+    ServiceName,
+    Statuses,
+    glob_match,
+)
+
+Loc = tuple[str | int, ...]
+"""A path into the document: mapping keys and list indexes, as in pydantic's `loc`."""
+
+WORKSPACE = "/workspace"
+"""Where every step's container sees the checked-out source; also its working directory."""
+
+
+class FrozenModel(BaseModel):
+    """A model of the pipeline file: frozen, and refusing unknown keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FromSecret(FrozenModel):
+    """A value taken from a named secret at run time; the file and the ledger hold only the name."""
+
+    from_secret: SecretName = Field(description="Name of the secret that holds the value.")
+
+
+def _arg_kind(value: Any) -> str:
+    """Pick the member of `str | FromSecret` a build argument is meant to be."""
+    return "from_secret value" if isinstance(value, dict | FromSecret) else "plain value"
+
+
+BuildArg = Annotated[
+    Annotated[str, Tag("plain value")] | Annotated[FromSecret, Tag("from_secret value")],
+    Discriminator(_arg_kind),
+]
+
+
+class When(FrozenModel):
+    """Conditions for running a step; every condition given must hold, an empty one always does."""
+
+    branch: Globs = Field(
+        default=(),
+        description="Branch globs (`*` stays within one path segment, `**` crosses '/'). "
+        "Ignored for runs without a branch (tags); for pull requests, the target branch.",
+    )
+    event: Events = Field(default=(), description="Events that may run the step.")
+    status: Statuses = Field(
+        default=("success",),
+        min_length=1,
+        description="Run when every upstream step succeeded (`success`), when one failed "
+        "(`failure`), or both.",
+    )
+
+    def matches(self, *, branch: str | None, event: str, status: str) -> bool:
+        """Whether a step with these conditions runs for this branch, event and upstream status."""
+        if self.event and event not in self.event:
+            return False
+        if status not in self.status:
+            return False
+        return _branch_ok(self.branch, branch)
+
+
+class Trigger(FrozenModel):
+    """Which runs of the repository start this pipeline at all."""
+
+    branches: Globs = Field(default=(), description="Branch globs; empty means every branch.")
+    events: Events = Field(default=(), description="Events; empty means every event.")
+
+    def matches(self, *, branch: str | None, event: str) -> bool:
+        """Whether a run for this branch and event starts the pipeline."""
+        if self.events and event not in self.events:
+            return False
+        return _branch_ok(self.branches, branch)
+
+
+def _branch_ok(patterns: Iterable[str], branch: str | None) -> bool:
+    """An empty pattern list, or a run without a branch, passes; else one glob must match."""
+    patterns = tuple(patterns)
+    if not patterns or branch is None:
+        return True
+    return any(glob_match(pattern, branch) for pattern in patterns)
+
+
+class Service(FrozenModel):
+    """A sidecar container started before the first step, reachable by its name as host name."""
+
+    name: ServiceName = Field(description="Host name of the service on the run's network.")
+    image: ImageRef = Field(description="Image to run; not one built by this pipeline.")
+    environment: dict[EnvName, str] = Field(
+        default_factory=dict, description="Environment variables; values are strings."
+    )
+    commands: tuple[str, ...] = Field(
+        default=(), description="Commands run in a shell instead of the image's own command."
+    )
+    secrets: tuple[SecretName, ...] = Field(
+        default=(), description="Secret names, given as environment variables of the same name."
+    )
+
+    def secret_refs(self) -> list[tuple[Loc, str]]:
+        """Every secret name this service uses, with where it is named."""
+        return [(("secrets", index), name) for index, name in enumerate(self.secrets)]

@@ -1,0 +1,45 @@
+"""The step_logs table's contract, shared by its writer (the executor) and its readers (queries).
+
+Neither side may import the other (the read side imports no executor, the executor no
+read side), so what both must agree on lives here: the digest of a stored log, the
+NOTIFY channel the table's trigger wakes readers on (migrations/0008_step_logs.sql),
+and where a log is stored.
+
+The log digest: `LogDigest.sha256` is the hex sha256 of the UTF-8 bytes of every
+stored line, each followed by one "\\n", in line_no order; `LogDigest.lines` is the
+number of lines (line_no runs from 1 to lines). An empty log has the sha256 of no
+bytes and 0 lines. The digest is over the lines as stored, so a reader can recompute
+it from the table alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+from uuid import UUID
+
+from psycopg_pool import ConnectionPool
+
+NOTIFY_CHANNEL: Final = "shiplog_logs"
+"""Notified (with no payload) by the table's trigger when lines are inserted."""
+
+Source = str | ConnectionPool[Any]
+"""Where logs are: a conninfo string (one connection of its own) or a connection pool."""
+
+
+@dataclass(frozen=True)
+class LogDigest:
+    """The sha256 (hex) and line count of a stored log, as defined in the module docstring."""
+
+    sha256: str
+    lines: int
+
+
+def digest_bytes(line: str) -> bytes:
+    """What one stored line adds to its log's sha256."""
+    return line.encode("utf-8") + b"\n"
+
+
+def run_uuid(run_id: UUID | str) -> UUID:
+    """A run id as the table's uuid column takes it."""
+    return run_id if isinstance(run_id, UUID) else UUID(run_id)
