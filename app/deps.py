@@ -13,6 +13,7 @@ its body without changing any route.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
@@ -21,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from app.config import Settings
 from app.database import Database
 from app.queries.as_of import AsOfError, resolve_as_of
+from app.services.access import Principal, Role, check
 from events.store import Cursor, EventStore
 
 ACTOR_HEADER = "X-Shiplog-Actor"
@@ -69,6 +71,31 @@ def request_actor(
     return f"anonymous@{host}"
 
 
+def request_principal(request: Request, actor: Annotated[str, Depends(request_actor)]) -> Principal:
+    """The principal of this request.
+
+    Until the server authenticates credentials, every caller is trusted with every
+    role under the actor it names, as before; routes already say which role each
+    action needs (`require`), so authentication changes only this function.
+    """
+    return Principal(actor=actor, roles=frozenset(Role), credential="unauthenticated")
+
+
+PrincipalDep = Annotated[Principal, Depends(request_principal)]
+
+
+def require(*roles: Role) -> Callable[[Request, Principal], Principal]:
+    """A dependency: the request's principal, if it holds one of `roles`; else 403."""
+
+    def allowed(
+        request: Request, principal: Annotated[Principal, Depends(request_principal)]
+    ) -> Principal:
+        return check(principal, f"{request.method} {request.url.path}", *roles)
+
+    allowed.roles = roles  # type: ignore[attr-defined]  # the route table reads it
+    return allowed
+
+
 def request_as_of(
     request: Request,
     as_of: Annotated[
@@ -93,3 +120,9 @@ SettingsDep = Annotated[Settings, Depends(request_settings)]
 DatabaseDep = Annotated[Database, Depends(request_database)]
 ActorDep = Annotated[str, Depends(request_actor)]
 AsOfDep = Annotated[Cursor | None, Depends(request_as_of)]
+ViewerDep = Annotated[Principal, Depends(require(Role.VIEWER))]
+OperatorDep = Annotated[Principal, Depends(require(Role.OPERATOR))]
+DeployerDep = Annotated[Principal, Depends(require(Role.DEPLOYER, Role.INTEGRATION))]
+ApproverDep = Annotated[Principal, Depends(require(Role.APPROVER))]
+AdminDep = Annotated[Principal, Depends(require(Role.ADMIN))]
+IntegrationDep = Annotated[Principal, Depends(require(Role.INTEGRATION, Role.DEPLOYER))]

@@ -47,7 +47,7 @@ from app.server import create_app
 from bench.paths import BENCH_HOME
 from events.migrations import migrate
 from events.store import EventStore
-from tests.velocity_history import DAYS, START, generate, write
+from tests.support.velocity_history import DAYS, START, generate, write
 
 TARGETS_MS = {"audit": 20.0, "velocity": 300.0}
 

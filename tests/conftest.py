@@ -13,29 +13,29 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from typer.testing import CliRunner
 
 from app.config import Settings, get_settings
 from app.database import Database, start_embedded
 from app.resources import migrations_dir
+from app.server import create_app
 from events.migrations import migrate
 from events.store import EventStore
 from tests.paths import PROJECT_ROOT
+from tests.support.servers import docker_missing, with_dbname
+
+# The fixtures of real pipeline runs (`runners`, `runner_processes`, `leftover_guard`).
+pytest_plugins = ("tests.support.runs",)
 
 # One template per test session, so two suites on one server never drop each other's.
 TEMPLATE = f"shiplog_test_template_{os.getpid()}"
 TEST_HOME = PROJECT_ROOT / ".test-home"
-
-
-def with_dbname(url: str, dbname: str) -> str:
-    params = conninfo_to_dict(url)
-    params["dbname"] = dbname
-    return make_conninfo(**params)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")
@@ -101,24 +101,21 @@ def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunn
     get_settings.cache_clear()
 
 
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """A client of create_app(settings), its lifespan (store, migrations) running."""
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
 # --- Docker: a real engine, a local busybox base image, a loopback registry ---------------
 #
 # Tests that need Docker take one of these fixtures (by argument name, as usual). Where no
 # engine answers, they are skipped with the reason, except when SHIPLOG_REQUIRE_DOCKER=1:
 # then they fail, so CI cannot pass by skipping them. Start an engine with
-# scripts/ensure-docker. app.engine is imported inside the fixtures, so the rest of the
-# suite does not need the docker SDK.
-
-from typing import Any, NoReturn  # noqa: E402  (this section is appended)
+# scripts/ensure-docker.
 
 DOCKER_TEST_LABEL = "io.shiplog.test"
-
-
-def docker_missing(reason: str) -> NoReturn:
-    """Fail when SHIPLOG_REQUIRE_DOCKER=1 (the project's rule), else skip."""
-    if os.environ.get("SHIPLOG_REQUIRE_DOCKER") == "1":
-        pytest.fail(f"SHIPLOG_REQUIRE_DOCKER=1 but: {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import PROJECT_ROOT
+
+ROOT = PROJECT_ROOT
 
 # Packages of app/ that do domain work (Docker, registries, pipelines, scanning,
 # signing, metrics): below the application layer and the read side.

@@ -30,7 +30,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from tests.paths import PROJECT_ROOT
-from tests.web_server import free_port
+from tests.support.web_server import free_port
 
 # What a clean clone does not have: local state, caches and earlier builds.
 NOT_IN_A_CLONE = shutil.ignore_patterns(

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from app.queries.errors import InvalidParameter
+from app.services.access import Forbidden
 from app.services.errors import Conflict, FieldProblem
 from events.errors import LedgerError
 
@@ -42,6 +43,11 @@ async def invalid_parameter(request: Request, error: Exception) -> JSONResponse:
     return await request_validation_exception_handler(request, RequestValidationError([detail]))
 
 
+async def forbidden(request: Request, error: Exception) -> JSONResponse:
+    """A principal without the role an action needs: 403 naming the role."""
+    return JSONResponse({"detail": str(error)}, status_code=403)
+
+
 async def conflict(request: Request, error: Exception) -> JSONResponse:
     """A request the ledger already contradicts: 409 with the reason."""
     return JSONResponse({"detail": str(error)}, status_code=409)
@@ -52,4 +58,5 @@ def install_api_errors(app: FastAPI) -> None:
     app.add_exception_handler(LedgerError, ledger_error)
     app.add_exception_handler(FieldProblem, field_problem)
     app.add_exception_handler(Conflict, conflict)
+    app.add_exception_handler(Forbidden, forbidden)
     app.add_exception_handler(InvalidParameter, invalid_parameter)

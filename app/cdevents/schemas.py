@@ -1,7 +1,7 @@
 """The official CDEvents 0.5.1 JSON schemas (vendored) and validation against them.
 
 The schema files in `schema_files/` are byte-for-byte copies of those in the
-CDEvents 0.5.1 release (tests/test_cdevents.py compares them with
+CDEvents 0.5.1 release (tests/api/test_cdevents.py compares them with
 /work/shared/standards/cdevents-0.5.1 when that directory exists). They refer to
 each other by `$id` (e.g. `links/embeddedlinksarray`), so they are put in a
 `referencing` Registry under their ids and every `$ref` resolves offline.

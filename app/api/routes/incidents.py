@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from app.api.schemas.writes import IncidentIn, IncidentRecordedOut
-from app.deps import ActorDep, StoreDep
+from app.deps import OperatorDep, StoreDep
 from app.services.incidents import IncidentReport, record_incident
 
 router = APIRouter(prefix="/api", tags=["events from outside"])
@@ -16,9 +16,9 @@ router = APIRouter(prefix="/api", tags=["events from outside"])
     status_code=status.HTTP_201_CREATED,
     responses={409: {"description": "Already resolved otherwise, or opened otherwise."}},
 )
-def post_incident(body: IncidentIn, store: StoreDep, actor: ActorDep) -> IncidentRecordedOut:
+def post_incident(body: IncidentIn, store: StoreDep, who: OperatorDep) -> IncidentRecordedOut:
     """Record IncidentOpened and/or IncidentResolved in `incident-<id>`, as the actor."""
-    written = record_incident(store, IncidentReport(**body.model_dump()), actor)
+    written = record_incident(store, IncidentReport(**body.model_dump()), who.actor)
     return IncidentRecordedOut(
         incident_id=body.incident_id, positions=written.positions, replayed=written.replayed
     )

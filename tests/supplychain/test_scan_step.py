@@ -1,0 +1,385 @@
+"""Scans end to end: the `scan` step in a run, `shiplog scan` re-scans, and the HTTP API."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from app.cli import app
+from app.config import Settings, get_settings
+from app.database import Database
+from app.pipeline import PipelineError, dependencies, parse_pipeline
+from app.projections import projector
+from app.queries.supplychain import load_sbom
+from app.server import create_app
+from app.supplychain.sbom import sbom_digest
+from events.store import EventStore
+from events.vocabulary import (
+    ImageBuilt,
+    ImagePushed,
+    RunFailed,
+    SbomGenerated,
+    ScanCompleted,
+    StepFinished,
+)
+from tests.paths import PROJECT_ROOT
+from tests.support.runs import (
+    SHIPLOG,
+    make_repo,
+    of_type,
+    one,
+    run_events,
+    run_id_in,
+)
+from tests.support.supplychain_samples import (
+    DEBIAN_V1,
+    advisories_v1,
+    debian_files,
+    fixed,
+    images,
+    osv,
+    write_advisories,
+)
+
+pytestmark = pytest.mark.usefixtures("leftover_guard")  # nothing left on the engine
+
+__all__ = ["images"]
+
+
+def pairs(event: ScanCompleted) -> set[tuple[str, str]]:
+    """(advisory, package) of each finding."""
+    return {(f.advisory, f.package) for f in event.findings}
+
+
+@pytest.fixture
+def osv_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The v1 advisories, as SHIPLOG_OSV_DIR for the CLI."""
+    directory = write_advisories(tmp_path / "osv-v1", advisories_v1())
+    monkeypatch.setenv("SHIPLOG_OSV_DIR", str(directory))
+    get_settings.cache_clear()
+    return directory
+
+
+def test_a_scan_step_records_the_sbom_and_findings_and_fail_on_gates_the_run(
+    cli: CliRunner,
+    store: EventStore,
+    database: Database,
+    busybox_image: str,
+    osv_dir: Path,
+    tmp_path: Path,
+) -> None:
+    tag = f"shiplog-test/scanned-{uuid.uuid4().hex[:10]}:1"
+    pipeline = f"""\
+name: scanned
+steps:
+  - name: build
+    build:
+      tags: ["{tag}"]
+  - name: report
+    scan:
+      image: build
+  - name: gate
+    scan:
+      image: {tag}
+      fail_on: critical
+    depends_on: [report]
+"""
+    files: dict[str, str | bytes] = {f"root/{k}": v for k, v in debian_files().items()}
+    files["Dockerfile"] = "FROM shiplog/busybox:1\nCOPY root/ /\n"
+    files[".shiplog.yml"] = pipeline
+    repo = make_repo(tmp_path / "repo", files)
+    result = cli.invoke(app, ["run", str(repo)])
+    assert result.exit_code == 1, result.output
+    events = run_events(store, run_id_in(result.output))
+    image_id = one(events, ImageBuilt).image_id
+    assert one(events, StepFinished, step="report").exit_code == 0
+    assert one(events, StepFinished, step="gate").exit_code == 1
+    assert one(events, RunFailed).step == "gate"
+    made = of_type(events, SbomGenerated)
+    assert [(e.step, e.image_digest) for e in made] == [("report", image_id), ("gate", image_id)]
+    assert made[0].sbom_digest == made[1].sbom_digest  # the same image, the same bytes
+    assert made[0].components == 6 and made[0].ecosystems == {"deb": 6}
+    report, gate = (
+        one(events, ScanCompleted, step="report"),
+        one(events, ScanCompleted, step="gate"),
+    )
+    assert pairs(report) == pairs(gate) == DEBIAN_V1
+    assert (report.fail_on, gate.fail_on) == (None, "critical")
+    assert report.sbom_digest == made[0].sbom_digest
+    assert report.advisories == len(advisories_v1())
+    critical = [f for f in gate.findings if f.severity == "critical"]
+    assert {f.package for f in critical} == {"libssl3", "openssl"}
+    assert all(f.ecosystem == "Debian:12" for f in gate.findings)
+    stored = load_sbom(store, made[0].sbom_digest)
+    assert sbom_digest(stored.document) == made[0].sbom_digest
+    assert stored.image_id == image_id
+    gate_log = cli.invoke(app, ["logs", run_id_in(result.output), "gate"]).output
+    assert "2 finding(s) at or above critical: DSA-0001-1" in gate_log
+
+
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [
+        (
+            "    scan:\n      image: app\n      fail_on: severe\n",
+            ".shiplog.yml:8:16: steps[1].scan.fail_on: 'severe' is not one of 'critical', "
+            "'high', 'medium' or 'low'",
+        ),
+        (
+            "    scan:\n      image: app\n      failon: high\n",
+            ".shiplog.yml:8:7: steps[1].scan.failon: unknown key 'failon'",
+        ),
+        (
+            "    scan:\n      image: app\n    push:\n      image: app\n",
+            ".shiplog.yml:6:5: steps[1].scan: a step is one kind: it cannot have both 'push' and "
+            "'scan'",
+        ),
+    ],
+)
+def test_a_bad_scan_step_is_refused_at_its_line_and_column(step: str, expected: str) -> None:
+    text = "name: p\nsteps:\n  - name: build\n    build: {tags: [app]}\n  - name: scan\n" + step
+    with pytest.raises(PipelineError) as caught:
+        parse_pipeline(text)
+    assert str(caught.value.problems[0]).startswith(expected), str(caught.value)
+
+
+def test_a_scan_step_waits_for_the_build_step_it_names_which_must_come_first() -> None:
+    scan = "  - name: scan\n    scan: {image: build}\n    depends_on: []\n"
+    build = "  - name: build\n    build: {tags: [app]}\n    depends_on: []\n"
+    with pytest.raises(PipelineError, match="built by step 'build', which comes later"):
+        parse_pipeline(f"name: p\nsteps:\n{scan}{build}")
+    pipeline = parse_pipeline(f"name: p\nsteps:\n{build}{scan}")
+    assert dependencies(pipeline)["scan"] == frozenset({"build"})  # not in its depends_on
+
+
+def test_shiplog_scan_rescans_an_old_image_from_its_stored_sbom_against_newer_advisories(
+    cli: CliRunner,
+    store: EventStore,
+    settings: Settings,
+    docker_client: Any,
+    images: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    older = write_advisories(
+        tmp_path / "older",
+        [osv("DSA-0002-1", "Debian:12", "openssl", ranges=fixed("3.0.11-1~deb12u2"))],
+    )
+    first = cli.invoke(app, ["scan", images["debian-tag"], "--osv-dir", str(older)])
+    assert first.exit_code == 0, first.output
+    assert "2 finding(s)" in first.output and "made and stored" in first.output
+    docker_client.images.remove(images["debian"], force=True)  # gone from the engine
+    newer = write_advisories(tmp_path / "newer", advisories_v1())
+    again = cli.invoke(
+        app, ["scan", images["debian"], "--osv-dir", str(newer), "--fail-on", "critical"]
+    )
+    assert again.exit_code == 1, again.output  # critical findings, as asked
+    stream = store.read_stream(f"image-{images['debian']}")
+    assert [e.type_name for e in stream] == ["SbomGenerated", "ScanCompleted", "ScanCompleted"]
+    made = stream[0].data
+    before, after = stream[1].data, stream[2].data
+    assert isinstance(made, SbomGenerated)
+    assert isinstance(before, ScanCompleted) and isinstance(after, ScanCompleted)
+    assert before.sbom_digest == after.sbom_digest == made.sbom_digest
+    assert before.advisory_set_digest != after.advisory_set_digest
+    assert pairs(before) == {("DSA-0002-1", "libssl3"), ("DSA-0002-1", "openssl")}
+    assert pairs(after) == DEBIAN_V1
+    assert (before.step, after.fail_on) == (None, "critical")
+    assert stream[2].metadata.source == "cli"
+
+
+def shiplog(database: Database, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The `shiplog` command of this checkout, run as a user would, on the test database."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(PROJECT_ROOT),  # this checkout's code, whatever is installed
+        "SHIPLOG_DATABASE_URL": database.owner_url,
+        "SHIPLOG_HOME": str(tmp_path / "home"),
+    }
+    return subprocess.run(
+        [str(SHIPLOG), *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_shiplog_scan_of_a_bad_advisory_file_or_unknown_image_exits_2_and_records_nothing(
+    database: Database, images: dict[str, str], tmp_path: Path
+) -> None:
+    bad = write_advisories(tmp_path / "bad", [osv("PYSEC-1", "PyPI", "x", ranges=fixed("1.0.0"))])
+    (bad / "PyPI" / "PYSEC-2.json").write_text('{"id": "PYSEC-2", "affected": [{"package": 1}]}')
+    done = shiplog(database, tmp_path, "scan", images["debian-tag"], "--osv-dir", str(bad))
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "shiplog: advisory PyPI/PYSEC-2.json: field affected[0].package: "
+        "expected an object, got int"
+    )
+    good = write_advisories(tmp_path / "good", advisories_v1())
+    missing = shiplog(database, tmp_path, "scan", "shiplog-test/nothing:1", "--osv-dir", str(good))
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == (
+        "shiplog: image shiplog-test/nothing:1 is not on this Docker engine "
+        "(shiplog never pulls images)"
+    )
+    with psycopg.connect(database.owner_url) as conn:
+        assert conn.execute("SELECT count(*) FROM events").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM sboms").fetchone() == (0,)
+
+
+def deploy(client: TestClient, environment: str, image: str, at: str) -> None:
+    """Record a finished rollout of `image` to the service `web` of `environment`."""
+    body = {
+        "environment": environment,
+        "service": "web",
+        "image_digest": image,
+        "status": "succeeded",
+        "started_at": at,
+        "finished_at": at,
+    }
+    assert client.post("/api/deployments", json=body).status_code == 201
+
+
+def test_the_api_serves_stored_sboms_and_answers_which_images_an_advisory_or_package_hits(
+    cli: CliRunner, client: TestClient, store: EventStore, osv_dir: Path, images: dict[str, str]
+) -> None:
+    for name in ("debian", "python", "alpine"):
+        assert cli.invoke(app, ["scan", images[f"{name}-tag"]]).exit_code == 0
+    debian, alpine = images["debian"], images["alpine"]
+    deploy(client, "production", debian, "2024-03-01T10:00:00Z")
+    deploy(client, "production", images["python"], "2024-03-02T10:00:00Z")
+    deploy(client, "staging", debian, "2024-03-03T10:00:00Z")
+    assert client.get("/api/affected", params={"advisory": "DSA-0001-1"}).status_code == 503
+    projector(store).catch_up_all()
+    sbom = client.get(f"/api/images/{debian}/sbom")
+    assert sbom.status_code == 200
+    assert sbom.headers["content-type"].startswith("application/vnd.cyclonedx+json")
+    assert f'"{sbom_digest(sbom.content)}"' == sbom.headers["etag"]
+    assert client.get(f"/api/images/sha256:{'0' * 64}/sbom").status_code == 404
+    assert client.get("/api/images/latest/sbom").status_code == 422
+
+    by_alias = client.get("/api/affected", params={"advisory": "CVE-2024-0001"}).json()["images"]
+    assert [i["image_digest"] for i in by_alias] == [debian]
+    assert {f["package"] for f in by_alias[0]["findings"]} == {"libssl3", "openssl"}
+    assert by_alias[0]["scan_stream"] == f"image-{debian}"
+    where = [
+        (d["environment"], d["since"], d["until"], d["running"]) for d in by_alias[0]["deployments"]
+    ]
+    assert where == [
+        ("production", "2024-03-01T10:00:00Z", "2024-03-02T10:00:00Z", False),
+        ("staging", "2024-03-03T10:00:00Z", None, True),
+    ]
+    alpine_hit = client.get("/api/affected", params={"advisory": "ALPINE-CVE-2024-0001"}).json()
+    assert [i["image_digest"] for i in alpine_hit["images"]] == [alpine]
+
+    package = client.get("/api/affected", params={"purl": "pkg:deb/debian/openssl"}).json()
+    assert [i["image_digest"] for i in package["images"]] == [debian]
+    assert {f["advisory"] for f in package["images"][0]["findings"]} == {
+        "DSA-0001-1",
+        "DEBIAN-CVE-2024-0003",
+    }
+    other = client.get("/api/affected", params={"purl": "pkg:deb/debian/openssl@9.9"}).json()
+    assert other == {"images": []}
+    pypi = client.get("/api/affected", params={"purl": "pkg:pypi/urllib3@2.0.0rc1"}).json()
+    assert [i["image_digest"] for i in pypi["images"]] == [images["python"]]
+    refused = client.get("/api/affected", params={"purl": "openssl"})
+    assert refused.status_code == 422 and "purl" in refused.json()["detail"][0]["loc"]
+    assert client.get("/api/affected").status_code == 422
+
+
+def test_with_sbom_after_build_every_build_records_its_sbom_found_by_pushed_digest_too(
+    cli: CliRunner,
+    store: EventStore,
+    settings: Settings,
+    busybox_image: str,
+    registry: Any,
+    osv_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SHIPLOG_SBOM_AFTER_BUILD", "true")
+    get_settings.cache_clear()
+    suffix = uuid.uuid4().hex[:10]
+    tag, repository = f"shiplog-test/sbom-{suffix}:1", f"{registry.address}/sbom-{suffix}"
+    pipeline = f"""\
+name: built
+steps:
+  - name: build
+    build:
+      tags: ["{tag}"]
+  - name: push
+    push:
+      image: {tag}
+      repository: {repository}
+      tags: ["1"]
+"""
+    files: dict[str, str | bytes] = {f"root/{k}": v for k, v in debian_files().items()}
+    files["Dockerfile"] = "FROM shiplog/busybox:1\nCOPY root/ /\n"
+    files[".shiplog.yml"] = pipeline
+    result = cli.invoke(app, ["run", str(make_repo(tmp_path / "repo", files))])
+    assert result.exit_code == 0, result.output
+    events = run_events(store, run_id_in(result.output))
+    names = [e.type_name for e in events]
+    assert names.index("SbomGenerated") == names.index("ImageBuilt") + 1
+    made = one(events, SbomGenerated)
+    assert made.step == "build" and made.image_digest == one(events, ImageBuilt).image_id
+    pushed = one(events, ImagePushed).digest
+    assert pushed != made.image_digest
+
+    with TestClient(create_app(settings)) as client:
+        deploy(client, "production", pushed, "2024-03-01T10:00:00Z")  # as a registry names it
+        projector(store).catch_up_all()
+        by_push = client.get(f"/api/images/{pushed}/sbom")
+        by_id = client.get(f"/api/images/{made.image_digest}/sbom")
+        holding = client.get("/api/affected", params={"purl": "pkg:deb/debian/openssl"}).json()
+    ((image,),) = [holding["images"]]
+    assert image["image_digest"] == made.image_digest
+    assert [(d["environment"], d["image_digest"], d["running"]) for d in image["deployments"]] == [
+        ("production", pushed, True)
+    ]
+    assert by_push.status_code == by_id.status_code == 200
+    assert by_push.content == by_id.content
+    assert sbom_digest(by_push.content) == made.sbom_digest
+
+    rescan = cli.invoke(app, ["scan", pushed])  # from the stored SBOM
+    assert rescan.exit_code == 0, rescan.output
+    scanned = store.read_stream(f"image-{made.image_digest}")
+    assert [e.type_name for e in scanned] == ["ScanCompleted"]  # the SBOM was not made again
+    completed = scanned[0].data
+    assert isinstance(completed, ScanCompleted)
+    assert completed.sbom_digest == made.sbom_digest
+    assert pairs(completed) == DEBIAN_V1
+
+
+def test_findings_too_many_for_one_event_fail_the_scan_step_with_a_clear_reason(
+    cli: CliRunner,
+    store: EventStore,
+    osv_dir: Path,
+    images: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SHIPLOG_MAX_EVENT_BYTES", "1500")
+    get_settings.cache_clear()
+    pipeline = (
+        f"name: small\nsteps:\n  - name: scan\n    scan:\n      image: {images['debian-tag']}\n"
+    )
+    result = cli.invoke(app, ["run", str(make_repo(tmp_path / "repo", {".shiplog.yml": pipeline}))])
+    assert result.exit_code == 1, result.output
+    run_id = run_id_in(result.output)
+    events = run_events(store, run_id)
+    assert one(events, StepFinished, step="scan").exit_code == 1
+    assert one(events, RunFailed).reason == "step 'scan' failed"
+    assert of_type(events, ScanCompleted) == []
+    log = cli.invoke(app, ["logs", run_id, "scan"]).output
+    assert "7 findings do not fit in one ScanCompleted event" in log
+    assert "raise SHIPLOG_MAX_EVENT_BYTES" in log

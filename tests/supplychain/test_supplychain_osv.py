@@ -1,0 +1,195 @@
+"""OSV advisory sets: loading, clear errors for bad files, digests, and range semantics."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.supplychain.matching import affects, at_or_above, ecosystem_matches
+from app.supplychain.osv import AdvisoryError, load_advisories, parse_advisory
+from app.supplychain.service import advisories_from
+from tests.support.supplychain_samples import fixed, osv, write_advisories
+
+
+def entry(ecosystem: str, *events: dict[str, str], kind: str = "ECOSYSTEM") -> Any:
+    """The affected entry of a one-range record in `ecosystem`."""
+    record = osv("X-1", ecosystem, "pkg", ranges=[{"type": kind, "events": list(events)}])
+    return parse_advisory(record, "x.json").affected[0]
+
+
+def refused(tmp_path: Path, record: Any, name: str = "bad.json") -> AdvisoryError:
+    """The error loading a directory holding only `record` (written as given) raises."""
+    directory = tmp_path / "osv"
+    text = record if isinstance(record, str) else json.dumps(record)
+    (directory / name).parent.mkdir(parents=True, exist_ok=True)
+    (directory / name).write_text(text)
+    with pytest.raises(AdvisoryError) as caught:
+        load_advisories(directory)
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("record", "field", "words"),
+    [
+        ("{not json", None, "not JSON"),
+        ({"affected": []}, "id", "expected a non-empty string"),
+        ({"id": "A", "aliases": "CVE-1"}, "aliases", "expected a list"),
+        (
+            osv("A", "PyPI", "p", ranges=fixed("not a version!")),
+            "affected[0].ranges[0].events[1].fixed",
+            "is not a PEP 440 version",
+        ),
+        (
+            osv("A", "Debian:12", "p", ranges=fixed("abc")),
+            "affected[0].ranges[0].events[1].fixed",
+            "is not a Debian version",
+        ),
+        (
+            osv("A", "npm", "p", ranges=[{"type": "SEMVER", "events": [{"introduced": "1.x"}]}]),
+            "affected[0].ranges[0].events[0].introduced",
+            "is not a SemVer version",
+        ),
+        (
+            osv("A", "npm", "p", ranges=[{"type": "SEMVER", "events": [{"fixed": "1", "a": 2}]}]),
+            "affected[0].ranges[0].events[0]",
+            "exactly one of introduced, fixed, last_affected, limit",
+        ),
+        (
+            osv("A", "npm", "p", ranges=[{"type": "RANGE", "events": [{"fixed": "1.0.0"}]}]),
+            "affected[0].ranges[0].type",
+            "unknown range type",
+        ),
+        (
+            {**osv("A", "npm", "p"), "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:Q"}]},
+            "severity[0].score",
+            "not a valid CVSS_V3 vector",
+        ),
+        (
+            {"id": "A", "affected": [{"package": {"name": "p"}}]},
+            "affected[0].package.ecosystem",
+            "expected a non-empty string",
+        ),
+    ],
+)
+def test_a_bad_advisory_file_is_refused_naming_the_file_and_the_field(
+    tmp_path: Path, record: Any, field: str | None, words: str
+) -> None:
+    error = refused(tmp_path, record, "PyPI/bad-one.json")
+    assert error.source == "PyPI/bad-one.json"
+    assert error.field == field
+    assert str(error).startswith("advisory PyPI/bad-one.json")
+    assert words in str(error)
+    if field:
+        assert f"field {field}" in str(error)
+
+
+def test_zip_exports_are_read_and_errors_name_the_member(tmp_path: Path) -> None:
+    directory = tmp_path / "osv"
+    directory.mkdir()
+    with zipfile.ZipFile(directory / "all.zip", "w") as archive:
+        archive.writestr(
+            "GHSA-1.json",
+            json.dumps(osv("GHSA-1", "npm", "a", ranges=fixed("1.0.0", kind="SEMVER"))),
+        )
+        archive.writestr("GHSA-2.json", json.dumps(osv("GHSA-2", "npm", "b", versions=["1.0.0"])))
+    loaded = load_advisories(directory)
+    assert [a.id for a in loaded.advisories] == ["GHSA-1", "GHSA-2"]
+    assert [a.id for a, _ in loaded.candidates("npm", "b")] == ["GHSA-2"]
+    with zipfile.ZipFile(directory / "all.zip", "a") as archive:
+        archive.writestr("GHSA-3.json", "[]")
+    with pytest.raises(AdvisoryError, match=r"all\.zip!GHSA-3\.json: field \(record\)"):
+        load_advisories(directory)
+
+
+def test_the_advisory_set_digest_changes_with_any_file_and_only_then(tmp_path: Path) -> None:
+    records = [
+        osv("A-1", "PyPI", "p", ranges=fixed("1.0")),
+        osv("A-2", "PyPI", "q", ranges=fixed("2")),
+    ]
+    first = load_advisories(write_advisories(tmp_path / "one", records))
+    again = load_advisories(write_advisories(tmp_path / "two", list(reversed(records))))
+    assert first.digest == again.digest
+    changed = [records[0], osv("A-2", "PyPI", "q", ranges=fixed("3"))]
+    assert load_advisories(write_advisories(tmp_path / "three", changed)).digest != first.digest
+
+
+def test_a_missing_advisory_directory_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(AdvisoryError, match="does not exist"):
+        load_advisories(tmp_path / "nowhere")
+
+
+def test_debian_order_honours_epochs_and_tildes() -> None:
+    assert affects(entry("Debian:12", {"introduced": "0"}, {"fixed": "1:1.0-1"}), "2.0-1") == (
+        True,
+        "1:1.0-1",
+    )  # no epoch is epoch 0, below any 1:
+    assert affects(entry("Debian:12", {"introduced": "0"}, {"fixed": "1.0-1"}), "1.0-1~rc1")[0]
+    assert not affects(entry("Debian:12", {"introduced": "0"}, {"fixed": "1.0~rc1-1"}), "1.0-1")[0]
+
+
+def test_pep440_prereleases_sort_before_their_release() -> None:
+    window = entry("PyPI", {"introduced": "2.0.0a1"}, {"fixed": "2.0.0"})
+    assert affects(window, "2.0.0rc1") == (True, "2.0.0")
+    assert not affects(window, "2.0.0")[0]
+    assert not affects(window, "1.9.9")[0]
+    assert not affects(window, "2.0.0.post1")[0]
+
+
+def test_a_reintroduced_range_and_a_limit_follow_the_osv_algorithm() -> None:
+    twice = entry(
+        "npm",
+        {"introduced": "1.0.0"},
+        {"fixed": "1.2.0"},
+        {"introduced": "2.0.0"},
+        {"fixed": "2.1.0"},
+        kind="SEMVER",
+    )
+    assert affects(twice, "1.1.0") == (True, "1.2.0")
+    assert not affects(twice, "1.5.0")[0]
+    assert affects(twice, "2.0.5") == (True, "2.1.0")
+    assert not affects(twice, "2.0.0-rc.1")[0]  # a pre-release is before its release
+    limited = entry("Alpine:v3.19", {"introduced": "0"}, {"limit": "1.5-r0"})
+    assert affects(limited, "1.4-r9")[0]
+    assert not affects(limited, "1.5-r0")[0]
+    last = entry("PyPI", {"introduced": "0"}, {"last_affected": "1.4"})
+    assert affects(last, "1.4") == (True, None)
+    assert not affects(last, "1.4.1")[0]
+
+
+def test_severity_thresholds_include_graver_findings_and_never_unknown_ones() -> None:
+    assert at_or_above("critical", "high")
+    assert at_or_above("high", "high")
+    assert not at_or_above("medium", "high")
+    assert not at_or_above(None, "low")
+
+
+def test_without_an_advisory_directory_a_scan_says_how_to_configure_one() -> None:
+    with pytest.raises(AdvisoryError) as caught:
+        advisories_from(None)
+    assert str(caught.value) == (
+        "no advisory directory is configured: set SHIPLOG_OSV_DIR (or pass --osv-dir)"
+    )
+
+
+def test_an_unchanged_set_is_reused_and_a_changed_file_is_read_again(tmp_path: Path) -> None:
+    directory = write_advisories(tmp_path / "osv", [osv("A-1", "PyPI", "p", ranges=fixed("1.0"))])
+    first = load_advisories(directory)
+    assert load_advisories(directory) is first
+    write_advisories(directory, [osv("A-1", "PyPI", "p", ranges=fixed("2.0"))])
+    changed = load_advisories(directory)
+    assert changed.digest != first.digest
+    ((_, entry),) = changed.candidates("PyPI", "p")
+    assert affects(entry, "1.5") == (True, "2.0")
+
+
+def test_an_advisoryecosystem_matches_its_release_only_with_or_without_a_suffix() -> None:
+    assert ecosystem_matches("Debian:12", "Debian:12")
+    assert ecosystem_matches("Debian", "Debian:11")
+    assert ecosystem_matches("Ubuntu:22.04:LTS", "Ubuntu:22.04")
+    assert not ecosystem_matches("Debian:11", "Debian:12")
+    assert not ecosystem_matches("Ubuntu:22.04:LTS", "Ubuntu:22.0")
+    assert not ecosystem_matches("Alpine:v3.18", "Alpine:v3.19")

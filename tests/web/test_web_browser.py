@@ -1,0 +1,209 @@
+"""End to end in a real browser: Debian's Chromium driven by Playwright, a real server and run.
+
+The timeline is opened first; then a real pipeline (build, test in the image,
+a slow step, push to a loopback registry) is queued and worked by a runner, and
+its events must appear on the open page without a reload. Then the visitor
+follows run → image → environment, and uses the search box. A screenshot of
+each page is saved under test-artifacts/web/.
+
+No browser is downloaded: Chromium is Debian's (`apt-get install chromium`,
+which .ci/run does). Without it the test is skipped, or fails under
+SHIPLOG_REQUIRE_BROWSER=1 or SHIPLOG_REQUIRE_DOCKER=1 (as in CI).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+from typer.testing import CliRunner
+
+from app.config import Settings
+from app.database import Database
+from events.store import EventStore
+from events.vocabulary import ImagePushed, StepStarted
+from tests.paths import PROJECT_ROOT
+from tests.support.runs import (
+    fast_settings,
+    hello_app,
+    hello_pipeline,
+    of_type,
+    queue_detached,
+    run_events,
+    unique_name,
+    wait_until,
+    working,
+)
+from tests.support.web_server import serving
+
+pytestmark = pytest.mark.usefixtures("leftover_guard")  # nothing left on the engine
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "web"
+SLOW_STEP = """
+  - name: slow
+    image: {tag}
+    depends_on: [test]
+    commands:
+      - echo first line
+      - sleep 8
+      - echo second line
+"""
+
+
+def browser_missing(reason: str) -> None:
+    """Fail where a browser is required (CI), else skip."""
+    if "1" in (os.environ.get("SHIPLOG_REQUIRE_BROWSER"), os.environ.get("SHIPLOG_REQUIRE_DOCKER")):
+        pytest.fail(f"a browser is required but: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, through Playwright's sync API."""
+    from playwright.sync_api import Error, sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        browser_missing(f"{CHROMIUM} is missing (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        try:
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        except Error as error:
+            browser_missing(f"Chromium did not start: {error}")
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def shot(page: Any, name: str) -> None:
+    """Save a full-page screenshot of `page` as test-artifacts/web/<name>.png."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def with_slow_step(pipeline: str, tag: str) -> str:
+    """`pipeline` with a step that logs a line, waits, and logs another, before the push."""
+    head, push = pipeline.split("  - name: push", 1)
+    return head.rstrip("\n") + "\n" + SLOW_STEP.format(tag=tag) + "\n  - name: push" + push
+
+
+def test_a_visitor_watches_a_run_live_and_follows_it_to_its_image_and_environment(
+    browser: Any,
+    cli: CliRunner,
+    store: EventStore,
+    database: Database,
+    settings: Settings,
+    docker_client: Any,
+    busybox_image: str,
+    registry: Any,
+    runners: Any,
+    tmp_path: Path,
+) -> None:
+    tag = f"{unique_name('shiplog-test/web')}:1.0.0"
+    push_repository = f"{registry.address}/{unique_name('shiplog-test/web-pushed')}"
+    pipeline = with_slow_step(hello_pipeline(tag, push_repository, ("1.0.0",)), tag)
+    repo = hello_app(tmp_path / "hello", pipeline)
+    runner = runners(fast_settings(tmp_path / "runner", database), "web-e2e")
+
+    with serving(settings) as base:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(base + "/")
+        assert page.locator("#timeline-empty").is_visible()
+        # Keyboard first: Tab reaches the skip link, which leads to the content.
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+        page.keyboard.press("Enter")
+        page.wait_for_url("**#main", timeout=5000)  # the fragment lands after the key event
+        page.evaluate("window.__notReloaded = true")
+
+        # Queue a run: its RunQueued row appears on the open page.
+        run_id = queue_detached(cli, repo)
+        rows = page.locator("#timeline-rows tr")
+        page.locator("#timeline-rows tr", has_text="RunQueued").wait_for(timeout=30_000)
+        with working(runner):
+            wait_until(
+                lambda: any(
+                    s.step == "slow" for s in of_type(run_events(store, run_id), StepStarted)
+                ),
+                timeout=180,
+                what="the slow step to start",
+            )
+            # The run page while the step runs: its log grows without a reload.
+            run_page = browser.new_page(viewport={"width": 1280, "height": 900})
+            run_page.goto(f"{base}/runs/{run_id}")
+            log = run_page.locator("#step-slow pre")
+            log.wait_for()
+            assert log.get_attribute("data-live-log"), "the slow step should still be running"
+            assert "second line" not in log.inner_text()
+            run_page.evaluate("window.__notReloaded = true")
+            run_page.locator("#step-slow pre", has_text="second line").wait_for(timeout=60_000)
+            run_page.locator("#run-heading", has_text="succeeded").wait_for(timeout=120_000)
+            assert run_page.evaluate("window.__notReloaded") is True
+            shot(run_page, "run-live")
+
+        page.locator("#timeline-rows tr", has_text="RunSucceeded").wait_for(timeout=60_000)
+        assert page.evaluate("window.__notReloaded") is True, "the timeline was reloaded"
+        types = rows.locator("td:nth-child(2)").all_inner_texts()
+        assert types[0] == "RunSucceeded" and types[-1] == "RunQueued"
+        assert len(types) == len(run_events(store, run_id))
+        shot(page, "timeline")
+
+        # run → image
+        page.locator(f'#timeline-rows a[href="/runs/{run_id}"]').first.click()
+        page.wait_for_url(f"**/runs/{run_id}")
+        bars = page.locator("#run-summary svg g.bar title").all_text_contents()
+        assert sorted(bar.split(":")[0] for bar in bars) == ["build", "push", "slow", "test"]
+        shot(page, "run")
+        [pushed] = of_type(run_events(store, run_id), ImagePushed)
+        page.locator(f'a.digest[href="/images/{pushed.digest}"]').click()
+        page.wait_for_url(f"**/images/{pushed.digest}")
+        assert pushed.tag in page.locator("#pushes").inner_text()
+        assert page.locator("text=Not deployed anywhere.").is_visible()
+
+        # The image is deployed; the image page now leads to its environment.
+        response = httpx.post(
+            f"{base}/api/deployments",
+            json={"environment": "production", "service": "hello",
+                  "image_digest": pushed.digest, "status": "succeeded"},
+            headers={"X-Shiplog-Actor": "deployer"},
+        )  # fmt: skip
+        assert response.status_code == 201, response.text
+
+        def deployed() -> bool:  # the server folds the new event within a moment
+            page.reload()
+            return page.locator("#placements").count() == 1
+
+        wait_until(deployed, timeout=30, what="the image page to show the deployment")
+        assert "running now" in page.locator("#placements").inner_text()
+        provenance = page.locator("a[download]", has_text="SLSA provenance").get_attribute("href")
+        statement = httpx.get(base + str(provenance)).json()
+        assert statement["predicateType"] == "https://slsa.dev/provenance/v1"
+        assert pushed.digest.removeprefix("sha256:") in json.dumps(statement["subject"])
+        shot(page, "image")
+        page.locator('#placements a[href="/environments/production"]').click()
+        page.wait_for_url("**/environments/production")
+        assert pushed.digest[:23] in page.locator("#running-now").inner_text()
+        shot(page, "environment")
+
+        # The search box: a run id prefix goes to the run.
+        page.fill("#search-q", run_id[:8])
+        page.keyboard.press("Enter")
+        page.wait_for_url(f"**/runs/{run_id}")
+        assert run_id in page.locator("h1").inner_text()
+
+        for name in ("ledger", "velocity"):
+            page.goto(f"{base}/{name}")
+            shot(page, name)
+        phone = browser.new_page(viewport={"width": 390, "height": 844})
+        phone.goto(base + "/")
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390 + 1, f"the timeline needs {width} px at phone width"
+        shot(phone, "timeline-phone")
+        for open_page in (page, run_page, phone):  # close their live feeds before the server
+            open_page.close()
