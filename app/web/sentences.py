@@ -39,7 +39,7 @@ SENTENCES: dict[str, str] = {
     "StepStarted": _STEP
     + " started: {% if e.image_digest %}{{ e.image }} as "
     + _IMAGE % "image_digest"
-    + "{% elif e.image.startswith('sha256:') %}"
+    + "{% elif (e.image or '').startswith('sha256:') %}"
     + _IMAGE % "image"
     + "{% else %}{{ e.image }}{% endif %}",
     "StepFinished": _STEP + " {{ 'finished' if e.exit_code == 0 else 'failed' }} in "

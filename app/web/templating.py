@@ -30,9 +30,9 @@ def time_element(value: datetime | None) -> Markup:
     return Markup('<time datetime="{0}" title="{1}">{1}</time>').format(iso, text)
 
 
-def duration(ms: int | float | None) -> str:
+def duration(ms: object) -> str:
     """A duration in milliseconds as people read it: 850 ms, 12.3 s, 4 min 05 s, 2 h 03 min."""
-    if ms is None:
+    if not isinstance(ms, int | float):
         return "—"
     if ms < 1000:
         return f"{int(ms)} ms"
