@@ -45,6 +45,16 @@
       setTimeout(function () { button.classList.remove("copied"); }, 1500);
     }, function () { announce("Could not copy; select the text instead"); });
   }
+  // A table wider than the screen scrolls inside its box: let the keyboard reach and scroll it.
+  function scrollableTables(root) {
+    root.querySelectorAll(".table-wrap").forEach(function (wrap) {
+      if (wrap.scrollWidth <= wrap.clientWidth || wrap.hasAttribute("tabindex")) return;
+      var caption = wrap.querySelector("caption");
+      wrap.setAttribute("tabindex", "0");
+      wrap.setAttribute("role", "region");
+      wrap.setAttribute("aria-label", (caption ? caption.textContent : "Table") + " (scrolls sideways)");
+    });
+  }
   function liveTimeline() {
     var body = document.querySelector("tbody[data-live]");
     if (!body || !window.EventSource) return;
@@ -102,6 +112,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     localTimes(document);
     copyButtons(document);
+    scrollableTables(document);
     document.addEventListener("click", onCopy);
     liveTimeline();
     liveLogs();
