@@ -10,6 +10,7 @@ width, and must
   axe-core; nothing is downloaded),
 - not scroll sideways, and leave no cell that holds details clipped
   (scrollWidth equals clientWidth),
+- give every chart (an SVG) a text alternative: role img and a name,
 
 and a screenshot of each is saved under test-artifacts/web/ to look at.
 """
@@ -38,10 +39,15 @@ DETAIL_CELLS = "td.details, td.stream, td.type, td.actor, #findings td, #reprodu
 OVERFLOW = """
 (selector) => {
   const root = document.documentElement;
+  const unnamed = [...document.querySelectorAll("main svg")]
+    .filter((svg) => svg.getAttribute("aria-hidden") !== "true")
+    .filter((svg) => svg.getAttribute("role") !== "img"
+      || !(svg.getAttribute("aria-label") || svg.getAttribute("aria-labelledby")))
+    .map((svg) => svg.outerHTML.slice(0, 80));
   const clipped = [...document.querySelectorAll(selector)]
     .filter((cell) => cell.scrollWidth > cell.clientWidth + 1)
     .map((cell) => cell.textContent.trim().slice(0, 60));
-  return {page: root.scrollWidth, view: root.clientWidth, clipped: clipped};
+  return {page: root.scrollWidth, view: root.clientWidth, clipped: clipped, unnamed: unnamed};
 }
 """
 
@@ -120,6 +126,7 @@ def test_every_page_after_the_demo_is_accessible_and_fits_at_desktop_and_phone_w
             if fit["page"] > fit["view"]:
                 problems.append(f"{name} at {width} px scrolls sideways: {fit['page']} px wide")
             problems += [f"{name} at {width} px clips the cell {c!r}" for c in fit["clipped"]]
+            problems += [f"{name}: a chart without a text alternative: {s}" for s in fit["unnamed"]]
             results = axe.run(page)
             grave = [v for v in results.response["violations"] if v["impact"] in GRAVE]
             for violation in grave:
