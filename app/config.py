@@ -73,6 +73,13 @@ class Settings(BaseSettings):
         "step builds, right after it is built.",
     )
 
+    public_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="The URL people and forges reach this shiplog at, e.g. "
+        "`https://shiplog.example.com`: webhook set-up, links in notifications and commit "
+        "statuses.",
+    )
+
     production_environments: Annotated[tuple[str, ...], NoDecode] = Field(
         default=("production",),
         min_length=1,

@@ -21,6 +21,7 @@ from app.api.routes import (
     images,
     incidents,
     provenance,
+    repositories,
     reproductions,
     runs,
     sboms,
@@ -42,6 +43,7 @@ ROUTERS = (
     cdevents,
     reproductions,
     provenance,
+    repositories,
     sboms,
     affected,
 )

@@ -15,6 +15,7 @@ from app.cli import (
     ledger,
     pipeline_commands,
     projection_commands,
+    repo_commands,
     reproduce_command,
     run_commands,
     scan_commands,
@@ -30,6 +31,7 @@ from app.pipeline import PipelineError
 from app.queries.as_of import AsOfError
 from app.queries.errors import InvalidParameter, NotRecorded
 from app.reproduce.inputs import ReproductionError
+from app.services.errors import FieldProblem, NotRegistered
 from app.supplychain.imagefs import ImageUnavailable
 from app.supplychain.osv import AdvisoryError
 from app.supplychain.sbom import InvalidSbom
@@ -50,6 +52,7 @@ ledger.register(app)
 demo.register(app)
 pipeline_commands.register(app)
 projection_commands.register(app)
+repo_commands.register(app)
 reproduce_command.register(app)
 run_commands.register(app)
 scan_commands.register(app)
@@ -73,6 +76,8 @@ USER_ERRORS = (
     AdvisoryError,
     ImageUnavailable,
     InvalidSbom,
+    FieldProblem,
+    NotRegistered,
 )
 
 
@@ -81,5 +86,6 @@ def main() -> None:
     try:
         app()
     except USER_ERRORS as error:
-        print(f"shiplog: {error}", file=sys.stderr)
+        where = f"{error.field}: " if isinstance(error, FieldProblem) else ""
+        print(f"shiplog: {where}{error}", file=sys.stderr)
         sys.exit(2)
