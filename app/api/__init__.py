@@ -18,6 +18,7 @@ from app.api.routes import (
     environments,
     events,
     health,
+    hooks,
     images,
     incidents,
     provenance,
@@ -31,6 +32,7 @@ from app.api.routes import (
 
 ROUTERS = (
     health,
+    hooks,
     events,
     whoami,
     deployments,
