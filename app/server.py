@@ -20,6 +20,7 @@ from app import api, web
 from app.config import Settings, get_settings
 from app.context import Context, prepare
 from app.projections import projector
+from app.services.notifications import notification_backoff, work_notifications
 from app.services.triggers import work_deliveries
 from events.store import EventStore
 
@@ -34,7 +35,7 @@ def _version() -> str:
 def background_workers(
     store: EventStore, context: Context, stop: threading.Event
 ) -> list[threading.Thread]:
-    """The threads that do queued work until `stop`: webhook deliveries into runs."""
+    """The threads that do queued work until `stop`: webhook deliveries, notifications."""
     settings = context.settings
     return [
         threading.Thread(
@@ -42,6 +43,22 @@ def background_workers(
             args=(store, context.database.app_url, settings.home / "mirrors", stop),
             kwargs={"poll_seconds": settings.poll_interval},
             name="shiplog-webhooks",
+            daemon=True,
+        ),
+        threading.Thread(
+            target=work_notifications,
+            args=(store, context.database.app_url),
+            kwargs={
+                "rules_file": settings.notify_rules,
+                "public_url": settings.public_url,
+                "backoff": notification_backoff(
+                    settings.notify_attempts, settings.notify_retry_base, settings.notify_retry_cap
+                ),
+                "timeout": settings.notify_timeout,
+                "stop": stop,
+                "poll_seconds": settings.poll_interval,
+            },
+            name="shiplog-notify",
             daemon=True,
         ),
     ]

@@ -13,6 +13,7 @@ from app.cli import (
     event_commands,
     image_commands,
     ledger,
+    notify_commands,
     pipeline_commands,
     projection_commands,
     repo_commands,
@@ -27,6 +28,7 @@ from app.engine import EngineUnavailable
 from app.executor.actions import StepFailed
 from app.executor.secrets import SecretError
 from app.executor.source import SourceError
+from app.notify.rules import RulesError
 from app.pipeline import PipelineError
 from app.queries.as_of import AsOfError
 from app.queries.errors import InvalidParameter, NotRecorded
@@ -50,6 +52,7 @@ event_commands.register(app)
 image_commands.register(app)
 ledger.register(app)
 demo.register(app)
+notify_commands.register(app)
 pipeline_commands.register(app)
 projection_commands.register(app)
 repo_commands.register(app)
@@ -78,6 +81,7 @@ USER_ERRORS = (
     InvalidSbom,
     FieldProblem,
     NotRegistered,
+    RulesError,
 )
 
 
