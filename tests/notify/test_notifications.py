@@ -27,7 +27,7 @@ from app.notify.rules import Rule
 from app.services.notifications import deliver_next, match_new_events
 from events.catalogue import Metadata
 from events.store import ANY, EventStore
-from events.vocabulary import RunFailed, RunQueued, RunSucceeded
+from events.vocabulary import RunClaimed, RunFailed, RunQueued, RunSucceeded
 from tests.support.receiver import Answer, Receiver, receiver
 
 SECRET = "whsec_" + base64.b64encode(b"s" * 32).decode()
@@ -263,3 +263,68 @@ def test_deliveries_pending_survive_a_restart_of_shiplog(
     failed, sent = notify_events(store)
     assert (failed["status"], sent["attempt"]) == (500, 2)
     assert Webhook(SECRET).verify(hook.received[-1].body, hook.received[-1].headers)
+
+
+@pytest.mark.parametrize(
+    ("forge", "path", "auth", "states"),
+    [
+        (
+            "github",
+            "/repos/acme/web/statuses/",
+            ("Authorization", "Bearer tok"),
+            ["pending", "success"],
+        ),
+        (
+            "gitea",
+            "/repos/acme/web/statuses/",
+            ("Authorization", "token tok"),
+            ["pending", "success"],
+        ),
+        (
+            "gitlab",
+            "/projects/acme%2Fweb/statuses/",
+            ("PRIVATE-TOKEN", "tok"),
+            ["pending", "success"],
+        ),
+    ],
+)
+def test_commit_statuses_go_back_to_the_forge_for_repositories_that_ask(
+    client: TestClient,
+    store: EventStore,
+    database: Database,
+    hook: Receiver,
+    forge: str,
+    path: str,
+    auth: tuple[str, str],
+    states: list[str],
+) -> None:
+    clone = "http://127.0.0.1:9/acme/web.git"
+    registered = client.post(
+        "/api/repositories",
+        json={"url": clone, "forge": forge, "credential": "ci:tok", "commit_status": True,
+              "api_url": hook.url},
+    )  # fmt: skip
+    assert registered.status_code == 201, registered.text
+    start_rules(store, database)
+    sha = "a" * 40
+    queued = RunQueued(
+        repository=clone,
+        commit=sha,
+        ref="refs/heads/main",
+        trigger="push",
+        pipeline_path=".shiplog.yml",
+        pipeline_digest="sha256:" + "0" * 64,
+    )
+    stream = "run-00000000-0000-4000-8000-000000000042"
+    store.append(stream, [queued, RunClaimed(runner="r", runner_version="1")], ANY, RUNNER)
+    store.append(stream, [RunSucceeded(duration_ms=1)], ANY, RUNNER)
+    match_new_events(store, database.app_url, [], PUBLIC)
+    while deliver(store, database) is not None:
+        pass
+    assert [r.path for r in hook.received] == [path + sha] * 2
+    assert all(r.headers[auth[0]] == auth[1] for r in hook.received)
+    bodies = [json.loads(r.body) for r in hook.received]
+    assert [b["state"] for b in bodies] == states
+    assert bodies[-1]["target_url"] == f"{PUBLIC}/runs/00000000-0000-4000-8000-000000000042"
+    context = "name" if forge == "gitlab" else "context"
+    assert bodies[-1][context] == "shiplog/.shiplog.yml"
