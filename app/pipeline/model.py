@@ -36,7 +36,7 @@ class Pipeline(FrozenModel):
     steps: tuple[Step, ...] = Field(
         min_length=1,
         description="Steps in file order: each runs `commands` in an `image`, or is a `build`, "
-        "`push` or `scan` step. `deploy` and `notify` are reserved for later work.",
+        "`push`, `scan` or `notify` step. `deploy` is reserved for later work.",
     )
 
     @model_validator(mode="before")
