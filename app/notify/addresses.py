@@ -53,7 +53,7 @@ def _private(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return not address.is_global or address.is_multicast
 
 
-def resolve(url: str, *, allow_private: bool) -> Destination:
+def resolve_destination(url: str, *, allow_private: bool) -> Destination:
     """The URL's destination, its host resolved and checked; AddressRefused if not allowed."""
     check_url(url)
     parts = urlsplit(url)

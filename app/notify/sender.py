@@ -3,7 +3,7 @@
 The connection goes to the address app/notify/addresses.py checked (TLS still checks
 the certificate against the host name). What comes back is the status and the
 `Retry-After` the receiver asked for; a failure to connect or a time-out is a
-`Delivery` without a status. Messages never quote the URL, whose path may be a secret.
+`SendResult` without a status. Messages never quote the URL, whose path may be a secret.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from app.notify.addresses import AddressRefused, Destination, resolve
+from app.notify.addresses import AddressRefused, Destination, resolve_destination
 
 USER_AGENT = "shiplog-notify/1"
 
 
 @dataclass(frozen=True)
-class Delivery:
+class SendResult:
     """How one attempt went: the status (None: no answer), Retry-After seconds, what failed."""
 
     status: int | None
@@ -77,12 +77,12 @@ def retry_after(value: str | None, now: datetime | None = None) -> float | None:
 
 def post(
     url: str, body: bytes, headers: dict[str, str], *, timeout: float, allow_private: bool
-) -> Delivery:
+) -> SendResult:
     """POST `body` to `url`; how it went (never raises for network trouble)."""
     try:
-        destination = resolve(url, allow_private=allow_private)
+        destination = resolve_destination(url, allow_private=allow_private)
     except AddressRefused as refused:
-        return Delivery(None, error=str(refused), refused=True)
+        return SendResult(None, error=str(refused), refused=True)
     connection: http.client.HTTPConnection
     if destination.scheme == "https":
         connection = _PinnedHTTPSConnection(destination, timeout)
@@ -93,10 +93,10 @@ def post(
         connection.request("POST", destination.path, body=body, headers=sent)
         response = connection.getresponse()
         response.read(64 * 1024)
-        return Delivery(response.status, retry_after(response.getheader("Retry-After")))
+        return SendResult(response.status, retry_after(response.getheader("Retry-After")))
     except TimeoutError:
-        return Delivery(None, error=f"timed out after {timeout:g}s")
+        return SendResult(None, error=f"timed out after {timeout:g}s")
     except (OSError, http.client.HTTPException) as error:
-        return Delivery(None, error=f"{type(error).__name__}: {error}".replace(url, "<url>"))
+        return SendResult(None, error=f"{type(error).__name__}: {error}".replace(url, "<url>"))
     finally:
         connection.close()

@@ -35,7 +35,7 @@ from app.notify.addresses import AddressRefused, check_url, origin
 from app.notify.backoff import Backoff
 from app.notify.messages import Notice, body_digest, slack_body, webhook_body
 from app.notify.rules import Rule, at_least, load_rules
-from app.notify.sender import Delivery, post
+from app.notify.sender import SendResult, post
 from app.notify.store import (
     ClaimedMessage,
     Message,
@@ -442,7 +442,7 @@ def _record(
     store: EventStore,
     claimed: ClaimedMessage,
     backoff: Backoff,
-    answer: Delivery,
+    answer: SendResult,
     body: bytes,
 ) -> Attempt:
     message = claimed.message
