@@ -145,7 +145,8 @@ class RunExecution:
         dispatcher = Dispatcher(env, self.ledger, self.hooks, self.observers.on_log)
         return run_graph(
             pipeline,
-            ref=self.queued.ref,
+            # A pull request's steps match `when.branch` against its target branch.
+            ref=f"refs/heads/{self.queued.branch}" if self.queued.branch else self.queued.ref,
             trigger=self.queued.trigger,
             parallelism=self.parallelism,
             cancelled=cancelled,

@@ -320,3 +320,14 @@ def latest_scan(
         findings=findings,
         by_severity=severity_counts(findings),
     )
+
+
+def running_places(store: EventStore, image_id: str) -> list[str]:
+    """Where an image runs now, as `environment/service`: by its id or a digest it was pushed as."""
+    image = AffectedImage(image_id)
+    with store.connection() as conn:
+        try:
+            _where_deployed(conn, [image])
+        except ProjectionError:
+            return []  # the projections have not caught up: nothing is known to run
+    return sorted({f"{d.environment}/{d.service}" for d in image.deployments if d.running})

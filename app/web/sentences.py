@@ -74,6 +74,14 @@ SENTENCES: dict[str, str] = {
     "RunFailed": "run failed: {{ e.reason }}",
     "RunCancelled": "run cancelled{% if e.reason %}: {{ e.reason }}{% endif %}",
     # repo-<name>
+    "RepositoryRegistered": "repository {{ e.repository }} registered ({{ e.forge }}), cloned "
+    "from {{ e.clone_url }}{% if e.credential %} with a credential{% endif %}"
+    "{% if e.commit_status %}, commit statuses on{% endif %}"
+    "{% if e.secret_rotated %}, webhook secret rotated{% endif %}",
+    "RepositoryRemoved": "repository {{ e.repository }} removed",
+    "WebhookRejected": "{{ e.forge }} webhook refused"
+    "{% if e.repository %} for {{ e.repository }}{% endif %}"
+    "{% if e.delivery %} (delivery {{ e.delivery }}){% endif %}: {{ e.reason }}",
     "CommitsPushed": "{{ e.commits | length | plural('commit') }} pushed to "
     "{{ e.ref | ref_name }} of {{ e.repository }}",
     "ChangeMerged": "change {{ e.change }} merged into {{ e.repository }}",
@@ -115,6 +123,16 @@ SENTENCES: dict[str, str] = {
     "ArtifactPublished": "published {{ e.artifact_id | ident(copy=False) }}"
     "{% if e.digest %} as {{ e.digest | image_link }}{% endif %}"
     "{% if e.user %} by {{ e.user }}{% endif %}",
+    # notify-<target>
+    "NotificationTargetAdded": "notification target <strong>{{ e.target }}</strong> added "
+    "({{ e.kind }}, {{ e.origin }}{% if e.signed %}, signed{% endif %})",
+    "NotificationTargetRemoved": "notification target <strong>{{ e.target }}</strong> removed",
+    "NotificationTargetDisabled": "notification target <strong>{{ e.target }}</strong> "
+    "disabled: {{ e.reason }}",
+    "NotificationSent": "told <strong>{{ e.target }}</strong> about {{ e.subject }}"
+    " (attempt {{ e.attempt }}, HTTP {{ e.status }})",
+    "NotificationFailed": "could not tell <strong>{{ e.target }}</strong> about {{ e.subject }}"
+    " (attempt {{ e.attempt }}): {{ e.reason }}{% if not e.final %}, will retry{% endif %}",
 }
 
 
