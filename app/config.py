@@ -59,6 +59,16 @@ class Settings(BaseSettings):
     heartbeat_timeout: PositiveFloat = Field(
         default=30.0, description="Seconds without a heartbeat after which a run's runner is lost."
     )
+    engine_wait: PositiveFloat = Field(
+        default=60.0,
+        description="Seconds a runner waits for a Docker engine that stopped answering to "
+        "come back, before it gives up on removing the run's containers itself.",
+    )
+    database_retry: PositiveFloat = Field(
+        default=30.0,
+        description="Seconds an append or a read keeps retrying (with the same event ids) "
+        "while the database is unreachable, e.g. during a restart.",
+    )
     poll_interval: PositiveFloat = Field(
         default=1.0, description="Seconds a runner waits between looks for queued runs."
     )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 
+import psycopg
 import typer
 
 from app.cli import (
@@ -22,7 +25,7 @@ from app.cli import (
     serve_command,
     velocity_command,
 )
-from app.engine import EngineUnavailable
+from app.engine import EngineUnavailable, engine_gone
 from app.executor.actions import StepFailed
 from app.executor.secrets import SecretError
 from app.executor.source import SourceError
@@ -76,10 +79,56 @@ USER_ERRORS = (
 )
 
 
+class OneLineFormatter(logging.Formatter):
+    """Log records as one `shiplog: …` line each: the exception's type and first line, no traceback.
+
+    Set SHIPLOG_DEBUG=1 for full tracebacks.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record's message, and its exception in brief."""
+        message = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            message += f" ({brief(record.exc_info[1])})"
+        return f"shiplog: {message}"
+
+
+def brief(error: BaseException) -> str:
+    """An exception as `Type: first line of its message`."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+def explain(error: Exception) -> str:
+    """One line saying what went wrong, for an error no command turned into a message."""
+    if engine_gone(error):
+        return f"the Docker engine stopped answering ({brief(error)})"
+    if isinstance(error, psycopg.OperationalError):
+        return f"the database is unreachable ({brief(error)})"
+    return f"internal error ({brief(error)}); set SHIPLOG_DEBUG=1 for the traceback"
+
+
+def _configure_logging(debug: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if not debug:
+        handler.setFormatter(OneLineFormatter())
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+
+
 def main() -> None:
-    """Entry point of the `shiplog` console script; user mistakes end as one clear line."""
+    """Entry point of the `shiplog` console script; every failure ends as one clear line."""
+    debug = os.environ.get("SHIPLOG_DEBUG") == "1"
+    _configure_logging(debug)
     try:
         app()
     except USER_ERRORS as error:
         print(f"shiplog: {error}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:
+        print("shiplog: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as error:
+        if debug:
+            raise
+        print(f"shiplog: {explain(error)}", file=sys.stderr)
+        sys.exit(1)

@@ -17,7 +17,7 @@ from app.engine import connect
 from app.executor.execution import Observers
 from app.executor.local import run_here
 from app.executor.runner import Runner, default_runner_name
-from app.executor.runs import RunLedger
+from app.executor.runs import RunLedger, RunState
 from app.pipeline import DEFAULT_SOURCE
 from app.queries.logs import follow_log, log_digest, read_log
 from app.services.runs import cancel_run, queue_checkout
@@ -75,15 +75,26 @@ def run(
         if detach:
             return
         observers = Observers(on_event=print_event, on_log=print_log)
-        state = run_here(
-            context.settings, store, context.database.app_url, run_id, queued, observers
-        )
+        try:
+            state = run_here(
+                context.settings, store, context.database.app_url, run_id, queued, observers
+            )
+        except KeyboardInterrupt:
+            # The run recorded its cancellation and removed its containers on the way out.
+            state = RunLedger(store).state(run_id)
+            _say_how_it_ended(state)
+            raise typer.Exit(130) from None
     if state is None:
         typer.echo("another runner claimed the run first; see `shiplog events tail --follow`")
         return
-    typer.echo(f"run {run_id} {state.status}" + (f": {state.reason}" if state.reason else ""))
+    _say_how_it_ended(state)
     if state.status != "succeeded":
         raise typer.Exit(1)
+
+
+def _say_how_it_ended(state: RunState) -> None:
+    """The last line `shiplog run` prints: the run's outcome and why."""
+    typer.echo(f"run {state.run_id} {state.status}" + (f": {state.reason}" if state.reason else ""))
 
 
 def runner() -> None:
@@ -143,8 +154,13 @@ def logs(
     if verify:
         if not finished:
             raise LedgerError(f"run {run_id}: step {step!r} has not finished, nothing to verify")
-        stored = log_digest(app_url, run_id, step)
         recorded = finished[-1]
+        if recorded.log_sha256 is None:
+            raise LedgerError(
+                f"run {run_id}: the log of step {step!r} was not sealed ({recorded.reason}: "
+                "another process closed the step), so the ledger vouches for no digest"
+            )
+        stored = log_digest(app_url, run_id, step)
         if (stored.sha256, stored.lines) != (recorded.log_sha256, recorded.log_lines):
             typer.echo(
                 f"FAILED log of {step}: stored sha256 {stored.sha256} ({stored.lines} lines), "

@@ -14,8 +14,11 @@ from app.engine.docker_engine import (
     EngineUnavailable,
     PushFailed,
     connect,
+    engine_answers,
+    engine_gone,
     engine_version,
     push_image,
+    wait_for_engine,
 )
 from app.engine.registry import LocalRegistry, RegistryError
 
@@ -29,7 +32,10 @@ __all__ = [
     "RegistryError",
     "busybox_image_archive",
     "connect",
+    "engine_answers",
+    "engine_gone",
     "engine_version",
     "ensure_busybox_image",
     "push_image",
+    "wait_for_engine",
 ]

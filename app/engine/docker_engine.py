@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
 import docker
 import docker.errors
+import requests.exceptions
 
 ENSURE_HINT = (
     "Run scripts/ensure-docker (as root on Debian it installs docker.io and starts dockerd), "
@@ -45,6 +47,40 @@ def connect(base_url: str | None = None, *, timeout: int = 60) -> Any:
             f"Docker engine at {where} does not answer ({exc}). {ENSURE_HINT}"
         ) from exc
     return client
+
+
+def engine_gone(error: BaseException) -> bool:
+    """Whether `error` says the engine stopped answering, rather than that it refused a call.
+
+    A dockerd that stops closes its socket: calls then fail to connect, and a stream
+    being read breaks off. Both come from requests (through the docker SDK), never as
+    the SDK's own APIError, which is the engine answering with an error.
+    """
+    return isinstance(
+        error,
+        requests.exceptions.ConnectionError
+        | requests.exceptions.ChunkedEncodingError
+        | requests.exceptions.Timeout,
+    )
+
+
+def engine_answers(client: Any) -> bool:
+    """Whether the engine answers a ping right now."""
+    try:
+        client.ping()
+    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError):
+        return False
+    return True
+
+
+def wait_for_engine(client: Any, seconds: float, *, interval: float = 0.5) -> bool:
+    """Wait up to `seconds` for the engine to answer again; whether it did."""
+    deadline = time.monotonic() + seconds
+    while not engine_answers(client):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+    return True
 
 
 def engine_version(client: Any) -> str:

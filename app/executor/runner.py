@@ -97,24 +97,29 @@ class Runner:
             leases.take(conn, recorder.run_id, self.name)
         with self._lock:
             self._active[recorder.run_id] = threading.current_thread()
+        execution = RunExecution(
+            ledger=self.ledger,
+            recorder=recorder,
+            queued=queued,
+            client=self.client,
+            app_url=self.app_url,
+            work_dir=self.settings.work_dir,
+            parallelism=self.settings.step_parallelism,
+            observers=self.observers,
+            hooks=self.hooks,
+            osv_dir=self.settings.osv_dir,
+            engine_wait=self.settings.engine_wait,
+        )
         try:
-            RunExecution(
-                ledger=self.ledger,
-                recorder=recorder,
-                queued=queued,
-                client=self.client,
-                app_url=self.app_url,
-                work_dir=self.settings.work_dir,
-                parallelism=self.settings.step_parallelism,
-                observers=self.observers,
-                hooks=self.hooks,
-                osv_dir=self.settings.osv_dir,
-            ).execute()
+            execution.execute()
         finally:
             with self._lock:
                 self._active.pop(recorder.run_id, None)
-            with self._db() as conn:
-                leases.release(conn, recorder.run_id)
+            if execution.cleaned:
+                with self._db() as conn:
+                    leases.release(conn, recorder.run_id)
+            # Otherwise the engine did not come back in time: the lease, no longer
+            # refreshed, goes stale, and a reaper on this host removes what is left.
 
     # --- the loop -----------------------------------------------------------------------
 

@@ -6,7 +6,6 @@ digest, the NOTIFY channel) is in app/steplogs.py.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -17,7 +16,7 @@ from uuid import UUID
 
 import psycopg
 
-from app.steplogs import NOTIFY_CHANNEL, LogDigest, Source, digest_bytes, run_uuid
+from app.steplogs import NOTIFY_CHANNEL, LogDigest, Source, run_uuid, stored_digest
 from events.store import EventStore
 
 ReadSource = Source | psycopg.Connection[Any]
@@ -109,13 +108,5 @@ def follow_log(
 
 def log_digest(conninfo: Source, run_id: UUID | str, step: str, *, page: int = 10_000) -> LogDigest:
     """Recompute a step's LogDigest from the stored lines (compare with StepFinished)."""
-    sha, lines, cursor = hashlib.sha256(), 0, 0
     with _connection(conninfo) as conn:
-        while True:
-            rows = _read(conn, run_id, step, cursor, page)
-            for row in rows:
-                sha.update(digest_bytes(row.text))
-            lines += len(rows)
-            if len(rows) < page:
-                return LogDigest(sha.hexdigest(), lines)
-            cursor = rows[-1].line_no
+        return stored_digest(conn, run_id, step, page=page)
