@@ -11,6 +11,7 @@ from app.engine.base_images import (
     ensure_busybox_image,
 )
 from app.engine.docker_engine import (
+    EngineStopped,
     EngineUnavailable,
     PushFailed,
     connect,
@@ -25,6 +26,7 @@ from app.engine.registry import LocalRegistry, RegistryError
 __all__ = [
     "DEFAULT_BUSYBOX_TAG",
     "BaseImageError",
+    "EngineStopped",
     "EngineUnavailable",
     "ImageArchive",
     "LocalRegistry",

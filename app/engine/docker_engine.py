@@ -21,6 +21,10 @@ class EngineUnavailable(RuntimeError):
     """The Docker engine does not answer."""
 
 
+class EngineStopped(EngineUnavailable):
+    """The engine stopped answering while shiplog worked with it (it is stopping or restarting)."""
+
+
 class PushFailed(RuntimeError):
     """The engine reported an error while pushing an image."""
 
@@ -58,18 +62,36 @@ def engine_gone(error: BaseException) -> bool:
     """
     return isinstance(
         error,
-        requests.exceptions.ConnectionError
+        EngineUnavailable
+        | requests.exceptions.ConnectionError
         | requests.exceptions.ChunkedEncodingError
         | requests.exceptions.Timeout,
     )
 
 
-def engine_answers(client: Any) -> bool:
-    """Whether the engine answers a ping right now."""
+def engine_url(client: Any) -> str:
+    """The address `client` talks to, e.g. ``unix:///var/run/docker.sock``."""
+    socket_path = getattr(getattr(client.api, "_custom_adapter", None), "socket_path", None)
+    return f"unix://{socket_path}" if socket_path else str(client.api.base_url)
+
+
+def engine_answers(client: Any, *, timeout: int = 5) -> bool:
+    """Whether the engine at `client`'s address accepts a new connection and answers a ping.
+
+    A new connection, not one of `client`'s: a dockerd that is stopping closes its
+    socket to new connections at once, yet goes on serving the connections it has
+    (for as long as it takes to stop its containers), so only a new one tells.
+    """
     try:
-        client.ping()
+        probe = docker.DockerClient(base_url=engine_url(client), timeout=timeout)
+    except docker.errors.DockerException:
+        return False
+    try:
+        probe.ping()
     except (docker.errors.DockerException, requests.exceptions.RequestException, OSError):
         return False
+    finally:
+        probe.close()
     return True
 
 

@@ -141,7 +141,12 @@ class RunExecution:
                 return True
             except Exception as error:
                 if not engine_gone(error) or attempt == 1:
-                    logger.warning("run %s: its containers stay for now: %s", self.run_id, error)
+                    logger.warning(
+                        "run %s: the Docker engine is not back, so its containers stay until "
+                        "a runner on this host reaps them (%s)",
+                        self.run_id,
+                        error,
+                    )
                     return False
                 wait_for_engine(self.client, self.engine_wait)
         return False

@@ -72,7 +72,8 @@ def assert_run_closed(
         else:
             assert isinstance(data, StepSkipped) and data.reason
     for engine in engines:
-        assert leftovers(engine, run_id) == [], f"run {run_id} left objects on an engine"
+        left = leftovers(engine, run_id)
+        assert left == [], f"run {run_id} left objects on an engine: {left}"
     if cli_output is not None:
         assert TRACEBACK not in cli_output, f"the CLI printed a traceback:\n{cli_output}"
         last = cli_output.strip().splitlines()[-1]
