@@ -61,7 +61,13 @@ class Dispatcher:
     def run(self, step: Step) -> Outcome:
         """Run one step, record StepStarted … StepFinished, and say how it went."""
         env, started = self.env, time.monotonic()
-        writer = StepLogWriter(env.app_url, env.ctx.run_id, step.name, env.masker)
+        writer = StepLogWriter(
+            env.app_url,
+            env.ctx.run_id,
+            step.name,
+            env.masker,
+            retry_seconds=self.ledger.store.retry_seconds,
+        )
         began = False
 
         def log(line: str) -> None:

@@ -25,16 +25,20 @@ import psycopg
 
 from app.executor.actions.masking import Masker
 from app.steplogs import LogDigest, Source, digest_bytes, run_uuid
+from events.retry import DEFAULT_RETRY_SECONDS, retrying
 
 MAX_LINE_BYTES: Final = 64 * 1024
 CUT_MARKER: Final = " [shiplog: line cut at 64 KiB, it had {size} bytes]"
 BATCH_LINES: Final = 100
 FLUSH_SECONDS: Final = 0.2
 
+# A batch sent again after a lost connection may have committed the first time:
+# its lines are then already there, under the same numbers, and stay as they are.
 _INSERT = """
 INSERT INTO step_logs (run_id, step, line_no, line)
 SELECT %s::uuid, %s::text, b.line_no, b.line
 FROM unnest(%s::integer[], %s::text[]) AS b(line_no, line)
+ON CONFLICT (run_id, step, line_no) DO NOTHING
 """
 
 
@@ -74,10 +78,12 @@ class StepLogWriter:
         *,
         batch_lines: int = BATCH_LINES,
         flush_seconds: float = FLUSH_SECONDS,
+        retry_seconds: float = DEFAULT_RETRY_SECONDS,
     ) -> None:
         self.run_id = run_uuid(run_id)
         self.step = step
         self.batch_lines = batch_lines
+        self.retry_seconds = retry_seconds
         self._masker = masker if masker is not None else Masker(())
         self._source = conninfo_or_pool
         self._conn: psycopg.Connection[Any] | None = None  # when given a conninfo
@@ -144,7 +150,9 @@ class StepLogWriter:
             self._closed = True
         self._stop.set()
         self._flusher.join()
-        self.flush()  # raises if the lines cannot be stored; close() may then be retried
+        # Lines that could not be stored yet (the database restarting) are retried for up
+        # to retry_seconds; after that close() raises, and may be called again.
+        retrying(self.flush, self.retry_seconds, what=f"log of step {self.step}")
         if self._conn is not None:
             self._conn.close()
         self._digest = LogDigest(self._sha.hexdigest(), self._lines)
