@@ -30,7 +30,9 @@ from app.executor.runs import RunInterrupted, RunLedger
 from app.executor.scheduling import Outcome
 from app.executor.stop import TAKEN_OVER, EngineLost, RunStop
 from app.pipeline import Step
+from app.steplogs import LogDigest
 from events.catalogue import Event
+from events.retry import disconnected
 from events.vocabulary import StepFinished, StepSkipped, StepStarted
 
 logger = logging.getLogger(__name__)
@@ -69,9 +71,14 @@ class Dispatcher:
             retry_seconds=self.ledger.store.retry_seconds,
         )
         began = False
+        log_failure: list[Exception] = []
 
         def log(line: str) -> None:
-            writer.write(line)
+            if not log_failure:
+                try:
+                    writer.write(line)
+                except Exception as error:  # the log table cannot take more (a full disk)
+                    log_failure.append(error)
             self.on_log(step.name, env.masker.mask(line))
 
         def record(*events: Event) -> None:
@@ -110,7 +117,11 @@ class Dispatcher:
         except Exception as error:
             raised, reason = self._lost_or_broken(step, error, log)
             ending = _Ending(None, False, reason)
-        digest = writer.close()
+        digest = self._close_log(writer, log_failure)
+        if digest is None:
+            # Not stored, so not verifiable: the step cannot count as a success.
+            failure = log_failure[0]
+            ending.reason = ending.reason or f"log not stored ({type(failure).__name__})"
         if not began and ending.exit_code is None:
             # Stopped before it began: it did not run, so it did not finish either.
             env.record(StepSkipped(step=step.name, reason=ending.reason or "stopped"))
@@ -120,15 +131,33 @@ class Dispatcher:
                     step=step.name,
                     exit_code=ending.exit_code,
                     duration_ms=ms_since(started),
-                    log_sha256=digest.sha256,
-                    log_lines=digest.lines,
+                    log_sha256=None if digest is None else digest.sha256,
+                    log_lines=None if digest is None else digest.lines,
                     timed_out=ending.timed_out,
                     reason=ending.reason,
                 )
             )
         if raised is not None:
             raise raised
-        return "success" if ending.exit_code == 0 else "failure"
+        return "success" if ending.exit_code == 0 and digest is not None else "failure"
+
+    def _close_log(self, writer: StepLogWriter, failures: list[Exception]) -> LogDigest | None:
+        """Close the step's log; None (the failure in `failures`) if it could not be stored.
+
+        A lost connection was already retried for the store's retry window by then, and
+        is raised: the run cannot go on without its database.
+        """
+        try:
+            digest = writer.close()
+        except Exception as error:
+            if disconnected(error):
+                raise
+            failures.append(error)
+            logger.warning(
+                "run %s: log of step %s not stored: %s", writer.run_id, writer.step, error
+            )
+            return None
+        return None if failures else digest
 
     def _lost_or_broken(
         self, step: Step, error: Exception, log: Callable[[str], None]

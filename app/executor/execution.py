@@ -67,6 +67,8 @@ class RunExecution:
     hooks: Hooks = field(default_factory=Hooks)
     osv_dir: Path | None = None
     engine_wait: float = 60.0
+    push_attempts: int = 3
+    push_retry_seconds: float = 1.0
     cleaned: bool = field(default=False, init=False)
     """Whether everything of the run was removed from the engine when it ended."""
 
@@ -172,6 +174,8 @@ class RunExecution:
             record=self.record,
             app_url=self.app_url,
             osv_dir=self.osv_dir,
+            push_attempts=self.push_attempts,
+            push_retry_seconds=self.push_retry_seconds,
         )
         if pipeline.services:
             start_services(

@@ -118,6 +118,8 @@ class Runner:
             hooks=self.hooks,
             osv_dir=self.settings.osv_dir,
             engine_wait=self.settings.engine_wait,
+            push_attempts=self.settings.push_attempts,
+            push_retry_seconds=self.settings.push_retry_delay,
         )
         try:
             execution.execute()
