@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -16,6 +17,7 @@ from app.context import Context, open_store, prepare
 from app.engine import connect
 from app.executor.execution import Observers
 from app.executor.local import run_here
+from app.executor.logs import expire_logs
 from app.executor.runner import Runner, default_runner_name
 from app.executor.runs import RunLedger, RunState
 from app.pipeline import DEFAULT_SOURCE
@@ -132,16 +134,31 @@ def cancel(
 
 
 def logs(
-    run_id: Annotated[str, typer.Argument(help="The run.")],
-    step: Annotated[str, typer.Argument(help="The step.")],
+    run_id: Annotated[str, typer.Argument(help="The run (or `expire`, with --older-than).")],
+    step: Annotated[str | None, typer.Argument(help="The step.")] = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = (
         False
     ),
     verify: Annotated[
         bool, typer.Option(help="Check the stored log against StepFinished's digest.")
     ] = False,
+    older_than: Annotated[
+        str | None,
+        typer.Option(help="With `expire`: remove logs last written longer ago, e.g. 90d, 12h."),
+    ] = None,
 ) -> None:
-    """Print a step's log (live with --follow), or check it against the ledger with --verify."""
+    """Print a step's log (live with --follow), check it with --verify, or expire old logs.
+
+    `shiplog logs expire --older-than 90d` removes whole logs last written before then;
+    every event stays, StepFinished keeps each log's sha256 and line count, and the run
+    page says when a log expired.
+    """
+    if run_id == "expire":
+        _expire(older_than)
+        return
+    if step is None or older_than is not None:
+        raise LedgerError("usage: shiplog logs RUN STEP [--follow|--verify], or "
+                          "shiplog logs expire --older-than 90d")  # fmt: skip
     context = prepare()
     with open_store(context) as store:
         RunLedger(store).state(run_id)  # a clear error for an unknown run
@@ -184,6 +201,32 @@ def logs(
     for line in follow_log(app_url, run_id, step, stop=stop):
         sys.stdout.write(line.text + "\n")
         sys.stdout.flush()
+
+
+AGE_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_age(text: str) -> timedelta:
+    """An age like `90d`, `12h`, `30m` or `2w`; LedgerError naming the option otherwise."""
+    number, unit = text[:-1], text[-1:]
+    if not number.isdigit() or unit not in AGE_UNITS or int(number) <= 0:
+        raise LedgerError(f"--older-than {text!r}: expected a positive age like 90d, 12h, 30m, 2w")
+    return timedelta(seconds=int(number) * AGE_UNITS[unit])
+
+
+def _expire(older_than: str | None) -> None:
+    """`shiplog logs expire --older-than AGE`, as the database owner."""
+    if older_than is None:
+        raise LedgerError("shiplog logs expire needs --older-than, e.g. --older-than 90d")
+    cutoff = datetime.now(UTC) - parse_age(older_than)
+    context = prepare()
+    expired = expire_logs(
+        context.database.owner_url, older_than=cutoff, actor=context.settings.whoami()
+    )
+    typer.echo(
+        f"expired {expired.logs} logs ({expired.lines} lines) last written before "
+        f"{cutoff:%Y-%m-%d %H:%M} UTC; the ledger keeps their digests and every event"
+    )
 
 
 def _stop_when_finished(context: Context, run_id: str, step: str, stop: threading.Event) -> None:

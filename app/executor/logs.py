@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 from uuid import UUID
@@ -178,16 +179,34 @@ class StepLogWriter:
                 self.flush_error = None
 
 
-def expire_logs(owner_conninfo: str, *, older_than: datetime) -> int:
+@dataclass(frozen=True)
+class Expired:
+    """What an expiry removed: whole logs, and their lines."""
+
+    logs: int
+    lines: int
+
+
+def expire_logs(owner_conninfo: str, *, older_than: datetime, actor: str) -> Expired:
     """As the owner, delete every step log whose last line is older than `older_than`.
 
     Whole logs go, never a part of one, so a log is either verifiable against
-    its StepFinished digest or gone. Returns the number of lines deleted.
+    its StepFinished digest or gone; step_log_expiries records each one (when, by
+    whom, how many lines) in the same transaction. Nothing in the ledger changes.
     """
-    with psycopg.connect(owner_conninfo, autocommit=True) as conn:
+    with psycopg.connect(owner_conninfo) as conn, conn.transaction():
+        logs = conn.execute(
+            "INSERT INTO step_log_expiries (run_id, step, lines, expired_by) "
+            "SELECT run_id, step, count(*), %s FROM step_logs GROUP BY run_id, step "
+            "HAVING max(logged_at) < %s "
+            "ON CONFLICT (run_id, step) DO NOTHING RETURNING run_id, step",
+            (actor, older_than),
+        ).fetchall()
+        if not logs:
+            return Expired(0, 0)
         deleted = conn.execute(
-            "DELETE FROM step_logs WHERE (run_id, step) IN (SELECT run_id, step FROM step_logs "
-            "GROUP BY run_id, step HAVING max(logged_at) < %s)",
-            (older_than,),
+            "DELETE FROM step_logs WHERE (run_id, step) IN "
+            "(SELECT run_id, step FROM unnest(%s::uuid[], %s::text[]) AS g(run_id, step))",
+            ([run for run, _ in logs], [step for _, step in logs]),
         )
-        return deleted.rowcount
+        return Expired(len(logs), deleted.rowcount)

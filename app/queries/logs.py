@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -110,3 +110,27 @@ def log_digest(conninfo: Source, run_id: UUID | str, step: str, *, page: int = 1
     """Recompute a step's LogDigest from the stored lines (compare with StepFinished)."""
     with _connection(conninfo) as conn:
         return stored_digest(conn, run_id, step, page=page)
+
+
+@dataclass(frozen=True)
+class LogExpiry:
+    """A step log that was expired on purpose: when, by whom, how many lines it had."""
+
+    step: str
+    lines: int
+    expired_at: datetime
+    expired_by: str
+
+
+def expired_logs(store: EventStore, run_id: UUID | str) -> dict[str, LogExpiry]:
+    """The expired logs of a run's steps, by step."""
+    with store.connection() as conn:
+        rows = conn.execute(
+            "SELECT step, lines, expired_at, expired_by FROM step_log_expiries "
+            "WHERE run_id = %s::uuid",
+            (run_uuid(run_id),),
+        ).fetchall()
+    return {
+        step: LogExpiry(step, lines, expired_at.astimezone(UTC), expired_by)
+        for step, lines, expired_at, expired_by in rows
+    }
