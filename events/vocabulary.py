@@ -28,6 +28,7 @@ ENV = ("env",)
 INCIDENT = ("incident",)
 REPRO = ("repro",)
 RUN_OR_IMAGE = ("run", "image")
+ENGINE = ("engine",)
 
 
 class Value(BaseModel):
@@ -384,6 +385,22 @@ class RunCancelled(Event):
     categories = RUN
     reason: str | None = Field(
         default=None, description="The reason given (`shiplog cancel --reason`), if any."
+    )
+
+
+class ImagesPruned(Event):
+    """Images shiplog built were removed from a Docker engine: none in use, none built lately."""
+
+    categories = ENGINE
+    removed: tuple[str, ...] = Field(
+        description="The ids (`sha256:<hex>`) of the images removed, sorted."
+    )
+    kept_in_use: int = Field(
+        description="How many images shiplog built stayed because an environment runs them, "
+        "a run built them since `recent_since`, or a container still uses them."
+    )
+    recent_since: datetime = Field(
+        description="Images built by runs since this time (UTC) were kept, whatever else."
     )
 
 

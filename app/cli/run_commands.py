@@ -6,13 +6,14 @@ import json
 import signal
 import sys
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
 import typer
 
+from app.cli.ages import parse_age
 from app.context import Context, open_store, prepare
 from app.engine import connect
 from app.executor.execution import Observers
@@ -203,22 +204,11 @@ def logs(
         sys.stdout.flush()
 
 
-AGE_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_age(text: str) -> timedelta:
-    """An age like `90d`, `12h`, `30m` or `2w`; LedgerError naming the option otherwise."""
-    number, unit = text[:-1], text[-1:]
-    if not number.isdigit() or unit not in AGE_UNITS or int(number) <= 0:
-        raise LedgerError(f"--older-than {text!r}: expected a positive age like 90d, 12h, 30m, 2w")
-    return timedelta(seconds=int(number) * AGE_UNITS[unit])
-
-
 def _expire(older_than: str | None) -> None:
     """`shiplog logs expire --older-than AGE`, as the database owner."""
     if older_than is None:
         raise LedgerError("shiplog logs expire needs --older-than, e.g. --older-than 90d")
-    cutoff = datetime.now(UTC) - parse_age(older_than)
+    cutoff = datetime.now(UTC) - parse_age(older_than, "--older-than")
     context = prepare()
     expired = expire_logs(
         context.database.owner_url, older_than=cutoff, actor=context.settings.whoami()
