@@ -66,6 +66,7 @@ class Result:
     seconds: float
     requests: int
     errors: int
+    error_kinds: list[str]
     percentiles: dict[str, tuple[float, float]]
     events: int
     acknowledged: int
@@ -149,7 +150,8 @@ def _locust(base: str, clients: int, seconds: float, acknowledged: list[str]) ->
 
         @task
         def visit(self) -> None:
-            runs = self.client.get("/api/runs?limit=20", name="GET /api/runs").json()
+            listed = self.client.get("/api/runs?limit=20", name="GET /api/runs")
+            runs = listed.json() if listed.status_code == 200 else []
             self.client.get("/api/events?limit=50", name="GET /api/events")
             if runs:
                 self.client.get(f"/api/runs/{runs[0]['run_id']}", name="GET /api/runs/{id}")
@@ -246,11 +248,13 @@ def run_load(
             for name in ROUTES
             if (entry := stats.entries.get((name, name.split(" ", 1)[0])))
         }
+        kinds = [f"{e.name}: {e.error} (x{e.occurrences})" for e in stats.errors.values()]
         return Result(
             label,
             elapsed,
             stats.total.num_requests,
             stats.total.num_failures,
+            kinds,
             percentiles,
             events,
             len(acknowledged),
@@ -307,6 +311,8 @@ def report(results: list[Result]) -> None:
             cells.append(f"{p50:.0f} / {p99:.0f}")
         print(f"| `{route}` | " + " | ".join(cells) + " |")
     for r in results:
+        for kind in r.error_kinds:
+            print(f"{r.label}: error {kind}")
         print(
             f"{r.label}: {r.requests} requests in {r.seconds:.0f} s "
             f"({r.requests / r.seconds:.0f}/s), "

@@ -11,6 +11,7 @@ removed; ImagesPruned records it; no other event changes.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import tarfile
 import uuid
@@ -72,10 +73,8 @@ def made(docker_client: Any, engine: tuple[PrivateEngine, str]) -> Iterator[dict
         images[name] = image.id
     yield images
     for image_id in images.values():
-        try:
+        with contextlib.suppress(docker.errors.ImageNotFound):
             docker_client.images.remove(image_id, force=True)
-        except docker.errors.ImageNotFound:
-            pass
 
 
 def built(image_id: str) -> ImageBuilt:
