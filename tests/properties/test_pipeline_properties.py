@@ -46,19 +46,19 @@ def check(text: str) -> None:
             assert problem.message
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(documents)
 def test_any_yaml_document_gives_a_pipeline_or_located_problems(document: Any) -> None:
     check(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.text(max_size=200))
 def test_any_text_gives_a_pipeline_or_located_problems(text: str) -> None:
     check(text)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.dictionaries(st.sampled_from(KEYS), documents, max_size=6), max_size=4))
 def test_any_list_of_steps_gives_a_pipeline_or_located_problems(steps: list[Any]) -> None:
     check(yaml.safe_dump({"name": "p", "steps": steps}, sort_keys=False))
