@@ -121,6 +121,12 @@ class RunQueued(Event):
         description="Absolute path of the local checkout the run was queued from; runners "
         "on the same host clone from it instead of from `repository`.",
     )
+    untrusted: bool = Field(
+        default=False,
+        description="True for code the repository's owners did not vouch for (a pull request "
+        "from a fork): the run gets no secrets and no sandbox privileges, whatever the "
+        "repository was given.",
+    )
 
 
 class RunClaimed(Event):
@@ -182,6 +188,13 @@ class StepFinished(Event):
     timed_out: bool = Field(
         default=False, description="True if the step was stopped for exceeding its `timeout`."
     )
+    reason: str | None = Field(
+        default=None,
+        description="Why the step failed when not by its own exit code: the sandbox stopped "
+        "it (`out of memory: …`, `out of processes: …`, `timed out: …`) or it could not run "
+        "(a refused privilege, secrets withheld from an untrusted run, a failed build); null "
+        "when it ended by itself.",
+    )
 
 
 class StepSkipped(Event):
@@ -218,7 +231,13 @@ class ImageBuilt(Event):
     secret_args: tuple[str, ...] = Field(
         default=(),
         description="Names, sorted, of the build arguments taken from secrets "
-        "(`{from_secret: NAME}`); their values are never recorded.",
+        "(`{from_secret: NAME}`, refused since secrets are mounted instead); their values "
+        "are never recorded.",
+    )
+    secret_mounts: tuple[str, ...] = Field(
+        default=(),
+        description="Names, sorted, of the secrets the build could read through BuildKit "
+        "secret mounts (`build.secrets`); their values are never recorded nor in the image.",
     )
     target: str | None = Field(
         default=None, description="The Dockerfile stage built, or null for the last stage."

@@ -17,6 +17,7 @@ from app.cli import (
     projection_commands,
     reproduce_command,
     run_commands,
+    sandbox_commands,
     scan_commands,
     secret_commands,
     serve_command,
@@ -24,6 +25,7 @@ from app.cli import (
 )
 from app.engine import EngineUnavailable
 from app.executor.actions import StepFailed
+from app.executor.grants import GrantError
 from app.executor.secrets import SecretError
 from app.executor.source import SourceError
 from app.pipeline import PipelineError
@@ -52,6 +54,7 @@ pipeline_commands.register(app)
 projection_commands.register(app)
 reproduce_command.register(app)
 run_commands.register(app)
+sandbox_commands.register(app)
 scan_commands.register(app)
 secret_commands.register(app)
 serve_command.register(app)
@@ -66,6 +69,7 @@ USER_ERRORS = (
     LedgerError,
     PipelineError,
     SecretError,
+    GrantError,
     SourceError,
     StepFailed,
     EngineUnavailable,

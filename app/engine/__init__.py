@@ -15,6 +15,7 @@ from app.engine.docker_engine import (
     PushFailed,
     connect,
     engine_version,
+    local_socket_path,
     push_image,
 )
 from app.engine.registry import LocalRegistry, RegistryError
@@ -31,5 +32,6 @@ __all__ = [
     "connect",
     "engine_version",
     "ensure_busybox_image",
+    "local_socket_path",
     "push_image",
 ]

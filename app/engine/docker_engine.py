@@ -47,6 +47,17 @@ def connect(base_url: str | None = None, *, timeout: int = 60) -> Any:
     return client
 
 
+DEFAULT_SOCKET = "/var/run/docker.sock"
+
+
+def local_socket_path() -> str | None:
+    """The path of the engine's unix socket on this host; None when DOCKER_HOST is not one."""
+    host = os.environ.get("DOCKER_HOST")
+    if not host:
+        return DEFAULT_SOCKET
+    return host.removeprefix("unix://") if host.startswith("unix://") else None
+
+
 def engine_version(client: Any) -> str:
     """The engine's version, e.g. ``20.10.24+dfsg1``."""
     return str(client.version()["Version"])

@@ -1,9 +1,11 @@
 """Step dispatch: run one step by its kind, with its log, and close it with StepFinished.
 
 Whatever the kind, a step ends the same way: StepTimedOut is exit code 124,
-StepFailed or an engine refusal is exit code 1 with the reason in the log, and
-StepCancelled means the run was taken over, so nothing more is recorded. The log
-is closed (and its digest taken) before StepFinished records it.
+StepFailed or an engine refusal is exit code 1 with the reason in the log and in
+StepFinished, and StepCancelled means the run was taken over, so nothing more is
+recorded. A step of an untrusted run that names a secret fails before it starts.
+The log is closed (and its digest taken) before StepFinished records it; the
+reason is masked like the log.
 """
 
 from __future__ import annotations
@@ -43,25 +45,27 @@ class Dispatcher:
             writer.write(line)
             self.on_log(step.name, env.masker.mask(line))
 
-        exit_code, timed_out = 0, False
+        exit_code, timed_out, reason = 0, False, None
         try:
+            withhold_secrets(env, step)
             result = kind_of(step).run(env, step, log)
-            exit_code, timed_out = result.exit_code, result.timed_out
+            exit_code, timed_out, reason = result.exit_code, result.timed_out, result.reason
             if result.built_image is not None:
                 for hook in self.hooks.after_build:
                     hook(env, step.name, result.built_image, log)
         except StepTimedOut as error:
             log(f"shiplog: {error}")
-            exit_code, timed_out = 124, True
+            exit_code, timed_out, reason = 124, True, str(error)
         except StepCancelled:
             raise RunInterrupted(self.ledger.state(env.ctx.run_id)) from None
         except StepFailed as error:
             log(f"shiplog: {error}")
-            exit_code = 1
+            exit_code, reason = 1, str(error)
         except docker.errors.APIError as error:
             # The engine refused a call the action does not translate, e.g. starting a
             # container whose image has no /bin/sh: that step failed, not the whole run.
-            log(f"shiplog: the Docker engine refused: {error.explanation or error}")
+            reason = f"the Docker engine refused: {error.explanation or error}"
+            log(f"shiplog: {reason}")
             exit_code = 1
         finally:
             digest = writer.close()
@@ -73,9 +77,20 @@ class Dispatcher:
                 log_sha256=digest.sha256,
                 log_lines=digest.lines,
                 timed_out=timed_out,
+                reason=env.masker.mask(reason) if reason is not None else None,
             )
         )
         return "success" if exit_code == 0 else "failure"
+
+
+def withhold_secrets(env: RunEnv, step: Step) -> None:
+    """Fail a step of an untrusted run that names secrets, before anything of it runs."""
+    names = sorted({name for _, name in step.secret_refs()})
+    if env.untrusted and names:
+        raise StepFailed(
+            f"step {step.name} needs secret(s) {', '.join(names)}, and an untrusted run (a pull "
+            "request from a fork) gets none; limit the step with `when: event: [push]` or similar"
+        )
 
 
 def ms_since(started: float) -> int:

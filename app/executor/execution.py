@@ -24,13 +24,16 @@ from typing import Any
 from app.executor.actions.containers import RunContext, cleanup_run, prepare_run, start_services
 from app.executor.actions.errors import StepFailed
 from app.executor.actions.masking import Masker
+from app.executor.actions.sandbox import SandboxPolicy
 from app.executor.actions.support import RUN_LABEL
 from app.executor.checkout import check_out_run
 from app.executor.dispatch import Dispatcher, ms_since
+from app.executor.grants import SandboxGrants
 from app.executor.hooks import Hooks
 from app.executor.kinds.base import RunEnv
 from app.executor.runs import RunInterrupted, RunLedger, RunRecorder
 from app.executor.scheduling import run_graph
+from app.executor.secrets import SecretStore
 from app.executor.source import SourceError
 from app.executor.watcher import CancelWatcher
 from app.pipeline import PipelineError, Step
@@ -60,8 +63,11 @@ class RunExecution:
     work_dir: Path
     parallelism: int
     observers: Observers
+    sandbox: SandboxPolicy
+    keyring: Path | None
     hooks: Hooks = field(default_factory=Hooks)
     osv_dir: Path | None = None
+    docker_cli: str | None = None
 
     @property
     def run_id(self) -> str:
@@ -115,7 +121,14 @@ class RunExecution:
 
     def _run(self, workspace: Path, cancelled: threading.Event) -> str | None:
         """Check out, start the services and run the steps; the first failed step, if any."""
-        pipeline, secrets = check_out_run(self.queued, workspace, self.app_url)
+        checked = check_out_run(
+            self.queued,
+            workspace,
+            SecretStore(self.app_url, self.keyring),
+            SandboxGrants(self.app_url),
+        )
+        pipeline, secrets = checked.pipeline, checked.secrets
+        sandbox = self.sandbox.allowing(checked.privileges, checked.repository)
         labels = {RUN_LABEL: self.run_id}
         ctx = RunContext(
             client=self.client,
@@ -133,7 +146,10 @@ class RunExecution:
             masker=Masker(secrets.values()),
             record=self.record,
             app_url=self.app_url,
+            sandbox=sandbox,
             osv_dir=self.osv_dir,
+            untrusted=self.queued.untrusted,
+            docker_cli=self.docker_cli,
         )
         if pipeline.services:
             start_services(
@@ -141,6 +157,7 @@ class RunExecution:
                 pipeline.services,
                 secrets,
                 log=lambda name, line: self.observers.on_log(name, env.masker.mask(line)),
+                sandbox=sandbox,
             )
         dispatcher = Dispatcher(env, self.ledger, self.hooks, self.observers.on_log)
         return run_graph(

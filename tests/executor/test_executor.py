@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -420,16 +421,12 @@ def test_secret_values_are_masked_in_logs_and_never_appear_in_events(
 ) -> None:
     api_token = "tok-7Qx2-very-secret-api-value"
     build_token = "bld-9Zr4-very-secret-build-value"
-    for name, value in (("API_TOKEN", api_token), ("BUILD_TOKEN", build_token)):
-        stored = cli.invoke(app, ["secret", "set", name], input=value)
-        assert stored.exit_code == 0, stored.output
     tag = f"{unique_name()}:ci"
     pipeline = commands_pipeline(
         f"""\
   - name: build
     build:
-      args:
-        TOKEN: {{from_secret: BUILD_TOKEN}}
+      secrets: [BUILD_TOKEN]
       tags: ["{tag}"]
   - name: use
     image: {tag}
@@ -443,8 +440,16 @@ def test_secret_values_are_masked_in_logs_and_never_appear_in_events(
       - echo "twice:$API_TOKEN$API_TOKEN"
 """
     )
-    dockerfile = f'FROM {BUSYBOX}\nARG TOKEN\nRUN echo "the build sees $TOKEN"\n'
+    dockerfile = (
+        f"FROM {BUSYBOX}\n"
+        "RUN --mount=type=secret,id=BUILD_TOKEN \\\n"
+        '  echo "the build sees $(cat /run/secrets/BUILD_TOKEN)" \\\n'
+        f"  && echo {uuid.uuid4()} > /unique-so-never-cached\n"
+    )
     repo = make_repo(tmp_path / "repo", {".shiplog.yml": pipeline, "Dockerfile": dockerfile})
+    for name, value in (("API_TOKEN", api_token), ("BUILD_TOKEN", build_token)):
+        stored = cli.invoke(app, ["secret", "set", name, "--repo", str(repo)], input=value)
+        assert stored.exit_code == 0, stored.output
 
     run_id, output, exit_code = shiplog_run(cli, repo)
 
@@ -454,14 +459,14 @@ def test_secret_values_are_masked_in_logs_and_never_appear_in_events(
     assert use_log.count(MASK) == 1  # the `cat`
     assert f"twice:{MASK}" in use_log
     build_log = [line.text for line in read_log(database.app_url, run_id, "build")]
-    assert f"the build sees {MASK}" in build_log
+    assert any(f"the build sees {MASK}" in line for line in build_log), build_log
     for secret in (api_token, build_token):
         assert secret not in output  # the live output of `shiplog run`
         assert secret not in ledger_text(database)  # every event and every stored log line
         assert secret not in cli.invoke(app, ["logs", run_id, "use"]).output
         assert secret not in cli.invoke(app, ["logs", run_id, "build"]).output
     built = one(run_events(store, run_id), ImageBuilt)
-    assert built.secret_args == ("TOKEN",)
+    assert built.secret_mounts == ("BUILD_TOKEN",) and built.secret_args == ()
     assert built.build_args == {}
     verify_logs(database, run_id, of_type(run_events(store, run_id), StepFinished))
 

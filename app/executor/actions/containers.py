@@ -19,7 +19,9 @@ from typing import Any
 
 import docker.errors
 
+from app.executor.actions.cgroups import pids_events_file, refused_forks
 from app.executor.actions.errors import StepCancelled, StepFailed
+from app.executor.actions.sandbox import Limits, SandboxPolicy, image_user
 from app.executor.actions.support import (
     RUN_LABEL,
     SERVICE_LABEL,
@@ -58,7 +60,10 @@ class RunContext:
 
 @dataclass(frozen=True)
 class CommandOutcome:
-    """How a command step's container ended; `image_digest` and `commands_digest` as recorded."""
+    """How a command step's container ended; `image_digest` and `commands_digest` as recorded.
+
+    `reason` says why the sandbox stopped it (out of memory, out of processes, out of time).
+    """
 
     exit_code: int
     duration_ms: int
@@ -67,6 +72,7 @@ class CommandOutcome:
     image: str
     image_digest: str | None
     commands_digest: str
+    reason: str | None = None
 
 
 def network_name(run_id: str) -> str:
@@ -115,26 +121,33 @@ def start_services(
     services: Sequence[Service],
     secrets: Mapping[str, str],
     log: Callable[[str, str], None],
+    *,
+    sandbox: SandboxPolicy,
 ) -> None:
-    """Start each sidecar on the run network, reachable by its name; forward its output lines."""
+    """Start each sidecar on the run network, reachable by its name; forward its output lines.
+
+    A service gets the same sandbox as a step: limits, capabilities, user, privileges.
+    """
     for service in services:
         if ctx.cancelled.is_set():
             raise StepCancelled("the run was cancelled before its services started")
+        owner = f"service {service.name}"
         image_id, _ = resolve_image(ctx.client, service.image)
-        environment = {
-            **service.environment,
-            **secret_env(f"service {service.name}", service.secrets, secrets),
-        }
-        endpoint = ctx.client.api.create_endpoint_config(aliases=[service.name])
+        environment = {**service.environment, **secret_env(owner, service.secrets, secrets)}
+        confined = sandbox.container_options(
+            owner, service, image_user(ctx.client, image_id), ctx.network
+        )
+        if "network" in confined:
+            endpoint = ctx.client.api.create_endpoint_config(aliases=[service.name])
+            confined["networking_config"] = {ctx.network: endpoint}
         try:
             container = ctx.client.containers.run(
                 image_id,
                 detach=True,
                 environment=environment,
                 hostname=service.name,
-                network=ctx.network,
-                networking_config={ctx.network: endpoint},
                 labels=object_labels(ctx.labels, ctx.run_id, **{SERVICE_LABEL: service.name}),
+                **confined,
                 **_shell_args(build_script(service.commands)),
             )
         except docker.errors.APIError as exc:
@@ -159,16 +172,24 @@ def _forward_service_output(container: Any, name: str, log: Callable[[str, str],
 
 
 class _Watchdog(threading.Thread):
-    """Kills the container at the deadline, or stops it when the run is cancelled."""
+    """Kills the container at the deadline or at its process limit; stops it on a cancel."""
 
-    def __init__(self, container: Any, cancelled: threading.Event, deadline: float) -> None:
+    def __init__(
+        self,
+        container: Any,
+        cancelled: threading.Event,
+        deadline: float,
+        pids_events: Path | None = None,
+    ) -> None:
         super().__init__(name=f"shiplog-watchdog-{container.id[:12]}", daemon=True)
         self.container = container
         self.cancel_event = cancelled
         self.deadline = deadline
+        self.pids_events = pids_events
         self.finished = threading.Event()
         self.timed_out = False
         self.cancelled = False
+        self.out_of_processes = False
 
     def run(self) -> None:
         while not self.finished.wait(POLL_SECONDS):
@@ -180,6 +201,12 @@ class _Watchdog(threading.Thread):
                 if time.monotonic() >= self.deadline:
                     self.container.kill()
                     self.timed_out = True
+                    return
+                if self.pids_events is not None and refused_forks(self.pids_events) > 0:
+                    # A fork was refused: a fork bomb, or a step that needs a higher limit.
+                    # Either way it cannot go on as written; stop it now, not at its timeout.
+                    self.container.kill()
+                    self.out_of_processes = True
                     return
             except docker.errors.APIError:  # it exited (or was removed) on its own meanwhile
                 return
@@ -194,39 +221,42 @@ def run_command_step(
     log: LogSink,
     on_started: Callable[[str, str | None, str], None],
     timeout: float,
+    sandbox: SandboxPolicy,
     image_id: str | None = None,
 ) -> CommandOutcome:
     """Run the step's commands in a container of `image` in the workspace; stream its output.
 
     Give `image_id` for an image built by this run: that image runs, whatever `image` (the
     tag, still what is reported) names on the engine by now, e.g. after another run's build.
+    The container is confined by `sandbox`; one that runs out of memory or processes is
+    stopped, and the outcome's `reason` says so.
     """
+    owner = f"step {step.name}"
     if ctx.cancelled.is_set():
-        raise StepCancelled(f"step {step.name}: the run was cancelled before it started")
+        raise StepCancelled(f"{owner}: the run was cancelled before it started")
     image_id, image_digest = resolve_image(ctx.client, image_id or image)
     script = build_script(step.commands)
     digest = commands_digest(script)
-    environment = {
-        **step.environment,
-        **secret_env(f"step {step.name}", step.secrets, secrets),
-    }
+    environment = {**step.environment, **secret_env(owner, step.secrets, secrets)}
+    limits = sandbox.limits(owner, step)
+    confined = sandbox.container_options(owner, step, image_user(ctx.client, image_id), ctx.network)
+    workspace = {str(ctx.workspace): {"bind": WORKSPACE, "mode": "rw"}}
     try:
         container = ctx.client.containers.create(
             image_id,  # the id, not the tag: what runs is what was resolved
             environment=environment,
             working_dir=WORKSPACE,
-            volumes={str(ctx.workspace): {"bind": WORKSPACE, "mode": "rw"}},
-            network=ctx.network,
             labels=object_labels(ctx.labels, ctx.run_id, **{STEP_LABEL: step.name}),
+            **{**confined, "volumes": {**confined.get("volumes", {}), **workspace}},
             **_shell_args(script),
         )
     except docker.errors.APIError as exc:
-        raise StepFailed(f"step {step.name}: container not created: {exc.explanation}") from None
+        raise StepFailed(f"{owner}: container not created: {exc.explanation}") from None
     try:
         started = time.monotonic()
         container.start()
         on_started(image, image_digest, digest)
-        watchdog = _Watchdog(container, ctx.cancelled, started + timeout)
+        watchdog = _Watchdog(container, ctx.cancelled, started + timeout, _pids_events(container))
         watchdog.start()
         removed_while_cancelled = False
         try:
@@ -241,8 +271,11 @@ def run_command_step(
             watchdog.finished.set()
             watchdog.join()
         duration_ms = int((time.monotonic() - started) * 1000)
+        reason = _why_stopped(container, watchdog, limits, timeout)
     finally:
         _remove(container)
+    if reason is not None:
+        log(f"shiplog: {reason}")
     return CommandOutcome(
         exit_code=exit_code,
         duration_ms=duration_ms,
@@ -251,7 +284,39 @@ def run_command_step(
         image=image,
         image_digest=image_digest,
         commands_digest=digest,
+        reason=reason,
     )
+
+
+def _pids_events(container: Any) -> Path | None:
+    """The running container's pids.events file, if this host shows it."""
+    try:
+        container.reload()
+    except docker.errors.APIError:
+        return None
+    pid = int((container.attrs.get("State") or {}).get("Pid") or 0)
+    return pids_events_file(pid) if pid > 0 else None
+
+
+def _why_stopped(container: Any, watchdog: _Watchdog, limits: Limits, timeout: float) -> str | None:
+    """Why the sandbox ended the container early, in words; None when it ended by itself."""
+    if watchdog.timed_out:
+        return f"timed out: stopped after its timeout of {timeout:g} s"
+    if watchdog.out_of_processes:
+        return (
+            f"out of processes: it reached its limit of {limits.pids} processes "
+            "(resources.pids) and was stopped"
+        )
+    try:
+        container.reload()
+    except docker.errors.APIError:
+        return None
+    if (container.attrs.get("State") or {}).get("OOMKilled"):
+        return (
+            f"out of memory: it exceeded its limit of {limits.describe_memory()} "
+            "(resources.memory) and was killed"
+        )
+    return None
 
 
 def _follow(container: Any, log: LogSink) -> int:
