@@ -24,7 +24,7 @@ from app.executor.actions import MASK, build_script, commands_digest
 from app.executor.logs import expire_logs
 from app.executor.runner import runner_version
 from app.pipeline import parse_pipeline
-from app.queries.logs import log_digest, read_log
+from app.queries.logs import read_log
 from events.store import EventStore
 from events.vocabulary import (
     BaseImage,
@@ -56,29 +56,15 @@ from tests.support.runs import (
     of_type,
     one,
     run_events,
-    run_id_in,
+    shiplog_run,
     type_names,
     unique_name,
+    verify_logs,
 )
 
 pytestmark = pytest.mark.usefixtures("leftover_guard")  # nothing left on the engine
 
 OCI = "org.opencontainers.image."
-
-
-def shiplog_run(cli: CliRunner, repo: Path, *options: str) -> tuple[str, str, int]:
-    """`shiplog run [options] REPO` in this process: (run id, output, exit code)."""
-    result = cli.invoke(app, ["run", *options, str(repo)])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return run_id_in(result.output), result.output, result.exit_code
-
-
-def verify_logs(database: Database, run_id: str, finished: list[StepFinished]) -> None:
-    """Every StepFinished's log digest is that of the log stored for its step."""
-    for event in finished:
-        stored = log_digest(database.app_url, run_id, event.step)
-        assert (stored.sha256, stored.lines) == (event.log_sha256, event.log_lines), event.step
 
 
 # --- build, test in the built image, push ------------------------------------------------------

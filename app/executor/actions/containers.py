@@ -19,7 +19,13 @@ from typing import Any
 
 import docker.errors
 
-from app.executor.actions.cgroups import pids_events_file, refused_forks
+from app.executor.actions.cgroups import (
+    ProbeReader,
+    pids_events_file,
+    probe_mark,
+    probed_command,
+    refused_forks,
+)
 from app.executor.actions.errors import StepCancelled, StepFailed
 from app.executor.actions.sandbox import Limits, SandboxPolicy, image_user
 from app.executor.actions.support import (
@@ -241,6 +247,8 @@ def run_command_step(
     limits = sandbox.limits(owner, step)
     confined = sandbox.container_options(owner, step, image_user(ctx.client, image_id), ctx.network)
     workspace = {str(ctx.workspace): {"bind": WORKSPACE, "mode": "rw"}}
+    mark = probe_mark()
+    probe = ProbeReader(log, mark)
     try:
         container = ctx.client.containers.create(
             image_id,  # the id, not the tag: what runs is what was resolved
@@ -248,7 +256,7 @@ def run_command_step(
             working_dir=WORKSPACE,
             labels=object_labels(ctx.labels, ctx.run_id, **{STEP_LABEL: step.name}),
             **{**confined, "volumes": {**confined.get("volumes", {}), **workspace}},
-            **_shell_args(script),
+            **(probed_command(script, mark) if script else {}),
         )
     except docker.errors.APIError as exc:
         raise StepFailed(f"{owner}: container not created: {exc.explanation}") from None
@@ -260,7 +268,7 @@ def run_command_step(
         watchdog.start()
         removed_while_cancelled = False
         try:
-            exit_code = _follow(container, log)
+            exit_code = _follow(container, probe)
         except docker.errors.NotFound:
             if not ctx.cancelled.is_set():
                 raise StepFailed(
@@ -271,7 +279,9 @@ def run_command_step(
             watchdog.finished.set()
             watchdog.join()
         duration_ms = int((time.monotonic() - started) * 1000)
-        reason = _why_stopped(container, watchdog, limits, timeout)
+        reason = _why_stopped(container, watchdog, limits, timeout, probe.refused)
+        if reason is not None and exit_code == 0:
+            exit_code = 1  # it hit a limit, and carried on as if it had not
     finally:
         _remove(container)
     if reason is not None:
@@ -298,14 +308,17 @@ def _pids_events(container: Any) -> Path | None:
     return pids_events_file(pid) if pid > 0 else None
 
 
-def _why_stopped(container: Any, watchdog: _Watchdog, limits: Limits, timeout: float) -> str | None:
-    """Why the sandbox ended the container early, in words; None when it ended by itself."""
+def _why_stopped(
+    container: Any, watchdog: _Watchdog, limits: Limits, timeout: float, refused: int
+) -> str | None:
+    """Why the sandbox ended the container early (or failed it), in words; None if it did not."""
     if watchdog.timed_out:
         return f"timed out: stopped after its timeout of {timeout:g} s"
-    if watchdog.out_of_processes:
+    if watchdog.out_of_processes or refused:
+        stopped = " and was stopped" if watchdog.out_of_processes else ""
         return (
             f"out of processes: it reached its limit of {limits.pids} processes "
-            "(resources.pids) and was stopped"
+            f"(resources.pids){stopped}"
         )
     try:
         container.reload()
