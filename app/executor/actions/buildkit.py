@@ -111,8 +111,9 @@ def buildkit_build(ctx: RunContext, request: BuildRequest, *, cli: str) -> str:
             packed.seek(0)
             tail = _run(ctx, [*command, "-"], environment, packed, request.deadline, request.log)
         if tail is not None:
-            detail = " / ".join(request.mask(line) for line in tail if line.strip())
-            detail = detail or "no output"
+            # The CLI ends with the error itself; the output before it is in the log.
+            detail = next((request.mask(line) for line in reversed(tail) if line.strip()), "")
+            detail = detail.removeprefix("ERROR: ").removeprefix("error: ") or "no output"
             raise StepFailed(f"build failed: {detail}")
         image_id = iidfile.read_text().strip() if iidfile.exists() else ""
     if not image_id:

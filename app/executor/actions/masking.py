@@ -2,13 +2,13 @@
 
 A step can print a secret as it is, or encoded: base64 (standard or URL-safe
 alphabet), URL-encoded (percent escapes in upper or lower case, `+` or `%20` for a
-space) or hex (lower or upper case). Base64 depends on where the value starts in the
-encoded stream, so each of the three alignments is masked: for each, the characters
-that encode the value's bytes alone (not the neighbours') form the pattern. Tools wrap
-long encodings over several lines (`base64` at 76 characters, `xxd -p` at 60) and logs
-are stored line by line, so a line that starts with the end of a pattern, ends with
-its start, or lies wholly inside it is masked there too, for pieces of at least
-FRAGMENT characters.
+space, or every byte escaped) or hex (lower or upper case). Base64 depends on where
+the value starts in the encoded stream, so each of the three alignments is masked:
+for each, the characters that encode the value's bytes alone (not the neighbours')
+form the pattern. Tools wrap long encodings over several lines (`base64` at 76
+characters, `xxd -p` at 60) and logs are stored line by line, so a line that starts
+with the end of a pattern, ends with its start, or lies wholly inside it is masked
+there too, for pieces of at least FRAGMENT characters.
 
 Encoded forms shorter than MIN_ENCODED characters are not masked: they would hide
 ordinary words. Short secrets are therefore masked in their plain form only; secrets
@@ -44,9 +44,10 @@ def _base64_cores(raw: bytes) -> set[str]:
 
 
 def _url_forms(value: str) -> set[str]:
-    """The value percent-encoded as browsers, curl and shells' tools do it."""
+    """The value percent-encoded as browsers, curl and shells' tools do it (every byte, too)."""
     forms = {quote(value, safe=""), quote(value, safe="/")}
     forms |= {quote_plus(value), quote_plus(value, safe="/")}
+    forms.add("".join(f"%{byte:02X}" for byte in value.encode("utf-8")))
     lower = set()
     for form in forms:
         pieces = form.split("%")
