@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.executor.actions.containers import RunContext, cleanup_run, prepare_run, start_services
+from app.executor.actions.containers import RunContext, cleanup_run, prepare_run
 from app.executor.actions.errors import StepFailed
 from app.executor.actions.masking import Masker
 from app.executor.actions.sandbox import SandboxPolicy
+from app.executor.actions.services import start_services
 from app.executor.actions.support import RUN_LABEL
 from app.executor.checkout import check_out_run
 from app.executor.dispatch import Dispatcher, ms_since

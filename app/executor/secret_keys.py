@@ -57,7 +57,7 @@ class SecretScope:
         return self.repository + (f" ({', '.join(parts)})" if parts else "")
 
 
-def key_id(key: bytes) -> str:
+def secret_key_id(key: bytes) -> str:
     """The id of a key: `k-` and 16 hex digits of a hash of it (reveals nothing of the key)."""
     return "k-" + hashlib.sha256(_ID_CONTEXT + key).hexdigest()[:16]
 
@@ -108,7 +108,7 @@ class Keyring:
     def with_new_primary(self) -> Keyring:
         """This keyring plus a fresh random key, which becomes the primary."""
         key = AESGCM.generate_key(bit_length=KEY_BYTES * 8)
-        return Keyring(key_id(key), {**self.keys, key_id(key): key})
+        return Keyring(secret_key_id(key), {**self.keys, secret_key_id(key): key})
 
     def without(self, retired: str) -> Keyring:
         """This keyring less the key `retired`, which must not be the primary."""
@@ -136,7 +136,7 @@ class Keyring:
                 '(expected JSON {"primary": id, "keys": {id: base64 key}})'
             ) from None
         for kid, key in keys.items():
-            if len(key) != KEY_BYTES or key_id(key) != kid:
+            if len(key) != KEY_BYTES or secret_key_id(key) != kid:
                 raise SecretKeyError(f"{where}: key {kid} is not a {KEY_BYTES}-byte key of that id")
         if primary not in keys:
             raise SecretKeyError(f"{where}: the primary key {primary} is not among its keys")

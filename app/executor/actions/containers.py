@@ -1,14 +1,14 @@
-"""Containers of a run: its network, sidecar services, command steps, and cleaning up after it.
+"""Containers of a run: its network, its command steps, and cleaning up after it.
 
-Every object made here carries the run's labels, with `dev.shiplog.run=<run id>` always
-among them, so that `cleanup_run` (and the reaper, for a run whose runner died) finds it.
+Every object made here (and by services.py) carries the run's labels, with
+`dev.shiplog.run=<run id>` always among them, so that `cleanup_run` (and the reaper, for
+a run whose runner died) finds it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
 import shlex
 import threading
 import time
@@ -30,7 +30,6 @@ from app.executor.actions.errors import StepCancelled, StepFailed
 from app.executor.actions.sandbox import Limits, SandboxPolicy, image_user
 from app.executor.actions.support import (
     RUN_LABEL,
-    SERVICE_LABEL,
     STEP_LABEL,
     LineSplitter,
     LogSink,
@@ -39,9 +38,7 @@ from app.executor.actions.support import (
     resolve_image,
     secret_env,
 )
-from app.pipeline import WORKSPACE, CommandStep, Service
-
-_log = logging.getLogger(__name__)
+from app.pipeline import WORKSPACE, CommandStep
 
 NETWORK_PREFIX = "shiplog-"
 STOP_GRACE_SECONDS = 2
@@ -118,63 +115,9 @@ def commands_digest(script: str) -> str:
     return "sha256:" + hashlib.sha256(script.encode()).hexdigest()
 
 
-def _shell_args(script: str) -> dict[str, Any]:
+def shell_args(script: str) -> dict[str, Any]:
+    """Container arguments that run `script` in the image's /bin/sh (none for no script)."""
     return {"entrypoint": SHELL, "command": [script]} if script else {}
-
-
-def start_services(
-    ctx: RunContext,
-    services: Sequence[Service],
-    secrets: Mapping[str, str],
-    log: Callable[[str, str], None],
-    *,
-    sandbox: SandboxPolicy,
-) -> None:
-    """Start each sidecar on the run network, reachable by its name; forward its output lines.
-
-    A service gets the same sandbox as a step: limits, capabilities, user, privileges.
-    """
-    for service in services:
-        if ctx.cancelled.is_set():
-            raise StepCancelled("the run was cancelled before its services started")
-        owner = f"service {service.name}"
-        image_id, _ = resolve_image(ctx.client, service.image)
-        environment = {**service.environment, **secret_env(owner, service.secrets, secrets)}
-        confined = sandbox.container_options(
-            owner, service, image_user(ctx.client, image_id), ctx.network
-        )
-        if "network" in confined:
-            endpoint = ctx.client.api.create_endpoint_config(aliases=[service.name])
-            confined["networking_config"] = {ctx.network: endpoint}
-        try:
-            container = ctx.client.containers.run(
-                image_id,
-                detach=True,
-                environment=environment,
-                hostname=service.name,
-                labels=object_labels(ctx.labels, ctx.run_id, **{SERVICE_LABEL: service.name}),
-                **confined,
-                **_shell_args(build_script(service.commands)),
-            )
-        except docker.errors.APIError as exc:
-            raise StepFailed(f"service {service.name} did not start: {exc.explanation}") from None
-        threading.Thread(
-            target=_forward_service_output,
-            args=(container, service.name, log),
-            name=f"shiplog-service-{service.name}",
-            daemon=True,
-        ).start()
-
-
-def _forward_service_output(container: Any, name: str, log: Callable[[str, str], None]) -> None:
-    """Send a service's output to `log` until its container stops or is removed."""
-    lines = LineSplitter(lambda line: log(name, line))
-    try:
-        for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
-            lines.feed(chunk)
-        lines.flush()
-    except Exception as exc:  # the run ended: container removed, or the sink closed
-        _log.debug("output of service %s ended: %s", name, exc)
 
 
 class _Watchdog(threading.Thread):
