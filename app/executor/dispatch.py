@@ -23,7 +23,7 @@ from app.executor.kinds.registry import kind_of
 from app.executor.logs import StepLogWriter
 from app.executor.runs import RunInterrupted, RunLedger
 from app.executor.scheduling import Outcome
-from app.pipeline import Step
+from app.pipeline import Service, Step
 from events.vocabulary import StepFinished
 
 
@@ -47,7 +47,8 @@ class Dispatcher:
 
         exit_code, timed_out, reason = 0, False, None
         try:
-            withhold_secrets(env, step)
+            if env.untrusted:
+                withhold_secrets(f"step {step.name}", step)
             result = kind_of(step).run(env, step, log)
             exit_code, timed_out, reason = result.exit_code, result.timed_out, result.reason
             if result.built_image is not None:
@@ -83,13 +84,14 @@ class Dispatcher:
         return "success" if exit_code == 0 else "failure"
 
 
-def withhold_secrets(env: RunEnv, step: Step) -> None:
-    """Fail a step of an untrusted run that names secrets, before anything of it runs."""
-    names = sorted({name for _, name in step.secret_refs()})
-    if env.untrusted and names:
+def withhold_secrets(owner: str, item: Step | Service) -> None:
+    """In an untrusted run: fail a step or service that names secrets, before it runs."""
+    names = sorted({name for _, name in item.secret_refs()})
+    if names:
         raise StepFailed(
-            f"step {step.name} needs secret(s) {', '.join(names)}, and an untrusted run (a pull "
-            "request from a fork) gets none; limit the step with `when: event: [push]` or similar"
+            f"{owner} needs secret(s) {', '.join(names)}, and an untrusted run (a pull "
+            "request from a fork) gets none; keep it out of such runs (for a step: `when: "
+            "event: [push]`)"
         )
 
 

@@ -28,7 +28,7 @@ from app.executor.actions.sandbox import SandboxPolicy
 from app.executor.actions.services import start_services
 from app.executor.actions.support import RUN_LABEL
 from app.executor.checkout import check_out_run
-from app.executor.dispatch import Dispatcher, ms_since
+from app.executor.dispatch import Dispatcher, ms_since, withhold_secrets
 from app.executor.grants import SandboxGrants
 from app.executor.hooks import Hooks
 from app.executor.kinds.base import RunEnv
@@ -153,6 +153,8 @@ class RunExecution:
             docker_cli=self.docker_cli,
         )
         if pipeline.services:
+            for service in pipeline.services if self.queued.untrusted else ():
+                withhold_secrets(f"service {service.name}", service)
             start_services(
                 ctx,
                 pipeline.services,
