@@ -190,7 +190,19 @@ def _translate(detail: ErrorDetails, document: Document) -> Finding | None:
         message = f"needs at least {ctx.get('min_length')} item(s)"
     elif kind == "string_too_short":
         message = "must not be empty"
+    elif kind in _BOUNDS:
+        words, key = _BOUNDS[kind]
+        message = f"must be {words} {ctx.get(key)}, not {value}"
     return Finding(loc, message, at_key=at_key)
+
+
+_BOUNDS = {
+    "greater_than_equal": ("at least", "ge"),
+    "greater_than": ("more than", "gt"),
+    "less_than_equal": ("at most", "le"),
+    "less_than": ("less than", "lt"),
+}
+"""Pydantic's number bounds: the words for each, and the key of its limit."""
 
 
 def _describe(value: Any, raw: str | None) -> str:

@@ -15,6 +15,7 @@ from pydantic import BeforeValidator, Field, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from app.pipeline.base import FrozenModel, Loc
+from app.pipeline.fields import USER_PATTERN
 
 Privilege = Literal["privileged", "host-network", "docker-socket"]
 """What a container can only have where an administrator allowed it for the repository."""
@@ -27,7 +28,6 @@ MIN_MEMORY: Final = 6 * 1024 * 1024
 MIN_PIDS: Final = 8
 _MEMORY = re.compile(r"^(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[kmgt]?)(?:i?b)?$", re.IGNORECASE)
 _UNITS: Final = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
-_USER = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(?::[A-Za-z0-9_][A-Za-z0-9_.-]*)?$"
 
 
 def memory_bytes(value: Any) -> int:
@@ -74,7 +74,7 @@ MemorySize = Annotated[
     ),
 ]
 Cpus = Annotated[float, BeforeValidator(_cpus), Field(gt=0, le=1024)]
-UserName = Annotated[str, StringConstraints(pattern=_USER, max_length=64)]
+UserName = Annotated[str, StringConstraints(pattern=USER_PATTERN, max_length=64)]
 
 
 class Resources(FrozenModel):
