@@ -86,6 +86,7 @@ class RunQueued(Event):
     """A pipeline run was requested for one commit of a repository."""
 
     categories = RUN
+    schema_version = 2  # 2 added untrusted
     repository: str = Field(
         description="The source's URL: the checkout's `origin` remote without credentials, "
         "or `file://` and the checkout's path when it has no `origin`."
@@ -170,6 +171,7 @@ class StepFinished(Event):
     """A step ended (its container exited); the log digest lets anyone verify the stored log."""
 
     categories = RUN
+    schema_version = 2  # 2 added reason
     step: str = Field(description="The step's name in the pipeline file.")
     exit_code: int = Field(
         description="0 on success. A step with commands: its container's exit code (137 if "
@@ -211,6 +213,7 @@ class ImageBuilt(Event):
     """A build step produced an image from fully resolved inputs."""
 
     categories = RUN
+    schema_version = 2  # 2 added secret_mounts
     step: str = Field(description="The build step's name in the pipeline file.")
     image_id: str = Field(description="The built image's id (`sha256:<hex>`) on the engine.")
     base_images: tuple[BaseImage, ...] = Field(
@@ -721,8 +724,12 @@ def _unchanged(data: dict[str, Any]) -> dict[str, Any]:
 
 
 # Version 2 of these only added optional fields (times, a deployment's repository and
-# commit, a push's image id), so a version 1 payload reads as version 2 unchanged.
+# commit, a push's image id, a run's trust, a step's reason, a build's secret mounts), so
+# a version 1 payload reads as version 2 unchanged.
 for _name in (
+    "RunQueued",
+    "StepFinished",
+    "ImageBuilt",
     "ImagePushed",
     "DeploymentStarted",
     "DeploymentSucceeded",
