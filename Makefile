@@ -21,8 +21,9 @@ demo: $(STAMP)
 	$(BIN)/shiplog demo
 	$(BIN)/shiplog events tail --type RunQueued --type RunClaimed --type StepStarted \
 		--type StepFinished --type ImageBuilt --type TestsReported --type ImagePushed \
-		--type RunSucceeded --type RunFailed --lines 12
-	@echo "Serving the web timeline with the demo's run on http://127.0.0.1:$(DEMO_PORT)/ -- press Ctrl-C to stop."
+		--type SbomGenerated --type ScanCompleted --type RunSucceeded --type RunFailed \
+		--type ReproductionCompleted --lines 14
+	@echo "Serving the web pages with the demo's run, scan and reproduction on http://127.0.0.1:$(DEMO_PORT)/ -- press Ctrl-C to stop."
 	-$(BIN)/shiplog serve --host 127.0.0.1 --port $(DEMO_PORT)
 
 test: lint

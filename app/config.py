@@ -132,6 +132,31 @@ class Settings(BaseSettings):
         "`secrets`). Unset: the first `docker` on PATH that can.",
     )
 
+    public_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="The URL people and forges reach this shiplog at, e.g. "
+        "`https://shiplog.example.com`: webhook set-up, links in notifications and commit "
+        "statuses.",
+    )
+
+    notify_rules: Path | None = Field(
+        default=None,
+        description="YAML file of notification rules (docs/notifications.md). Unset: no "
+        "rules; `notify` steps and commit statuses still deliver.",
+    )
+    notify_timeout: PositiveFloat = Field(
+        default=10.0, description="Seconds a notification's receiver has to answer."
+    )
+    notify_attempts: PositiveInt = Field(
+        default=8, description="Attempts at delivering one notification before giving up."
+    )
+    notify_retry_base: PositiveFloat = Field(
+        default=5.0, description="Seconds before the first retry; each retry waits twice as long."
+    )
+    notify_retry_cap: PositiveFloat = Field(
+        default=3600.0, description="The longest wait between two attempts (jitter below it)."
+    )
+
     production_environments: Annotated[tuple[str, ...], NoDecode] = Field(
         default=("production",),
         min_length=1,

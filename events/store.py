@@ -373,6 +373,20 @@ class EventStore:
         with self._pool.connection() as conn:
             return lookups.by_data_field(conn, types, name, values, first=first, present=present)
 
+    def with_data_field(
+        self,
+        types: Sequence[str],
+        name: str,
+        values: Sequence[str],
+        *,
+        until: Cursor | None = None,
+        limit: int = 100,
+    ) -> list[StoredEvent]:
+        """Events of `types` whose data field `name` is one of `values`, at or before
+        `until` (None: up to the horizon), newest first."""
+        with self._pool.connection() as conn:
+            return lookups.with_data_field(conn, types, name, values, until=until, limit=limit)
+
     def preceding(
         self, points: Sequence[tuple[str, int, str]], types: Sequence[str], name: str
     ) -> list[StoredEvent | None]:

@@ -24,6 +24,8 @@ DOMAIN = (
     "app.cdevents",
     "app.engine",
     "app.executor",
+    "app.forges",
+    "app.notify",
     "app.pipeline",
     "app.provenance",
     "app.reproduce",

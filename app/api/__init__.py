@@ -18,9 +18,12 @@ from app.api.routes import (
     environments,
     events,
     health,
+    hooks,
     images,
     incidents,
+    notifications,
     provenance,
+    repositories,
     reproductions,
     runs,
     sboms,
@@ -30,6 +33,7 @@ from app.api.routes import (
 
 ROUTERS = (
     health,
+    hooks,
     events,
     whoami,
     deployments,
@@ -41,7 +45,9 @@ ROUTERS = (
     velocity,
     cdevents,
     reproductions,
+    notifications,
     provenance,
+    repositories,
     sboms,
     affected,
 )

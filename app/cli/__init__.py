@@ -13,8 +13,10 @@ from app.cli import (
     event_commands,
     image_commands,
     ledger,
+    notify_commands,
     pipeline_commands,
     projection_commands,
+    repo_commands,
     reproduce_command,
     run_commands,
     sandbox_commands,
@@ -28,10 +30,12 @@ from app.executor.actions import StepFailed
 from app.executor.grants import GrantError
 from app.executor.secrets import SecretError
 from app.executor.source import SourceError
+from app.notify.rules import RulesError
 from app.pipeline import PipelineError
 from app.queries.as_of import AsOfError
 from app.queries.errors import InvalidParameter, NotRecorded
 from app.reproduce.inputs import ReproductionError
+from app.services.errors import FieldProblem, NotRegistered
 from app.supplychain.imagefs import ImageUnavailable
 from app.supplychain.osv import AdvisoryError
 from app.supplychain.sbom import InvalidSbom
@@ -50,8 +54,10 @@ event_commands.register(app)
 image_commands.register(app)
 ledger.register(app)
 demo.register(app)
+notify_commands.register(app)
 pipeline_commands.register(app)
 projection_commands.register(app)
+repo_commands.register(app)
 reproduce_command.register(app)
 run_commands.register(app)
 sandbox_commands.register(app)
@@ -77,6 +83,9 @@ USER_ERRORS = (
     AdvisoryError,
     ImageUnavailable,
     InvalidSbom,
+    FieldProblem,
+    NotRegistered,
+    RulesError,
 )
 
 
@@ -85,5 +94,6 @@ def main() -> None:
     try:
         app()
     except USER_ERRORS as error:
-        print(f"shiplog: {error}", file=sys.stderr)
+        where = f"{error.field}: " if isinstance(error, FieldProblem) else ""
+        print(f"shiplog: {where}{error}", file=sys.stderr)
         sys.exit(2)

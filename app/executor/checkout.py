@@ -1,6 +1,8 @@
 """A run's checkout: the queued commit cloned into a fresh workspace, its pipeline read and checked.
 
-The pipeline file is read from the commit, not from the queuer's tree, and must be
+A registered repository is cloned with its clone credential (app/forges/credentials.py),
+and a commit on no branch (a pull request's) is fetched from its ref. The pipeline file
+is read from the commit, not from the queuer's tree, and must be
 the very file that was queued (its digest is in RunQueued): a file changed since
 fails the run. The secrets the pipeline names are read once, here, from those of
 the run's repository and branch, and so are the privileges the repository was
@@ -17,6 +19,7 @@ from app.executor.grants import SandboxGrants
 from app.executor.repositories import branch_of, repository_key
 from app.executor.secrets import SecretStore, SecretValues
 from app.executor.source import SourceError, prepare_workspace, read_file_at
+from app.forges.credentials import clone_auth
 from app.pipeline import Pipeline, parse_pipeline, pipeline_digest
 from events.vocabulary import RunQueued
 
@@ -33,19 +36,22 @@ class CheckedOut:
 
 
 def check_out_run(
-    queued: RunQueued, workspace: Path, store: SecretStore, grants: SandboxGrants
+    queued: RunQueued, workspace: Path, app_url: str, keyring: Path | None
 ) -> CheckedOut:
     """Clone the queued commit into `workspace`; its pipeline, secrets and granted privileges."""
     # Workspaces are writable by the containers' users, so their parent is private.
     workspace.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     workspace.parent.chmod(0o700)
     shutil.rmtree(workspace, ignore_errors=True)
+    on_branch = queued.ref.startswith(("refs/heads/", "refs/tags/")) or queued.ref == "HEAD"
     prepare_workspace(
         None,
         clone_from=queued.checkout or queued.repository,
         commit=queued.commit,
         workspace=workspace,
         dirty=queued.dirty,
+        fetch_ref=None if on_branch else queued.ref,
+        auth_env=None if queued.checkout else clone_auth(app_url, queued.repository, keyring),
     )
     text = read_file_at(workspace, queued.pipeline_path)
     if pipeline_digest(text) != queued.pipeline_digest:
@@ -59,8 +65,9 @@ def check_out_run(
         # when they start, saying why, and the others run.
         pipeline = parse_pipeline(text.decode("utf-8"), queued.pipeline_path)
         return CheckedOut(pipeline, SecretValues(), frozenset(), repository)
-    branch = branch_of(queued.ref)
-    privileges = grants.granted(repository)
+    branch = branch_of(queued.ref)  # a pull request's own ref names no branch: none of its
+    store = SecretStore(app_url, keyring)  # target's branch-scoped secrets
+    privileges = SandboxGrants(app_url).granted(repository)
     pipeline = parse_pipeline(
         text.decode("utf-8"),
         queued.pipeline_path,

@@ -29,12 +29,10 @@ from app.executor.actions.services import start_services
 from app.executor.actions.support import RUN_LABEL
 from app.executor.checkout import check_out_run
 from app.executor.dispatch import Dispatcher, ms_since, withhold_secrets
-from app.executor.grants import SandboxGrants
 from app.executor.hooks import Hooks
 from app.executor.kinds.base import RunEnv
 from app.executor.runs import RunInterrupted, RunLedger, RunRecorder
 from app.executor.scheduling import run_graph
-from app.executor.secrets import SecretStore
 from app.executor.source import SourceError
 from app.executor.watcher import CancelWatcher
 from app.pipeline import PipelineError, Step
@@ -122,12 +120,7 @@ class RunExecution:
 
     def _run(self, workspace: Path, cancelled: threading.Event) -> str | None:
         """Check out, start the services and run the steps; the first failed step, if any."""
-        checked = check_out_run(
-            self.queued,
-            workspace,
-            SecretStore(self.app_url, self.keyring),
-            SandboxGrants(self.app_url),
-        )
+        checked = check_out_run(self.queued, workspace, self.app_url, self.keyring)
         pipeline, secrets = checked.pipeline, checked.secrets
         sandbox = self.sandbox.allowing(checked.privileges, checked.repository)
         labels = {RUN_LABEL: self.run_id}
@@ -165,7 +158,8 @@ class RunExecution:
         dispatcher = Dispatcher(env, self.ledger, self.hooks, self.observers.on_log)
         return run_graph(
             pipeline,
-            ref=self.queued.ref,
+            # A pull request's steps match `when.branch` against its target branch.
+            ref=f"refs/heads/{self.queued.branch}" if self.queued.branch else self.queued.ref,
             trigger=self.queued.trigger,
             parallelism=self.parallelism,
             cancelled=cancelled,

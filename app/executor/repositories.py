@@ -1,22 +1,20 @@
-"""One name per repository, however it is written: the key secrets and sandbox grants are scoped by.
+"""The key secrets and sandbox grants are scoped by: a repository's identity, or a local path.
 
-A clone URL, an scp-like git address and a `host/owner/name` all name the same
-repository: `https://user:token@GitHub.com:443/acme/web.git`, `git@github.com:acme/web`
-and `github.com/acme/web` are each `github.com/acme/web`. The host is lower-cased,
-credentials and ports are dropped, and so are a trailing `.git` and slashes; the path
-keeps its case. A repository without a forge (a checkout without an `origin` remote)
-is its `file://` URL, as `shiplog run` records it.
+A repository on a forge is its canonical identity (app/repo_identity.py): a clone URL,
+an scp-like git address and `host/owner/name` all name the same repository, e.g.
+`https://user:token@GitHub.com:443/acme/web.git` and `git@github.com:acme/web` are both
+`github.com/acme/web`. A repository without a forge (a checkout without an `origin`
+remote) is its `file://` URL, as `shiplog run` records it.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from app.executor.source import SourceError
+from app.repo_identity import NotARepository, canonical_repository
 
-_SCP_LIKE = re.compile(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)$")
 _BRANCH_PREFIX = "refs/heads/"
 
 
@@ -25,7 +23,7 @@ class InvalidRepository(SourceError):
 
 
 def repository_key(name: str) -> str:
-    """The canonical name of the repository `name` (a URL, git address, host/path or file path)."""
+    """The key of the repository `name` (a URL, git address, host/owner/name or file path)."""
     text = name.strip() if isinstance(name, str) else ""
     if not text or any(ord(c) < 32 for c in text):
         raise InvalidRepository(f"invalid repository name {name!r}")
@@ -34,25 +32,10 @@ def repository_key(name: str) -> str:
         return Path(path).as_uri()
     if text.startswith("/"):
         return Path(text.rstrip("/") or "/").as_uri()
-    if "://" in text:
-        parts = urlsplit(text)
-        host, path = (parts.hostname or "").lower(), parts.path
-    elif match := _SCP_LIKE.match(text):
-        host, path = match.group("host").lower(), match.group("path")
-    else:
-        host, _, path = text.partition("/")
-        host = host.lower()
-        if "." not in host and host != "localhost":
-            raise InvalidRepository(
-                f"repository {name!r} names no host: write it as a clone URL or as "
-                "host/owner/name, e.g. github.com/acme/web"
-            )
-    path = path.strip("/").removesuffix(".git").strip("/")
-    if not host or not path:
-        raise InvalidRepository(
-            f"repository {name!r} needs a host and a path, e.g. github.com/acme/web"
-        )
-    return f"{host}/{path}"
+    try:
+        return canonical_repository(text)
+    except NotARepository as error:
+        raise InvalidRepository(f"repository {name!r}: {error}") from None
 
 
 def branch_of(ref: str) -> str | None:

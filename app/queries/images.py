@@ -121,14 +121,24 @@ def find_image(store: EventStore, digest: str, as_of: Cursor | None = None) -> I
         return _find_image(conn, digest, as_of)
 
 
+@dataclass(frozen=True)
+class ImageRecord:
+    """What the ledger says of an image as of a cursor: its id, its build, where it ran."""
+
+    image_id: str  # the id the digest names, or the digest itself when no build says
+    facts: ImageFacts | None  # None: never built here (only deployed, scanned or named)
+    deployed: list[DeployedImage]
+
+
 def image_and_deployments(
-    store: EventStore, digest: str
-) -> tuple[ImageFacts | None, list[DeployedImage]]:
-    """The image's facts (None if never built here) and where it ran, by id or pushed digest."""
+    store: EventStore, digest: str, as_of: Cursor | None = None
+) -> ImageRecord:
+    """The image's facts and where it ran (by id or pushed digest), as of `as_of` (None: now)."""
     with store.connection() as conn:
-        facts = _find_image(conn, digest, None)
-        digests = {digest} | ({p.digest for p in facts.pushes} if facts else set())
-        return facts, deployed_images(conn, digests)
+        facts = _find_image(conn, digest, as_of)
+        image_id = image_id_for(conn, digest, as_of) or digest
+        digests = {digest, image_id} | ({p.digest for p in facts.pushes} if facts else set())
+        return ImageRecord(image_id, facts, deployed_images(conn, digests, as_of))
 
 
 def _find_image(

@@ -7,7 +7,7 @@ app/executor/grants.py, which the runner reads when a run starts.
 from __future__ import annotations
 
 from app.executor.grants import Grant, SandboxGrants
-from app.services.repositories import named_repository
+from app.services.repository_names import named_repository
 
 
 def allow_privilege(conninfo: str, repository: str, privilege: str, actor: str) -> tuple[str, bool]:

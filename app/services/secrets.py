@@ -13,7 +13,7 @@ from pathlib import Path
 
 from app.executor.secret_keys import SecretKeyError, SecretScope, write_keyring
 from app.executor.secrets import SecretError, SecretStore, StoredSecret, secret_scope
-from app.services.repositories import named_repository
+from app.services.repository_names import named_repository
 
 
 @dataclass(frozen=True)
