@@ -67,6 +67,13 @@ def execute(settings: Settings, store: EventStore, database: Database, run_id: s
     run_here(settings, store, database.app_url, run_id, queued, Observers())
 
 
+def assert_token_used(cli: CliRunner, database: Database, repo: Path) -> None:
+    """`shiplog run` of `repo` succeeds, its step `use` having had the token."""
+    run_id, output, exit_code = shiplog_run(cli, repo)
+    assert exit_code == 0, output
+    assert log_of(database, run_id, "use")[-1] == f"length {len(TOKEN)}"
+
+
 def uses_token(name: str = "use") -> str:
     return f"""\
   - name: {name}
@@ -97,9 +104,7 @@ def test_a_pipeline_of_another_repository_cannot_get_a_secret(
     failed = run_events(store, run_id)[-1].data
     assert isinstance(failed, RunFailed) and "unknown secret 'TOKEN'" in failed.reason
 
-    run_id, output, exit_code = shiplog_run(cli, owner)
-    assert exit_code == 0, output
-    assert log_of(database, run_id, "use")[-1] == f"length {len(TOKEN)}"
+    assert_token_used(cli, database, owner)
 
 
 def test_a_branch_scoped_secret_goes_only_to_runs_of_that_branch(
@@ -111,9 +116,7 @@ def test_a_branch_scoped_secret_goes_only_to_runs_of_that_branch(
     with pytest.raises(PipelineError, match="unknown secret 'TOKEN'"):
         shiplog_run(cli, repo)
     git(repo, "checkout", "--quiet", "-b", "release")
-    run_id, output, exit_code = shiplog_run(cli, repo)
-    assert exit_code == 0, output
-    assert log_of(database, run_id, "use")[-1] == f"length {len(TOKEN)}"
+    assert_token_used(cli, database, repo)
 
 
 def test_a_step_gets_only_the_secrets_it_names(
