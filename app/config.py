@@ -75,6 +75,24 @@ class Settings(BaseSettings):
     heartbeat_timeout: PositiveFloat = Field(
         default=30.0, description="Seconds without a heartbeat after which a run's runner is lost."
     )
+    engine_wait: PositiveFloat = Field(
+        default=60.0,
+        description="Seconds a runner waits for a Docker engine that stopped answering to "
+        "come back, before it gives up on removing the run's containers itself.",
+    )
+    push_attempts: PositiveInt = Field(
+        default=3,
+        description="How often a push step tries a push when the registry cannot be reached.",
+    )
+    push_retry_delay: PositiveFloat = Field(
+        default=1.0,
+        description="Seconds before a push's second attempt; doubled before each later one.",
+    )
+    database_retry: PositiveFloat = Field(
+        default=30.0,
+        description="Seconds an append or a read keeps retrying (with the same event ids) "
+        "while the database is unreachable, e.g. during a restart.",
+    )
     poll_interval: PositiveFloat = Field(
         default=1.0, description="Seconds a runner waits between looks for queued runs."
     )

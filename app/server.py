@@ -79,7 +79,9 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         context = prepare(settings)
         store = EventStore(
-            context.database.app_url, max_event_bytes=context.settings.max_event_bytes
+            context.database.app_url,
+            max_event_bytes=context.settings.max_event_bytes,
+            retry_seconds=context.settings.database_retry,
         )
         app.state.database = context.database
         app.state.store = store

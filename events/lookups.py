@@ -35,7 +35,7 @@ from uuid import UUID
 import psycopg
 from psycopg import sql
 
-from events.cursor import START, Cursor
+from events.cursor import START, Cursor, cursor_condition, cursor_params
 from events.streams import validate_stream
 
 MAX_PAGE: Final = 1000
@@ -107,11 +107,11 @@ def page_sql(query: EventQuery) -> tuple[str, list[Any]]:
     where = [HORIZON]
     params: list[Any] = []
     if not query.descending:
-        where.append("(tx_id, position) > (%s::text::xid8, %s)")
-        params += [str(query.after.tx_id), query.after.position]
+        where.append(cursor_condition(">"))
+        params += cursor_params(query.after)
     elif query.after != START:
-        where.append("(tx_id, position) < (%s::text::xid8, %s)")
-        params += [str(query.after.tx_id), query.after.position]
+        where.append(cursor_condition("<"))
+        params += cursor_params(query.after)
     if query.stream is not None:
         where.append("stream = %s")
         params.append(validate_stream(query.stream))

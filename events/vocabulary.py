@@ -30,6 +30,7 @@ REPRO = ("repro",)
 NOTIFY = ("notify",)
 REPO_OR_HOOKS = ("repo", "hooks")
 RUN_OR_IMAGE = ("run", "image")
+ENGINE = ("engine",)
 
 
 class Value(BaseModel):
@@ -181,34 +182,44 @@ class StepStarted(Event):
 
 
 class StepFinished(Event):
-    """A step ended (its container exited); the log digest lets anyone verify the stored log."""
+    """A step ended, and why; the log digest lets anyone verify the stored log."""
 
     categories = RUN
-    schema_version = 2  # 2 added reason
+    schema_version = 2  # 2 added reason; exit code, duration and log digest may be unknown
     step: str = Field(description="The step's name in the pipeline file.")
-    exit_code: int = Field(
+    exit_code: int | None = Field(
         description="0 on success. A step with commands: its container's exit code (137 if "
         "killed at its timeout). A failed build or push, or a step that could not run: 1; "
-        "a build stopped at its timeout: 124."
+        "a build stopped at its timeout: 124. Null when nobody saw how it ended: the step "
+        "was closed by another process (a cancel, a reaper) or its container went with the "
+        "Docker engine."
     )
-    duration_ms: int = Field(
+    duration_ms: int | None = Field(
         description="How long the step took, in integer milliseconds, from the runner "
-        "beginning it until its log was stored."
+        "beginning it until its log was stored, by that runner's monotonic clock; null when "
+        "the step was closed by another process, which could not time it."
     )
-    log_sha256: str = Field(
+    log_sha256: str | None = Field(
         description="Hex sha256 over the stored log lines in order, each line's UTF-8 bytes "
-        "followed by `\\n` (after secret masking); `shiplog logs --verify` recomputes it."
+        "followed by `\\n` (after secret masking); `shiplog logs --verify` recomputes it. Null "
+        "when the log was not sealed: a cancel closed the step while its runner may still "
+        "have been writing it."
     )
-    log_lines: int = Field(description="How many lines the stored log has.")
+    log_lines: int | None = Field(
+        description="How many lines the stored log has; null when `log_sha256` is."
+    )
     timed_out: bool = Field(
         default=False, description="True if the step was stopped for exceeding its `timeout`."
     )
     reason: str | None = Field(
         default=None,
-        description="Why the step failed when not by its own exit code: the sandbox stopped "
-        "it (`out of memory: …`, `out of processes: …`, `timed out: …`) or it could not run "
-        "(a refused privilege, secrets withheld from an untrusted run, a failed build); null "
-        "when it ended by itself.",
+        description="Why the step ended when its own work did not end it: the sandbox "
+        "stopped it (`out of memory: …`, `out of processes: …`), `timed out`, it could not "
+        "run (a refused privilege, secrets withheld from an untrusted run, a failed build), "
+        "`cancelled`, `runner lost`, `engine restarted`, `engine unavailable`, "
+        "`interrupted`, `stopped: …` (another step's failure stopped the run) or "
+        "`internal error (<exception type>)`; null when it ended by itself (the exit code "
+        "says how). Null in events of schema version 1.",
     )
 
 
@@ -403,6 +414,22 @@ class RunCancelled(Event):
     categories = RUN
     reason: str | None = Field(
         default=None, description="The reason given (`shiplog cancel --reason`), if any."
+    )
+
+
+class ImagesPruned(Event):
+    """Images shiplog built were removed from a Docker engine: none in use, none built lately."""
+
+    categories = ENGINE
+    removed: tuple[str, ...] = Field(
+        description="The ids (`sha256:<hex>`) of the images removed, sorted."
+    )
+    kept_in_use: int = Field(
+        description="How many images shiplog built stayed because an environment runs them, "
+        "a run built them since `recent_since`, or a container still uses them."
+    )
+    recent_since: datetime = Field(
+        description="Images built by runs since this time (UTC) were kept, whatever else."
     )
 
 
@@ -879,8 +906,9 @@ def _unchanged(data: dict[str, Any]) -> dict[str, Any]:
 
 
 # Version 2 of these only added optional fields (times, a deployment's repository and
-# commit, a push's image id, a run's branch and trust, a push's forge and shas, a step's
-# reason, a build's secret mounts), so a version 1 payload reads as version 2 unchanged.
+# commit, a push's image id, a run's branch and trust, a push's forge and shas, why a
+# step ended, a build's secret mounts) or let a field be null (a step's exit code), so a
+# version 1 payload reads as version 2 unchanged.
 for _name in (
     "RunQueued",
     "CommitsPushed",

@@ -21,7 +21,8 @@ import psycopg
 
 from app.projections.images import ImagesProjection
 from app.queries.as_of import row_bound
-from app.queries.deployments import DeployedImage, deployed_images
+from app.queries.deployments import DeployedImage, deployed_images, environments
+from app.queries.deployments import running as running_in
 from events.projections import current_tables
 from events.store import Cursor, EventStore
 
@@ -307,3 +308,21 @@ def _summaries(
         )
         for image_id, run_id, step, repository, commit, built_at, tags, tx, pos in rows
     ]
+
+
+def images_in_use(store: EventStore, built_since: datetime) -> set[str]:
+    """Ids of the images that must stay on an engine: one an environment runs now (by id
+    or by a digest it was pushed as), or one a run built since `built_since`."""
+    with store.connection() as conn:
+        running = [
+            service.image_digest
+            for environment in environments(conn)
+            for service in running_in(conn, environment)
+            if service.image_digest
+        ]
+        t = current_tables(conn, ImagesProjection())
+        kept = {image_id_for(conn, digest) or digest for digest in running}
+        recent = conn.execute(
+            f"SELECT image_id FROM {t['images']} WHERE built_at >= %s", (built_since,)
+        ).fetchall()
+    return kept | {row[0] for row in recent}

@@ -42,10 +42,12 @@ SENTENCES: dict[str, str] = {
     + "{% elif (e.image or '').startswith('sha256:') %}"
     + _IMAGE % "image"
     + "{% else %}{{ e.image }}{% endif %}",
-    "StepFinished": _STEP + " {{ 'finished' if e.exit_code == 0 else 'failed' }} in "
-    "{{ e.duration_ms | duration }}, exit {{ e.exit_code }}"
-    "{% if e.timed_out %}, stopped at its timeout{% endif %}, "
-    "{{ e.log_lines | plural('log line') }}",
+    "StepFinished": _STEP + " {{ 'finished' if e.exit_code == 0 else 'failed' }}"
+    "{% if e.duration_ms is not none %} in {{ e.duration_ms | duration }}{% endif %}"
+    "{% if e.exit_code is not none %}, exit {{ e.exit_code }}{% else %}, exit unknown{% endif %}"
+    "{% if e.timed_out %}, stopped at its timeout{% endif %}"
+    "{% if e.reason %} ({{ e.reason }}){% endif %}"
+    "{% if e.log_lines is not none %}, {{ e.log_lines | plural('log line') }}{% endif %}",
     "StepSkipped": _STEP + " skipped: {{ e.reason }}",
     "ImageBuilt": _STEP
     + " built "
@@ -73,6 +75,9 @@ SENTENCES: dict[str, str] = {
     "RunSucceeded": "run succeeded in {{ e.duration_ms | duration }}",
     "RunFailed": "run failed: {{ e.reason }}",
     "RunCancelled": "run cancelled{% if e.reason %}: {{ e.reason }}{% endif %}",
+    # engine-<host>
+    "ImagesPruned": "{{ e.removed | length | plural('image') }} pruned from the engine, "
+    "{{ e.kept_in_use }} kept (in use or built since {{ e.recent_since }})",
     # repo-<name>
     "RepositoryRegistered": "repository {{ e.repository }} registered ({{ e.forge }}), cloned "
     "from {{ e.clone_url }}{% if e.credential %} with a credential{% endif %}"

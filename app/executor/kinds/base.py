@@ -50,6 +50,8 @@ class RunEnv:
     """The run is of code nobody vouched for (a fork's pull request): no secrets at all."""
     docker_cli: str | None = None
     """The docker command for BuildKit builds (SHIPLOG_DOCKER_CLI); None: found on PATH."""
+    push_attempts: int = 3
+    push_retry_seconds: float = 1.0
     # Tag -> image id of what this run built. Tags are shared by every run on the
     # engine; later steps run and push the id, so never another run's image.
     built: dict[str, str] = field(default_factory=dict)
