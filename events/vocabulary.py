@@ -138,8 +138,9 @@ class RunQueued(Event):
     )
     untrusted: bool = Field(
         default=False,
-        description="True for a pull request from a fork: the run's steps get no secrets "
-        "(docs/webhooks.md); false in events of schema version 1.",
+        description="True for a pull request from a fork: the run gets no secrets and no "
+        "sandbox privileges, whatever its repository was given (docs/security.md); false in "
+        "events of schema version 1.",
     )
 
 
@@ -212,7 +213,9 @@ class StepFinished(Event):
     )
     reason: str | None = Field(
         default=None,
-        description="Why the step ended when its own work did not end it: `timed out`, "
+        description="Why the step ended when its own work did not end it: the sandbox "
+        "stopped it (`out of memory: …`, `out of processes: …`), `timed out`, it could not "
+        "run (a refused privilege, secrets withheld from an untrusted run, a failed build), "
         "`cancelled`, `runner lost`, `engine restarted`, `engine unavailable`, "
         "`interrupted`, `stopped: …` (another step's failure stopped the run) or "
         "`internal error (<exception type>)`; null when it ended by itself (the exit code "
@@ -234,6 +237,7 @@ class ImageBuilt(Event):
     """A build step produced an image from fully resolved inputs."""
 
     categories = RUN
+    schema_version = 2  # 2 added secret_mounts
     step: str = Field(description="The build step's name in the pipeline file.")
     image_id: str = Field(description="The built image's id (`sha256:<hex>`) on the engine.")
     base_images: tuple[BaseImage, ...] = Field(
@@ -254,7 +258,13 @@ class ImageBuilt(Event):
     secret_args: tuple[str, ...] = Field(
         default=(),
         description="Names, sorted, of the build arguments taken from secrets "
-        "(`{from_secret: NAME}`); their values are never recorded.",
+        "(`{from_secret: NAME}`, refused since secrets are mounted instead); their values "
+        "are never recorded.",
+    )
+    secret_mounts: tuple[str, ...] = Field(
+        default=(),
+        description="Names, sorted, of the secrets the build could read through BuildKit "
+        "secret mounts (`build.secrets`); their values are never recorded nor in the image.",
     )
     target: str | None = Field(
         default=None, description="The Dockerfile stage built, or null for the last stage."
@@ -897,13 +907,14 @@ def _unchanged(data: dict[str, Any]) -> dict[str, Any]:
 
 # Version 2 of these only added optional fields (times, a deployment's repository and
 # commit, a push's image id, a run's branch and trust, a push's forge and shas, why a
-# step ended) or let a field be null (a step's exit code), so a version 1 payload reads
-# as version 2 unchanged.
+# step ended, a build's secret mounts) or let a field be null (a step's exit code), so a
+# version 1 payload reads as version 2 unchanged.
 for _name in (
     "RunQueued",
     "CommitsPushed",
-    "ImagePushed",
     "StepFinished",
+    "ImageBuilt",
+    "ImagePushed",
     "DeploymentStarted",
     "DeploymentSucceeded",
     "DeploymentFailed",

@@ -24,6 +24,7 @@ from app.cli import (
     repo_commands,
     reproduce_command,
     run_commands,
+    sandbox_commands,
     scan_commands,
     secret_commands,
     serve_command,
@@ -31,6 +32,7 @@ from app.cli import (
 )
 from app.engine import EngineUnavailable, engine_gone
 from app.executor.actions import StepFailed
+from app.executor.grants import GrantError
 from app.executor.secrets import SecretError
 from app.executor.source import SourceError
 from app.notify.rules import RulesError
@@ -64,6 +66,7 @@ projection_commands.register(app)
 repo_commands.register(app)
 reproduce_command.register(app)
 run_commands.register(app)
+sandbox_commands.register(app)
 scan_commands.register(app)
 secret_commands.register(app)
 serve_command.register(app)
@@ -79,6 +82,7 @@ USER_ERRORS = (
     LedgerError,
     PipelineError,
     SecretError,
+    GrantError,
     SourceError,
     StepFailed,
     EngineUnavailable,

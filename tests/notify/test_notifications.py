@@ -21,6 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 from standardwebhooks import Webhook
 
+from app.config import Settings
 from app.database import Database
 from app.notify.backoff import Backoff
 from app.notify.rules import Rule
@@ -81,9 +82,11 @@ def start_rules(store: EventStore, database: Database) -> None:
     assert match_new_events(store, database.app_url, [RULE], PUBLIC) == 0
 
 
-def deliver(store: EventStore, database: Database, timeout: float = 5.0) -> object:
-    """Deliver the next due message."""
-    return deliver_next(store, database.app_url, FAST, timeout=timeout)
+def deliver(
+    store: EventStore, database: Database, timeout: float = 5.0, keyring: Path | None = None
+) -> object:
+    """Deliver the next due message (with the secrets keyring where it needs a credential)."""
+    return deliver_next(store, database.app_url, FAST, timeout=timeout, keyring=keyring)
 
 
 def notify_events(store: EventStore, target: str = "hook") -> list[dict[str, object]]:
@@ -292,6 +295,7 @@ def test_commit_statuses_go_back_to_the_forge_for_repositories_that_ask(
     client: TestClient,
     store: EventStore,
     database: Database,
+    settings: Settings,
     hook: Receiver,
     forge: str,
     path: str,
@@ -319,7 +323,7 @@ def test_commit_statuses_go_back_to_the_forge_for_repositories_that_ask(
     store.append(stream, [queued, RunClaimed(runner="r", runner_version="1")], ANY, RUNNER)
     store.append(stream, [RunSucceeded(duration_ms=1)], ANY, RUNNER)
     match_new_events(store, database.app_url, [], PUBLIC)
-    while deliver(store, database) is not None:
+    while deliver(store, database, keyring=settings.keyring_path) is not None:
         pass
     assert [r.path for r in hook.received] == [path + sha] * 2
     assert all(r.headers[auth[0]] == auth[1] for r in hook.received)
