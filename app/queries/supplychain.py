@@ -2,7 +2,9 @@
 
 Which images contain an affected package is answered from each image's latest
 ScanCompleted (in a run's stream or its `image-<id>` stream), so a re-scan against
-a newer advisory set changes the answer without a rebuild. Which images contain a
+a newer advisory set changes the answer without a rebuild. Its findings are read
+from the findings document it names (migrations/0065_scan_findings.sql), or, for a
+scan recorded before findings were stored apart, from the event itself. Which images contain a
 package is answered from the package index of the stored SBOMs
 (migrations/0018_sboms.sql). Where those images run, and since when, comes from the
 deployments projection (by image id, or by a manifest digest a run pushed the image
@@ -12,6 +14,8 @@ not a partial list.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,9 +26,8 @@ from packageurl import PackageURL
 from app.projections.images import ImagesProjection
 from app.queries.deployments import DeployedImage, deployed_images
 from app.queries.images import image_id_for
-from events.lookups import StoredEvent
 from events.projections import ProjectionError, current_tables
-from events.store import EventStore
+from events.store import EventStore, RecordedEvent
 from events.vocabulary import ScanCompleted
 
 _SBOM_COLUMNS = "digest, image_id, document, components, stored_at"
@@ -140,10 +143,61 @@ def _where_deployed(conn: psycopg.Connection[Any], images: list[AffectedImage]) 
         by_id[owner[stretch.image_digest]].deployments.append(stretch)
 
 
-def _latest_scans(store: EventStore, images: list[str] | None = None) -> list[StoredEvent]:
-    """The latest ScanCompleted of each image (of `images`, if given), as stored."""
+def _latest_scans(store: EventStore, images: list[str] | None = None) -> list[RecordedEvent]:
+    """The latest ScanCompleted of each image (of `images`, if given), upcast."""
     found = store.by_data_field([ScanCompleted.type_name], "image_digest", images)
-    return list(found.values())
+    return [store.upcast(event) for event in found.values()]
+
+
+class FindingsNotStored(LookupError):
+    """A ScanCompleted names a findings document that is not stored."""
+
+
+@dataclass(frozen=True)
+class StoredFindings:
+    """A scan's findings document as stored: every finding and every skipped record."""
+
+    digest: str
+    findings: list[ImageFinding]
+    skipped: list[dict[str, Any]]
+
+
+def _documents(store: EventStore, digests: Sequence[str]) -> dict[str, StoredFindings]:
+    """The stored findings documents among `digests`, by digest."""
+    if not digests:
+        return {}
+    with store.connection() as conn:
+        rows = conn.execute(
+            "SELECT digest, document FROM scan_findings WHERE digest = ANY(%s)", [list(digests)]
+        ).fetchall()
+    found = {}
+    for digest, document in rows:
+        body = json.loads(bytes(document))
+        findings = [_finding(item) for item in body["findings"]]
+        found[digest] = StoredFindings(digest, findings, list(body.get("skipped") or ()))
+    return found
+
+
+def scan_findings(store: EventStore, scans: Sequence[ScanCompleted]) -> list[list[ImageFinding]]:
+    """Every finding of each scan: from its stored document, or inline (schema version 1)."""
+    documents = _documents(store, [s.findings_digest for s in scans if s.findings_digest])
+    out = []
+    for scan in scans:
+        if scan.findings_digest is None:
+            out.append([_finding(f.model_dump(mode="json")) for f in scan.findings])
+        elif scan.findings_digest in documents:
+            out.append(documents[scan.findings_digest].findings)
+        else:
+            raise FindingsNotStored(f"no findings document is stored under {scan.findings_digest}")
+    return out
+
+
+def findings_document(store: EventStore, digest: str) -> StoredFindings:
+    """The findings document stored under `digest`, or FindingsNotStored."""
+    found = _documents(store, [digest]).get(digest)
+    if found is None:
+        raise FindingsNotStored(f"no findings document is stored under {digest}")
+    return found
 
 
 def _finding(raw: dict[str, Any]) -> ImageFinding:
@@ -158,23 +212,44 @@ def _finding(raw: dict[str, Any]) -> ImageFinding:
     )
 
 
-def _scanned(image: AffectedImage, scan: StoredEvent) -> None:
+def _completed(scans: list[RecordedEvent]) -> list[ScanCompleted]:
+    """The ScanCompleted payloads of `scans`."""
+    return [scan.data for scan in scans if isinstance(scan.data, ScanCompleted)]
+
+
+def _scanned(image: AffectedImage, scan: RecordedEvent) -> None:
     image.scanned_at, image.scan_stream = scan.recorded_at, scan.stream
-    image.advisory_set_digest = scan.data["advisory_set_digest"]
+    image.advisory_set_digest = _completed([scan])[0].advisory_set_digest
+
+
+@dataclass(frozen=True)
+class LatestScan:
+    """An image's latest scan, as its page shows it: when, against what, what it found."""
+
+    scanned_at: datetime
+    stream: str
+    event: ScanCompleted
+
+
+def latest_scan(store: EventStore, image_id: str) -> LatestScan | None:
+    """The latest ScanCompleted of an image (by its id), if it was ever scanned."""
+    scans = _latest_scans(store, [image_id])
+    if not scans:
+        return None
+    return LatestScan(scans[0].recorded_at, scans[0].stream, _completed(scans)[0])
 
 
 def images_affected_by(store: EventStore, advisory: str) -> list[AffectedImage]:
     """Images whose latest scan found `advisory` (by its id or one of its aliases)."""
+    scans = _latest_scans(store)
+    completed = _completed(scans)
     found: list[AffectedImage] = []
-    for scanned in _latest_scans(store):
-        digest, data = scanned.data["image_digest"], scanned.data
-        hits = [
-            _finding(f)
-            for f in data.get("findings") or ()
-            if f["advisory"] == advisory or advisory in (f.get("aliases") or ())
-        ]
+    for scanned, event, findings in zip(
+        scans, completed, scan_findings(store, completed), strict=True
+    ):
+        hits = [f for f in findings if f.advisory == advisory or advisory in f.aliases]
         if hits:
-            image = AffectedImage(digest, sorted({f.purl for f in hits}), hits)
+            image = AffectedImage(event.image_digest, sorted({f.purl for f in hits}), hits)
             _scanned(image, scanned)
             found.append(image)
     with store.connection() as conn:
@@ -204,12 +279,14 @@ def images_with_package(store: EventStore, purl_text: str) -> list[AffectedImage
         entry = images.setdefault(image_id, AffectedImage(image_id))
         if package not in entry.packages:
             entry.packages.append(package)
-    for scanned in _latest_scans(store, list(images)):
-        image = images[scanned.data["image_digest"]]
+    scans = _latest_scans(store, list(images))
+    completed = _completed(scans)
+    for scanned, event, findings in zip(
+        scans, completed, scan_findings(store, completed), strict=True
+    ):
+        image = images[event.image_digest]
         _scanned(image, scanned)
-        image.findings = [
-            _finding(f) for f in scanned.data.get("findings") or () if f["purl"] in image.packages
-        ]
+        image.findings = [f for f in findings if f.purl in image.packages]
     found = list(images.values())
     with store.connection() as conn:
         _where_deployed(conn, found)

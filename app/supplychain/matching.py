@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from app.supplychain.osv import SEVERITIES, Advisory, AdvisorySet, Affected, Range
+from app.supplychain.advisoryindex import AdvisorySet
+from app.supplychain.osv import SEVERITIES, Advisory, Affected, Range
 from app.supplychain.packages import Package
 from app.supplychain.versions import VersionKey, parser_for
 
@@ -98,9 +99,11 @@ def ecosystem_matches(advisory_ecosystem: str, package_ecosystem: str) -> bool:
 
 def match_packages(packages: Iterable[Package], advisories: AdvisorySet) -> list[Match]:
     """Every (advisory, package) pair where the advisory affects the installed version."""
+    packages = list(packages)
+    filed = advisories.lookup((p.osv_ecosystem, p.advisory_name) for p in packages)
     found: dict[tuple[str, str], Match] = {}
     for package in packages:
-        for advisory, entry in advisories.candidates(package.osv_ecosystem, package.advisory_name):
+        for advisory, entry in filed[(package.osv_ecosystem, package.advisory_name)]:
             if not ecosystem_matches(entry.ecosystem, package.osv_ecosystem):
                 continue
             hit, fixed = affects(entry, package.advisory_version)

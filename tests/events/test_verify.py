@@ -80,7 +80,6 @@ def _scan() -> ScanCompleted:
         sbom_digest="sha256:" + "2" * 64,
         advisory_set_digest="x",
         advisories=0,
-        findings=(),
     )
 
 

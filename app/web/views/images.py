@@ -2,7 +2,8 @@
 
 The build, its inputs, labels, tests and pushes come from the images projection
 (app/queries/images.py: a registry manifest digest or an engine image id); where
-it ran, and still runs, from the deployments projection (app/queries/deployments.py).
+it ran, and still runs, from the deployments projection (app/queries/deployments.py);
+its latest vulnerability scan, with the advisory records it skipped, from the ledger.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from app.queries.deployments import DeployedImage
 from app.queries.images import ImageFacts, image_and_deployments
 from app.queries.provenance import ImageNotFound, attestation, provenance
-from app.queries.supplychain import SbomNotFound, image_sbom
+from app.queries.supplychain import LatestScan, SbomNotFound, image_sbom, latest_scan
 from app.web.errors import BadParameter, NotFound
 from events.store import EventStore
 
@@ -29,6 +30,7 @@ class ImagePage:
     facts: ImageFacts | None
     deployed: list[DeployedImage] = field(default_factory=list)
     documents: dict[str, str] = field(default_factory=dict)
+    scan: LatestScan | None = None
 
 
 def parse_digest(digest: str) -> str:
@@ -44,10 +46,16 @@ def image_page(store: EventStore, digest: str) -> ImagePage:
     """The image page's view of `digest`; NotFound when nothing recorded names it."""
     digest = parse_digest(digest)
     facts, deployed = image_and_deployments(store, digest)
-    if facts is None and not deployed:
-        raise NotFound(f"no image {digest} is recorded: no build, push or deployment names it")
+    scan = latest_scan(store, facts.image_id if facts is not None else digest)
+    if facts is None and not deployed and scan is None:
+        raise NotFound(
+            f"no image {digest} is recorded: no build, push, deployment or scan names it"
+        )
     deployed.sort(key=lambda d: (d.until is not None, d.environment, d.service, d.since))
-    return ImagePage(digest, facts, deployed, _documents(store, digest))
+    image_id = facts.image_id if facts is not None else digest
+    return ImagePage(
+        digest, facts, deployed, _documents(store, digest), latest_scan(store, image_id)
+    )
 
 
 def _documents(store: EventStore, digest: str) -> dict[str, str]:

@@ -1,0 +1,323 @@
+"""An advisory set prepared once per digest: an index file beside it, looked up per scan.
+
+Reading and checking 50,000 OSV records takes seconds; a scan needs the few records
+filed under its packages' names. So the first scan against a set (or after it
+changed) reads every record once, and writes what matching needs, by (ecosystem,
+package name), to an SQLite file: `.shiplog-advisory-index.sqlite` beside the
+records, or under the user's cache folder when the set's folder is read-only, or in
+memory when neither can be written. Every later scan only looks up its packages.
+
+Whether the set changed is told by its files' sizes and modification times (the
+*fingerprint*, as git and make tell it), without reading them: the index keeps the
+fingerprint the set had when its digest was computed. A file modified in the last
+two seconds before that is not trusted that way (its time may not have ticked
+between two writes), so the set is digested again on the next scan. When only the
+times changed, the records are digested again but not parsed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_cache_dir
+
+from app.supplychain.osv import (
+    Advisory,
+    AdvisoryError,
+    Affected,
+    Event,
+    Range,
+    SkippedRecord,
+    index_name,
+    read_files,
+    read_record,
+    record_files,
+)
+from app.supplychain.versions import parser_for
+
+INDEX_NAME = ".shiplog-advisory-index.sqlite"
+FORMAT = "shiplog-advisory-index 1"  # changes whenever what the index holds changes
+RACY_NS = 2_000_000_000
+_LOG = logging.getLogger("shiplog.advisories")
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE entries (key TEXT NOT NULL, data TEXT NOT NULL);
+CREATE INDEX entries_key ON entries (key);
+"""
+
+Candidates = dict[tuple[str, str], tuple[tuple[Advisory, Affected], ...]]
+
+
+@dataclass(frozen=True)
+class AdvisorySet:
+    """A prepared advisory set: its digest, what it holds, and its index to look up in."""
+
+    digest: str
+    records: int
+    withdrawn: int
+    skipped: tuple[SkippedRecord, ...]
+    index: Path | None
+    _memory: sqlite3.Connection | None = None
+
+    def lookup(self, wanted: Iterable[tuple[str, str]]) -> Candidates:
+        """The (advisory, affected entry) pairs filed under each (ecosystem, name) asked for.
+
+        Ecosystems are taken without their release (`Debian:12` is looked up as `Debian`).
+        """
+        keys = {_key(ecosystem, name): (ecosystem, name) for ecosystem, name in wanted}
+        found: dict[tuple[str, str], list[tuple[Advisory, Affected]]] = {
+            pair: [] for pair in keys.values()
+        }
+        with self._connection() as conn:
+            names = list(keys)
+            for start in range(0, len(names), 500):
+                chunk = names[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = conn.execute(
+                    f"SELECT key, data FROM entries WHERE key IN ({marks}) ORDER BY rowid", chunk
+                )
+                for key, data in rows:
+                    found[keys[key]].append(_entry(json.loads(data)))
+        return {pair: tuple(entries) for pair, entries in found.items()}
+
+    def candidates(self, ecosystem: str, name: str) -> tuple[tuple[Advisory, Affected], ...]:
+        """The (advisory, affected entry) pairs filed under this ecosystem and name."""
+        return self.lookup([(ecosystem, name)])[(ecosystem, name)]
+
+    def _connection(self) -> _Opened:
+        return _Opened(self._memory, self.index)
+
+
+class _Opened:
+    """A read connection to the index for one lookup (the in-memory one is kept open)."""
+
+    def __init__(self, memory: sqlite3.Connection | None, path: Path | None) -> None:
+        self.memory, self.path = memory, path
+        self.conn: sqlite3.Connection | None = None
+
+    def __enter__(self) -> sqlite3.Connection:
+        if self.memory is not None:
+            return self.memory
+        assert self.path is not None
+        self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        return self.conn
+
+    def __exit__(self, *_: object) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+
+def _key(ecosystem: str, name: str) -> str:
+    base = ecosystem.split(":", 1)[0]
+    return f"{base}\0{index_name(base, name)}"
+
+
+def _entry(data: dict[str, Any]) -> tuple[Advisory, Affected]:
+    """An indexed entry back as the advisory and affected entry matching works on."""
+    parse = parser_for(data["ecosystem"])
+    ranges = []
+    for kind, events in data["ranges"]:
+        parsed = []
+        for event_kind, version in events:
+            key = None
+            if parse is not None and not (event_kind == "introduced" and version == "0"):
+                key = parse(version)
+            parsed.append(Event(event_kind, version, key))
+        ranges.append(Range(kind, tuple(parsed)))
+    affected = Affected(
+        ecosystem=data["ecosystem"],
+        name=data["name"],
+        ranges=tuple(ranges),
+        versions=tuple(data["versions"]),
+        severity=data["entry_severity"],
+    )
+    advisory = Advisory(
+        id=data["id"],
+        aliases=tuple(data["aliases"]),
+        severity=data["severity"],
+        affected=(affected,),
+        source=data["source"],
+    )
+    return advisory, affected
+
+
+def _entry_json(advisory: Advisory, entry: Affected) -> str:
+    return json.dumps(
+        {
+            "id": advisory.id,
+            "aliases": list(advisory.aliases),
+            "severity": advisory.severity,
+            "source": advisory.source,
+            "ecosystem": entry.ecosystem,
+            "name": entry.name,
+            "ranges": [[r.kind, [[e.kind, e.version] for e in r.events]] for r in entry.ranges],
+            "versions": list(entry.versions),
+            "entry_severity": entry.severity,
+        },
+        separators=(",", ":"),
+    )
+
+
+def fingerprint(files: list[tuple[str, int, int]]) -> str:
+    """sha256 over each file's path, size and modification time: changes when any does."""
+    hasher = hashlib.sha256(FORMAT.encode())
+    for name, size, mtime in files:
+        hasher.update(f"{name}\0{size}\0{mtime}\n".encode())
+    return hasher.hexdigest()
+
+
+def _index_places(root: Path) -> Iterator[Path]:
+    """Where the index of `root` may be kept: beside it, else in the user's cache."""
+    yield root / INDEX_NAME
+    where = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:24]
+    yield Path(user_cache_dir("shiplog")) / "advisory-index" / f"{where}.sqlite"
+
+
+def _read_meta(path: Path) -> dict[str, str] | None:
+    """The meta table of an index file, or None if it is missing or not one of ours."""
+    if not path.is_file():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    return meta if meta.get("format") == FORMAT else None
+
+
+def _prepared(
+    path: Path | None, meta: dict[str, str], memory: sqlite3.Connection | None = None
+) -> AdvisorySet:
+    skipped = tuple(SkippedRecord(**item) for item in json.loads(meta["skipped"]))
+    return AdvisorySet(
+        digest=meta["digest"],
+        records=int(meta["records"]),
+        withdrawn=int(meta["withdrawn"]),
+        skipped=skipped,
+        index=path,
+        _memory=memory,
+    )
+
+
+def load_advisories(root: Path) -> AdvisorySet:
+    """The advisory set of the OSV records under `root`, prepared once per digest.
+
+    Unreadable records are skipped (logged as warnings, listed in `skipped`); only a
+    missing directory is an AdvisoryError.
+    """
+    if not root.is_dir():
+        raise AdvisoryError(str(root), None, "the advisory directory does not exist")
+    files = record_files(root)
+    now = time.time_ns()
+    current = fingerprint(files)
+    trusted = all(mtime < now - RACY_NS for _, _, mtime in files)
+    known = [(path, _read_meta(path)) for path in _index_places(root)]
+    for path, meta in known:
+        if meta is not None and trusted and meta.get("fingerprint") == current:
+            return _prepared(path, meta)
+    contents = list(read_files(root, [name for name, _, _ in files]))
+    digest = set_digest(contents)
+    stamp = current if trusted else ""
+    for path, meta in known:
+        if meta is not None and meta["digest"] == digest:
+            _set_fingerprint(path, stamp)
+            return _prepared(path, meta)
+    return _prepare(root, digest, stamp, contents)
+
+
+def set_digest(contents: list[tuple[str, bytes | None, SkippedRecord | None]]) -> str:
+    """`sha256:<hex>` over the sorted lines `<source>\\0<sha256 hex of its bytes>\\n`."""
+    hasher = hashlib.sha256()
+    for source, data, _ in sorted(contents, key=lambda item: item[0]):
+        if data is not None:
+            hasher.update(f"{source}\0{hashlib.sha256(data).hexdigest()}\n".encode())
+    return "sha256:" + hasher.hexdigest()
+
+
+def _set_fingerprint(path: Path, stamp: str) -> None:
+    try:
+        with sqlite3.connect(path) as conn:
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'fingerprint'", (stamp,))
+        conn.close()
+    except sqlite3.Error:
+        pass  # read-only: the set is digested again next time, which is only slower
+
+
+def _prepare(
+    root: Path,
+    digest: str,
+    stamp: str,
+    contents: list[tuple[str, bytes | None, SkippedRecord | None]],
+) -> AdvisorySet:
+    """Read every record, write the index (beside the set, else cached, else in memory)."""
+    rows: list[tuple[str, str]] = []
+    skipped: list[SkippedRecord] = []
+    records = withdrawn = 0
+    for source, data, problem in contents:
+        read = problem if data is None else read_record(source, data)
+        if isinstance(read, SkippedRecord):
+            _LOG.warning("advisory %s skipped: %s", read.source, read.reason)
+            skipped.append(read)
+            continue
+        assert read is not None
+        records += 1
+        if read.withdrawn:
+            withdrawn += 1
+            continue
+        for entry in read.affected:
+            if parser_for(entry.ecosystem) is not None:
+                rows.append((_key(entry.ecosystem, entry.name), _entry_json(read, entry)))
+    meta = {
+        "format": FORMAT,
+        "digest": digest,
+        "fingerprint": stamp,
+        "records": str(records),
+        "withdrawn": str(withdrawn),
+        "skipped": json.dumps([item.as_json() for item in skipped]),
+    }
+    for path in _index_places(root):
+        try:
+            _write_index(path, meta, rows)
+        except (OSError, sqlite3.Error) as error:
+            _LOG.info("advisory index not written to %s: %s", path, error)
+            continue
+        return _prepared(path, meta)
+    memory = sqlite3.connect(":memory:", check_same_thread=False)
+    _fill(memory, meta, rows)
+    return _prepared(None, meta, memory)
+
+
+def _fill(conn: sqlite3.Connection, meta: dict[str, str], rows: list[tuple[str, str]]) -> None:
+    conn.executescript(_SCHEMA)
+    conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+    conn.executemany("INSERT INTO entries VALUES (?, ?)", rows)
+    conn.commit()
+
+
+def _write_index(path: Path, meta: dict[str, str], rows: list[tuple[str, str]]) -> None:
+    """Write the index to a new file and move it into place, so readers never see half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    partial.unlink(missing_ok=True)
+    try:
+        conn = sqlite3.connect(partial)
+        try:
+            conn.execute("PRAGMA journal_mode = OFF")
+            _fill(conn, meta, rows)
+        finally:
+            conn.close()
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
