@@ -741,6 +741,30 @@ class ChangeMerged(Event):
     merged_at: datetime = Field(description="When: the CDEvent's timestamp (UTC).")
 
 
+CDEVENT = ("cdevent",)
+
+
+class CDEventImported(Event):
+    """Another tool sent a valid CDEvent that shiplog has no event of its own for; kept whole."""
+
+    categories = CDEVENT
+    cdevent_type: str = Field(
+        description="The CDEvent's type as sent, e.g. `dev.cdevents.testcaserun.finished.0.3.0`."
+    )
+    subject_id: str = Field(description="The CDEvent subject's id.")
+    subject_source: str = Field(
+        description="The CDEvent subject's source, else the CloudEvent's `source`."
+    )
+    timestamp: datetime = Field(description="The CDEvent's `context.timestamp` (UTC).")
+    source: str = Field(description="The CloudEvent's `source`.")
+    id: str = Field(description="The CloudEvent's `id`.")
+    cdevent_document: str = Field(
+        description="The whole CDEvent (the CloudEvent's `data`) as JSON text, members in the "
+        "order received; the CDEvents export sends it back unchanged. (Text, not an object: "
+        "its numbers stay exactly as sent.)"
+    )
+
+
 CATALOGUE = Catalogue(
     cls
     for cls in list(globals().values())
