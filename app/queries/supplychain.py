@@ -153,16 +153,7 @@ class FindingsNotStored(LookupError):
     """A ScanCompleted names a findings document that is not stored."""
 
 
-@dataclass(frozen=True)
-class StoredFindings:
-    """A scan's findings document as stored: every finding and every skipped record."""
-
-    digest: str
-    findings: list[ImageFinding]
-    skipped: list[dict[str, Any]]
-
-
-def _documents(store: EventStore, digests: Sequence[str]) -> dict[str, StoredFindings]:
+def _documents(store: EventStore, digests: Sequence[str]) -> dict[str, list[ImageFinding]]:
     """The stored findings documents among `digests`, by digest."""
     if not digests:
         return {}
@@ -170,12 +161,10 @@ def _documents(store: EventStore, digests: Sequence[str]) -> dict[str, StoredFin
         rows = conn.execute(
             "SELECT digest, document FROM scan_findings WHERE digest = ANY(%s)", [list(digests)]
         ).fetchall()
-    found = {}
-    for digest, document in rows:
-        body = json.loads(bytes(document))
-        findings = [_finding(item) for item in body["findings"]]
-        found[digest] = StoredFindings(digest, findings, list(body.get("skipped") or ()))
-    return found
+    return {
+        digest: [_finding(item) for item in json.loads(bytes(document))["findings"]]
+        for digest, document in rows
+    }
 
 
 def scan_findings(store: EventStore, scans: Sequence[ScanCompleted]) -> list[list[ImageFinding]]:
@@ -186,18 +175,10 @@ def scan_findings(store: EventStore, scans: Sequence[ScanCompleted]) -> list[lis
         if scan.findings_digest is None:
             out.append([_finding(f.model_dump(mode="json")) for f in scan.findings])
         elif scan.findings_digest in documents:
-            out.append(documents[scan.findings_digest].findings)
+            out.append(documents[scan.findings_digest])
         else:
             raise FindingsNotStored(f"no findings document is stored under {scan.findings_digest}")
     return out
-
-
-def findings_document(store: EventStore, digest: str) -> StoredFindings:
-    """The findings document stored under `digest`, or FindingsNotStored."""
-    found = _documents(store, [digest]).get(digest)
-    if found is None:
-        raise FindingsNotStored(f"no findings document is stored under {digest}")
-    return found
 
 
 def _finding(raw: dict[str, Any]) -> ImageFinding:

@@ -24,6 +24,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,27 +94,22 @@ class AdvisorySet:
         """The (advisory, affected entry) pairs filed under this ecosystem and name."""
         return self.lookup([(ecosystem, name)])[(ecosystem, name)]
 
-    def _connection(self) -> _Opened:
-        return _Opened(self._memory, self.index)
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """A read connection to the index (the in-memory one stays open)."""
+        if self._memory is not None:
+            yield self._memory
+            return
+        assert self.index is not None
+        conn = _read_only(self.index)
+        try:
+            yield conn
+        finally:
+            conn.close()
 
 
-class _Opened:
-    """A read connection to the index for one lookup (the in-memory one is kept open)."""
-
-    def __init__(self, memory: sqlite3.Connection | None, path: Path | None) -> None:
-        self.memory, self.path = memory, path
-        self.conn: sqlite3.Connection | None = None
-
-    def __enter__(self) -> sqlite3.Connection:
-        if self.memory is not None:
-            return self.memory
-        assert self.path is not None
-        self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
-        return self.conn
-
-    def __exit__(self, *_: object) -> None:
-        if self.conn is not None:
-            self.conn.close()
+def _read_only(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
 
 
 def _key(ecosystem: str, name: str) -> str:
@@ -187,7 +183,7 @@ def _read_meta(path: Path) -> dict[str, str] | None:
     if not path.is_file():
         return None
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = _read_only(path)
         try:
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         finally:
@@ -238,9 +234,12 @@ def load_advisories(root: Path) -> AdvisorySet:
 
 
 def set_digest(contents: list[tuple[str, bytes | None, SkippedRecord | None]]) -> str:
-    """`sha256:<hex>` over the sorted lines `<source>\\0<sha256 hex of its bytes>\\n`."""
+    """`sha256:<hex>` over the lines `<source>\\0<sha256 hex of its bytes>\\n`, in file order.
+
+    File order is the files' relative paths sorted, a zip's members sorted after it.
+    """
     hasher = hashlib.sha256()
-    for source, data, _ in sorted(contents, key=lambda item: item[0]):
+    for source, data, _ in contents:
         if data is not None:
             hasher.update(f"{source}\0{hashlib.sha256(data).hexdigest()}\n".encode())
     return "sha256:" + hasher.hexdigest()
