@@ -46,13 +46,12 @@ from app.supplychain.osv import (
 from app.supplychain.versions import parser_for
 
 INDEX_NAME = ".shiplog-advisory-index.sqlite"
-FORMAT = "shiplog-advisory-index 1"  # changes whenever what the index holds changes
+FORMAT = "shiplog-advisory-index 2"  # changes whenever what the index holds changes
 RACY_NS = 2_000_000_000
 _LOG = logging.getLogger("shiplog.advisories")
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE entries (key TEXT NOT NULL, data TEXT NOT NULL);
-CREATE INDEX entries_key ON entries (key);
+CREATE TABLE entries (key TEXT PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID;
 """
 
 Candidates = dict[tuple[str, str], tuple[tuple[Advisory, Affected], ...]]
@@ -83,11 +82,9 @@ class AdvisorySet:
             for start in range(0, len(names), 500):
                 chunk = names[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                rows = conn.execute(
-                    f"SELECT key, data FROM entries WHERE key IN ({marks}) ORDER BY rowid", chunk
-                )
+                rows = conn.execute(f"SELECT key, data FROM entries WHERE key IN ({marks})", chunk)
                 for key, data in rows:
-                    found[keys[key]].append(_entry(json.loads(data)))
+                    found[keys[key]] = [_entry(*item) for item in json.loads(data)]
         return {pair: tuple(entries) for pair, entries in found.items()}
 
     def candidates(self, ecosystem: str, name: str) -> tuple[tuple[Advisory, Affected], ...]:
@@ -117,58 +114,51 @@ def _key(ecosystem: str, name: str) -> str:
     return f"{base}\0{index_name(base, name)}"
 
 
-def _entry(data: dict[str, Any]) -> tuple[Advisory, Affected]:
-    """An indexed entry back as the advisory and affected entry matching works on."""
-    parse = parser_for(data["ecosystem"])
-    ranges = []
-    for kind, events in data["ranges"]:
+def _entry(
+    ident: str,
+    aliases: list[str],
+    severity: str | None,
+    source: str,
+    ecosystem: str,
+    name: str,
+    ranges: list[Any],
+    versions: list[str],
+    entry_severity: str | None,
+) -> tuple[Advisory, Affected]:
+    """An indexed entry (the fields `_entry_row` wrote, in order) back as matching needs it."""
+    parse = parser_for(ecosystem)
+    parsed_ranges = []
+    for kind, events in ranges:
         parsed = []
         for event_kind, version in events:
             key = None
             if parse is not None and not (event_kind == "introduced" and version == "0"):
                 key = parse(version)
             parsed.append(Event(event_kind, version, key))
-        ranges.append(Range(kind, tuple(parsed)))
-    affected = Affected(
-        ecosystem=data["ecosystem"],
-        name=data["name"],
-        ranges=tuple(ranges),
-        versions=tuple(data["versions"]),
-        severity=data["entry_severity"],
-    )
-    advisory = Advisory(
-        id=data["id"],
-        aliases=tuple(data["aliases"]),
-        severity=data["severity"],
-        affected=(affected,),
-        source=data["source"],
-    )
-    return advisory, affected
+        parsed_ranges.append(Range(kind, tuple(parsed)))
+    affected = Affected(ecosystem, name, tuple(parsed_ranges), tuple(versions), entry_severity)
+    return Advisory(ident, tuple(aliases), severity, (affected,), source), affected
 
 
-def _entry_json(advisory: Advisory, entry: Affected) -> str:
-    return json.dumps(
-        {
-            "id": advisory.id,
-            "aliases": list(advisory.aliases),
-            "severity": advisory.severity,
-            "source": advisory.source,
-            "ecosystem": entry.ecosystem,
-            "name": entry.name,
-            "ranges": [[r.kind, [[e.kind, e.version] for e in r.events]] for r in entry.ranges],
-            "versions": list(entry.versions),
-            "entry_severity": entry.severity,
-        },
-        separators=(",", ":"),
-    )
+def _entry_row(advisory: Advisory, entry: Affected) -> list[Any]:
+    """What the index keeps of one affected entry: a JSON array, `_entry`'s arguments."""
+    return [
+        advisory.id,
+        list(advisory.aliases),
+        advisory.severity,
+        advisory.source,
+        entry.ecosystem,
+        entry.name,
+        [[r.kind, [[e.kind, e.version] for e in r.events]] for r in entry.ranges],
+        list(entry.versions),
+        entry.severity,
+    ]
 
 
 def fingerprint(files: list[tuple[str, int, int]]) -> str:
     """sha256 over each file's path, size and modification time: changes when any does."""
-    hasher = hashlib.sha256(FORMAT.encode())
-    for name, size, mtime in files:
-        hasher.update(f"{name}\0{size}\0{mtime}\n".encode())
-    return hasher.hexdigest()
+    lines = "".join(f"{name}\0{size}\0{mtime}\n" for name, size, mtime in files)
+    return hashlib.sha256(f"{FORMAT}\n{lines}".encode()).hexdigest()
 
 
 def _index_places(root: Path) -> Iterator[Path]:
@@ -218,7 +208,7 @@ def load_advisories(root: Path) -> AdvisorySet:
     files = record_files(root)
     now = time.time_ns()
     current = fingerprint(files)
-    trusted = all(mtime < now - RACY_NS for _, _, mtime in files)
+    trusted = max((mtime for _, _, mtime in files), default=0) < now - RACY_NS
     known = [(path, _read_meta(path)) for path in _index_places(root)]
     for path, meta in known:
         if meta is not None and trusted and meta.get("fingerprint") == current:
@@ -261,7 +251,7 @@ def _prepare(
     contents: list[tuple[str, bytes | None, SkippedRecord | None]],
 ) -> AdvisorySet:
     """Read every record, write the index (beside the set, else cached, else in memory)."""
-    rows: list[tuple[str, str]] = []
+    groups: dict[str, list[list[Any]]] = {}
     skipped: list[SkippedRecord] = []
     records = withdrawn = 0
     for source, data, problem in contents:
@@ -277,7 +267,10 @@ def _prepare(
             continue
         for entry in read.affected:
             if parser_for(entry.ecosystem) is not None:
-                rows.append((_key(entry.ecosystem, entry.name), _entry_json(read, entry)))
+                key = _key(entry.ecosystem, entry.name)
+                groups.setdefault(key, []).append(_entry_row(read, entry))
+    compact = (",", ":")
+    rows = [(key, json.dumps(items, separators=compact)) for key, items in groups.items()]
     meta = {
         "format": FORMAT,
         "digest": digest,

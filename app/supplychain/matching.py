@@ -11,7 +11,7 @@ range has `limit` events, the version must also be below one of them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from app.supplychain.advisoryindex import AdvisorySet
@@ -59,14 +59,22 @@ def affects(entry: Affected, version_text: str) -> tuple[bool, str | None]:
     try:
         version = parse(version_text)
     except ValueError:
-        return version_text in entry.versions, None
+        version = None
+    return _affects(entry, version_text, version, parse)
+
+
+def _affects(
+    entry: Affected, text: str, version: VersionKey | None, parse: Callable[[str], VersionKey]
+) -> tuple[bool, str | None]:
+    """`affects` with the installed version already parsed (None if it does not parse)."""
+    if version is None:
+        return text in entry.versions, None
     for listed in entry.versions:
         try:
-            if parse(listed) == version:
+            if listed == text or parse(listed) == version:
                 return True, _first_fixed(entry, version)
         except ValueError:
-            if listed == version_text:
-                return True, _first_fixed(entry, version)
+            continue  # listed versions are compared as text when they do not parse
     for rng in entry.ranges:
         hit, fixed = _in_range(version, rng)
         if hit:
@@ -103,10 +111,18 @@ def match_packages(packages: Iterable[Package], advisories: AdvisorySet) -> list
     filed = advisories.lookup((p.osv_ecosystem, p.advisory_name) for p in packages)
     found: dict[tuple[str, str], Match] = {}
     for package in packages:
+        parse = parser_for(package.osv_ecosystem)
+        if parse is None:
+            continue
+        text = package.advisory_version
+        try:
+            version = parse(text)
+        except ValueError:
+            version = None
         for advisory, entry in filed[(package.osv_ecosystem, package.advisory_name)]:
             if not ecosystem_matches(entry.ecosystem, package.osv_ecosystem):
                 continue
-            hit, fixed = affects(entry, package.advisory_version)
+            hit, fixed = _affects(entry, text, version, parse)
             if hit and (advisory.id, package.purl) not in found:
                 severity = entry.severity or advisory.severity
                 found[(advisory.id, package.purl)] = Match(advisory, package, fixed, severity)

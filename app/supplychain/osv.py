@@ -15,7 +15,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cvss import CVSS2, CVSS3, CVSS4
 from cvss.exceptions import CVSSError
@@ -59,8 +59,11 @@ class NoAdvisories(AdvisoryError):
         self.source, self.field, self.problem = "", None, "no advisory directory"
 
 
-@dataclass(frozen=True)
-class Event:
+# Events, ranges, affected entries and advisories are NamedTuples: a scan builds them by
+# the thousand from the prepared index, and a tuple is the cheapest immutable record.
+
+
+class Event(NamedTuple):
     """One event of a range: its kind and version (parsed when the ecosystem is known)."""
 
     kind: str
@@ -68,16 +71,14 @@ class Event:
     key: VersionKey | None
 
 
-@dataclass(frozen=True)
-class Range:
+class Range(NamedTuple):
     """An ECOSYSTEM or SEMVER range of an affected package, its events in version order."""
 
     kind: str
     events: tuple[Event, ...]
 
 
-@dataclass(frozen=True)
-class Affected:
+class Affected(NamedTuple):
     """One package an advisory affects, in one ecosystem, with its ranges and versions."""
 
     ecosystem: str
@@ -87,8 +88,7 @@ class Affected:
     severity: str | None
 
 
-@dataclass(frozen=True)
-class Advisory:
+class Advisory(NamedTuple):
     """An OSV record as far as matching needs it."""
 
     id: str
@@ -123,14 +123,18 @@ def record_files(root: Path) -> list[tuple[str, int, int]]:
     Hidden files and folders (the prepared index among them) are not part of the set.
     """
     found: list[tuple[str, int, int]] = []
-    for folder, folders, files in os.walk(root):
-        folders[:] = [name for name in folders if not name.startswith(".")]
-        base = os.path.relpath(folder, root)
-        prefix = "" if base == "." else base.replace(os.sep, "/") + "/"
-        for name in files:
-            if name.endswith((".json", ".zip")) and not name.startswith("."):
-                status = os.stat(os.path.join(folder, name))
-                found.append((prefix + name, status.st_size, status.st_mtime_ns))
+    pending = [(str(root), "")]
+    while pending:
+        folder, prefix = pending.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir():
+                    pending.append((entry.path, f"{prefix}{entry.name}/"))
+                elif entry.name.endswith((".json", ".zip")):
+                    status = entry.stat()
+                    found.append((prefix + entry.name, status.st_size, status.st_mtime_ns))
     return sorted(found)
 
 
