@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -301,7 +302,8 @@ def _fill(conn: sqlite3.Connection, meta: dict[str, str], rows: list[tuple[str, 
 def _write_index(path: Path, meta: dict[str, str], rows: list[tuple[str, str]]) -> None:
     """Write the index to a new file and move it into place, so readers never see half."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    # Each writer its own name: processes, and scan steps running in threads of one runner.
+    partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
     partial.unlink(missing_ok=True)
     try:
         conn = sqlite3.connect(partial)
