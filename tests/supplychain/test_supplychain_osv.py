@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -240,3 +241,13 @@ def test_an_advisoryecosystem_matches_its_release_only_with_or_without_a_suffix(
     assert not ecosystem_matches("Debian:11", "Debian:12")
     assert not ecosystem_matches("Ubuntu:22.04:LTS", "Ubuntu:22.0")
     assert not ecosystem_matches("Alpine:v3.18", "Alpine:v3.19")
+
+
+def test_scans_preparing_the_same_set_at_once_agree_and_leave_one_index(tmp_path: Path) -> None:
+    records = [osv(f"A-{n}", "PyPI", f"p{n % 7}", ranges=fixed("1.0")) for n in range(300)]
+    directory = write_advisories(tmp_path / "osv", records)
+    with ThreadPoolExecutor(4) as pool:
+        loaded = list(pool.map(lambda _: load_advisories(directory), range(4)))
+    assert len({item.digest for item in loaded}) == 1
+    assert all(len(item.candidates("PyPI", "p3")) == 43 for item in loaded)
+    assert sorted(p.name for p in directory.iterdir() if p.name.startswith(".")) == [INDEX_NAME]
