@@ -216,7 +216,8 @@ def load_advisories(root: Path) -> AdvisorySet:
             return _prepared(path, meta)
     contents = list(read_files(root, [name for name, _, _ in files]))
     digest = set_digest(contents)
-    stamp = current if trusted else ""
+    # The fingerprint stands for these contents only if no file changed while they were read.
+    stamp = current if trusted and fingerprint(record_files(root)) == current else ""
     for path, meta in known:
         if meta is not None and meta["digest"] == digest:
             _set_fingerprint(path, stamp)
