@@ -15,7 +15,8 @@ not a partial list.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,9 +27,11 @@ from packageurl import PackageURL
 from app.projections.images import ImagesProjection
 from app.queries.deployments import DeployedImage, deployed_images
 from app.queries.images import image_id_for
+from app.supplychain.sbom import InvalidSbom, read_packages
+from events.lookups import StoredEvent
 from events.projections import ProjectionError, current_tables
-from events.store import EventStore, RecordedEvent
-from events.vocabulary import ScanCompleted
+from events.store import Cursor, EventStore, RecordedEvent
+from events.vocabulary import SbomGenerated, ScanCompleted, SkippedAdvisory
 
 _SBOM_COLUMNS = "digest, image_id, document, components, stored_at"
 
@@ -203,23 +206,6 @@ def _scanned(image: AffectedImage, scan: RecordedEvent) -> None:
     image.advisory_set_digest = _completed([scan])[0].advisory_set_digest
 
 
-@dataclass(frozen=True)
-class LatestScan:
-    """An image's latest scan, as its page shows it: when, against what, what it found."""
-
-    scanned_at: datetime
-    stream: str
-    event: ScanCompleted
-
-
-def latest_scan(store: EventStore, image_id: str) -> LatestScan | None:
-    """The latest ScanCompleted of an image (by its id), if it was ever scanned."""
-    scans = _latest_scans(store, [image_id])
-    if not scans:
-        return None
-    return LatestScan(scans[0].recorded_at, scans[0].stream, _completed(scans)[0])
-
-
 def images_affected_by(store: EventStore, advisory: str) -> list[AffectedImage]:
     """Images whose latest scan found `advisory` (by its id or one of its aliases)."""
     scans = _latest_scans(store)
@@ -272,3 +258,150 @@ def images_with_package(store: EventStore, purl_text: str) -> list[AffectedImage
     with store.connection() as conn:
         _where_deployed(conn, found)
     return found
+
+
+# --- one image's SBOM and latest scan, as of a cursor (the image page) --------------------
+
+SEVERITIES = ("critical", "high", "medium", "low")
+UNRATED = "unrated"  # a finding whose advisory states no severity
+NO_LICENCE = "none declared"
+
+
+def severity_counts(findings: Iterable[Mapping[str, Any] | ImageFinding]) -> list[tuple[str, int]]:
+    """(severity, findings) gravest first, then `unrated`; severities without findings left out."""
+    counts = Counter(
+        (f.get("severity") if isinstance(f, Mapping) else f.severity) or UNRATED for f in findings
+    )
+    known = [(name, counts.pop(name)) for name in (*SEVERITIES, UNRATED) if counts[name]]
+    return known + sorted(counts.items())
+
+
+@dataclass(frozen=True)
+class SbomSummary:
+    """What an image's SBOM lists, counted: packages per ecosystem and per licence."""
+
+    digest: str
+    components: int
+    generated_at: datetime
+    stream: str
+    ecosystems: list[tuple[str, int]]  # OSV ecosystem (`Debian:12`, `PyPI`) → packages
+    licences: list[tuple[str, int]]  # licence as declared → packages, most used first
+    stored: bool  # False: the document is not in the sboms table, only its event's counts
+
+
+@dataclass(frozen=True)
+class ScanSummary:
+    """An image's latest scan: its advisory set, findings gravest first, records it skipped."""
+
+    scanned_at: datetime
+    stream: str
+    step: str | None
+    sbom_digest: str
+    advisory_set_digest: str
+    advisories: int
+    fail_on: str | None
+    findings: list[ImageFinding]
+    by_severity: list[tuple[str, int]]
+    findings_total: int = 0
+    gating_total: int = 0
+    skipped: tuple[SkippedAdvisory, ...] = ()  # the first ones; skipped_total counts them all
+    skipped_total: int = 0
+    findings_stored: bool = True  # False: the findings document is missing, only counts known
+
+
+def _latest_about(
+    store: EventStore, type_name: str, image_id: str, as_of: Cursor | None
+) -> StoredEvent | None:
+    """The latest event of `type_name` about the image (`image_digest`) at or before `as_of`."""
+    found = store.with_data_field([type_name], "image_digest", [image_id], until=as_of, limit=1)
+    return found[0] if found else None
+
+
+def sbom_summary(
+    store: EventStore, image_id: str, as_of: Cursor | None = None
+) -> SbomSummary | None:
+    """The image's latest SBOM recorded at or before `as_of` (None: now), counted."""
+    event = _latest_about(store, SbomGenerated.type_name, image_id, as_of)
+    if event is None:
+        return None
+    digest = str(event.data["sbom_digest"])
+    counts = dict(event.data.get("ecosystems") or {})
+    try:
+        _, packages = read_packages(load_sbom(store, digest).document)
+    except (SbomNotFound, InvalidSbom):
+        return SbomSummary(digest, int(event.data["components"]), event.recorded_at,
+                           event.stream, sorted(counts.items()), [], stored=False)  # fmt: skip
+    ecosystems = Counter(p.osv_ecosystem for p in packages)
+    licences = Counter(name for p in packages for name in (p.licenses or (NO_LICENCE,)))
+    return SbomSummary(
+        digest,
+        int(event.data["components"]),
+        event.recorded_at,
+        event.stream,
+        sorted(ecosystems.items()),
+        sorted(licences.items(), key=lambda item: (-item[1], item[0])),
+        stored=True,
+    )
+
+
+def scan_severities(data: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """A ScanCompleted's findings per severity, gravest first, from its payload as stored.
+
+    A scan whose findings are in a stored document (`findings_digest`) counts them in
+    `severities` (`unknown` shown as `unrated`); one of schema version 1 lists every
+    finding in `findings`.
+    """
+    counts = data.get("severities")
+    if not data.get("findings_digest") or not isinstance(counts, Mapping):
+        return severity_counts(data.get("findings") or ())
+    named = {(UNRATED if name == "unknown" else name): n for name, n in counts.items()}
+    return [(name, named[name]) for name in (*SEVERITIES, UNRATED) if named.get(name)]
+
+
+def latest_scan(
+    store: EventStore, image_id: str, as_of: Cursor | None = None
+) -> ScanSummary | None:
+    """The image's latest ScanCompleted at or before `as_of` (None: now), findings gravest first.
+
+    The findings come from the document the scan names (or, for a scan of schema
+    version 1, from the event); if that document is missing, only the counts are shown.
+    """
+    stored = _latest_about(store, ScanCompleted.type_name, image_id, as_of)
+    if stored is None:
+        return None
+    event = _completed([store.upcast(stored)])[0]
+    try:
+        findings = scan_findings(store, [event])[0]
+    except FindingsNotStored:
+        findings, kept = [], False
+    else:
+        kept = True
+    rank = {name: i for i, name in enumerate((*SEVERITIES, UNRATED))}
+    findings.sort(key=lambda f: (rank.get(f.severity or UNRATED, len(rank)), f.package, f.advisory))
+    return ScanSummary(
+        scanned_at=stored.recorded_at,
+        stream=stored.stream,
+        step=event.step,
+        sbom_digest=event.sbom_digest,
+        advisory_set_digest=event.advisory_set_digest,
+        advisories=event.advisories,
+        fail_on=event.fail_on,
+        findings=findings,
+        by_severity=severity_counts(findings) if kept else scan_severities(event.model_dump()),
+        findings_total=len(findings) if kept else event.findings_total,
+        gating_total=event.gating_total,
+        skipped=event.skipped,
+        skipped_total=event.skipped_total,
+        findings_stored=kept,
+    )
+
+
+def running_places(store: EventStore, image_id: str) -> list[str]:
+    """Where an image runs now, as `environment/service`: by its id or a digest it was pushed as."""
+    image = AffectedImage(image_id)
+    with store.connection() as conn:
+        try:
+            _where_deployed(conn, [image])
+        except ProjectionError:
+            return []  # the projections have not caught up: nothing is known to run
+    return sorted({f"{d.environment}/{d.service}" for d in image.deployments if d.running})

@@ -18,6 +18,7 @@ from app.web.routes import (
     ledger,
     live,
     metrics,
+    repositories,
     runs,
     search,
     timeline,
@@ -29,6 +30,17 @@ from app.web.templating import STATIC_DIR
 def install_pages(app: FastAPI) -> None:
     """Add the web pages, their static files and HTML error pages to `app`."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (timeline, live, runs, images, environments, velocity, ledger, search, metrics):
+    for module in (
+        timeline,
+        live,
+        runs,
+        images,
+        environments,
+        repositories,
+        velocity,
+        ledger,
+        search,
+        metrics,
+    ):
         app.include_router(module.router)
     install_page_errors(app)

@@ -19,6 +19,7 @@ from app.cdevents import imports, schemas
 from app.web.views.timeline import row_of
 from events.lookups import EventQuery
 from events.store import EventStore
+from tests.support.html_tree import parse
 
 TOOL = "https://ci.example.com/tekton"
 WHEN = "2026-03-01T10:00:00Z"
@@ -106,9 +107,10 @@ def test_a_cdevent_kept_whole_is_shown_on_the_timeline_by_type_subject_and_sourc
     event_type = "dev.cdevents.testcaserun.finished.0.3.0"
     assert send(client, to_structured_event(sdk_event(cdevent(event_type)))).status_code == 201
     (stored,) = store.page(EventQuery(types=["CDEventImported"])).events
-    shown = dict(row_of(stored).summary)
-    assert shown["cdevent_type"] == event_type
-    assert (shown["subject_id"], shown["subject_source"]) == ("subject-7", TOOL)
+    row = row_of(stored)
+    assert row.imported and row.stream_href == f"/?stream={stored.stream}"
+    words = parse(f"<p>{row.sentence}</p>").text
+    assert words.startswith(f"CDEvent {event_type} from {TOOL} about subject-7")
     page = client.get("/")
     assert page.status_code == 200
     assert "CDEventImported" in page.text and event_type in page.text

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import json
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
 from fastapi.testclient import TestClient
 
 from app.database import Database
 from app.projections import projector
-from events.canonical import canonical_json, event_document
 from events.catalogue import Metadata
-from events.merkle import leaf_hash
 from events.store import EventStore
 from events.vocabulary import CATALOGUE, ScanCompleted
+from tests.support.ledger_samples import insert_as_stored
 
 IMAGE = "sha256:" + "7" * 64
 
@@ -68,32 +64,8 @@ def test_a_version_1_scan_reads_as_version_2_with_counts_gating_and_its_findings
 
 def insert_version_1(database: Database, data: dict[str, Any]) -> None:
     """Append a version 1 ScanCompleted as the store did then (hash and all)."""
-    event_id, recorded_at = uuid.uuid4(), datetime.now(UTC)
     meta = Metadata(actor="alice", source="cli").to_json()
-    stream = f"image-{IMAGE}"
-    document = event_document(
-        stream=stream,
-        version=0,
-        event_id=event_id,
-        type_name="ScanCompleted",
-        schema_version=1,
-        data=data,
-        metadata=meta,
-        recorded_at=recorded_at,
-    )
-    with psycopg.connect(database.app_url) as conn:
-        conn.execute(
-            "INSERT INTO events (stream, version, event_id, type, schema_version, data, metadata,"
-            " recorded_at, hash) VALUES (%s, 0, %s, 'ScanCompleted', 1, %s, %s, %s, %s)",
-            (
-                stream,
-                event_id,
-                json.dumps(data),
-                json.dumps(meta),
-                recorded_at,
-                leaf_hash(canonical_json(document)),
-            ),
-        )
+    insert_as_stored(database, f"image-{IMAGE}", "ScanCompleted", 1, data, meta)
 
 
 def test_affected_images_and_the_image_page_read_a_version_1_scans_inline_findings(
