@@ -45,13 +45,19 @@ from app.notify.store import (
     TargetStore,
 )
 from app.pipeline.fields import glob_match
-from app.queries.supplychain import running_places
+from app.queries.supplychain import (
+    FindingsNotStored,
+    ImageFinding,
+    running_places,
+    scan_findings,
+)
 from app.repo_identity import clone_secret_name, comparable_repository
 from app.services.errors import FieldProblem, NotRegistered
 from app.standard_webhooks import secret_key, signature_header
 from events.catalogue import Metadata
 from events.store import ANY, Cursor, EventStore, RecordedEvent
 from events.vocabulary import (
+    Finding,
     NotificationFailed,
     NotificationSent,
     NotificationTargetAdded,
@@ -209,7 +215,11 @@ def _critical(
     """A scan's grave findings of an image (that runs somewhere, if the rule says so)."""
     scan = event.data
     assert isinstance(scan, ScanCompleted)
-    grave = sorted({f.advisory for f in scan.findings if at_least(f.severity, rule.severity)})
+    try:
+        findings: Sequence[ImageFinding | Finding] = scan_findings(store, [scan])[0]
+    except FindingsNotStored:  # its document is missing: the gating findings are all we have
+        findings = scan.gating
+    grave = sorted({f.advisory for f in findings if at_least(f.severity, rule.severity)})
     if not grave:
         return None
     places = running_places(store, scan.image_digest)
