@@ -1,8 +1,15 @@
-"""The one settings object: every SHIPLOG_* environment variable is read here and nowhere else."""
+"""The one settings object: every SHIPLOG_* environment variable is read here and nowhere else.
+
+A settings file is read only when SHIPLOG_ENV_FILE names it: never a `.env` that
+happens to lie in the current directory, which anyone who can write there (a
+checkout being built, a shared working directory) could use to point shiplog at
+another database or key.
+"""
 
 from __future__ import annotations
 
 import getpass
+import os
 import socket
 from functools import lru_cache
 from pathlib import Path
@@ -14,11 +21,17 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.resources import migrations_dir
 
+ENV_FILE_VARIABLE = "SHIPLOG_ENV_FILE"
+
+
+class ConfigError(ValueError):
+    """Configuration that cannot be used, naming the setting."""
+
 
 class Settings(BaseSettings):
-    """shiplog's configuration, from SHIPLOG_* environment variables (or a .env file)."""
+    """shiplog's configuration, from SHIPLOG_* environment variables (and SHIPLOG_ENV_FILE)."""
 
-    model_config = SettingsConfigDict(env_prefix="SHIPLOG_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="SHIPLOG_", env_file=None, extra="ignore")
 
     home: Path = Field(
         default_factory=lambda: Path(platformdirs.user_data_dir("shiplog")),
@@ -73,6 +86,22 @@ class Settings(BaseSettings):
         "step builds, right after it is built.",
     )
 
+    live_feeds: PositiveInt = Field(
+        default=200,
+        description="Live feeds (the pages' server-sent events) one server process keeps open "
+        "at once; one more is refused with 503 and Retry-After.",
+    )
+    live_feeds_per_client: PositiveInt = Field(
+        default=16,
+        description="Live feeds one client address may keep open at once (a run page opens "
+        "one, plus one per running step).",
+    )
+    live_idle_seconds: PositiveFloat = Field(
+        default=300.0,
+        description="Seconds after which a live feed that has sent nothing ends; the "
+        "browser reconnects and resumes where it was.",
+    )
+
     production_environments: Annotated[tuple[str, ...], NoDecode] = Field(
         default=("production",),
         min_length=1,
@@ -103,7 +132,18 @@ class Settings(BaseSettings):
         return self.home / "keys"
 
 
+def settings_file() -> Path | None:
+    """The file SHIPLOG_ENV_FILE names (None when unset); ConfigError if it is not a file."""
+    value = os.environ.get(ENV_FILE_VARIABLE, "")
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"{ENV_FILE_VARIABLE} names {value!r}, which is not a readable file")
+    return path
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once."""
-    return Settings()
+    """The process-wide settings, read once: the environment, then SHIPLOG_ENV_FILE's file."""
+    return Settings(_env_file=settings_file())

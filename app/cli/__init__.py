@@ -22,6 +22,7 @@ from app.cli import (
     serve_command,
     velocity_command,
 )
+from app.config import ConfigError
 from app.engine import EngineUnavailable
 from app.executor.actions import StepFailed
 from app.executor.secrets import SecretError
@@ -60,6 +61,7 @@ velocity_command.register(app)
 
 # Errors a user can cause and fix: one line on stderr, exit status 2, no traceback.
 USER_ERRORS = (
+    ConfigError,
     AsOfError,
     InvalidParameter,
     NotRecorded,

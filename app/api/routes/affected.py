@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from app.api.params import invalid_query
 from app.api.schemas.supplychain import AffectedImageOut, AffectedOut
 from app.deps import StoreDep
+from app.inputs import CleanStr
 from app.queries.supplychain import BadPurl, images_affected_by, images_with_package
 
 router = APIRouter(prefix="/api", tags=["supply chain"])
@@ -22,11 +23,11 @@ router = APIRouter(prefix="/api", tags=["supply chain"])
 def get_affected(
     store: StoreDep,
     advisory: Annotated[
-        str | None,
+        CleanStr | None,
         Query(max_length=200, description="An advisory id or alias, e.g. `CVE-2024-1234`."),
     ] = None,
     purl: Annotated[
-        str | None,
+        CleanStr | None,
         Query(max_length=1000, description="A package URL; without a version, any version."),
     ] = None,
 ) -> AffectedOut:

@@ -13,6 +13,7 @@ from app.api.schemas.deployments import (
     RunningOut,
 )
 from app.deps import AsOfDep, StoreDep
+from app.inputs import CleanStr
 from app.queries.deployments import MAX_LIMIT
 from app.queries.environments import all_running, environment_history
 
@@ -35,9 +36,9 @@ def get_environment(
     store: StoreDep,
     as_of: AsOfDep,
     environment: Annotated[
-        str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="e.g. `production`.")
+        CleanStr, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="e.g. `production`.")
     ],
-    service: Annotated[str | None, Query(description="Only this service's history.")] = None,
+    service: Annotated[CleanStr | None, Query(description="Only this service's history.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="History rows.")] = 50,
     after: Annotated[
         int | None,

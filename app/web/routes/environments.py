@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from app.deps import StoreDep
+from app.inputs import CleanStr
 from app.queries.environments import environment_names
 from app.web.templating import render
 from app.web.views.environments import environment_page
@@ -21,7 +22,7 @@ def environments_html(request: Request, store: StoreDep) -> HTMLResponse:
 
 
 @router.get("/environments/{name}", response_class=HTMLResponse)
-def environment_html(request: Request, store: StoreDep, name: str) -> HTMLResponse:
+def environment_html(request: Request, store: StoreDep, name: CleanStr) -> HTMLResponse:
     """One environment: services now, deployment history, rollbacks and incidents."""
     view = environment_page(store, name)
     return render(request, "environment.html", {"title": f"Environment {name}", "view": view})

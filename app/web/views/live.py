@@ -1,74 +1,61 @@
-"""Generators behind the live feeds: re-select after each NOTIFY (or each second), never trust it.
+"""Generators behind the live feeds: re-select after each wake-up (or each second), never trust it.
 
 Like EventStore.subscribe, a notification only shortens the wait; each round
 re-selects from the last cursor, so a lost notification delays a row, never
-drops it. Blocking reads run in a worker thread; the wait is an async LISTEN.
+drops it. Blocking reads run in a worker thread on the store's pooled
+connections; the wake-ups come from the process's one shared listener
+(app/web/live_feeds.py). A feed that has sent nothing for the idle time-out ends.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from functools import partial
 
-import psycopg
 from anyio import to_thread
-from fastapi import Request
 
-from app.queries.logs import LogLine, read_log
-from app.steplogs import NOTIFY_CHANNEL
+from app.queries.logs import LogLine, log_page
+from app.web.live_feeds import Feed
 from app.web.templating import templates
 from app.web.views.timeline import EventRow, TimelineFilters, rows_after
-from events.notify import CHANNEL
 from events.store import Cursor, EventStore
 
-WAIT_SECONDS = 1.0
-
-
-async def _wait(listener: psycopg.AsyncConnection[Any]) -> None:
-    """Until a notification arrives on `listener`, or WAIT_SECONDS pass."""
-    async for _ in listener.notifies(timeout=WAIT_SECONDS, stop_after=1):
-        pass
+LOG_BATCH = 1000
+"""Log lines read per round of a live log."""
 
 
 async def timeline_rows(
-    request: Request, store: EventStore, filters: TimelineFilters, after: Cursor
+    feed: Feed, store: EventStore, filters: TimelineFilters, after: Cursor
 ) -> AsyncIterator[dict[str, str]]:
     """SSE messages `row` (a rendered <tr>) for each matching event after `after`."""
     row_template = templates.get_template("_event_row.html")
-    async with await psycopg.AsyncConnection.connect(store.conninfo, autocommit=True) as listener:
-        await listener.execute(f"LISTEN {CHANNEL}")
-        cursor = after
-        while not await request.is_disconnected():
-            rows: list[EventRow] = await to_thread.run_sync(rows_after, store, filters, cursor)
-            for row in rows:
-                html = row_template.render(row=row, live=True)
-                yield {"event": "row", "id": row.cursor, "data": html}
-                cursor = row.event.cursor
-            if not rows:
-                await _wait(listener)
+    cursor = after
+    while not feed.idle:
+        rows: list[EventRow] = await to_thread.run_sync(rows_after, store, filters, cursor)
+        for row in rows:
+            html = row_template.render(row=row, live=True)
+            yield {"event": "row", "id": row.cursor, "data": html}
+            cursor = row.event.cursor
+        if rows:
+            feed.sent()
+        else:
+            await feed.wait()
 
 
 async def log_lines(
-    request: Request, store: EventStore, run_id: str, step: str, after: int
+    feed: Feed, store: EventStore, run_id: str, step: str, after: int
 ) -> AsyncIterator[dict[str, str]]:
     """SSE messages `line` for each log line after line `after`; `run_id` is a checked UUID."""
     run = uuid.UUID(run_id)
-    conninfo = store.conninfo
-    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as listener:
-        await listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
-        cursor = after
-        while not await request.is_disconnected():
-            lines: list[LogLine] = await to_thread.run_sync(
-                _read_lines, conninfo, run, step, cursor
-            )
-            for line in lines:
-                yield {"event": "line", "id": str(line.line_no), "data": line.text}
-                cursor = line.line_no
-            if not lines:
-                await _wait(listener)
-
-
-def _read_lines(conninfo: str, run: uuid.UUID, step: str, after: int) -> list[LogLine]:
-    """Up to 1000 lines of the log after line `after`."""
-    return read_log(conninfo, run, step, after_line=after, limit=1000)
+    cursor = after
+    while not feed.idle:
+        read = partial(log_page, store, run, step, after_line=cursor, limit=LOG_BATCH)
+        lines: list[LogLine] = await to_thread.run_sync(read)
+        for line in lines:
+            yield {"event": "line", "id": str(line.line_no), "data": line.text}
+            cursor = line.line_no
+        if lines:
+            feed.sent()
+        else:
+            await feed.wait()
