@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -62,13 +63,18 @@ def test_printable_writes_lone_surrogates_out_and_leaves_the_rest() -> None:
     json.dumps(echoed).encode("utf-8")
 
 
+def report(client: TestClient, service: bytes, status: bytes) -> Any:
+    """POST a deployment report with these raw JSON strings (escapes kept as sent)."""
+    body = b'{"environment": "production", "service": "%s", "status": "%s", "image_digest": ' \
+        b'"sha256:%s"}' % (service, status, b"ab" * 32)  # fmt: skip
+    headers = {"content-type": "application/json"}
+    return client.post("/api/deployments", content=body, headers=headers)
+
+
 def test_a_lone_surrogate_in_a_report_is_a_422_naming_the_field_that_encodes(
     client: TestClient,
 ) -> None:
-    body = b'{"environment": "production", "service": "web\\ud800", "status": "started",' \
-        b' "image_digest": "sha256:' + b"ab" * 32 + b'"}'  # fmt: skip
-    response = client.post("/api/deployments", content=body,
-                           headers={"content-type": "application/json"})  # fmt: skip
+    response = report(client, b"web\\ud800", b"started")
     assert response.status_code == 422
     [problem] = response.json()["detail"]
     assert problem["loc"] == ["body", "service"]
@@ -79,10 +85,7 @@ def test_a_lone_surrogate_in_a_report_is_a_422_naming_the_field_that_encodes(
 def test_a_lone_surrogate_in_a_field_refused_for_another_reason_still_encodes(
     client: TestClient,
 ) -> None:
-    body = b'{"environment": "production", "service": "web", "status": "\\ud800",' \
-        b' "image_digest": "sha256:' + b"ab" * 32 + b'"}'  # fmt: skip
-    response = client.post("/api/deployments", content=body,
-                           headers={"content-type": "application/json"})  # fmt: skip
+    response = report(client, b"web", b"\\ud800")
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "status"]
 
