@@ -14,8 +14,6 @@ SHIPLOG_REQUIRE_BROWSER=1 or SHIPLOG_REQUIRE_DOCKER=1 (as in CI).
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +41,6 @@ from tests.support.web_server import serving
 
 pytestmark = pytest.mark.usefixtures("leftover_guard")  # nothing left on the engine
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "web"
 SLOW_STEP = """
   - name: slow
@@ -54,31 +51,6 @@ SLOW_STEP = """
       - sleep 8
       - echo second line
 """
-
-
-def browser_missing(reason: str) -> None:
-    """Fail where a browser is required (CI), else skip."""
-    if "1" in (os.environ.get("SHIPLOG_REQUIRE_BROWSER"), os.environ.get("SHIPLOG_REQUIRE_DOCKER")):
-        pytest.fail(f"a browser is required but: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    """Debian's Chromium, headless, through Playwright's sync API."""
-    from playwright.sync_api import Error, sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        browser_missing(f"{CHROMIUM} is missing (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        try:
-            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        except Error as error:
-            browser_missing(f"Chromium did not start: {error}")
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def shot(page: Any, name: str) -> None:
