@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from app.http_errors import error_json, validation_json
 from app.queries.errors import InvalidParameter
 from app.services.access import Forbidden
-from app.services.errors import Conflict, FieldProblem
+from app.services.errors import Conflict, FieldProblem, NotRegistered
 from events.errors import LedgerError
 
 
@@ -53,10 +53,16 @@ async def conflict(request: Request, error: Exception) -> JSONResponse:
     return error_json(409, str(error))
 
 
+async def not_registered(request: Request, error: Exception) -> JSONResponse:
+    """A command naming something that is not there: 404 with what."""
+    return JSONResponse({"detail": str(error)}, status_code=404)
+
+
 def install_api_errors(app: FastAPI) -> None:
     """Register the API's error handlers on `app`."""
     app.add_exception_handler(LedgerError, ledger_error)
     app.add_exception_handler(FieldProblem, field_problem)
     app.add_exception_handler(Conflict, conflict)
+    app.add_exception_handler(NotRegistered, not_registered)
     app.add_exception_handler(Forbidden, forbidden)
     app.add_exception_handler(InvalidParameter, invalid_parameter)

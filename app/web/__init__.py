@@ -19,6 +19,7 @@ from app.web.routes import (
     ledger,
     live,
     metrics,
+    repositories,
     runs,
     search,
     timeline,
@@ -32,6 +33,17 @@ __all__ = ["install_pages", "open_live_feeds", "page_path"]
 def install_pages(app: FastAPI) -> None:
     """Add the web pages, their static files and HTML error pages to `app`."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (timeline, live, runs, images, environments, velocity, ledger, search, metrics):
+    for module in (
+        timeline,
+        live,
+        runs,
+        images,
+        environments,
+        repositories,
+        velocity,
+        ledger,
+        search,
+        metrics,
+    ):
         app.include_router(module.router)
     install_page_errors(app)

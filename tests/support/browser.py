@@ -1,7 +1,7 @@
-"""Debian's Chromium, driven by Playwright, for the tests that need a real browser.
+"""Debian's Chromium through Playwright for the browser tests, and their screenshots.
 
 No browser is downloaded: Chromium is Debian's (`apt-get install chromium`, which
-.ci/run does). Without it a test is skipped, or fails under
+.ci/run does). Without it a browser test is skipped, or fails under
 SHIPLOG_REQUIRE_BROWSER=1 or SHIPLOG_REQUIRE_DOCKER=1 (as in CI).
 """
 
@@ -14,7 +14,10 @@ from typing import Any
 
 import pytest
 
+from tests.paths import PROJECT_ROOT
+
 CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "web"  # git-ignored
 
 
 def browser_missing(reason: str) -> None:
@@ -40,3 +43,9 @@ def browser() -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+
+
+def shot(page: Any, name: str) -> None:
+    """Save a full-page screenshot of `page` as test-artifacts/web/<name>.png."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
