@@ -27,6 +27,8 @@ DEFAULT_BODY_LIMIT = 64 * KIB
 BODY_LIMITS: Mapping[str, int] = {
     # One CloudEvent; docs/cdevents.md.
     "/api/cdevents": 1 * MIB,
+    # A forge's webhook delivery: GitHub caps its payloads at 25 MB; docs/webhooks.md.
+    "/hooks/": 25 * MIB,
 }
 """Path prefix → the largest body its routes accept, in bytes."""
 

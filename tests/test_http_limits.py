@@ -106,3 +106,18 @@ def test_the_api_refuses_an_oversized_report_with_413_naming_the_limit(client: T
     response = client.post("/api/deployments", json=body)
     assert response.status_code == 413
     assert f"larger than {DEFAULT_BODY_LIMIT} bytes" in response.json()["detail"]
+
+
+def test_a_webhook_delivery_may_be_as_large_as_a_forge_sends_and_no_larger(
+    client: TestClient,
+) -> None:
+    # GitHub's push payloads reach megabytes: past the default, within the hooks' limit,
+    # the delivery reaches the signature check (401 unsigned), not a 413.
+    large = b'{"zen": "' + b"x" * (2 * MIB) + b'"}'
+    response = client.post("/hooks/github", content=large, headers={"X-GitHub-Event": "ping"})
+    assert response.status_code != 413, response.text[:300]
+    assert response.status_code < 500
+    declared = str(BODY_LIMITS["/hooks/"] + 1).encode()
+    reader = Reader()
+    sent = run(BodyLimit(reader), "/hooks/github", [b"{}"], [(b"content-length", declared)])
+    assert (sent[0]["status"], reader.calls) == (413, 0)

@@ -15,7 +15,7 @@ from events.projections import ProjectionError
 
 RETRY = {"Retry-After": "5"}
 # Paths that answer JSON or text, never a page.
-_MACHINE_PREFIXES = ("/api/", "/openapi", "/docs", "/metrics", "/healthz", "/readyz")
+_MACHINE_PREFIXES = ("/api/", "/hooks/", "/openapi", "/docs", "/metrics", "/healthz", "/readyz")
 
 
 class PageError(Exception):

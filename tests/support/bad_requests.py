@@ -35,6 +35,7 @@ SAMPLES: dict[str, str] = {
     "environment": "production",
     "name": "production",
     "path": "shiplog.css",
+    "identity": "github.com/acme/web",
 }
 # Query strings a route needs to answer at all (the routes that ask for one of several).
 BASE_QUERIES: dict[str, str] = {
@@ -234,6 +235,11 @@ def _api_route(method: str, path: str, operation: dict[str, Any], doc: dict[str,
     return route
 
 
+def _documented_path(path: str) -> str:
+    """A route table's path as OpenAPI writes it: `{identity:path}` is `{identity}`."""
+    return re.sub(r"\{([^}:]+):[^}]*\}", r"{\1}", path)
+
+
 def _undocumented(context: RouteContext, documented: set[tuple[str, str]]) -> Iterator[Route]:
     """A route left out of the OpenAPI document (pages, feeds, static files)."""
     original = context.original_route
@@ -245,7 +251,7 @@ def _undocumented(context: RouteContext, documented: set[tuple[str, str]]) -> It
     if not isinstance(original, APIRoute):
         return
     for method in sorted(context.methods or ()):
-        if method == "HEAD" or (method.lower(), context.path) in documented:
+        if method == "HEAD" or (method.lower(), _documented_path(str(context.path))) in documented:
             continue
         page = Route(method, str(context.path), page=True)
         for name in re.findall(r"\{([^}:]+)", str(context.path)):
@@ -278,7 +284,7 @@ def routes_of(app: FastAPI) -> list[Route]:
     for context in iter_route_contexts(app.routes):
         original = context.original_route
         for method in context.methods or ():
-            route = by_label.get(f"{method} {context.path}")
+            route = by_label.get(f"{method} {_documented_path(str(context.path))}")
             if route is None or not isinstance(original, APIRoute):
                 continue
             known = {(p.where, p.name) for p in route.parameters}

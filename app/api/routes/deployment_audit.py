@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from app.api.csv_bodies import deployments_csv
+from app.api.params import NEXT_HEADER
 from app.api.schemas.deployments import DeploymentAuditPageOut, DeploymentOut
 from app.deps import AsOfDep, StoreDep
 from app.inputs import CleanStr, UtcMoment
@@ -14,8 +15,6 @@ from app.queries.deployments import MAX_LIMIT
 from app.queries.environments import DeploymentAudit, audit_deployments
 
 router = APIRouter(prefix="/api", tags=["audit"])
-
-NEXT_HEADER = "X-Shiplog-Next"
 
 
 @router.get(

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
+from app.api.params import KEYSET_ANSWER, KeysetDep, keyset_page
 from app.api.schemas.deployments import (
     DeploymentOut,
     EnvironmentOut,
@@ -19,28 +20,21 @@ from app.queries.environments import all_running, environment_history
 
 router = APIRouter(prefix="/api", tags=["deployments"])
 
-NEXT_HEADER = "X-Shiplog-Next"
-
 
 @router.get(
     "/environments",
     response_model=list[EnvironmentRunningOut],
-    responses={200: {"description": f"A page; when more follow, `{NEXT_HEADER}` is `after`."}},
+    responses=KEYSET_ANSWER,
 )
 def list_environments(
     store: StoreDep,
     as_of: AsOfDep,
     response: Response,
-    after: Annotated[
-        CleanStr | None, Query(description="Environments after this name (the next page).")
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Environments a page.")] = 100,
+    page: KeysetDep,
 ) -> list[EnvironmentRunningOut]:
     """Environments with a deployment, by name, and what each of their services runs."""
-    found = list(all_running(store, as_of, after=after, limit=limit + 1).items())
-    if len(found) > limit:
-        found = found[:limit]
-        response.headers[NEXT_HEADER] = found[-1][0]
+    found = list(all_running(store, as_of, after=page.after, limit=page.limit + 1).items())
+    found = keyset_page(found, page.limit, response, key=lambda item: item[0])
     return [
         EnvironmentRunningOut(
             environment=env, running=[RunningOut.model_validate(r) for r in running]

@@ -7,15 +7,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 
 from app.api.csv_bodies import events_csv
-from app.api.params import DEFAULT_LIMIT, MAX_LIMIT, parse_cursor
+from app.api.params import DEFAULT_LIMIT, MAX_LIMIT, NEXT_HEADER, parse_cursor
 from app.api.schemas.events import EventPageOut
 from app.deps import StoreDep
 from app.inputs import CleanStr, UtcMoment
 from events.lookups import EventQuery
 
 router = APIRouter(prefix="/api", tags=["audit"])
-
-NEXT_HEADER = "X-Shiplog-Next"
 
 
 @router.get(
