@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from app.deps import DatabaseDep, StoreDep
-from app.inputs import CleanStr
+from app.inputs import CleanStr, printable
 from app.services.webhooks import RejectionLimiter, receive_webhook
 
 router = APIRouter(tags=["webhooks"])
@@ -50,4 +50,5 @@ async def post_hook(
         client=request.client.host if request.client is not None else "unknown",
         limiter=_limiter(request),
     )
-    return JSONResponse(answer.body, status_code=answer.status)
+    # printable: the answer may echo what the forge sent (a ref), and that may not encode.
+    return JSONResponse(printable(answer.body), status_code=answer.status)
