@@ -251,6 +251,8 @@ def test_malformed_and_oversized_bodies_are_refused_without_a_server_error(
 def test_every_route_of_the_application_is_covered() -> None:
     labels = {route.label for route in ROUTES}
     for expected in ("GET /api/events", "POST /api/deployments", "GET /", "GET /live/timeline",
-                     "GET /static/{path}", "GET /runs/{run_id}"):  # fmt: skip
+                     "GET /static/{path}", "GET /runs/{run_id}", "POST /hooks/{forge}",
+                     "POST /api/repositories", "DELETE /api/repositories/{identity}",
+                     "DELETE /api/notifications/targets/{name}"):  # fmt: skip
         assert expected in labels
     assert SAMPLES  # the samples are used for every path parameter of a route
