@@ -1,8 +1,15 @@
-"""The one settings object: every SHIPLOG_* environment variable is read here and nowhere else."""
+"""The one settings object: every SHIPLOG_* environment variable is read here and nowhere else.
+
+A settings file is read only when SHIPLOG_ENV_FILE names it: never a `.env` that
+happens to lie in the current directory, which anyone who can write there (a
+checkout being built, a shared working directory) could use to point shiplog at
+another database or key.
+"""
 
 from __future__ import annotations
 
 import getpass
+import os
 import socket
 from functools import lru_cache
 from pathlib import Path
@@ -29,12 +36,17 @@ DEFAULT_CAPABILITIES: tuple[str, ...] = (
 """What a step keeps of Docker's default capabilities: enough to install packages and switch
 users as root, not to forge packets (NET_RAW), make devices (MKNOD), chroot, or change file
 capabilities (SETFCAP, SETPCAP) or write the audit log."""
+ENV_FILE_VARIABLE = "SHIPLOG_ENV_FILE"
+
+
+class ConfigError(ValueError):
+    """Configuration that cannot be used, naming the setting."""
 
 
 class Settings(BaseSettings):
-    """shiplog's configuration, from SHIPLOG_* environment variables (or a .env file)."""
+    """shiplog's configuration, from SHIPLOG_* environment variables (and SHIPLOG_ENV_FILE)."""
 
-    model_config = SettingsConfigDict(env_prefix="SHIPLOG_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="SHIPLOG_", env_file=None, extra="ignore")
 
     home: Path = Field(
         default_factory=lambda: Path(platformdirs.user_data_dir("shiplog")),
@@ -149,6 +161,21 @@ class Settings(BaseSettings):
         description="The docker command that builds with BuildKit (for build steps with "
         "`secrets`). Unset: the first `docker` on PATH that can.",
     )
+    live_feeds: PositiveInt = Field(
+        default=200,
+        description="Live feeds (the pages' server-sent events) one server process keeps open "
+        "at once; one more is refused with 503 and Retry-After.",
+    )
+    live_feeds_per_client: PositiveInt = Field(
+        default=16,
+        description="Live feeds one client address may keep open at once (a run page opens "
+        "one, plus one per running step).",
+    )
+    live_idle_seconds: PositiveFloat = Field(
+        default=300.0,
+        description="Seconds after which a live feed that has sent nothing ends; the "
+        "browser reconnects and resumes where it was.",
+    )
 
     public_url: str = Field(
         default="http://127.0.0.1:8080",
@@ -230,7 +257,18 @@ class Settings(BaseSettings):
         return self.secrets_keyring or self.key_dir / "secrets.keyring"
 
 
+def settings_file() -> Path | None:
+    """The file SHIPLOG_ENV_FILE names (None when unset); ConfigError if it is not a file."""
+    value = os.environ.get(ENV_FILE_VARIABLE, "")
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"{ENV_FILE_VARIABLE} names {value!r}, which is not a readable file")
+    return path
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once."""
-    return Settings()
+    """The process-wide settings, read once: the environment, then SHIPLOG_ENV_FILE's file."""
+    return Settings(_env_file=settings_file())

@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 
 from app.config import Settings
 from app.database import Database
+from app.inputs import CleanStr
 from app.queries.as_of import AsOfError, resolve_as_of
 from app.services.access import Principal, Role, check
 from events.store import Cursor, EventStore
@@ -99,7 +100,7 @@ def require(*roles: Role) -> Callable[[Request, Principal], Principal]:
 def request_as_of(
     request: Request,
     as_of: Annotated[
-        str | None,
+        CleanStr | None,
         Query(
             description="Answer from the events up to this point only: a ledger cursor "
             "`TX_ID:POSITION` or an ISO 8601 time (naive means UTC). Default: now."

@@ -19,6 +19,8 @@ from fastapi import FastAPI
 from app import api, web
 from app.config import Settings, get_settings
 from app.context import Context, prepare
+from app.http_headers import SecurityHeaders
+from app.http_limits import BodyLimit
 from app.projections import projector
 from app.services.notifications import notification_backoff, work_notifications
 from app.services.triggers import work_deliveries
@@ -85,6 +87,7 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
         )
         app.state.database = context.database
         app.state.store = store
+        app.state.live_feeds = web.open_live_feeds(store.conninfo, settings)
         stop = threading.Event()
         workers = [
             threading.Thread(
@@ -106,6 +109,7 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
             if follow:
                 for worker in workers:
                     worker.join(timeout=10)
+            await app.state.live_feeds.close()
             store.close()
 
     app = FastAPI(
@@ -122,4 +126,7 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
     # malformed request and an HTTP error answer a page with HTML and leave the
     # API's paths the JSON FastAPI gives them.
     web.install_pages(app)
+    # Added last, so outermost: every answer, a 413 included, carries the headers.
+    app.add_middleware(BodyLimit, wants_page=web.page_path)
+    app.add_middleware(SecurityHeaders)
     return app

@@ -15,15 +15,16 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
 from packageurl import PackageURL
 
 from app.cdevents.schemas import SchemaProblem, supported_types, validate
+from app.inputs import TimeOutOfRange, printable, text_problem, utc_moment
 from app.repo_identity import NotARepository, canonical_repository
-from events.catalogue import NUL_IN_JSON, Event
+from events.catalogue import Event
 from events.errors import InvalidStreamName
 from events.streams import stream_name
 from events.vocabulary import (
@@ -213,18 +214,25 @@ def parse(body: Any) -> CloudEvent:
     return CloudEvent(body["id"], body["source"], body["type"], timestamp, data)
 
 
-def _text_problems(body: dict[str, Any]) -> list[SchemaProblem]:
-    """Text PostgreSQL cannot store: NUL characters, lone surrogates (not UTF-8)."""
-    text = json.dumps(body, ensure_ascii=False)
-    if NUL_IN_JSON in text:
-        return [SchemaProblem("$", "text must not contain the NUL character (U+0000)")]
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as error:
-        return [
-            SchemaProblem("$", f"text is not valid Unicode (a lone surrogate?): {error.reason}")
-        ]
-    return []
+def _text_problems(document: Any, path: str = "$") -> list[SchemaProblem]:
+    """Each name or text in `document` PostgreSQL cannot store (NUL, lone surrogates), by path."""
+    problems: list[SchemaProblem] = []
+    pending: list[tuple[str, Any]] = [(path, document)]
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, str):
+            problem = text_problem(value)
+            if problem is not None:
+                problems.append(SchemaProblem(where, f"text {problem}"))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                problem = text_problem(key)
+                if problem is not None:
+                    problems.append(SchemaProblem(f"{where}.{printable(key)}", f"name {problem}"))
+                pending.append((f"{where}.{printable(key)}", item))
+        elif isinstance(value, list):
+            pending.extend((f"{where}[{index}]", item) for index, item in enumerate(value))
+    return sorted(problems, key=lambda problem: problem.path)
 
 
 def _depth(document: Any) -> int:
@@ -262,6 +270,11 @@ def _envelope_problems(body: dict[str, Any]) -> list[SchemaProblem]:
         )
     if not isinstance(body.get("data"), dict):
         problems.append(SchemaProblem("$.data", "required: the CDEvent, a JSON object"))
+    if "time" in body:  # optional, but an RFC 3339 time when given (CloudEvents 1.0)
+        if isinstance(body["time"], str):
+            _timestamp(body["time"], "$.time", problems)
+        else:
+            problems.append(SchemaProblem("$.time", "must be an RFC 3339 date-time string"))
     return problems
 
 
@@ -278,9 +291,9 @@ def _timestamp(text: str, path: str, problems: list[SchemaProblem]) -> datetime 
         )
         return None
     try:
-        return moment.astimezone(UTC)
-    except OverflowError:
-        problems.append(SchemaProblem(path, f"{text!r} is out of range in UTC"))
+        return utc_moment(moment)
+    except TimeOutOfRange as error:
+        problems.append(SchemaProblem(path, str(error)))
         return None
 
 

@@ -30,6 +30,7 @@ from app.cli import (
     serve_command,
     velocity_command,
 )
+from app.config import ConfigError
 from app.engine import EngineUnavailable, engine_gone
 from app.executor.actions import StepFailed
 from app.executor.grants import GrantError
@@ -75,6 +76,7 @@ velocity_command.register(app)
 
 # Errors a user can cause and fix: one line on stderr, exit status 2, no traceback.
 USER_ERRORS = (
+    ConfigError,
     AsOfError,
     BackupError,
     InvalidParameter,

@@ -34,6 +34,8 @@ from events.store import Cursor, EventStore, RecordedEvent
 from events.vocabulary import SbomGenerated, ScanCompleted, SkippedAdvisory
 
 _SBOM_COLUMNS = "digest, image_id, document, components, stored_at"
+AFFECTED_PAGE = 100
+MAX_AFFECTED_PAGE = 1000
 
 
 class SbomNotFound(LookupError):
@@ -206,8 +208,19 @@ def _scanned(image: AffectedImage, scan: RecordedEvent) -> None:
     image.advisory_set_digest = _completed([scan])[0].advisory_set_digest
 
 
-def images_affected_by(store: EventStore, advisory: str) -> list[AffectedImage]:
-    """Images whose latest scan found `advisory` (by its id or one of its aliases)."""
+def _page(found: list[AffectedImage], after: str | None, limit: int) -> list[AffectedImage]:
+    """The images after image id `after`, by image id, at most `limit`."""
+    ordered = sorted(found, key=lambda image: image.image_digest)
+    return [i for i in ordered if after is None or i.image_digest > after][:limit]
+
+
+def images_affected_by(
+    store: EventStore, advisory: str, *, after: str | None = None, limit: int = AFFECTED_PAGE
+) -> list[AffectedImage]:
+    """Images whose latest scan found `advisory` (by its id or one of its aliases).
+
+    A page of them, by image id: those after `after`, at most `limit`.
+    """
     scans = _latest_scans(store)
     completed = _completed(scans)
     found: list[AffectedImage] = []
@@ -219,13 +232,19 @@ def images_affected_by(store: EventStore, advisory: str) -> list[AffectedImage]:
             image = AffectedImage(event.image_digest, sorted({f.purl for f in hits}), hits)
             _scanned(image, scanned)
             found.append(image)
+    found = _page(found, after, limit)
     with store.connection() as conn:
         _where_deployed(conn, found)
     return found
 
 
-def images_with_package(store: EventStore, purl_text: str) -> list[AffectedImage]:
-    """Images whose SBOM lists the package (any version unless the purl names one)."""
+def images_with_package(
+    store: EventStore, purl_text: str, *, after: str | None = None, limit: int = AFFECTED_PAGE
+) -> list[AffectedImage]:
+    """Images whose SBOM lists the package (any version unless the purl names one).
+
+    A page of them, by image id: those after `after`, at most `limit`.
+    """
     try:
         purl = PackageURL.from_string(purl_text)
     except ValueError as error:
@@ -254,7 +273,7 @@ def images_with_package(store: EventStore, purl_text: str) -> list[AffectedImage
         image = images[event.image_digest]
         _scanned(image, scanned)
         image.findings = [f for f in findings if f.purl in image.packages]
-    found = list(images.values())
+    found = _page(list(images.values()), after, limit)
     with store.connection() as conn:
         _where_deployed(conn, found)
     return found

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+
+from app.inputs import TimeOutOfRange, parse_time, utc_moment
 
 _AGE = re.compile(r"(\d{1,5})([hdw])")
 _UNITS = {"h": "hours", "d": "days", "w": "weeks"}
@@ -14,12 +16,19 @@ def parse_moment(text: str, now: datetime) -> datetime:
     value = text.strip()
     age = _AGE.fullmatch(value)
     if age is not None:
-        return now - timedelta(**{_UNITS[age.group(2)]: int(age.group(1))})
+        try:
+            moment = now - timedelta(**{_UNITS[age.group(2)]: int(age.group(1))})
+        except OverflowError:
+            raise ValueError(
+                f"invalid time {text!r}: {value} before {now:%Y-%m-%d} is before year 1"
+            ) from None
+        return utc_moment(moment)
     try:
-        moment = datetime.fromisoformat(value)
+        return parse_time(value)
+    except TimeOutOfRange as error:
+        raise ValueError(f"invalid time {text!r}: {error}") from None
     except ValueError:
         raise ValueError(
             f"invalid time {text!r}: expected an age such as 90d, 12w or 36h, "
             "or an ISO 8601 time such as 2026-01-31T00:00:00Z"
         ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -11,7 +11,8 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app.web.errors import install_page_errors
+from app.web.errors import install_page_errors, page_path
+from app.web.live_feeds import open_live_feeds
 from app.web.routes import (
     environments,
     images,
@@ -25,6 +26,8 @@ from app.web.routes import (
     velocity,
 )
 from app.web.templating import STATIC_DIR
+
+__all__ = ["install_pages", "open_live_feeds", "page_path"]
 
 
 def install_pages(app: FastAPI) -> None:

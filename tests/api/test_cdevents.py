@@ -477,8 +477,8 @@ def mutated(path: str, value: Any) -> dict[str, Any]:
         ("specversion", "0.3", "$.specversion", "must be '1.0'"),
         ("id", ..., "$.id", "required"),
         ("data", "e30=", "$.data", "the CDEvent, a JSON object"),
-        ("data.subject.id", "w\x00b", "$", "NUL"),
-        ("data.subject.id", "\ud800", "$", "not valid Unicode"),
+        ("data.subject.id", "w\x00b", "$.data.subject.id", "NUL"),
+        ("data.subject.id", "\ud800", "$.data.subject.id", "lone surrogate (U+D800)"),
         ("data.customData", json.loads("[" * 80 + "]" * 80), "$", "nested more than 64"),
     ],
 )

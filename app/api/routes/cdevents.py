@@ -15,16 +15,43 @@ from app.api.params import DEFAULT_LIMIT, MAX_LIMIT, parse_cursor
 from app.api.schemas.events import CloudEventImportOut, CloudEventPageOut
 from app.cdevents.imports import Refused, from_binary, imported_types
 from app.deps import IntegrationDep, SettingsDep, StoreDep
+from app.inputs import CleanStr
 from app.queries.cdevents import export_page
 from app.services.cdevents import import_cloudevent
 
 router = APIRouter(prefix="/api", tags=["cdevents"])
 
-MAX_BODY_BYTES = 1024 * 1024
 STRUCTURED = "application/cloudevents+json"
 CONTENT_TYPES = (STRUCTURED, "application/json")
 BINARY_MODE_HEADER = "ce-specversion"  # present: binary mode (the attributes are headers)
 _PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+# A service.deployed CDEvent in structured mode, as the OpenAPI document shows it.
+EXAMPLE: dict[str, Any] = {
+    "specversion": "1.0",
+    "id": "271069a8-fc18-44f1-b38f-9d70a1695819",
+    "source": "https://argocd.example.com/applications/web",
+    "type": "dev.cdevents.service.deployed.0.3.0",
+    "time": "2026-03-01T10:00:00Z",
+    "datacontenttype": "application/json",
+    "data": {
+        "context": {
+            "specversion": "0.5.1",
+            "id": "271069a8-fc18-44f1-b38f-9d70a1695819",
+            "source": "https://argocd.example.com/applications/web",
+            "type": "dev.cdevents.service.deployed.0.3.0",
+            "timestamp": "2026-03-01T10:00:00Z",
+        },
+        "subject": {
+            "id": "web",
+            "content": {
+                "environment": {"id": "production"},
+                "artifactId": "pkg:oci/web@sha256%3A"
+                + "ab" * 32
+                + "?repository_url=registry.example.com/acme/web",
+            },
+        },
+    },
+}
 
 
 def location(path: str) -> list[str | int]:
@@ -88,11 +115,7 @@ async def cloudevent_body(request: Request) -> Any:
             "structured mode as application/cloudevents+json, or in binary mode with ce-* "
             "headers (application/json, or no Content-Type)",
         )
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise HTTPException(
-            status.HTTP_413_CONTENT_TOO_LARGE, f"body is larger than {MAX_BODY_BYTES} bytes"
-        )
+    raw = await request.body()  # at most BODY_LIMITS["/api/cdevents"]: app/http_limits.py
     try:
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -110,13 +133,16 @@ async def cloudevent_body(request: Request) -> Any:
     status_code=status.HTTP_201_CREATED,
     responses={
         409: {"description": "This CloudEvent id and source are recorded with other content."},
+        413: {"description": "The body is over 1 MiB."},
         415: {"description": "Not a structured-mode CloudEvent in JSON."},
         422: {"description": "Refused by the CDEvents schema (each problem with its JSON path)."},
     },
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {ctype: {"schema": {"type": "object"}} for ctype in CONTENT_TYPES},
+            "content": {
+                ctype: {"schema": {"type": "object"}, "example": EXAMPLE} for ctype in CONTENT_TYPES
+            },
         }
     },
 )
@@ -142,7 +168,7 @@ def get_cdevents(
     store: StoreDep,
     settings: SettingsDep,
     after: Annotated[
-        str | None, Query(description="Cursor `tx_id:position` from a previous page's `next`.")
+        CleanStr | None, Query(description="Cursor `tx_id:position` from a previous page's `next`.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> CloudEventPageOut:
