@@ -41,9 +41,10 @@ from bench.paths import PROJECT_ROOT
 from bench.server import bench_admin_url
 from events.canonical import canonical_json, event_document
 from events.catalogue import Metadata
+from events.cursor import Cursor, cursor_condition, cursor_params
 from events.merkle import leaf_hash
 from events.migrations import migrate
-from events.store import NO_STREAM, START, EventStore, ExpectedVersion
+from events.store import EVENT_COLUMNS, NO_STREAM, START, EventStore, ExpectedVersion
 from events.vocabulary import StepFinished
 
 TEMPLATE = "shiplog_bench_template"
@@ -366,19 +367,42 @@ def copy_rates(server: Server, plan: Plan) -> list[float]:
     return rates
 
 
-def read_rates(server: Server, plan: Plan) -> list[float]:
-    """events/s of EventStore.read_all in pages of 10k, decoded into catalogue objects."""
-    rates = []
+def read_rates(server: Server, plan: Plan) -> tuple[list[float], list[float]]:
+    """events/s of EventStore.read_all in pages of 10k, decoded into catalogue objects,
+    and of the same pages' rows fetched without decoding (the bound), taking turns."""
+    decoded: list[float] = []
+    fetched: list[float] = []
     with server.database() as url:
         prefill(url, plan.read_events)
         settle(url)
-        for _ in range(plan.reps):
-            with EventStore(with_role(url, APP_ROLE)) as store:
-                cursor, count, start = START, 0, perf_counter()
-                while page := store.read_all(cursor, 10_000):
-                    count, cursor = count + len(page), page[-1].cursor
-                rates.append(count / (perf_counter() - start))
-    return rates
+        with EventStore(with_role(url, APP_ROLE)) as store:
+            for _ in range(plan.reps):
+                for rates, read in ((decoded, store.read_all), (fetched, _bare_page(store))):
+                    cursor, count, start = START, 0, perf_counter()
+                    while page := read(cursor, 10_000):
+                        count, cursor = count + len(page), page[-1].cursor
+                    rates.append(count / (perf_counter() - start))
+    return decoded, fetched
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    cursor: Cursor
+
+
+def _bare_page(store: EventStore) -> Callable[[Cursor, int], list[_Fetched]]:
+    """read_all's statement and rows, its decoding left out: rows become bare cursors."""
+    query = (
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE {cursor_condition('>')} "
+        "AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY tx_id, position LIMIT %s"
+    )
+
+    def read(after: Cursor, limit: int) -> list[_Fetched]:
+        with store.connection() as conn:
+            rows = conn.execute(query, (*cursor_params(after), limit)).fetchall()
+        return [_Fetched(Cursor(rows[-1][1], rows[-1][0]))] * len(rows) if rows else []
+
+    return read
 
 
 def seal_rates(server: Server, plan: Plan) -> list[float] | None:
@@ -471,7 +495,7 @@ def run(plan: Plan, server: Server) -> dict[str, dict[str, Any]]:
     say(f"4. COPY of {plan.copy_events} rows")
     copied = copy_rates(server, plan)
     say(f"5. read_all of {plan.read_events} events")
-    read = read_rates(server, plan)
+    read, fetched = read_rates(server, plan)
     say(f"6. sealing {plan.seal_events} events")
     sealed = seal_rates(server, plan)
     if sealed is None:
@@ -479,7 +503,7 @@ def run(plan: Plan, server: Server) -> dict[str, dict[str, Any]]:
     say(f"7. single-event appends with {plan.prefill:,} events stored")
     empty, full = prefilled_rates(server, plan)
     empty_label = f"7. append, {plan.prefill:,} stored (empty {statistics.median(empty):,.0f}/s)"
-    reading = {"shiplog": read, "goal": [1e5]}
+    reading = {"shiplog": read, "raw": fetched, "goal": [1e5]}
     sealing = {"shiplog": sealed, "four": four["shiplog"]}
     growing = {"shiplog": full, "empty": empty}
     specs: list[
