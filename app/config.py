@@ -73,6 +73,15 @@ class Settings(BaseSettings):
         "step builds, right after it is built.",
     )
 
+    environments_file: Path | None = Field(
+        default=None,
+        description="The environments file: environments, their order, swarms, rules and "
+        "services (docs/delivery.md). Unset: `environments.yml` under home.",
+    )
+    delivery_poll_interval: PositiveFloat = Field(
+        default=1.0, description="Seconds between two looks at a deployment that waits."
+    )
+
     production_environments: Annotated[tuple[str, ...], NoDecode] = Field(
         default=("production",),
         min_length=1,
@@ -87,6 +96,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(name.strip() for name in value.split(",") if name.strip())
         return value
+
+    @property
+    def environments_path(self) -> Path:
+        """Where the environments file is (it need not exist)."""
+        return self.environments_file or self.home / "environments.yml"
 
     @property
     def work_dir(self) -> Path:

@@ -19,6 +19,7 @@ from app import api, web
 from app.config import Settings, get_settings
 from app.context import prepare
 from app.projections import projector
+from app.services.delivery import swarm_pool
 from events.store import EventStore
 
 
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
         )
         app.state.database = context.database
         app.state.store = store
+        app.state.swarms = swarm_pool()
         stop = threading.Event()
         follower = threading.Thread(
             target=projector(store).follow,
@@ -63,6 +65,7 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
             stop.set()
             if follow:
                 follower.join(timeout=10)
+            app.state.swarms.close()
             store.close()
 
     app = FastAPI(

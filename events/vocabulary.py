@@ -386,11 +386,112 @@ class CommitsPushed(Event):
 # --- env-<name>: deployments ----------------------------------------------------------
 
 
+class EvidenceItem(Value):
+    """One piece of evidence a delivery decision looked at, named by its digest."""
+
+    kind: Literal["provenance", "scan", "tests"] = Field(
+        description="`provenance` (a signed statement), `scan` (the latest ScanCompleted) or "
+        "`tests` (a TestsReported of the run that built the image)."
+    )
+    digest: str = Field(
+        description="`sha256:<hex>`: the DSSE envelope's digest for provenance; the ledger "
+        "leaf hash of the ScanCompleted for a scan; the reports' `report_sha256` for tests."
+    )
+
+
+class DeploymentRequested(Event):
+    """Someone asked shiplog to deliver one image digest to a service of this environment."""
+
+    categories = ENV
+    deployment_id: str = Field(
+        description="Identifies this deployment; its later events carry the same id."
+    )
+    service: str = Field(description="The service to deliver to.")
+    image_digest: str = Field(
+        description="The manifest digest (`sha256:<hex>`) to deliver; never a tag."
+    )
+    image: str = Field(
+        description="What the swarm pulls: `<repository>@<image_digest>`, the repository a run "
+        "pushed the digest to."
+    )
+    strategy: str = Field(description="`rolling`, `blue-green` or `canary`.")
+    settings: str = Field(
+        description="The service's settings as deployed, as JSON text (replicas, ports, "
+        "environment, secret names, health check, strategy; docs/delivery.md); secret values "
+        "never."
+    )
+    run_id: str | None = Field(
+        default=None, description="The run whose deploy step asked, if a pipeline asked."
+    )
+    from_environment: str | None = Field(
+        default=None, description="The environment it is promoted from, for a promotion."
+    )
+    previous_digest: str | None = Field(
+        default=None, description="The digest the service ran here when it was asked, if any."
+    )
+    repository: str | None = Field(
+        default=None, description="The repository the image was built from, per its provenance."
+    )
+    commit: str | None = Field(
+        default=None, description="The commit the image was built from, per its provenance."
+    )
+    evidence_sha256: str = Field(
+        description="Hex sha256 over the evidence's kinds and digests (docs/delivery.md); "
+        "approvals name it."
+    )
+    evidence: tuple[EvidenceItem, ...] = Field(
+        default=(), description="The evidence the gates passed on, by digest."
+    )
+    approvals_required: int = Field(
+        default=0, description="How many approvals the environment requires before it starts."
+    )
+    expires_at: datetime = Field(
+        description="When it expires if it is still waiting (approvals, soak, freeze)."
+    )
+
+
+class PromotionRefused(Event):
+    """A deployment or promotion was refused by a rule or an evidence gate; nothing was changed."""
+
+    categories = ENV
+    deployment_id: str | None = Field(
+        default=None,
+        description="The deployment refused, if it had been requested before a rule failed.",
+    )
+    service: str = Field(description="The service it was for.")
+    image_digest: str = Field(description="The digest that was refused.")
+    policy: str = Field(
+        description="The rule or gate that refused it: `requires`, `soak`, `pinned`, "
+        "`provenance`, `scan`, `tests`, `freeze`, `in-progress`."
+    )
+    reason: str = Field(description="Why, in a sentence naming what was found.")
+    from_environment: str | None = Field(
+        default=None, description="The environment it was promoted from, for a promotion."
+    )
+    evidence: tuple[EvidenceItem, ...] = Field(
+        default=(), description="The evidence the gates looked at, by digest."
+    )
+
+
+class DeploymentTimedOut(Event):
+    """A requested deployment waited longer than its environment allows; it will not start."""
+
+    categories = ENV
+    deployment_id: str = Field(description="The deployment, as in its DeploymentRequested.")
+    service: str = Field(description="The service it was for.")
+    image_digest: str = Field(description="The digest it would have delivered.")
+    waited_ms: int = Field(description="How long it waited, in integer milliseconds.")
+    waiting_for: tuple[str, ...] = Field(
+        default=(),
+        description="What it still waited for: `approvals`, `soak`, `freeze`, `allow`.",
+    )
+
+
 class DeploymentStarted(Event):
     """A rollout of an image to a service of this environment began."""
 
     categories = ENV
-    schema_version = 2  # 2 added started_at, repository and commit
+    schema_version = 3  # 2 added started_at, repository and commit; 3 previous_digest, evidence
     deployment_id: str = Field(
         description="Identifies this rollout; its later events carry the same id."
     )
@@ -416,6 +517,14 @@ class DeploymentStarted(Event):
         default=None,
         description="The full sha of the commit the image was built from, as the reporting "
         "tool says; null: known from the run that pushed the image, if any.",
+    )
+    previous_digest: str | None = Field(
+        default=None,
+        description="The digest the service ran before this rollout, when shiplog delivered it.",
+    )
+    evidence_sha256: str | None = Field(
+        default=None,
+        description="The evidence hash of its DeploymentRequested, when shiplog delivered it.",
     )
 
 
@@ -453,7 +562,7 @@ class RolledBack(Event):
     """A service was returned to an earlier image."""
 
     categories = ENV
-    schema_version = 2  # 2 added finished_at
+    schema_version = 3  # 2 added finished_at; 3 from_digest
     deployment_id: str = Field(
         description="The rollout this rollback belongs to, as in its DeploymentStarted."
     )
@@ -464,6 +573,9 @@ class RolledBack(Event):
         default=None,
         description="When the service ran the earlier image again, as the reporting tool "
         "says (UTC); null: the event's `recorded_at` stands for it.",
+    )
+    from_digest: str | None = Field(
+        default=None, description="The digest the service ran before the rollback, if known."
     )
 
 
@@ -702,7 +814,8 @@ def _unchanged(data: dict[str, Any]) -> dict[str, Any]:
 
 
 # Version 2 of these only added optional fields (times, a deployment's repository and
-# commit, a push's image id), so a version 1 payload reads as version 2 unchanged.
+# commit, a push's image id), so a version 1 payload reads as version 2 unchanged; so
+# did version 3 of DeploymentStarted (previous digest, evidence) and RolledBack (from).
 for _name in (
     "ImagePushed",
     "DeploymentStarted",
@@ -713,3 +826,5 @@ for _name in (
     "IncidentResolved",
 ):
     CATALOGUE.upcaster(_name, from_version=1)(_unchanged)
+for _name in ("DeploymentStarted", "RolledBack"):
+    CATALOGUE.upcaster(_name, from_version=2)(_unchanged)

@@ -22,6 +22,7 @@ ROOT = PROJECT_ROOT
 # signing, metrics): below the application layer and the read side.
 DOMAIN = (
     "app.cdevents",
+    "app.delivery",
     "app.engine",
     "app.executor",
     "app.pipeline",

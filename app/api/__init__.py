@@ -13,6 +13,7 @@ from app.api.errors import install_api_errors
 from app.api.routes import (
     affected,
     cdevents,
+    delivery,
     deployment_audit,
     deployments,
     environments,
@@ -33,6 +34,7 @@ ROUTERS = (
     events,
     whoami,
     deployments,
+    delivery,
     incidents,
     images,
     runs,

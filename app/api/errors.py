@@ -13,6 +13,17 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from app.delivery.environments import EnvironmentsError
+from app.delivery.errors import (
+    DeliveryError,
+    DeploymentRefused,
+    NotDeliverable,
+    NothingToPromote,
+    UnknownDeployment,
+    UnknownEnvironment,
+    UnknownService,
+)
+from app.delivery.orchestrator import OrchestratorError
 from app.queries.errors import InvalidParameter
 from app.services.access import Forbidden
 from app.services.errors import Conflict, FieldProblem
@@ -53,6 +64,38 @@ async def conflict(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(error)}, status_code=409)
 
 
+# Delivery errors by kind: what names nothing known is a 404, what the rules or the
+# ledger refuse a 409, a broken environments file or an unreachable swarm the server's.
+_DELIVERY_STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (UnknownEnvironment, 404),
+    (UnknownService, 404),
+    (UnknownDeployment, 404),
+    (NotDeliverable, 404),
+    (NothingToPromote, 404),
+    (DeploymentRefused, 409),
+    (DeliveryError, 409),
+)
+
+
+async def delivery_error(request: Request, error: Exception) -> JSONResponse:
+    """A delivery request that cannot be done as asked: 404, or 409 (refusals listed)."""
+    code = next(code for kind, code in _DELIVERY_STATUS if isinstance(error, kind))
+    body: dict[str, object] = {"detail": str(error)}
+    if isinstance(error, DeploymentRefused):
+        body["refusals"] = [{"policy": r.policy, "reason": r.reason} for r in error.refusals]
+    return JSONResponse(body, status_code=code)
+
+
+async def environments_unusable(request: Request, error: Exception) -> JSONResponse:
+    """The environments file cannot be read: 503 naming each problem, for the operator."""
+    return JSONResponse({"detail": f"the environments file is refused: {error}"}, status_code=503)
+
+
+async def orchestrator_unusable(request: Request, error: Exception) -> JSONResponse:
+    """The swarm refused or did not answer: 502 with its reason."""
+    return JSONResponse({"detail": str(error)}, status_code=502)
+
+
 def install_api_errors(app: FastAPI) -> None:
     """Register the API's error handlers on `app`."""
     app.add_exception_handler(LedgerError, ledger_error)
@@ -60,3 +103,6 @@ def install_api_errors(app: FastAPI) -> None:
     app.add_exception_handler(Conflict, conflict)
     app.add_exception_handler(Forbidden, forbidden)
     app.add_exception_handler(InvalidParameter, invalid_parameter)
+    app.add_exception_handler(DeliveryError, delivery_error)
+    app.add_exception_handler(EnvironmentsError, environments_unusable)
+    app.add_exception_handler(OrchestratorError, orchestrator_unusable)

@@ -9,6 +9,7 @@ import typer
 from app.cli import (
     attest_commands,
     db,
+    delivery_commands,
     demo,
     event_commands,
     image_commands,
@@ -22,6 +23,8 @@ from app.cli import (
     serve_command,
     velocity_command,
 )
+from app.delivery.errors import DeliveryError
+from app.delivery.orchestrator import OrchestratorError
 from app.engine import EngineUnavailable
 from app.executor.actions import StepFailed
 from app.executor.secrets import SecretError
@@ -44,6 +47,7 @@ app = typer.Typer(
 )
 attest_commands.register(app)
 db.register(app)
+delivery_commands.register(app)
 event_commands.register(app)
 image_commands.register(app)
 ledger.register(app)
@@ -73,6 +77,8 @@ USER_ERRORS = (
     AdvisoryError,
     ImageUnavailable,
     InvalidSbom,
+    DeliveryError,
+    OrchestratorError,
 )
 
 

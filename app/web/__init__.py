@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app.web.errors import install_page_errors
 from app.web.routes import (
+    delivery,
     environments,
     images,
     ledger,
@@ -29,6 +30,7 @@ from app.web.templating import STATIC_DIR
 def install_pages(app: FastAPI) -> None:
     """Add the web pages, their static files and HTML error pages to `app`."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (timeline, live, runs, images, environments, velocity, ledger, search, metrics):
+    pages = (timeline, live, runs, images, environments, delivery, velocity, ledger, search)
+    for module in (*pages, metrics):
         app.include_router(module.router)
     install_page_errors(app)

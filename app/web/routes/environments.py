@@ -5,23 +5,27 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from app.deps import StoreDep
+from app.deps import DeskDep, StoreDep
 from app.queries.environments import environment_names
 from app.web.templating import render
+from app.web.views.delivery import delivery_panel
 from app.web.views.environments import environment_page
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
 @router.get("/environments", response_class=HTMLResponse)
-def environments_html(request: Request, store: StoreDep) -> HTMLResponse:
-    """Every environment that has seen a deployment."""
-    names = environment_names(store)
+def environments_html(request: Request, store: StoreDep, desk: DeskDep) -> HTMLResponse:
+    """Every configured environment in delivery order, then any other that saw a deployment."""
+    configured = desk.config.names
+    names = configured + [n for n in environment_names(store) if n not in configured]
     return render(request, "environments.html", {"title": "Environments", "names": names})
 
 
 @router.get("/environments/{name}", response_class=HTMLResponse)
-def environment_html(request: Request, store: StoreDep, name: str) -> HTMLResponse:
-    """One environment: services now, deployment history, rollbacks and incidents."""
-    view = environment_page(store, name)
-    return render(request, "environment.html", {"title": f"Environment {name}", "view": view})
+def environment_html(request: Request, store: StoreDep, desk: DeskDep, name: str) -> HTMLResponse:
+    """One environment: delivery, services now, deployment history, rollbacks and incidents."""
+    panel = delivery_panel(desk, name)
+    view = environment_page(store, name, configured=panel is not None)
+    context = {"title": f"Environment {name}", "view": view, "delivery": panel}
+    return render(request, "environment.html", context)

@@ -5,15 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from app.deps import StoreDep
+from app.deps import DeskDep, StoreDep
 from app.web.templating import render
+from app.web.views.delivery import deploy_targets
 from app.web.views.images import image_page
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
 @router.get("/images/{digest}", response_class=HTMLResponse)
-def image_html(request: Request, store: StoreDep, digest: str) -> HTMLResponse:
-    """The image page (a manifest digest or an engine image id)."""
+def image_html(request: Request, store: StoreDep, desk: DeskDep, digest: str) -> HTMLResponse:
+    """The image page (a manifest digest or an engine image id), with its deploy buttons."""
     view = image_page(store, digest)
-    return render(request, "image.html", {"title": f"Image {digest[:19]}", "view": view})
+    context = {"title": f"Image {digest[:19]}", "view": view, "targets": deploy_targets(desk)}
+    return render(request, "image.html", context)

@@ -35,13 +35,13 @@ class EnvironmentPage:
         return [d for d in self.history if d.rolled_back_at is not None]
 
 
-def environment_page(store: EventStore, name: str) -> EnvironmentPage:
-    """The environment page's view of `name`; NotFound when nothing was deployed to it."""
+def environment_page(store: EventStore, name: str, *, configured: bool = False) -> EnvironmentPage:
+    """The environment page's view of `name`; NotFound when it is neither configured nor used."""
     if not _NAME.fullmatch(name) or len(name) > 190:
         raise BadParameter("environment", f"{name!r} is not an environment name")
     found = environment_history(store, name, limit=HISTORY)
     incidents = incidents_in(store, name)
-    if not found.running and not found.history.deployments and not incidents:
+    if not configured and not found.running and not found.history.deployments and not incidents:
         raise NotFound(f"no environment {name!r} is recorded: nothing was deployed to it")
     history = found.history
     return EnvironmentPage(

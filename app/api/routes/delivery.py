@@ -1,0 +1,83 @@
+"""Delivering digests over HTTP: deploy, promote, and a deployment's state.
+
+A deploy or promotion is checked and recorded in the request (a refusal is a 409
+listing each refusal, recorded as PromotionRefused); the rollout runs after the
+answer (202), and whatever waits (approvals, soak, a freeze) is taken further by
+`shiplog serve`'s worker. Writes need the `deployer` role.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Path, status
+
+from app.api.schemas.delivery import DeployIn, DeploymentStateOut, PromoteIn
+from app.delivery.errors import UnknownDeployment
+from app.delivery.requests import DeployAsk, promotion_ask
+from app.delivery.rollout import Progress, waits_of
+from app.deps import DeployerDep, DeskDep
+from app.services.delivery import drive, request_only
+
+router = APIRouter(prefix="/api", tags=["delivery"])
+
+EnvironmentPath = Annotated[
+    str, Path(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=32, description="e.g. `production`.")
+]
+REFUSED: dict[int | str, dict[str, Any]] = {
+    409: {"description": "DeploymentRefused by a rule or gate, or another deployment is under way."}
+}
+UNKNOWN: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such environment, service or deployment."}
+}
+
+
+@router.post(
+    "/environments/{environment}/deployments",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={**REFUSED, **UNKNOWN},
+)
+def post_deployment_request(
+    environment: EnvironmentPath,
+    body: DeployIn,
+    desk: DeskDep,
+    who: DeployerDep,
+    background: BackgroundTasks,
+) -> DeploymentStateOut:
+    """Ask for `image_digest` in `service` of the environment; it rolls out after the answer."""
+    ask = DeployAsk(environment=environment, service=body.service, image_digest=body.image_digest)
+    progress = request_only(desk, ask, who.actor)
+    background.add_task(drive, desk, environment, progress.request.deployment_id)
+    return DeploymentStateOut.of(environment, progress)
+
+
+@router.post(
+    "/environments/{environment}/promotions",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={**REFUSED, **UNKNOWN},
+)
+def post_promotion(
+    environment: EnvironmentPath,
+    body: PromoteIn,
+    desk: DeskDep,
+    who: DeployerDep,
+    background: BackgroundTasks,
+) -> DeploymentStateOut:
+    """Promote what `service` runs in `from_environment` to this environment."""
+    ask = promotion_ask(desk, body.service, body.from_environment, environment)
+    progress = request_only(desk, ask, who.actor)
+    background.add_task(drive, desk, environment, progress.request.deployment_id)
+    return DeploymentStateOut.of(environment, progress)
+
+
+@router.get("/environments/{environment}/deployments/{deployment_id}", responses=UNKNOWN)
+def get_deployment_state(
+    environment: EnvironmentPath, deployment_id: str, desk: DeskDep
+) -> DeploymentStateOut:
+    """Where a deployment stands, and what it waits for."""
+    config = desk.config.environment(environment)
+    request = desk.state(environment).request(deployment_id)
+    if request is None:
+        raise UnknownDeployment(f"no deployment {deployment_id} in {environment}")
+    waits = waits_of(desk, config, request) if request.status == "waiting" else []
+    return DeploymentStateOut.of(environment, Progress(request, tuple(waits)))

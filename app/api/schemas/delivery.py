@@ -1,0 +1,91 @@
+"""Bodies and answers of the delivery routes: deploy, promote, a deployment's state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.api.schemas.base import DIGEST_PATTERN, FromRecord, Name
+from app.delivery.rollout import Progress
+
+
+class DeployIn(BaseModel):
+    """One digest to one service of the environment in the path."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service: Name = Field(description="The service, as the environments file names it.")
+    image_digest: str = Field(
+        pattern=DIGEST_PATTERN,
+        description="The manifest digest a run pushed, `sha256:<64 hex>`; never a tag.",
+    )
+
+
+class PromoteIn(BaseModel):
+    """Promote what a service runs in one environment to the environment in the path."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service: Name = Field(description="The service to promote.")
+    from_environment: Name = Field(description="The environment it runs in now.")
+
+
+class WaitOut(FromRecord):
+    """Something a deployment waits for."""
+
+    rule: str = Field(description="`approvals`, `soak`, `freeze` or `allow`.")
+    reason: str = Field(description="What it waits for, in a sentence.")
+    until: datetime | None = Field(description="When the wait ends, if that is known.")
+
+
+class RefusalOut(FromRecord):
+    """A rule or gate that refused a digest (recorded as PromotionRefused)."""
+
+    policy: str = Field(description="The rule or gate.")
+    reason: str = Field(description="Why it refused.")
+
+
+class DeploymentStateOut(BaseModel):
+    """A deployment shiplog was asked for, and where it stands."""
+
+    deployment_id: str = Field(description="The deployment's id.")
+    environment: str = Field(description="The environment.")
+    service: str = Field(description="The service.")
+    image_digest: str = Field(description="The digest delivered.")
+    strategy: str = Field(description="`rolling`, `blue-green` or `canary`.")
+    status: str = Field(
+        description="`waiting`, `started`, `succeeded`, `failed`, `rolled_back`, `refused`, "
+        "`rejected` or `expired`."
+    )
+    requested_by: str = Field(description="Who asked for it.")
+    requested_at: datetime = Field(description="When it was asked for.")
+    expires_at: datetime = Field(description="When it expires if it still waits.")
+    evidence_sha256: str = Field(description="The evidence hash approvals must name.")
+    approvals_required: int = Field(description="Approvals it needs.")
+    approved_by: list[str] = Field(description="Who approved it, in order.")
+    from_environment: str | None = Field(description="Where it was promoted from, if promoted.")
+    reason: str | None = Field(description="Why it ended as it did, if it failed or was refused.")
+    waiting_for: list[WaitOut] = Field(description="What it waits for now.")
+
+    @classmethod
+    def of(cls, environment: str, progress: Progress) -> DeploymentStateOut:
+        """The answer for a deployment's progress."""
+        r = progress.request
+        return cls(
+            deployment_id=r.deployment_id,
+            environment=environment,
+            service=r.service,
+            image_digest=r.image_digest,
+            strategy=r.strategy,
+            status=r.status,
+            requested_by=r.requested_by,
+            requested_at=r.requested_at,
+            expires_at=r.expires_at,
+            evidence_sha256=r.evidence_sha256,
+            approvals_required=r.approvals_required,
+            approved_by=[a.actor for a in r.approvals],
+            from_environment=r.from_environment,
+            reason=r.reason,
+            waiting_for=[WaitOut.model_validate(w) for w in progress.waits],
+        )

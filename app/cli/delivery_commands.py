@@ -1,0 +1,105 @@
+"""Delivering digests: `shiplog deploy` and `shiplog promote`, as the OS user.
+
+Both wait for the deployment to end (approvals, soak and freeze windows included),
+printing what it waits for, unless `--detach`: then they record the request, take it
+as far as it goes without waiting, and leave the rest to `shiplog serve`'s worker.
+They exit 1 unless the deployment succeeded (or, detached, is still on its way).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+
+from app.context import Context, open_store, prepare
+from app.delivery.desk import Desk
+from app.delivery.rollout import Progress
+from app.services.delivery import deploy, open_desk, promote, swarm_pool
+
+DetachOption = Annotated[
+    bool, typer.Option(help="Record the request and return once it waits; the server drives it.")
+]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the delivery commands to `app`."""
+    app.command("deploy")(deploy_command)
+    app.command("promote")(promote_command)
+
+
+@contextmanager
+def cli_desk() -> Iterator[tuple[Context, Desk]]:
+    """The settings and a desk for one command; the swarm clients closed after it."""
+    context = prepare()
+    swarms = swarm_pool()
+    try:
+        with open_store(context) as store:
+            yield context, open_desk(context.settings, store, swarms, context.database.app_url)
+    finally:
+        swarms.close()
+
+
+def show(progress: Progress) -> None:
+    """One line for where a deployment stands."""
+    request = progress.request
+    head = (
+        f"deployment {request.deployment_id}: {request.image_digest[:19]} to "
+        f"{request.service}: {request.status}"
+    )
+    if progress.waits:
+        head += " (waiting for " + "; ".join(w.reason for w in progress.waits) + ")"
+    if request.reason:
+        head += f": {request.reason}"
+    typer.echo(head)
+
+
+def finish(progress: Progress, detach: bool) -> None:
+    """Print the end, and exit 1 unless it succeeded (or, detached, still goes on)."""
+    show(progress)
+    status = progress.request.status
+    if status == "succeeded" or (detach and status in ("waiting", "started")):
+        return
+    raise typer.Exit(1)
+
+
+def deploy_command(
+    environment: Annotated[str, typer.Argument(help="The environment, e.g. staging.")],
+    service: Annotated[str, typer.Argument(help="The service, as the environment names it.")],
+    digest: Annotated[str, typer.Argument(help="The manifest digest, sha256:<hex>; never a tag.")],
+    detach: DetachOption = False,
+) -> None:
+    """Deliver one image digest to a service of an environment, under its rules and gates."""
+    with cli_desk() as (context, desk):
+        progress = deploy(
+            desk,
+            environment,
+            service,
+            digest,
+            context.settings.whoami(),
+            wait=not detach,
+            on_progress=show,
+        )
+    finish(progress, detach)
+
+
+def promote_command(
+    service: Annotated[str, typer.Argument(help="The service to promote.")],
+    source: Annotated[str, typer.Option("--from", help="The environment it runs in now.")],
+    target: Annotated[str, typer.Option("--to", help="The environment to deliver it to.")],
+    detach: DetachOption = False,
+) -> None:
+    """Deliver to --to the digest the service runs in --from, under --to's rules and gates."""
+    with cli_desk() as (context, desk):
+        progress = promote(
+            desk,
+            service,
+            source,
+            target,
+            context.settings.whoami(),
+            wait=not detach,
+            on_progress=show,
+        )
+    finish(progress, detach)

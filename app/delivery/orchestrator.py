@@ -1,0 +1,97 @@
+"""The one small interface delivery decisions use to change and read what runs.
+
+Everything above it (rules, gates, approvals, the ledger) is the same whichever
+orchestrator runs the services; Docker Swarm is the one built (app/delivery/swarm.py).
+A service is always pinned to an image by digest, and labelled so that shiplog can
+tell its services from others and say which deployment put each there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from app.pipeline.deploy import ServiceSettings
+
+LABEL_PREFIX = "dev.shiplog"
+ENVIRONMENT_LABEL = f"{LABEL_PREFIX}.environment"
+SERVICE_LABEL = f"{LABEL_PREFIX}.service"
+DEPLOYMENT_LABEL = f"{LABEL_PREFIX}.deployment"
+DIGEST_LABEL = f"{LABEL_PREFIX}.digest"
+ROLE_LABEL = f"{LABEL_PREFIX}.role"  # `app`, or for blue/green and canary `blue`, `green`, `proxy`
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """What one orchestrator service should be: a name, an image by digest, settings, labels."""
+
+    name: str
+    image: str  # <repository>@sha256:<hex>, never a tag
+    settings: ServiceSettings
+    labels: Mapping[str, str]
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)  # name -> value
+    networks: tuple[str, ...] = ()
+    publish: bool = True  # services behind a proxy publish nothing themselves
+    command: tuple[str, ...] | None = None  # the image's own command when None
+
+    @property
+    def digest(self) -> str:
+        """The digest the spec pins."""
+        return self.image.rpartition("@")[2]
+
+
+@dataclass(frozen=True)
+class ObservedService:
+    """A service as the orchestrator runs it now."""
+
+    name: str
+    image: str
+    replicas: int | None  # desired replicas (None: a global service)
+    running: int  # tasks running now
+    labels: Mapping[str, str]
+    update_state: str | None  # e.g. `updating`, `completed`, `rollback_completed`
+    update_message: str | None
+
+    @property
+    def digest(self) -> str | None:
+        """The digest its image is pinned to, if it is pinned by digest."""
+        _, at, digest = self.image.rpartition("@")
+        return digest if at else None
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """How applying a spec (or rolling back) ended."""
+
+    outcome: Literal["converged", "rolled_back", "failed"]
+    message: str
+
+
+class OrchestratorError(RuntimeError):
+    """The orchestrator refused or could not be reached; the message says which and why."""
+
+
+class Orchestrator(Protocol):
+    """Apply a spec pinned by digest, read what runs, roll back, shift traffic."""
+
+    def apply(self, spec: ServiceSpec, *, timeout: float) -> Convergence:
+        """Create or update the service and wait until it converges, rolls back, or times out."""
+
+    def observe(self, name: str) -> ObservedService | None:
+        """The service called `name`, if it exists."""
+
+    def services(self, environment: str) -> list[ObservedService]:
+        """Every service labelled as belonging to `environment`."""
+
+    def unlabelled(self, prefix: str) -> list[ObservedService]:
+        """Services whose names start with `prefix` but carry no environment label."""
+
+    def rollback(self, name: str, *, timeout: float) -> Convergence:
+        """Return the service to its previous spec and wait for it."""
+
+    def remove(self, name: str) -> None:
+        """Remove the service (and the secrets shiplog made for it); nothing if it is gone."""
+
+    def shift_traffic(self, proxy: ServiceSpec, weights: Mapping[str, int]) -> None:
+        """Send each backend of the proxy its share of new connections (weights 0-256)."""

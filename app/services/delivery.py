@@ -1,0 +1,97 @@
+"""Delivery commands: deploy a digest, promote one from an environment, as an actor.
+
+The rules, gates and rollouts are the delivery domain's (app/delivery); this module
+puts together the `Desk` they work with for the API, the pages and the CLI — the
+environments file, the ledger's evidence (app/queries/evidence.py) checked with this
+shiplog's attestation key, a swarm per environment, the secret store — and offers
+the commands each adapter calls with the actor it authenticated. A runner builds the
+same desk through `open_desk` too (the CLI hands it over), so a pipeline's deploy step
+decides exactly as `shiplog deploy` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from app.config import Settings
+from app.delivery.desk import Desk
+from app.delivery.environments import Environment, load_environments
+from app.delivery.orchestrator import Orchestrator
+from app.delivery.requests import DeployAsk, promotion_ask, request_deployment
+from app.delivery.rollout import Progress, deliver, follow
+from app.delivery.swarm import SwarmPool
+from app.engine import connect
+from app.executor.secrets import SecretStore
+from app.keys import load_or_create_attestation_key
+from app.queries.evidence import LedgerEvidence
+from events.store import EventStore
+
+Report = Callable[[Progress], None]
+
+
+def _quiet(progress: Progress) -> None:
+    """Report nothing."""
+
+
+def open_desk(settings: Settings, store: EventStore, swarms: SwarmPool, app_url: str) -> Desk:
+    """The desk every delivery command works with, from the settings and the environments file."""
+    config = load_environments(settings.environments_path)
+    trusted = [load_or_create_attestation_key(settings).public_key()]
+    secrets = SecretStore(app_url)
+
+    def orchestrator_for(environment: Environment) -> Orchestrator:
+        return swarms.for_host(environment.target.docker_host)
+
+    return Desk(
+        config=config,
+        store=store,
+        evidence=LedgerEvidence(store, trusted),
+        orchestrator_for=orchestrator_for,
+        secret_values=secrets.values,
+        poll_seconds=settings.delivery_poll_interval,
+    )
+
+
+def swarm_pool() -> SwarmPool:
+    """A pool of swarm clients that connects through the Docker engine boundary."""
+    return SwarmPool(lambda host: connect(host))
+
+
+def deploy(
+    desk: Desk,
+    environment: str,
+    service: str,
+    image_digest: str,
+    actor: str,
+    *,
+    wait: bool = True,
+    on_progress: Report = _quiet,
+) -> Progress:
+    """Deliver `image_digest` to `service` of `environment` as `actor` (see app/delivery)."""
+    ask = DeployAsk(environment=environment, service=service, image_digest=image_digest)
+    return deliver(desk, ask, actor, wait=wait, on_progress=on_progress)
+
+
+def promote(
+    desk: Desk,
+    service: str,
+    source: str,
+    target: str,
+    actor: str,
+    *,
+    wait: bool = True,
+    on_progress: Report = _quiet,
+) -> Progress:
+    """Deliver to `target` the digest `service` runs in `source`, as `actor`."""
+    ask = promotion_ask(desk, service, source, target)
+    return deliver(desk, ask, actor, wait=wait, on_progress=on_progress)
+
+
+def request_only(desk: Desk, ask: DeployAsk, actor: str) -> Progress:
+    """Record the request and nothing more; `drive` takes it further (in the background)."""
+    return Progress(request_deployment(desk, ask, actor))
+
+
+def drive(desk: Desk, environment: str, deployment_id: str) -> Progress:
+    """Take a requested deployment as far as it can go now without waiting."""
+    return follow(desk, environment, deployment_id, wait=False)

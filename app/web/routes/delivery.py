@@ -1,0 +1,96 @@
+"""The pages' delivery buttons: deploy a digest, promote a service (HTML forms, then redirect).
+
+The same commands as the API (app/services/delivery.py) under the same role
+(`deployer`); the rollout runs after the redirect, and the environment page shows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Request, status
+from fastapi.responses import RedirectResponse
+
+from app.delivery.errors import (
+    DeliveryError,
+    NotDeliverable,
+    NothingToPromote,
+    UnknownEnvironment,
+    UnknownService,
+)
+from app.delivery.requests import DeployAsk, promotion_ask
+from app.deps import DeployerDep, DeskDep
+from app.services.delivery import drive, request_only
+from app.web.errors import PageError
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+MAX_FORM = 16 * 1024
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """An urlencoded form's fields (the last value of each), refusing anything else."""
+    body = await request.body()
+    if len(body) > MAX_FORM:
+        raise PageError(413, "the form is too large")
+    try:
+        fields = parse_qs(body.decode("utf-8"), strict_parsing=False)
+    except UnicodeDecodeError:
+        raise PageError(400, "the form is not UTF-8") from None
+    return {key: values[-1] for key, values in fields.items()}
+
+
+Form = Annotated[dict[str, str], Depends(form_fields)]
+
+
+def field(form: dict[str, str], name: str) -> str:
+    """A form field that must be there."""
+    value = form.get(name, "").strip()
+    if not value:
+        raise PageError(400, f"the form has no {name!r}")
+    return value
+
+
+@contextmanager
+def as_page() -> Iterator[None]:
+    """Delivery's refusals and unknown names as error pages (the API answers them as JSON)."""
+    try:
+        yield
+    except (UnknownEnvironment, UnknownService, NotDeliverable, NothingToPromote) as error:
+        raise PageError(404, str(error)) from None
+    except DeliveryError as error:
+        raise PageError(409, str(error)) from None
+
+
+def to_environment(environment: str) -> RedirectResponse:
+    """Back to the environment page (303: the browser follows with GET)."""
+    return RedirectResponse(f"/environments/{environment}", status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/deliveries")
+def deploy_html(
+    form: Form, desk: DeskDep, who: DeployerDep, background: BackgroundTasks
+) -> RedirectResponse:
+    """The image page's button: deliver a digest to `target`, `<environment>/<service>`."""
+    environment, _, service = field(form, "target").partition("/")
+    ask = DeployAsk(environment, service, field(form, "image_digest"))
+    with as_page():
+        progress = request_only(desk, ask, who.actor)
+    background.add_task(drive, desk, environment, progress.request.deployment_id)
+    return to_environment(environment)
+
+
+@router.post("/environments/{environment}/promote")
+def promote_html(
+    environment: str, form: Form, desk: DeskDep, who: DeployerDep, background: BackgroundTasks
+) -> RedirectResponse:
+    """The environment page's button: promote what a required environment runs."""
+    with as_page():
+        ask = promotion_ask(
+            desk, field(form, "service"), field(form, "from_environment"), environment
+        )
+        progress = request_only(desk, ask, who.actor)
+    background.add_task(drive, desk, environment, progress.request.deployment_id)
+    return to_environment(environment)

@@ -1,0 +1,104 @@
+"""The delivery parts of the environment and image pages: services, waits, what can move.
+
+Built from the environments file and the environment's stream (app/delivery), so the
+page shows what `shiplog deploy` and `shiplog promote` would decide on: each
+configured service, what it runs, the deployment that waits or runs (and for what),
+and the digests that may be promoted into it from the environments it requires.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.delivery.desk import Desk
+from app.delivery.environments import Environment
+from app.delivery.errors import UnknownEnvironment
+from app.delivery.ledger import Request
+from app.delivery.rollout import waits_of
+from app.delivery.rules import Wait
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """A digest a required environment runs for the service, offered for promotion."""
+
+    source: str
+    image_digest: str
+
+
+@dataclass(frozen=True)
+class ServicePanel:
+    """One configured service of an environment, as the delivery section shows it."""
+
+    name: str
+    strategy: str
+    running: str | None
+    pending: Request | None
+    waits: list[Wait] = field(default_factory=list)
+    promotions: list[Promotion] = field(default_factory=list)
+    recent: list[Request] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DeliveryPanel:
+    """The delivery section of an environment page; `rules` describes its protection."""
+
+    environment: str
+    rules: list[str]
+    services: list[ServicePanel]
+
+
+def _rules(environment: Environment) -> list[str]:
+    """The environment's protection, in words."""
+    rules = []
+    if environment.requires:
+        soak = f", then run there {environment.soak} s" if environment.soak else ""
+        rules.append(f"requires a success in {', '.join(environment.requires)}{soak}")
+    if environment.approvals.count:
+        groups = environment.approvals.groups
+        source = f" from {', '.join(groups)}" if groups else ""
+        rules.append(f"{environment.approvals.count} approval(s){source}, never by the requester")
+    if environment.freeze:
+        rules.append(f"frozen during {', '.join(environment.freeze)} ({environment.timezone})")
+    if environment.allow:
+        rules.append(f"deploys only during {', '.join(environment.allow)}")
+    gates = environment.gates
+    on = [g for g, enabled in (("provenance", gates.provenance), ("scan", gates.scan),
+                               ("tests", gates.tests)) if enabled]  # fmt: skip
+    rules.append("evidence gates: " + (", ".join(on) if on else "none"))
+    return rules
+
+
+def delivery_panel(desk: Desk, name: str) -> DeliveryPanel | None:
+    """The delivery section for environment `name`; None if it is not configured."""
+    try:
+        environment = desk.config.environment(name)
+    except UnknownEnvironment:
+        return None
+    state = desk.state(name)
+    sources = {source: desk.state(source) for source in environment.requires}
+    panels = []
+    for service in sorted(environment.services):
+        settings = environment.services[service]
+        current = state.service(service)
+        pending = current.open_request()
+        waits = (
+            waits_of(desk, environment, pending) if pending and pending.status == "waiting" else []
+        )
+        running = current.running.image_digest if current.running else None
+        promotions = [
+            Promotion(source, stint.image_digest)
+            for source, source_state in sources.items()
+            if (stint := source_state.service(service).running) is not None
+            and stint.image_digest != running
+        ]
+        recent = list(reversed(current.requests.values()))[:10]
+        panels.append(
+            ServicePanel(service, settings.strategy, running, pending, waits, promotions, recent)
+        )
+    return DeliveryPanel(name, _rules(environment), panels)
+
+
+def deploy_targets(desk: Desk) -> list[tuple[str, str]]:
+    """Every (environment, service) the environments file configures, in delivery order."""
+    return [(e.name, s) for e in desk.config.environments for s in sorted(e.services)]
