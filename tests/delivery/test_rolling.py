@@ -84,3 +84,35 @@ def test_a_digest_rolls_out_and_a_failing_one_is_rolled_back_by_swarm_and_record
     assert isinstance(done[0].data, DeploymentRequested)
     assert done[0].data.from_environment == "staging"
     assert swarm_image(swarm, f"{namespace}-prd-web") == f"{images.repository}@{images['v1']}"
+
+
+def test_an_update_that_never_converges_is_rolled_back_by_shiplog_at_its_timeout(
+    cli: CliRunner,
+    store: EventStore,
+    settings: Settings,
+    registry: Any,
+    swarm: Any,
+    namespace: str,
+    tmp_path: Path,
+) -> None:
+    images = build_app(
+        cli, store, tmp_path / "app", registry, {"v1": "good", "broken": "broken"}, scan=False
+    )
+    config = environments(namespace)
+    staging = config["environments"][0]
+    staging["gates"] = {"scan": None}
+    web = staging["services"]["web"]
+    # Failures during a long start period do not count: the broken task never turns healthy
+    # and never fails, so Swarm's update waits for it until shiplog's timeout.
+    web["health"] = {**web["health"], "start_period": "10m"}
+    web["rolling"] = {**web["rolling"], "timeout": "20s"}
+    write_environments(settings, config)
+    assert cli.invoke(app, ["deploy", "staging", "web", images["v1"]]).exit_code == 0
+
+    result = cli.invoke(app, ["deploy", "staging", "web", images["broken"]])
+    assert result.exit_code == 1, result.output
+    failed, rolled = (e.data for e in store.read_stream("env-staging")[-2:])
+    assert isinstance(failed, DeploymentFailed)
+    assert failed.reason == "the update did not converge within 20 s; shiplog rolled it back"
+    assert isinstance(rolled, RolledBack) and rolled.image_digest == images["v1"]
+    assert swarm_image(swarm, f"{namespace}-stg-web") == f"{images.repository}@{images['v1']}"
