@@ -442,6 +442,10 @@ class DeploymentRequested(Event):
     evidence: tuple[EvidenceItem, ...] = Field(
         default=(), description="The evidence the gates passed on, by digest."
     )
+    waived: tuple[str, ...] = Field(
+        default=(),
+        description="Gates not checked because an unexpired WaiverGranted covered the digest.",
+    )
     approvals_required: int = Field(
         default=0, description="How many approvals the environment requires before it starts."
     )
@@ -471,6 +475,16 @@ class PromotionRefused(Event):
     evidence: tuple[EvidenceItem, ...] = Field(
         default=(), description="The evidence the gates looked at, by digest."
     )
+
+
+class WaiverGranted(Event):
+    """An approver let one digest pass one evidence gate of this environment until a time."""
+
+    categories = ENV
+    image_digest: str = Field(description="The manifest digest the waiver is for, and no other.")
+    policy: Literal["provenance", "scan", "tests"] = Field(description="The gate waived.")
+    reason: str = Field(description="Why, as the approver said it.")
+    expires_at: datetime = Field(description="When the waiver stops counting (UTC).")
 
 
 class DeploymentTimedOut(Event):

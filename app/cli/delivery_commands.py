@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Annotated
 
 import typer
 
 from app.context import Context, open_store, prepare
+from app.delivery.decisions import InvalidDecision
 from app.delivery.desk import Desk
 from app.delivery.rollout import Progress
-from app.services.delivery import deploy, open_desk, promote, swarm_pool
+from app.pipeline.deploy import parse_period
+from app.services.delivery import deploy, open_desk, promote, swarm_pool, waive
 
 DetachOption = Annotated[
     bool, typer.Option(help="Record the request and return once it waits; the server drives it.")
@@ -28,6 +31,7 @@ def register(app: typer.Typer) -> None:
     """Add the delivery commands to `app`."""
     app.command("deploy")(deploy_command)
     app.command("promote")(promote_command)
+    app.command("waive")(waive_command)
 
 
 @contextmanager
@@ -103,3 +107,29 @@ def promote_command(
             on_progress=show,
         )
     finish(progress, detach)
+
+
+def lasting(text: str) -> timedelta:
+    """A period option (`7d`, `12h`) as a timedelta; InvalidDecision naming the option."""
+    try:
+        return timedelta(seconds=parse_period(text))
+    except ValueError as error:
+        raise InvalidDecision(f"--for: {error}") from None
+
+
+def waive_command(
+    environment: Annotated[str, typer.Argument(help="The environment whose gate is waived.")],
+    digest: Annotated[str, typer.Argument(help="The manifest digest the waiver is for.")],
+    gate: Annotated[str, typer.Option(help="provenance, scan or tests.")],
+    reason: Annotated[str, typer.Option(help="Why; recorded with the waiver.")],
+    lasts: Annotated[str, typer.Option("--for", help="How long it counts, e.g. 12h, 7d.")] = "1d",
+) -> None:
+    """As an approver, let one digest pass one evidence gate of an environment for a while."""
+    with cli_desk() as (context, desk):
+        granted = waive(
+            desk, environment, digest, gate, reason, lasting(lasts), context.settings.whoami()
+        )
+    typer.echo(
+        f"waived {granted.policy} for {granted.image_digest} in {environment} until "
+        f"{granted.expires_at:%Y-%m-%d %H:%M:%S} UTC (by {granted.granted_by})"
+    )

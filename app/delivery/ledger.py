@@ -24,6 +24,7 @@ from events.vocabulary import (
     EvidenceItem,
     PromotionRefused,
     RolledBack,
+    WaiverGranted,
 )
 
 RequestStatus = Literal[
@@ -121,6 +122,18 @@ class ServiceState:
         return [s for s in self.stints if s.image_digest == digest and s.ended_by != "rolled_back"]
 
 
+@dataclass(frozen=True)
+class Waiver:
+    """A gate waived for one digest by an approver, until `expires_at`."""
+
+    image_digest: str
+    policy: str
+    reason: str
+    granted_by: str
+    granted_at: datetime
+    expires_at: datetime
+
+
 @dataclass
 class EnvironmentState:
     """What the stream of one environment says, folded."""
@@ -128,6 +141,7 @@ class EnvironmentState:
     name: str
     version: int = -1  # the stream's last version; appends that decide expect it
     services: dict[str, ServiceState] = field(default_factory=dict)
+    waivers: list[Waiver] = field(default_factory=list)
 
     @property
     def expected(self) -> ExpectedVersion:
@@ -145,10 +159,30 @@ class EnvironmentState:
                 return service.requests[deployment_id]
         return None
 
+    def waived(self, digest: str, now: datetime, requester: str) -> frozenset[str]:
+        """The gates waived for `digest` now, by someone other than `requester`."""
+        return frozenset(
+            w.policy
+            for w in self.waivers
+            if w.image_digest == digest and w.expires_at > now and w.granted_by != requester
+        )
+
     def apply(self, event: RecordedEvent) -> None:
         """Fold one event of the stream in."""
         self.version = event.version
         data, at = event.data, event.recorded_at
+        if isinstance(data, WaiverGranted):
+            self.waivers.append(
+                Waiver(
+                    data.image_digest,
+                    data.policy,
+                    data.reason,
+                    event.metadata.actor,
+                    at,
+                    data.expires_at,
+                )
+            )
+            return
         service_name = getattr(data, "service", None)
         if not isinstance(service_name, str):
             return

@@ -25,8 +25,8 @@ from app.delivery.errors import (
     UnknownService,
 )
 from app.delivery.evidence import Evidence
-from app.delivery.gates import check_gates
-from app.delivery.ledger import EnvironmentState, Request
+from app.delivery.gates import GATES, check_gates
+from app.delivery.ledger import Request
 from app.delivery.rules import requires_refusals
 from app.pipeline.deploy import ServiceSettings
 from events.errors import WrongExpectedVersion
@@ -65,11 +65,11 @@ def _settings(environment: Environment, ask: DeployAsk) -> ServiceSettings:
 def refusals_of(
     desk: Desk,
     environment: Environment,
-    state: EnvironmentState,
     ask: DeployAsk,
     evidence: Evidence | None,
+    waived: frozenset[str],
 ) -> list[Refusal]:
-    """Every rule and gate that refuses the ask, in a fixed order."""
+    """Every rule and gate that refuses the ask, in a fixed order (`waived` gates skipped)."""
     now = desk.now()
     refusals: list[Refusal] = []
     required = {name: desk.state(name) for name in environment.requires}
@@ -77,7 +77,7 @@ def refusals_of(
     if evidence is None:
         refusals.append(Refusal("provenance", f"no run of this shiplog pushed {ask.image_digest}"))
     else:
-        refusals += check_gates(environment.gates, evidence)
+        refusals += check_gates(environment.gates, evidence, waived)
     return refusals
 
 
@@ -97,7 +97,8 @@ def request_deployment(desk: Desk, ask: DeployAsk, actor: str) -> Request:
             evidence: Evidence | None = desk.evidence.evidence_of(ask.image_digest)
         except NotDeliverable:
             evidence = None
-        refusals = refusals_of(desk, environment, state, ask, evidence)
+        waived = state.waived(ask.image_digest, desk.now(), actor)
+        refusals = refusals_of(desk, environment, ask, evidence, waived)
         if refusals:
             record_refusals(desk, environment.name, ask, evidence, refusals, actor)
             raise DeploymentRefused(environment.name, ask.service, ask.image_digest, refusals)
@@ -118,6 +119,7 @@ def request_deployment(desk: Desk, ask: DeployAsk, actor: str) -> Request:
             commit=evidence.commit,
             evidence_sha256=evidence.sha256(),
             evidence=evidence.items(),
+            waived=tuple(sorted(waived & set(GATES))),
             approvals_required=environment.approvals.count,
             expires_at=desk.now() + timedelta(seconds=environment.wait_timeout),
         )

@@ -12,10 +12,13 @@ decides exactly as `shiplog deploy` does.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from app.config import Settings
+from app.delivery.decisions import grant_waiver
 from app.delivery.desk import Desk
 from app.delivery.environments import Environment, load_environments
+from app.delivery.ledger import Waiver
 from app.delivery.orchestrator import Orchestrator
 from app.delivery.requests import DeployAsk, promotion_ask, request_deployment
 from app.delivery.rollout import Progress, deliver, follow
@@ -85,6 +88,19 @@ def promote(
     """Deliver to `target` the digest `service` runs in `source`, as `actor`."""
     ask = promotion_ask(desk, service, source, target)
     return deliver(desk, ask, actor, wait=wait, on_progress=on_progress)
+
+
+def waive(
+    desk: Desk,
+    environment: str,
+    image_digest: str,
+    gate: str,
+    reason: str,
+    lasts: timedelta,
+    actor: str,
+) -> Waiver:
+    """Record that `actor` (an approver) lets the digest pass `gate` for `lasts`."""
+    return grant_waiver(desk, environment, image_digest, gate, reason, lasts, actor)
 
 
 def request_only(desk: Desk, ask: DeployAsk, actor: str) -> Progress:

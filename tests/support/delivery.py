@@ -13,18 +13,24 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import docker.errors
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from app.cli import app
 from app.config import Settings, get_settings
+from app.database import Database
+from app.delivery.desk import Desk
 from app.delivery.swarm import SECRET_OF_LABEL
+from app.deps import request_principal
+from app.services.access import Principal, Role
+from app.services.delivery import open_desk, swarm_pool
 from events.store import EventStore
 from events.vocabulary import ImagePushed
 from tests.support.runs import make_repo, of_type, run_events, run_id_in
@@ -253,3 +259,19 @@ def swarm_image(client: Any, name: str) -> str:
     """The image a swarm service's spec names now."""
     service = client.services.get(name)
     return str(service.attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"])
+
+
+@pytest.fixture
+def desks(
+    settings: Settings, store: EventStore, database: Database, swarm: Any
+) -> Iterator[Callable[[], Desk]]:
+    """Makes desks as the server does (the environments file read when each is made)."""
+    swarms = swarm_pool()
+    yield lambda: open_desk(settings, store, swarms, database.app_url)
+    swarms.close()
+
+
+def as_principal(client: TestClient, actor: str, *roles: Role) -> None:
+    """Make every request of `client` come from `actor` holding `roles` (the access seam)."""
+    principal = Principal(actor=actor, roles=frozenset(roles), credential="test")
+    client.app.dependency_overrides[request_principal] = lambda: principal  # type: ignore[attr-defined]

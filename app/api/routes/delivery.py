@@ -3,21 +3,22 @@
 A deploy or promotion is checked and recorded in the request (a refusal is a 409
 listing each refusal, recorded as PromotionRefused); the rollout runs after the
 answer (202), and whatever waits (approvals, soak, a freeze) is taken further by
-`shiplog serve`'s worker. Writes need the `deployer` role.
+`shiplog serve`'s worker. Deploying needs the `deployer` role, waiving a gate `approver`.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Path, status
 
-from app.api.schemas.delivery import DeployIn, DeploymentStateOut, PromoteIn
+from app.api.schemas.delivery import DeployIn, DeploymentStateOut, PromoteIn, WaiverIn, WaiverOut
 from app.delivery.errors import UnknownDeployment
 from app.delivery.requests import DeployAsk, promotion_ask
 from app.delivery.rollout import Progress, waits_of
-from app.deps import DeployerDep, DeskDep
-from app.services.delivery import drive, request_only
+from app.deps import ApproverDep, DeployerDep, DeskDep
+from app.services.delivery import drive, request_only, waive
 
 router = APIRouter(prefix="/api", tags=["delivery"])
 
@@ -81,3 +82,24 @@ def get_deployment_state(
         raise UnknownDeployment(f"no deployment {deployment_id} in {environment}")
     waits = waits_of(desk, config, request) if request.status == "waiting" else []
     return DeploymentStateOut.of(environment, Progress(request, tuple(waits)))
+
+
+@router.post(
+    "/environments/{environment}/waivers",
+    status_code=status.HTTP_201_CREATED,
+    responses={**UNKNOWN, 409: {"description": "Not a waiver that can be recorded."}},
+)
+def post_waiver(
+    environment: EnvironmentPath, body: WaiverIn, desk: DeskDep, who: ApproverDep
+) -> WaiverOut:
+    """As an approver, let a digest pass one gate of the environment until it expires."""
+    granted = waive(
+        desk,
+        environment,
+        body.image_digest,
+        body.gate,
+        body.reason,
+        timedelta(seconds=body.lasts),
+        who.actor,
+    )
+    return WaiverOut.model_validate(granted)

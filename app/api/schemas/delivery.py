@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.schemas.base import DIGEST_PATTERN, FromRecord, Name
+from app.api.schemas.base import DIGEST_PATTERN, FromRecord, Name, Text
 from app.delivery.rollout import Progress
+from app.pipeline.deploy import Period
 
 
 class DeployIn(BaseModel):
@@ -89,3 +91,25 @@ class DeploymentStateOut(BaseModel):
             reason=r.reason,
             waiting_for=[WaitOut.model_validate(w) for w in progress.waits],
         )
+
+
+class WaiverIn(BaseModel):
+    """Let one digest pass one evidence gate of the environment in the path, for a while."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image_digest: str = Field(pattern=DIGEST_PATTERN, description="The manifest digest.")
+    gate: Literal["provenance", "scan", "tests"] = Field(description="The gate waived.")
+    reason: Text = Field(description="Why; recorded with the waiver.")
+    lasts: Period = Field(default=86400, description='How long it counts, e.g. "12h", "7d".')
+
+
+class WaiverOut(FromRecord):
+    """A waiver as recorded."""
+
+    image_digest: str = Field(description="The digest it is for.")
+    policy: str = Field(description="The gate waived.")
+    reason: str = Field(description="Why.")
+    granted_by: str = Field(description="The approver who granted it.")
+    granted_at: datetime = Field(description="When.")
+    expires_at: datetime = Field(description="When it stops counting.")
