@@ -19,7 +19,7 @@ from app import api, web
 from app.config import Settings, get_settings
 from app.context import prepare
 from app.projections import projector
-from app.services.delivery import swarm_pool
+from app.services.delivery import delivery_worker, open_desk, swarm_pool
 from events.store import EventStore
 
 
@@ -34,7 +34,8 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
     """The shiplog HTTP application over the database `settings` name (migrated on start).
 
     With `follow`, a background thread keeps every projection caught up with the
-    ledger while the application runs (what `shiplog serve` does); without it,
+    ledger while the application runs (what `shiplog serve` does), and another takes
+    waiting deployments further (approvals, soak, windows, expiry); without it,
     projections move only when something else folds them (tests, `shiplog
     projections catch-up`, another server).
     """
@@ -57,14 +58,26 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
             name="shiplog-projections",
             daemon=True,
         )
+        worker = threading.Thread(
+            target=delivery_worker,
+            args=(
+                lambda: open_desk(settings, store, app.state.swarms, context.database.app_url),
+                stop,
+                settings.delivery_poll_interval,
+            ),
+            name="shiplog-delivery",
+            daemon=True,
+        )
         if follow:
             follower.start()
+            worker.start()
         try:
             yield
         finally:
             stop.set()
             if follow:
                 follower.join(timeout=10)
+                worker.join(timeout=10)
             app.state.swarms.close()
             store.close()
 

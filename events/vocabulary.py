@@ -594,13 +594,39 @@ class RolledBack(Event):
 
 
 class ApprovalGranted(Event):
-    """Someone approved a run's deployment to this protected environment."""
+    """Someone approved a deployment to this protected environment: one digest, one evidence."""
 
     categories = ENV
-    run_id: str = Field(description="The id of the run whose deployment was approved.")
+    schema_version = 2  # 2 added the deployment, its digest and evidence hash; run_id optional
+    run_id: str | None = Field(
+        default=None,
+        description="The run the deployment came from, if a run asked (version 1 approvals "
+        "name only this).",
+    )
     service: str | None = Field(
         default=None, description="The service the approval is for, if only one."
     )
+    deployment_id: str | None = Field(
+        default=None, description="The deployment approved, as in its DeploymentRequested."
+    )
+    image_digest: str | None = Field(
+        default=None, description="The digest the approver saw and approves, and no other."
+    )
+    evidence_sha256: str | None = Field(
+        default=None, description="The evidence hash the approver saw (DeploymentRequested's)."
+    )
+    comment: str | None = Field(default=None, description="What the approver said, if anything.")
+
+
+class ApprovalRejected(Event):
+    """Someone rejected a deployment that waited for approval; it will not start."""
+
+    categories = ENV
+    deployment_id: str = Field(description="The deployment rejected.")
+    service: str = Field(description="The service it was for.")
+    image_digest: str = Field(description="The digest it would have delivered.")
+    evidence_sha256: str = Field(description="The evidence hash the deployment carried.")
+    reason: str = Field(description="Why, as the approver said it.")
 
 
 # --- incident-<id> ----------------------------------------------------------------------
@@ -842,3 +868,5 @@ for _name in (
     CATALOGUE.upcaster(_name, from_version=1)(_unchanged)
 for _name in ("DeploymentStarted", "RolledBack"):
     CATALOGUE.upcaster(_name, from_version=2)(_unchanged)
+# ApprovalGranted 2 added optional fields and made run_id optional: 1 reads as 2.
+CATALOGUE.upcaster("ApprovalGranted", from_version=1)(_unchanged)

@@ -13,7 +13,7 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from app.delivery.decisions import InvalidDecision
+from app.delivery.decisions import InvalidDecision, NotAllowed
 from app.delivery.environments import EnvironmentsError
 from app.delivery.errors import (
     DeliveryError,
@@ -74,6 +74,7 @@ _DELIVERY_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (NotDeliverable, 404),
     (NothingToPromote, 404),
     (InvalidDecision, 422),
+    (NotAllowed, 403),
     (DeploymentRefused, 409),
     (DeliveryError, 409),
 )

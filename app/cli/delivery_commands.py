@@ -16,11 +16,19 @@ from typing import Annotated
 import typer
 
 from app.context import Context, open_store, prepare
-from app.delivery.decisions import InvalidDecision
+from app.delivery.decisions import InvalidDecision, reject
 from app.delivery.desk import Desk
-from app.delivery.rollout import Progress
+from app.delivery.rollout import Progress, waits_of
 from app.pipeline.deploy import parse_period
-from app.services.delivery import deploy, open_desk, promote, swarm_pool, waive
+from app.services.delivery import (
+    approve_and_drive,
+    deploy,
+    open_desk,
+    promote,
+    swarm_pool,
+    waiting_request,
+    waive,
+)
 
 DetachOption = Annotated[
     bool, typer.Option(help="Record the request and return once it waits; the server drives it.")
@@ -32,6 +40,9 @@ def register(app: typer.Typer) -> None:
     app.command("deploy")(deploy_command)
     app.command("promote")(promote_command)
     app.command("waive")(waive_command)
+    app.command("approve")(approve_command)
+    app.command("reject")(reject_command)
+    app.command("environment")(environment_command)
 
 
 @contextmanager
@@ -133,3 +144,49 @@ def waive_command(
         f"waived {granted.policy} for {granted.image_digest} in {environment} until "
         f"{granted.expires_at:%Y-%m-%d %H:%M:%S} UTC (by {granted.granted_by})"
     )
+
+
+def approve_command(
+    environment: Annotated[str, typer.Argument(help="The environment.")],
+    deployment: Annotated[str, typer.Argument(help="The deployment's id.")],
+    comment: Annotated[str | None, typer.Option(help="Recorded with the approval.")] = None,
+) -> None:
+    """As an approver, approve a waiting deployment: its digest and evidence, as printed."""
+    with cli_desk() as (context, desk):
+        request = waiting_request(desk, environment, deployment)
+        typer.echo(
+            f"approving {request.image_digest} to {request.service} in {environment} "
+            f"(evidence {request.evidence_sha256}), asked by {request.requested_by}"
+        )
+        progress = approve_and_drive(
+            desk, environment, deployment, context.settings.whoami(), comment=comment
+        )
+    show(progress)
+
+
+def reject_command(
+    environment: Annotated[str, typer.Argument(help="The environment.")],
+    deployment: Annotated[str, typer.Argument(help="The deployment's id.")],
+    reason: Annotated[str, typer.Option(help="Why; recorded with the rejection.")],
+) -> None:
+    """As an approver, reject a waiting deployment; it ends without starting."""
+    with cli_desk() as (context, desk):
+        request = reject(desk, environment, deployment, context.settings.whoami(), reason=reason)
+    typer.echo(f"deployment {deployment}: {request.status}: {request.reason}")
+
+
+def environment_command(
+    environment: Annotated[str, typer.Argument(help="The environment.")],
+) -> None:
+    """What each configured service of an environment runs, and what waits or runs there."""
+    with cli_desk() as (_, desk):
+        config = desk.config.environment(environment)
+        state = desk.state(environment)
+        for name in sorted(config.services):
+            service = state.service(name)
+            running = service.running.image_digest if service.running else "nothing"
+            typer.echo(f"{name}: runs {running}")
+            pending = service.open_request()
+            if pending is not None:
+                waits = waits_of(desk, config, pending) if pending.status == "waiting" else []
+                show(Progress(pending, tuple(waits)))

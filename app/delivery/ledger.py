@@ -16,6 +16,8 @@ from typing import Literal
 from events.store import NO_STREAM, EventStore, ExpectedVersion, RecordedEvent
 from events.streams import stream_name
 from events.vocabulary import (
+    ApprovalGranted,
+    ApprovalRejected,
     DeploymentFailed,
     DeploymentRequested,
     DeploymentStarted,
@@ -191,6 +193,8 @@ class EnvironmentState:
             service.requests[data.deployment_id] = _request(data, event)
         elif isinstance(data, PromotionRefused):
             _end(service, data.deployment_id, "refused", at, data.reason)
+        elif isinstance(data, ApprovalGranted | ApprovalRejected):
+            _decided(service, data, event.metadata.actor, at)
         elif isinstance(data, DeploymentTimedOut):
             waited = ", ".join(data.waiting_for) or "nothing"
             _end(service, data.deployment_id, "expired", at, f"timed out waiting for {waited}")
@@ -241,6 +245,23 @@ def _request(data: DeploymentRequested, event: RecordedEvent) -> Request:
     )
 
 
+def _decided(
+    service: ServiceState, data: ApprovalGranted | ApprovalRejected, actor: str, at: datetime
+) -> None:
+    """An approval or a rejection of one of the service's deployments."""
+    request = service.requests.get(data.deployment_id or "")
+    if request is None or data.image_digest is None or data.evidence_sha256 is None:
+        return  # version 1 approvals named a run, not a deployment
+    if isinstance(data, ApprovalGranted):
+        decision = Approval(actor, at, data.image_digest, data.evidence_sha256, data.comment)
+        request.approvals.append(decision)
+        return
+    request.rejections.append(
+        Approval(actor, at, data.image_digest, data.evidence_sha256, data.reason)
+    )
+    _end(service, data.deployment_id, "rejected", at, f"rejected by {actor}: {data.reason}")
+
+
 def _end(
     service: ServiceState,
     deployment_id: str | None,
@@ -248,9 +269,9 @@ def _end(
     at: datetime,
     reason: str | None,
 ) -> None:
-    """Mark a deployment ended (if shiplog was asked for it)."""
+    """Mark a deployment ended (if shiplog was asked for it and it had not ended already)."""
     request = service.requests.get(deployment_id or "")
-    if request is not None:
+    if request is not None and request.open:
         request.status, request.finished_at, request.reason = status, at, reason
 
 

@@ -11,14 +11,17 @@ decides exactly as `shiplog deploy` does.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 
 from app.config import Settings
-from app.delivery.decisions import grant_waiver
+from app.delivery.decisions import approve, grant_waiver
 from app.delivery.desk import Desk
 from app.delivery.environments import Environment, load_environments
-from app.delivery.ledger import Waiver
+from app.delivery.errors import UnknownDeployment
+from app.delivery.ledger import Request, Waiver
 from app.delivery.orchestrator import Orchestrator
 from app.delivery.requests import DeployAsk, promotion_ask, request_deployment
 from app.delivery.rollout import Progress, deliver, follow
@@ -30,6 +33,7 @@ from app.queries.evidence import LedgerEvidence
 from events.store import EventStore
 
 Report = Callable[[Progress], None]
+logger = logging.getLogger(__name__)
 
 
 def _quiet(progress: Progress) -> None:
@@ -111,3 +115,57 @@ def request_only(desk: Desk, ask: DeployAsk, actor: str) -> Progress:
 def drive(desk: Desk, environment: str, deployment_id: str) -> Progress:
     """Take a requested deployment as far as it can go now without waiting."""
     return follow(desk, environment, deployment_id, wait=False)
+
+
+def approve_and_drive(
+    desk: Desk, environment: str, deployment_id: str, actor: str, *, comment: str | None = None
+) -> Progress:
+    """Approve what the deployment carries (its digest and evidence hash), then drive it.
+
+    For a person at a terminal: the CLI prints the digest and evidence it approved.
+    """
+    request = waiting_request(desk, environment, deployment_id)
+    approve(
+        desk,
+        environment,
+        deployment_id,
+        actor,
+        image_digest=request.image_digest,
+        evidence_sha256=request.evidence_sha256,
+        comment=comment,
+    )
+    return drive(desk, environment, deployment_id)
+
+
+def waiting_request(desk: Desk, environment: str, deployment_id: str) -> Request:
+    """The deployment, as the environment's stream has it now."""
+    desk.config.environment(environment)
+    request = desk.state(environment).request(deployment_id)
+    if request is None:
+        raise UnknownDeployment(f"no deployment {deployment_id} in {environment}")
+    return request
+
+
+def advance_waiting(desk: Desk) -> list[Progress]:
+    """Take every waiting deployment of every environment as far as it goes now.
+
+    What `shiplog serve` does on a schedule: approvals that came in, soak times that
+    ran out and windows that opened start deployments; waits past `expires_at` expire.
+    """
+    moved = []
+    for environment in desk.config.environments:
+        state = desk.state(environment.name)
+        for service in state.services.values():
+            request = service.open_request()
+            if request is not None and request.status == "waiting":
+                moved.append(drive(desk, environment.name, request.deployment_id))
+    return moved
+
+
+def delivery_worker(make_desk: Callable[[], Desk], stop: threading.Event, interval: float) -> None:
+    """Until `stop`: every `interval` seconds, advance the waiting deployments (logged errors)."""
+    while not stop.wait(interval):
+        try:
+            advance_waiting(make_desk())
+        except Exception:  # a broken environments file or an unreachable swarm: try again
+            logger.exception("the delivery worker could not advance waiting deployments")

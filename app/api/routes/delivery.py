@@ -13,7 +13,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Path, status
 
-from app.api.schemas.delivery import DeployIn, DeploymentStateOut, PromoteIn, WaiverIn, WaiverOut
+from app.api.schemas.delivery import (
+    ApprovalIn,
+    DeployIn,
+    DeploymentStateOut,
+    PromoteIn,
+    RejectionIn,
+    WaiverIn,
+    WaiverOut,
+)
+from app.delivery.decisions import approve, reject
 from app.delivery.errors import UnknownDeployment
 from app.delivery.requests import DeployAsk, promotion_ask
 from app.delivery.rollout import Progress, waits_of
@@ -103,3 +112,48 @@ def post_waiver(
         who.actor,
     )
     return WaiverOut.model_validate(granted)
+
+
+@router.post(
+    "/environments/{environment}/deployments/{deployment_id}/approvals",
+    status_code=status.HTTP_201_CREATED,
+    responses={**UNKNOWN, 403: {"description": "The requester, or not in the approval groups."},
+               409: {"description": "It no longer waits, or carries another digest or evidence."}},
+)  # fmt: skip
+def post_approval(
+    environment: EnvironmentPath,
+    deployment_id: str,
+    body: ApprovalIn,
+    desk: DeskDep,
+    who: ApproverDep,
+    background: BackgroundTasks,
+) -> DeploymentStateOut:
+    """As an approver, approve the digest and evidence hash named; it starts once enough did."""
+    request = approve(
+        desk,
+        environment,
+        deployment_id,
+        who.actor,
+        image_digest=body.image_digest,
+        evidence_sha256=body.evidence_sha256,
+        comment=body.comment,
+    )
+    background.add_task(drive, desk, environment, deployment_id)
+    return DeploymentStateOut.of(environment, Progress(request))
+
+
+@router.post(
+    "/environments/{environment}/deployments/{deployment_id}/rejections",
+    status_code=status.HTTP_201_CREATED,
+    responses={**UNKNOWN, 409: {"description": "It no longer waits."}},
+)
+def post_rejection(
+    environment: EnvironmentPath,
+    deployment_id: str,
+    body: RejectionIn,
+    desk: DeskDep,
+    who: ApproverDep,
+) -> DeploymentStateOut:
+    """As an approver, reject a waiting deployment; it ends without starting."""
+    request = reject(desk, environment, deployment_id, who.actor, reason=body.reason)
+    return DeploymentStateOut.of(environment, Progress(request))

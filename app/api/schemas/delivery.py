@@ -113,3 +113,23 @@ class WaiverOut(FromRecord):
     granted_by: str = Field(description="The approver who granted it.")
     granted_at: datetime = Field(description="When.")
     expires_at: datetime = Field(description="When it stops counting.")
+
+
+class ApprovalIn(BaseModel):
+    """What the approver saw and approves: the digest and the evidence hash, exactly."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image_digest: str = Field(pattern=DIGEST_PATTERN, description="The deployment's digest.")
+    evidence_sha256: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="The deployment's `evidence_sha256`."
+    )
+    comment: Text | None = Field(default=None, description="Recorded with the approval.")
+
+
+class RejectionIn(BaseModel):
+    """Why the deployment is rejected."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Text = Field(description="Recorded with the rejection.")

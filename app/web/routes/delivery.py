@@ -1,7 +1,8 @@
 """The pages' delivery buttons: deploy a digest, promote a service (HTML forms, then redirect).
 
-The same commands as the API (app/services/delivery.py) under the same role
-(`deployer`); the rollout runs after the redirect, and the environment page shows it.
+The same commands as the API (app/services/delivery.py) under the same roles
+(`deployer` to deploy and promote, `approver` to approve and reject); the rollout
+runs after the redirect, and the environment page shows it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, status
 from fastapi.responses import RedirectResponse
 
+from app.delivery.decisions import NotAllowed, approve, reject
 from app.delivery.errors import (
     DeliveryError,
     NotDeliverable,
@@ -22,7 +24,7 @@ from app.delivery.errors import (
     UnknownService,
 )
 from app.delivery.requests import DeployAsk, promotion_ask
-from app.deps import DeployerDep, DeskDep
+from app.deps import ApproverDep, DeployerDep, DeskDep
 from app.services.delivery import drive, request_only
 from app.web.errors import PageError
 
@@ -60,6 +62,8 @@ def as_page() -> Iterator[None]:
         yield
     except (UnknownEnvironment, UnknownService, NotDeliverable, NothingToPromote) as error:
         raise PageError(404, str(error)) from None
+    except NotAllowed as error:
+        raise PageError(403, str(error)) from None
     except DeliveryError as error:
         raise PageError(409, str(error)) from None
 
@@ -93,4 +97,38 @@ def promote_html(
         )
         progress = request_only(desk, ask, who.actor)
     background.add_task(drive, desk, environment, progress.request.deployment_id)
+    return to_environment(environment)
+
+
+@router.post("/environments/{environment}/deployments/{deployment_id}/approve")
+def approve_html(
+    environment: str,
+    deployment_id: str,
+    form: Form,
+    desk: DeskDep,
+    who: ApproverDep,
+    background: BackgroundTasks,
+) -> RedirectResponse:
+    """The environment page's Approve: the digest and evidence hash the page showed."""
+    with as_page():
+        approve(
+            desk,
+            environment,
+            deployment_id,
+            who.actor,
+            image_digest=field(form, "image_digest"),
+            evidence_sha256=field(form, "evidence_sha256"),
+            comment=form.get("comment") or None,
+        )
+    background.add_task(drive, desk, environment, deployment_id)
+    return to_environment(environment)
+
+
+@router.post("/environments/{environment}/deployments/{deployment_id}/reject")
+def reject_html(
+    environment: str, deployment_id: str, form: Form, desk: DeskDep, who: ApproverDep
+) -> RedirectResponse:
+    """The environment page's Reject, with the reason typed there."""
+    with as_page():
+        reject(desk, environment, deployment_id, who.actor, reason=field(form, "reason"))
     return to_environment(environment)
