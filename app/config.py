@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     delivery_poll_interval: PositiveFloat = Field(
         default=1.0, description="Seconds between two looks at a deployment that waits."
     )
+    drift_interval: PositiveFloat = Field(
+        default=60.0,
+        description="Seconds between two comparisons of each environment's swarm with the "
+        "ledger in `shiplog serve` (drift).",
+    )
 
     production_environments: Annotated[tuple[str, ...], NoDecode] = Field(
         default=("production",),

@@ -18,8 +18,9 @@ from fastapi import FastAPI
 from app import api, web
 from app.config import Settings, get_settings
 from app.context import prepare
+from app.delivery.desk import Desk
 from app.projections import projector
-from app.services.delivery import delivery_worker, open_desk, swarm_pool
+from app.services.delivery import delivery_worker, drift_worker, open_desk, swarm_pool
 from events.store import EventStore
 
 
@@ -34,8 +35,9 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
     """The shiplog HTTP application over the database `settings` name (migrated on start).
 
     With `follow`, a background thread keeps every projection caught up with the
-    ledger while the application runs (what `shiplog serve` does), and another takes
-    waiting deployments further (approvals, soak, windows, expiry); without it,
+    ledger while the application runs (what `shiplog serve` does), another takes
+    waiting deployments further (approvals, soak, windows, expiry) and a third compares
+    every environment's swarm with the ledger (drift); without it,
     projections move only when something else folds them (tests, `shiplog
     projections catch-up`, another server).
     """
@@ -58,26 +60,31 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
             name="shiplog-projections",
             daemon=True,
         )
+
+        def make_desk() -> Desk:
+            return open_desk(settings, store, app.state.swarms, context.database.app_url)
+
         worker = threading.Thread(
             target=delivery_worker,
-            args=(
-                lambda: open_desk(settings, store, app.state.swarms, context.database.app_url),
-                stop,
-                settings.delivery_poll_interval,
-            ),
+            args=(make_desk, stop, settings.delivery_poll_interval),
             name="shiplog-delivery",
             daemon=True,
         )
-        if follow:
-            follower.start()
-            worker.start()
+        reconciler = threading.Thread(
+            target=drift_worker,
+            args=(make_desk, stop, settings.drift_interval, settings.whoami()),
+            name="shiplog-drift",
+            daemon=True,
+        )
+        background = (follower, worker, reconciler) if follow else ()
+        for thread in background:
+            thread.start()
         try:
             yield
         finally:
             stop.set()
-            if follow:
-                follower.join(timeout=10)
-                worker.join(timeout=10)
+            for thread in background:
+                thread.join(timeout=10)
             app.state.swarms.close()
             store.close()
 

@@ -593,6 +593,76 @@ class RolledBack(Event):
     )
 
 
+class RollbackFailed(Event):
+    """Someone asked to return a service to an earlier digest and the swarm did not get there."""
+
+    categories = ENV
+    service: str = Field(description="The service.")
+    image_digest: str = Field(description="The earlier digest it was to return to.")
+    from_digest: str = Field(description="The digest it ran when the rollback began.")
+    reason: str = Field(description="What the orchestrator reported.")
+
+
+class EnvironmentPinned(Event):
+    """A service of this environment is held at one digest: nothing else is deployed to it."""
+
+    categories = ENV
+    service: str = Field(description="The service held.")
+    image_digest: str = Field(description="The only digest it may receive until unpinned.")
+    reason: str = Field(description="Why, e.g. the rollback's reason.")
+
+
+class EnvironmentUnpinned(Event):
+    """A pinned service may receive other digests again."""
+
+    categories = ENV
+    service: str = Field(description="The service released.")
+    reason: str = Field(description="Why, as the person who unpinned it said.")
+
+
+class SwarmState(Value):
+    """A service as the swarm runs it, or as the ledger says it should run."""
+
+    swarm_service: str = Field(description="The service's name on the swarm.")
+    image_digest: str | None = Field(
+        default=None, description="The digest its image is pinned to; null if not by digest."
+    )
+    replicas: int | None = Field(default=None, description="Its replicas; null if global.")
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Its `dev.shiplog.*` labels (environment, service...)."
+    )
+
+
+class DriftDetected(Event):
+    """The swarm runs a service otherwise than the ledger says it should, or runs one unknown."""
+
+    categories = ENV
+    service: str = Field(
+        description="The service as the environment names it; for a service the ledger does "
+        "not know, its name on the swarm."
+    )
+    differences: tuple[str, ...] = Field(
+        description="What differs: `missing`, `image`, `replicas`, `labels`, `unknown`."
+    )
+    observed: SwarmState | None = Field(
+        default=None, description="What the swarm runs; null when the service is missing."
+    )
+    intended: SwarmState | None = Field(
+        default=None, description="What the ledger says should run; null for an unknown service."
+    )
+
+
+class DriftResolved(Event):
+    """A service the reconciler had found drifted runs as the ledger says again (or is gone)."""
+
+    categories = ENV
+    service: str = Field(description="The service, as in its DriftDetected.")
+    how: str = Field(
+        description="`matches`: the swarm runs it as intended; `gone`: an unknown service "
+        "no longer runs."
+    )
+
+
 class ApprovalGranted(Event):
     """Someone approved a deployment to this protected environment: one digest, one evidence."""
 

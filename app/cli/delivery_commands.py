@@ -22,9 +22,12 @@ from app.delivery.rollout import Progress, waits_of
 from app.pipeline.deploy import parse_period
 from app.services.delivery import (
     approve_and_drive,
+    check_drift,
     deploy,
     open_desk,
     promote,
+    release_pin,
+    rollback,
     swarm_pool,
     waiting_request,
     waive,
@@ -43,6 +46,9 @@ def register(app: typer.Typer) -> None:
     app.command("approve")(approve_command)
     app.command("reject")(reject_command)
     app.command("environment")(environment_command)
+    app.command("rollback")(rollback_command)
+    app.command("unpin")(unpin_command)
+    app.command("drift")(drift_command)
 
 
 @contextmanager
@@ -185,8 +191,63 @@ def environment_command(
         for name in sorted(config.services):
             service = state.service(name)
             running = service.running.image_digest if service.running else "nothing"
-            typer.echo(f"{name}: runs {running}")
+            pin = (
+                f" (pinned by {service.pin.pinned_by}: {service.pin.reason})" if service.pin else ""
+            )
+            typer.echo(f"{name}: runs {running}{pin}")
             pending = service.open_request()
             if pending is not None:
                 waits = waits_of(desk, config, pending) if pending.status == "waiting" else []
                 show(Progress(pending, tuple(waits)))
+
+
+def rollback_command(
+    environment: Annotated[str, typer.Argument(help="The environment.")],
+    service: Annotated[str, typer.Argument(help="The service to roll back.")],
+    reason: Annotated[str, typer.Option(help="Why; recorded, and the pin's reason.")],
+    to: Annotated[
+        str | None, typer.Option("--to", help="An earlier digest; default the previous one.")
+    ] = None,
+) -> None:
+    """Return a service to an earlier digest and pin it there until `shiplog unpin`."""
+    with cli_desk() as (context, desk):
+        done = rollback(
+            desk, environment, service, context.settings.whoami(), reason=reason, to_digest=to
+        )
+    typer.echo(
+        f"{service} in {environment}: {done.from_digest} -> {done.to_digest}: "
+        f"{done.result.outcome} ({done.result.message}); pinned at {done.to_digest}"
+    )
+    if done.result.outcome != "converged":
+        raise typer.Exit(1)
+
+
+def unpin_command(
+    environment: Annotated[str, typer.Argument(help="The environment.")],
+    service: Annotated[str, typer.Argument(help="The pinned service.")],
+    reason: Annotated[str, typer.Option(help="Why; recorded.")],
+) -> None:
+    """Let a pinned service receive other digests again."""
+    with cli_desk() as (context, desk):
+        pin = release_pin(desk, environment, service, context.settings.whoami(), reason=reason)
+    typer.echo(f"{service} in {environment} is no longer pinned at {pin.image_digest}")
+
+
+def drift_command(
+    environment: Annotated[str, typer.Argument(help="The environment.")],
+) -> None:
+    """Compare what the swarm runs with what the ledger says; exit 1 if they differ."""
+    with cli_desk() as (context, desk):
+        report = check_drift(desk, environment, context.settings.whoami())
+    for drift in report.drifts:
+        seen = drift.observed
+        have = f"runs {seen.image_digest} x{seen.replicas}" if seen else "does not run"
+        want = drift.intended
+        should = f"; should run {want.image_digest} x{want.replicas}" if want else ""
+        typer.echo(f"{drift.service}: {', '.join(drift.differences)}: {have}{should}")
+    for service in report.resolved:
+        typer.echo(f"{service}: runs as intended again")
+    if not report.drifts:
+        typer.echo(f"{environment}: the swarm runs what the ledger says")
+        return
+    raise typer.Exit(1)

@@ -23,6 +23,10 @@ from events.vocabulary import (
     DeploymentStarted,
     DeploymentSucceeded,
     DeploymentTimedOut,
+    DriftDetected,
+    DriftResolved,
+    EnvironmentPinned,
+    EnvironmentUnpinned,
     EvidenceItem,
     PromotionRefused,
     RolledBack,
@@ -96,6 +100,16 @@ class Stint:
         return ((self.until or now) - self.since).total_seconds()
 
 
+@dataclass(frozen=True)
+class Pin:
+    """A service held at one digest (by a rollback, usually) until someone unpins it."""
+
+    image_digest: str
+    reason: str
+    pinned_by: str
+    pinned_at: datetime
+
+
 @dataclass
 class ServiceState:
     """One service of an environment."""
@@ -103,6 +117,7 @@ class ServiceState:
     name: str
     requests: dict[str, Request] = field(default_factory=dict)
     stints: list[Stint] = field(default_factory=list)
+    pin: Pin | None = None
 
     @property
     def running(self) -> Stint | None:
@@ -118,6 +133,16 @@ class ServiceState:
         done = ("succeeded", "rolled_back")
         found = [r for r in self.requests.values() if r.image_digest == digest and r.status in done]
         return found[-1] if found else None
+
+    def earlier_digests(self) -> list[str]:
+        """Digests that ran here successfully before what runs now, most recent first."""
+        running = self.running.image_digest if self.running else None
+        found: list[str] = []
+        for stint in reversed(self.stints):
+            digest = stint.image_digest
+            if stint.ended_by != "rolled_back" and digest != running and digest not in found:
+                found.append(digest)
+        return found
 
     def successful_stints(self, digest: str) -> list[Stint]:
         """The stretches `digest` ran here that were not ended by a rollback."""
@@ -144,6 +169,7 @@ class EnvironmentState:
     version: int = -1  # the stream's last version; appends that decide expect it
     services: dict[str, ServiceState] = field(default_factory=dict)
     waivers: list[Waiver] = field(default_factory=list)
+    drift: dict[str, DriftDetected] = field(default_factory=dict)  # open drift, by service
 
     @property
     def expected(self) -> ExpectedVersion:
@@ -188,11 +214,21 @@ class EnvironmentState:
         service_name = getattr(data, "service", None)
         if not isinstance(service_name, str):
             return
+        if isinstance(data, DriftDetected):
+            self.drift[service_name] = data
+            return
+        if isinstance(data, DriftResolved):
+            self.drift.pop(service_name, None)
+            return
         service = self.services.setdefault(service_name, ServiceState(service_name))
         if isinstance(data, DeploymentRequested):
             service.requests[data.deployment_id] = _request(data, event)
         elif isinstance(data, PromotionRefused):
             _end(service, data.deployment_id, "refused", at, data.reason)
+        elif isinstance(data, EnvironmentPinned):
+            service.pin = Pin(data.image_digest, data.reason, event.metadata.actor, at)
+        elif isinstance(data, EnvironmentUnpinned):
+            service.pin = None
         elif isinstance(data, ApprovalGranted | ApprovalRejected):
             _decided(service, data, event.metadata.actor, at)
         elif isinstance(data, DeploymentTimedOut):

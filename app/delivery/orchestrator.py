@@ -81,11 +81,8 @@ class Orchestrator(Protocol):
     def observe(self, name: str) -> ObservedService | None:
         """The service called `name`, if it exists."""
 
-    def services(self, environment: str) -> list[ObservedService]:
-        """Every service labelled as belonging to `environment`."""
-
-    def unlabelled(self, prefix: str) -> list[ObservedService]:
-        """Services whose names start with `prefix` but carry no environment label."""
+    def services(self, prefix: str) -> list[ObservedService]:
+        """Every service whose name starts with `prefix` (an environment's namespace)."""
 
     def rollback(self, name: str, *, timeout: float) -> Convergence:
         """Return the service to its previous spec and wait for it."""

@@ -26,7 +26,7 @@ from app.delivery.errors import (
 )
 from app.delivery.evidence import Evidence
 from app.delivery.gates import GATES, check_gates
-from app.delivery.ledger import Request
+from app.delivery.ledger import Pin, Request
 from app.delivery.rules import requires_refusals
 from app.pipeline.deploy import ServiceSettings
 from events.errors import WrongExpectedVersion
@@ -68,10 +68,13 @@ def refusals_of(
     ask: DeployAsk,
     evidence: Evidence | None,
     waived: frozenset[str],
+    pin: Pin | None = None,
 ) -> list[Refusal]:
     """Every rule and gate that refuses the ask, in a fixed order (`waived` gates skipped)."""
     now = desk.now()
     refusals: list[Refusal] = []
+    if pin is not None and pin.image_digest != ask.image_digest:
+        refusals.append(pinned_refusal(ask.service, pin))
     required = {name: desk.state(name) for name in environment.requires}
     refusals += requires_refusals(environment, required, ask.service, ask.image_digest, now)
     if evidence is None:
@@ -79,6 +82,15 @@ def refusals_of(
     else:
         refusals += check_gates(environment.gates, evidence, waived)
     return refusals
+
+
+def pinned_refusal(service: str, pin: Pin) -> Refusal:
+    """The refusal of any digest but the one a service is pinned at."""
+    return Refusal(
+        "pinned",
+        f"{service} is pinned at {pin.image_digest} by {pin.pinned_by} ({pin.reason}); "
+        "unpin it first (shiplog unpin)",
+    )
 
 
 def request_deployment(desk: Desk, ask: DeployAsk, actor: str) -> Request:
@@ -98,7 +110,8 @@ def request_deployment(desk: Desk, ask: DeployAsk, actor: str) -> Request:
         except NotDeliverable:
             evidence = None
         waived = state.waived(ask.image_digest, desk.now(), actor)
-        refusals = refusals_of(desk, environment, ask, evidence, waived)
+        pin = state.service(ask.service).pin
+        refusals = refusals_of(desk, environment, ask, evidence, waived, pin)
         if refusals:
             record_refusals(desk, environment.name, ask, evidence, refusals, actor)
             raise DeploymentRefused(environment.name, ask.service, ask.image_digest, refusals)

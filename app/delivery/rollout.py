@@ -1,10 +1,12 @@
 """Driving a requested deployment: what it waits for, then the rollout and its outcome.
 
 `advance` takes one decision for one deployment: it expires (DeploymentTimedOut) once
-`expires_at` passes while it still waits, keeps waiting while approvals, soak or a
-window hold it, and otherwise claims it by appending DeploymentStarted at the stream
-version it decided on: of several drivers (the CLI that asked, the server's worker, a
-runner) exactly one wins, and only that one rolls it out. The outcome is
+`expires_at` passes while it still waits; it is refused (PromotionRefused) if its
+service was pinned to another digest or its evidence now fails a gate; it keeps
+waiting while approvals, soak or a window hold it; and otherwise it claims it by
+appending DeploymentStarted at the stream version it decided on: of several drivers
+(the CLI that asked, the server's worker, a runner) exactly one wins, and only that
+one rolls it out. The outcome is
 DeploymentSucceeded, or DeploymentFailed and, when Swarm returned the service to the
 image it ran before, RolledBack from the new digest to that one.
 """
@@ -23,7 +25,12 @@ from app.delivery.errors import UnknownDeployment
 from app.delivery.gates import check_gates
 from app.delivery.ledger import EnvironmentState, Request
 from app.delivery.orchestrator import Convergence, OrchestratorError
-from app.delivery.requests import DeployAsk, record_refusals, request_deployment
+from app.delivery.requests import (
+    DeployAsk,
+    pinned_refusal,
+    record_refusals,
+    request_deployment,
+)
 from app.delivery.rules import Wait, approval_wait, soak_wait, window_wait
 from events.catalogue import Event
 from events.errors import WrongExpectedVersion
@@ -84,14 +91,14 @@ def advance(desk: Desk, environment_name: str, deployment_id: str) -> Progress:
         return Progress(request)
     if desk.now() >= request.expires_at:
         return Progress(_expire(desk, environment, request, state))
-    waits = waits_of(desk, environment, request)
-    if waits:
-        return Progress(request, tuple(waits))
+    # A pin, or evidence that changed while it waited (a new scan, say), refuses it now.
     evidence = desk.evidence.evidence_of(request.image_digest)
     waived = state.waived(request.image_digest, desk.now(), request.requested_by)
     refusals = check_gates(environment.gates, evidence, waived)
+    pin = state.service(request.service).pin
+    if pin is not None and pin.image_digest != request.image_digest:
+        refusals.insert(0, pinned_refusal(request.service, pin))
     if refusals:
-        # The evidence changed while it waited (a new scan, say) and a gate now refuses it.
         ask = DeployAsk(
             environment.name,
             request.service,
@@ -108,6 +115,9 @@ def advance(desk: Desk, environment_name: str, deployment_id: str) -> Progress:
             request.deployment_id,
         )
         return Progress(_request(desk.state(environment.name), deployment_id))
+    waits = waits_of(desk, environment, request)
+    if waits:
+        return Progress(request, tuple(waits))
     started = DeploymentStarted(
         deployment_id=request.deployment_id,
         service=request.service,

@@ -33,7 +33,6 @@ from docker.types import (
 )
 
 from app.delivery.orchestrator import (
-    ENVIRONMENT_LABEL,
     LABEL_PREFIX,
     Convergence,
     ObservedService,
@@ -131,21 +130,11 @@ class Swarm:
         service = self._service(name)
         return None if service is None else self._observed(service)
 
-    def services(self, environment: str) -> list[ObservedService]:
-        """Every service labelled as belonging to `environment`, by name."""
-        found = self.client.services.list(filters={"label": f"{ENVIRONMENT_LABEL}={environment}"})
-        return sorted((self._observed(s) for s in found), key=lambda s: s.name)
-
-    def unlabelled(self, prefix: str) -> list[ObservedService]:
-        """Services named `<prefix>…` that no environment label claims."""
-        found = self.client.services.list(filters={"name": prefix})
+    def services(self, prefix: str) -> list[ObservedService]:
+        """Every service whose name starts with `prefix`, by name."""
+        found = self.client.services.list(filters={"name": prefix})  # the engine: a substring
         return sorted(
-            (
-                self._observed(s)
-                for s in found
-                if s.name.startswith(prefix)
-                and ENVIRONMENT_LABEL not in (s.attrs["Spec"].get("Labels") or {})
-            ),
+            (self._observed(s) for s in found if s.name.startswith(prefix)),
             key=lambda s: s.name,
         )
 

@@ -19,11 +19,13 @@ from datetime import timedelta
 from app.config import Settings
 from app.delivery.decisions import approve, grant_waiver
 from app.delivery.desk import Desk
+from app.delivery.drift import DriftReport, reconcile
 from app.delivery.environments import Environment, load_environments
 from app.delivery.errors import UnknownDeployment
-from app.delivery.ledger import Request, Waiver
+from app.delivery.ledger import Pin, Request, Waiver
 from app.delivery.orchestrator import Orchestrator
 from app.delivery.requests import DeployAsk, promotion_ask, request_deployment
+from app.delivery.rollbacks import Rollback, roll_back, unpin
 from app.delivery.rollout import Progress, deliver, follow
 from app.delivery.swarm import SwarmPool
 from app.engine import connect
@@ -169,3 +171,39 @@ def delivery_worker(make_desk: Callable[[], Desk], stop: threading.Event, interv
             advance_waiting(make_desk())
         except Exception:  # a broken environments file or an unreachable swarm: try again
             logger.exception("the delivery worker could not advance waiting deployments")
+
+
+def rollback(
+    desk: Desk,
+    environment: str,
+    service: str,
+    actor: str,
+    *,
+    reason: str,
+    to_digest: str | None = None,
+) -> Rollback:
+    """Return the service to an earlier digest and pin it there (app/delivery/rollbacks.py)."""
+    return roll_back(desk, environment, service, actor, reason=reason, to_digest=to_digest)
+
+
+def release_pin(desk: Desk, environment: str, service: str, actor: str, *, reason: str) -> Pin:
+    """Let the service receive other digests again."""
+    return unpin(desk, environment, service, actor, reason=reason)
+
+
+def check_drift(desk: Desk, environment: str, actor: str) -> DriftReport:
+    """Compare the environment's swarm with the ledger and record what changed."""
+    return reconcile(desk, environment, actor)
+
+
+def drift_worker(
+    make_desk: Callable[[], Desk], stop: threading.Event, interval: float, actor: str
+) -> None:
+    """Until `stop`: every `interval` seconds, check every environment for drift (as `actor`)."""
+    while not stop.wait(interval):
+        try:
+            desk = make_desk()
+            for environment in desk.config.environments:
+                reconcile(desk, environment.name, actor)
+        except Exception:  # a broken environments file or an unreachable swarm: try again
+            logger.exception("the drift reconciler could not compare the swarms")

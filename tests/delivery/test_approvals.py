@@ -18,7 +18,7 @@ from app.delivery.desk import Desk
 from app.delivery.rollout import advance
 from app.projections import projector
 from app.services.access import Role
-from app.services.delivery import deploy, promote
+from app.services.delivery import advance_waiting, deploy, promote
 from events.store import EventStore
 from events.vocabulary import (
     ApprovalGranted,
@@ -186,7 +186,7 @@ def test_soak_time_and_freeze_windows_hold_a_promotion_until_they_pass(
     assert production_types(store) == ["DeploymentRequested"]
 
     saturday = friday + timedelta(hours=4, minutes=5)
-    done = advance(dataclasses.replace(desk, now=lambda: saturday), "production",
-                   soaking.request.deployment_id)  # fmt: skip
+    (done,) = advance_waiting(dataclasses.replace(desk, now=lambda: saturday))  # serve's worker
+    assert done.request.deployment_id == soaking.request.deployment_id
     assert done.request.status == "succeeded"
     assert swarm_image(swarm, f"{namespace}-prd-web") == f"{images.repository}@{images['v1']}"

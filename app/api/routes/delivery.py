@@ -17,8 +17,12 @@ from app.api.schemas.delivery import (
     ApprovalIn,
     DeployIn,
     DeploymentStateOut,
+    DriftOut,
     PromoteIn,
     RejectionIn,
+    RollbackIn,
+    RollbackOut,
+    UnpinIn,
     WaiverIn,
     WaiverOut,
 )
@@ -26,8 +30,16 @@ from app.delivery.decisions import approve, reject
 from app.delivery.errors import UnknownDeployment
 from app.delivery.requests import DeployAsk, promotion_ask
 from app.delivery.rollout import Progress, waits_of
-from app.deps import ApproverDep, DeployerDep, DeskDep
-from app.services.delivery import drive, request_only, waive
+from app.deps import ApproverDep, DeployerDep, DeskDep, OperatorDep
+from app.services.delivery import (
+    check_drift,
+    drive,
+    release_pin,
+    request_only,
+    rollback,
+    waive,
+)
+from events.vocabulary import SwarmState
 
 router = APIRouter(prefix="/api", tags=["delivery"])
 
@@ -157,3 +169,65 @@ def post_rejection(
     """As an approver, reject a waiting deployment; it ends without starting."""
     request = reject(desk, environment, deployment_id, who.actor, reason=body.reason)
     return DeploymentStateOut.of(environment, Progress(request))
+
+
+@router.post(
+    "/environments/{environment}/rollbacks",
+    responses={**UNKNOWN, 409: {"description": "Nothing earlier to return to, or a rollout runs."}},
+)
+def post_rollback(
+    environment: EnvironmentPath, body: RollbackIn, desk: DeskDep, who: DeployerDep
+) -> RollbackOut:
+    """Return a service to an earlier digest (waiting for the swarm) and pin it there."""
+    done = rollback(
+        desk, environment, body.service, who.actor, reason=body.reason, to_digest=body.to_digest
+    )
+    return RollbackOut(
+        service=done.service,
+        from_digest=done.from_digest,
+        to_digest=done.to_digest,
+        outcome=done.result.outcome,
+        message=done.result.message,
+    )
+
+
+@router.post("/environments/{environment}/unpins", status_code=status.HTTP_204_NO_CONTENT)
+def post_unpin(
+    environment: EnvironmentPath, body: UnpinIn, desk: DeskDep, who: DeployerDep
+) -> None:
+    """Let a pinned service receive other digests again."""
+    release_pin(desk, environment, body.service, who.actor, reason=body.reason)
+
+
+@router.post("/environments/{environment}/drift-checks")
+def post_drift_check(
+    environment: EnvironmentPath, desk: DeskDep, who: OperatorDep
+) -> list[DriftOut]:
+    """Compare the swarm with the ledger now, record what changed, and list the drift."""
+    report = check_drift(desk, environment, who.actor)
+    return [drift_out(d.service, d.differences, d.observed, d.intended) for d in report.drifts]
+
+
+@router.get("/environments/{environment}/drift")
+def get_drift(environment: EnvironmentPath, desk: DeskDep) -> list[DriftOut]:
+    """The drift the last check recorded and that has not been resolved since."""
+    desk.config.environment(environment)
+    open_drift = desk.state(environment).drift
+    return [
+        drift_out(d.service, d.differences, d.observed, d.intended) for d in open_drift.values()
+    ]
+
+
+def drift_out(
+    service: str,
+    differences: tuple[str, ...],
+    observed: SwarmState | None,
+    intended: SwarmState | None,
+) -> DriftOut:
+    """The answer for one drifted service."""
+    return DriftOut(
+        service=service,
+        differences=list(differences),
+        observed=None if observed is None else observed.model_dump(),
+        intended=None if intended is None else intended.model_dump(),
+    )

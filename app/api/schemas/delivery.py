@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -133,3 +133,45 @@ class RejectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Text = Field(description="Recorded with the rejection.")
+
+
+class RollbackIn(BaseModel):
+    """Return a service to an earlier digest and pin it there."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service: Name = Field(description="The service.")
+    reason: Text = Field(description="Why; recorded, and the pin's reason.")
+    to_digest: str | None = Field(
+        default=None, pattern=DIGEST_PATTERN, description="An earlier digest; default the previous."
+    )
+
+
+class RollbackOut(BaseModel):
+    """How the rollback ended."""
+
+    service: str = Field(description="The service.")
+    from_digest: str = Field(description="What it ran before.")
+    to_digest: str = Field(description="What it was returned to (and is pinned at).")
+    outcome: str = Field(description="`converged`, `rolled_back` or `failed`.")
+    message: str = Field(description="What the orchestrator said.")
+
+
+class UnpinIn(BaseModel):
+    """Release a pinned service."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service: Name = Field(description="The service.")
+    reason: Text = Field(description="Why; recorded.")
+
+
+class DriftOut(BaseModel):
+    """One service that does not run as the ledger says, or that the ledger does not know."""
+
+    service: str = Field(description="The service, or the swarm's name of an unknown one.")
+    differences: list[str] = Field(
+        description="`missing`, `image`, `replicas`, `labels`, `unknown`."
+    )
+    observed: dict[str, Any] | None = Field(description="What the swarm runs.")
+    intended: dict[str, Any] | None = Field(description="What the ledger says should run.")

@@ -25,7 +25,7 @@ from app.delivery.errors import (
 )
 from app.delivery.requests import DeployAsk, promotion_ask
 from app.deps import ApproverDep, DeployerDep, DeskDep
-from app.services.delivery import drive, request_only
+from app.services.delivery import drive, release_pin, request_only, rollback
 from app.web.errors import PageError
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -131,4 +131,31 @@ def reject_html(
     """The environment page's Reject, with the reason typed there."""
     with as_page():
         reject(desk, environment, deployment_id, who.actor, reason=field(form, "reason"))
+    return to_environment(environment)
+
+
+@router.post("/environments/{environment}/rollback")
+def rollback_html(
+    environment: str, form: Form, desk: DeskDep, who: DeployerDep
+) -> RedirectResponse:
+    """The environment page's Roll back: to the digest chosen, with the reason typed there."""
+    with as_page():
+        rollback(
+            desk,
+            environment,
+            field(form, "service"),
+            who.actor,
+            reason=field(form, "reason"),
+            to_digest=form.get("to_digest") or None,
+        )
+    return to_environment(environment)
+
+
+@router.post("/environments/{environment}/unpin")
+def unpin_html(environment: str, form: Form, desk: DeskDep, who: DeployerDep) -> RedirectResponse:
+    """The environment page's Unpin."""
+    with as_page():
+        release_pin(
+            desk, environment, field(form, "service"), who.actor, reason=field(form, "reason")
+        )
     return to_environment(environment)

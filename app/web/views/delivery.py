@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from app.delivery.desk import Desk
 from app.delivery.environments import Environment
 from app.delivery.errors import UnknownEnvironment
-from app.delivery.ledger import Request
+from app.delivery.ledger import Pin, Request
 from app.delivery.rollout import waits_of
 from app.delivery.rules import Wait
+from events.vocabulary import DriftDetected
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,9 @@ class ServicePanel:
     waits: list[Wait] = field(default_factory=list)
     promotions: list[Promotion] = field(default_factory=list)
     recent: list[Request] = field(default_factory=list)
+    pin: Pin | None = None
+    earlier: list[str] = field(default_factory=list)  # digests a rollback may return to
+    drift: DriftDetected | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class DeliveryPanel:
     environment: str
     rules: list[str]
     services: list[ServicePanel]
+    unknown: list[DriftDetected] = field(default_factory=list)  # swarm services nobody intended
 
 
 def _rules(environment: Environment) -> list[str]:
@@ -94,9 +99,21 @@ def delivery_panel(desk: Desk, name: str) -> DeliveryPanel | None:
         ]
         recent = list(reversed(current.requests.values()))[:10]
         panels.append(
-            ServicePanel(service, settings.strategy, running, pending, waits, promotions, recent)
+            ServicePanel(
+                service,
+                settings.strategy,
+                running,
+                pending,
+                waits,
+                promotions,
+                recent,
+                pin=current.pin,
+                earlier=[d for d in current.earlier_digests() if current.request_of(d)],
+                drift=state.drift.get(service),
+            )
         )
-    return DeliveryPanel(name, _rules(environment), panels)
+    unknown = [d for d in state.drift.values() if d.differences == ("unknown",)]
+    return DeliveryPanel(name, _rules(environment), panels, unknown)
 
 
 def deploy_targets(desk: Desk) -> list[tuple[str, str]]:
