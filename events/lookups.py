@@ -263,6 +263,22 @@ def by_data_field(
     return {str(event.data[name]): event for event in map(stored, rows)}
 
 
+def with_data_value(
+    conn: psycopg.Connection[Any],
+    types: Sequence[str],
+    name: str,
+    value: str,
+    limit: int = 100,
+) -> list[StoredEvent]:
+    """The first `limit` events of `types` whose data field `name` equals `value`, in order."""
+    statement = sql.SQL(
+        "SELECT {columns} FROM events WHERE type = ANY(%s) AND {key} = %s AND {horizon} "
+        "ORDER BY tx_id, position LIMIT %s"
+    ).format(columns=sql.SQL(STORED_COLUMNS), key=_data_field(name), horizon=sql.SQL(HORIZON))
+    rows = conn.execute(statement, (list(types), value, limit)).fetchall()
+    return [stored(row) for row in rows]
+
+
 def preceding(
     conn: psycopg.Connection[Any],
     points: Sequence[tuple[str, int, str]],

@@ -373,6 +373,13 @@ class EventStore:
         with self._pool.connection() as conn:
             return lookups.by_data_field(conn, types, name, values, first=first, present=present)
 
+    def with_data_value(
+        self, types: Sequence[str], name: str, value: str, limit: int = 100
+    ) -> list[StoredEvent]:
+        """The first `limit` events of `types` whose data field `name` is `value`, in order."""
+        with self._pool.connection() as conn:
+            return lookups.with_data_value(conn, types, name, value, limit)
+
     def preceding(
         self, points: Sequence[tuple[str, int, str]], types: Sequence[str], name: str
     ) -> list[StoredEvent | None]:

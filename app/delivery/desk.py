@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 
 from app.delivery.environments import DeliveryConfig, Environment
 from app.delivery.evidence import EvidenceReader
@@ -38,15 +39,24 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class Desk:
-    """The environments, the ledger, the evidence, a swarm per environment, secrets, a clock."""
+    """The environments, the ledger, the evidence, a swarm per environment, secrets, a clock.
 
-    config: DeliveryConfig
+    The environments file is read when first needed (`config`), so that a page which
+    only shows a run is not broken by a mistake in that file.
+    """
+
+    load_config: Callable[[], DeliveryConfig]
     store: EventStore
     evidence: EvidenceReader
     orchestrator_for: Callable[[Environment], Orchestrator]
     secret_values: Callable[[Sequence[str]], Mapping[str, str]] = field(default=lambda names: {})
     now: Callable[[], datetime] = utc_now
     poll_seconds: float = 1.0
+
+    @cached_property
+    def config(self) -> DeliveryConfig:
+        """The environments file, read once per desk (EnvironmentsError if it is refused)."""
+        return self.load_config()
 
     def state(self, environment: str) -> EnvironmentState:
         """The environment's stream, folded."""

@@ -44,14 +44,9 @@ from app.pipeline.checks import render_loc
 from app.pipeline.deploy import Period, ServiceSettings
 from app.pipeline.document import YamlSyntaxError, compose
 from app.pipeline.errors import PipelineError, Problem
-from app.pipeline.fields import Globs, ServiceName, Severity
+from app.pipeline.fields import EnvironmentName, Globs, ServiceName, Severity
 from app.pipeline.model import DEFER_CHECKS
 from app.pipeline.parts import FrozenModel, Loc
-
-EnvironmentName = Annotated[
-    str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
-]
-"""An environment's name: lowercase letters, digits and '-', at most 32 characters."""
 
 ActorName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@+:/-]*$")]
 

@@ -145,6 +145,17 @@ def advance(desk: Desk, environment_name: str, deployment_id: str) -> Progress:
     return Progress(_request(desk.state(environment.name), deployment_id))
 
 
+def withdraw(desk: Desk, environment_name: str, deployment_id: str) -> Request:
+    """End a deployment that still waits because whoever waited for it gave up (a pipeline's
+    deploy step ran out of time or was cancelled): DeploymentTimedOut, naming its waits."""
+    environment = desk.config.environment(environment_name)
+    state = desk.state(environment.name)
+    request = _request(state, deployment_id)
+    if request.status != "waiting":
+        return request
+    return _expire(desk, environment, request, state)
+
+
 def _expire(
     desk: Desk, environment: Environment, request: Request, state: EnvironmentState
 ) -> Request:

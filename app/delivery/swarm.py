@@ -160,7 +160,7 @@ class Swarm:
         container = SwarmContainerSpec(
             image=spec.image,
             command=list(spec.command) if spec.command else None,
-            env=[f"{key}={value}" for key, value in sorted(settings.environment.items())],
+            env=[f"{key}={value}" for key, value in sorted(settings.env.items())],
             labels=dict(spec.labels),
             secrets=self._secrets(spec),
             healthcheck=_healthcheck(settings.health) if settings.health else None,

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.delivery.desk import Desk
 from app.executor.actions.containers import RunContext, cleanup_run, prepare_run, start_services
 from app.executor.actions.errors import StepFailed
 from app.executor.actions.masking import Masker
@@ -29,7 +30,7 @@ from app.executor.checkout import check_out_run
 from app.executor.dispatch import Dispatcher, ms_since
 from app.executor.hooks import Hooks
 from app.executor.kinds.base import RunEnv
-from app.executor.runs import RunInterrupted, RunLedger, RunRecorder
+from app.executor.runs import RunInterrupted, RunLedger, RunRecorder, run_stream
 from app.executor.scheduling import run_graph
 from app.executor.source import SourceError
 from app.executor.watcher import CancelWatcher
@@ -62,6 +63,7 @@ class RunExecution:
     observers: Observers
     hooks: Hooks = field(default_factory=Hooks)
     osv_dir: Path | None = None
+    desks: Callable[[], Desk] | None = None
 
     @property
     def run_id(self) -> str:
@@ -134,6 +136,9 @@ class RunExecution:
             record=self.record,
             app_url=self.app_url,
             osv_dir=self.osv_dir,
+            requested_by=self._requested_by(),
+            desks=self.desks,
+            before_deploy=self._before_deploy,
         )
         if pipeline.services:
             start_services(
@@ -152,6 +157,17 @@ class RunExecution:
             run_step=dispatcher.run,
             skipped=self._skipped,
         )
+
+    def _requested_by(self) -> str:
+        """Who queued the run (its RunQueued's actor)."""
+        first = self.ledger.store.first_events([run_stream(self.run_id)])
+        queued = first.get(run_stream(self.run_id))
+        return queued.metadata.actor if queued is not None else "unknown"
+
+    def _before_deploy(self) -> None:
+        """What runs before a deploy step asks for a deployment (provenance signing)."""
+        for hook in self.hooks.before_deploy:
+            hook(self.run_id, self.record)
 
     def _skipped(self, step: Step, reason: str) -> None:
         self.record(StepSkipped(step=step.name, reason=reason))

@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 import psycopg
 
 from app.config import Settings
+from app.delivery.desk import Desk
 from app.engine import engine_version
 from app.executor import leases
 from app.executor.actions.containers import cleanup_run
@@ -61,6 +62,7 @@ class Runner:
     client: Any
     name: str
     observers: Observers = field(default_factory=Observers)
+    desks: Callable[[], Desk] | None = None  # what deploy steps decide with; None: no deploys
     _active: dict[str, threading.Thread] = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
@@ -109,6 +111,7 @@ class Runner:
                 observers=self.observers,
                 hooks=self.hooks,
                 osv_dir=self.settings.osv_dir,
+                desks=self.desks,
             ).execute()
         finally:
             with self._lock:

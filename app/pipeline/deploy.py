@@ -209,7 +209,7 @@ class ServiceSettings(FrozenModel):
         description="Published ports. Blue/green and canary publish the first one on their "
         "proxy, which forwards to `target` of the version it chooses.",
     )
-    environment: dict[EnvName, str] = Field(
+    env: dict[EnvName, str] = Field(
         default_factory=dict,
         description="Environment variables of the tasks; recorded in the ledger as given, so "
         "anything secret belongs in `secrets`.",

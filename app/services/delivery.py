@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from app.config import Settings
@@ -35,6 +36,7 @@ from app.queries.evidence import LedgerEvidence
 from events.store import EventStore
 
 Report = Callable[[Progress], None]
+DeskFactory = Callable[[], Desk]
 logger = logging.getLogger(__name__)
 
 
@@ -44,7 +46,6 @@ def _quiet(progress: Progress) -> None:
 
 def open_desk(settings: Settings, store: EventStore, swarms: SwarmPool, app_url: str) -> Desk:
     """The desk every delivery command works with, from the settings and the environments file."""
-    config = load_environments(settings.environments_path)
     trusted = [load_or_create_attestation_key(settings).public_key()]
     secrets = SecretStore(app_url)
 
@@ -52,13 +53,23 @@ def open_desk(settings: Settings, store: EventStore, swarms: SwarmPool, app_url:
         return swarms.for_host(environment.target.docker_host)
 
     return Desk(
-        config=config,
+        load_config=lambda: load_environments(settings.environments_path),
         store=store,
         evidence=LedgerEvidence(store, trusted),
         orchestrator_for=orchestrator_for,
         secret_values=secrets.values,
         poll_seconds=settings.delivery_poll_interval,
     )
+
+
+@contextmanager
+def desk_factory(settings: Settings, store: EventStore, app_url: str) -> Iterator[DeskFactory]:
+    """Makes desks (the environments file read anew each time) for runners' deploy steps."""
+    swarms = swarm_pool()
+    try:
+        yield lambda: open_desk(settings, store, swarms, app_url)
+    finally:
+        swarms.close()
 
 
 def swarm_pool() -> SwarmPool:

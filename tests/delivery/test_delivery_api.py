@@ -101,3 +101,19 @@ def test_delivery_requests_that_name_nothing_known_are_clear_errors(
     assert empty.status_code == 404 and "runs nothing in staging" in empty.json()["detail"]
     page = client.post("/deliveries", data={"target": "qa/web", "image_digest": digest})
     assert page.status_code == 404 and "no environment" in page.text
+
+
+def test_a_broken_environments_file_refuses_delivery_but_leaves_the_pages_up(
+    client: TestClient, settings: Settings, store: EventStore
+) -> None:
+    settings.environments_path.parent.mkdir(parents=True, exist_ok=True)
+    settings.environments_path.write_text("environments:\n  - name: staging\n    soak: soon\n")
+    digest = "sha256:" + "ab" * 32
+    refused = client.post(
+        "/api/environments/staging/deployments", json={"service": "web", "image_digest": digest}
+    )
+    assert refused.status_code == 503
+    assert "environments.yml:3:11: environments[0].soak: 'soon' is not a period" in refused.text
+    projector(store).catch_up_all()
+    page = client.get("/environments")
+    assert page.status_code == 200

@@ -21,6 +21,8 @@ def run_push(env: RunEnv, step: PushStep, log: LogSink) -> StepResult:
         )
     image_id = env.image_id(spec.image)
     for pushed in run_push_step(env.ctx, step, image_id=image_id, credentials=credentials, log=log):
+        if image_id is not None:
+            env.pushed.setdefault(image_id, []).append(pushed.digest)
         env.record(
             ImagePushed(
                 step=step.name,

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse
 from app.deps import DeskDep, StoreDep
 from app.queries.environments import environment_names
 from app.web.templating import render
-from app.web.views.delivery import delivery_panel
+from app.web.views.delivery import delivery_panel, environments_problem
 from app.web.views.environments import environment_page
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -17,7 +17,7 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 @router.get("/environments", response_class=HTMLResponse)
 def environments_html(request: Request, store: StoreDep, desk: DeskDep) -> HTMLResponse:
     """Every configured environment in delivery order, then any other that saw a deployment."""
-    configured = desk.config.names
+    configured = [] if environments_problem(desk) else desk.config.names
     names = configured + [n for n in environment_names(store) if n not in configured]
     return render(request, "environments.html", {"title": "Environments", "names": names})
 
@@ -25,7 +25,13 @@ def environments_html(request: Request, store: StoreDep, desk: DeskDep) -> HTMLR
 @router.get("/environments/{name}", response_class=HTMLResponse)
 def environment_html(request: Request, store: StoreDep, desk: DeskDep, name: str) -> HTMLResponse:
     """One environment: delivery, services now, deployment history, rollbacks and incidents."""
-    panel = delivery_panel(desk, name)
+    problem = environments_problem(desk)
+    panel = None if problem else delivery_panel(desk, name)
     view = environment_page(store, name, configured=panel is not None)
-    context = {"title": f"Environment {name}", "view": view, "delivery": panel}
+    context = {
+        "title": f"Environment {name}",
+        "view": view,
+        "delivery": panel,
+        "delivery_problem": problem,
+    }
     return render(request, "environment.html", context)

@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from app.delivery.desk import Desk
-from app.delivery.environments import Environment
+from app.delivery.environments import Environment, EnvironmentsError
 from app.delivery.errors import UnknownEnvironment
 from app.delivery.ledger import Pin, Request
 from app.delivery.rollout import waits_of
 from app.delivery.rules import Wait
+from app.queries.delivery import run_deployments
+from events.store import EventStore
 from events.vocabulary import DriftDetected
 
 
@@ -119,3 +121,40 @@ def delivery_panel(desk: Desk, name: str) -> DeliveryPanel | None:
 def deploy_targets(desk: Desk) -> list[tuple[str, str]]:
     """Every (environment, service) the environments file configures, in delivery order."""
     return [(e.name, s) for e in desk.config.environments for s in sorted(e.services)]
+
+
+@dataclass(frozen=True)
+class RunDelivery:
+    """A deployment a run's deploy step asked for, where it stands and what it waits for."""
+
+    environment: str
+    request: Request
+    waits: list[Wait]
+
+
+def run_deliveries(desk: Desk, store: EventStore, run_id: str) -> list[RunDelivery]:
+    """The deployments the run asked for, each as its environment's stream has it now."""
+    found = []
+    for asked in run_deployments(store, run_id):
+        request = desk.state(asked.environment).request(asked.deployment_id)
+        if request is None:
+            continue
+        waits: list[Wait] = []
+        if request.status == "waiting":
+            try:
+                environment = desk.config.environment(asked.environment)
+            except UnknownEnvironment:
+                environment = None  # no longer configured: shown without its waits
+            if environment is not None:
+                waits = waits_of(desk, environment, request)
+        found.append(RunDelivery(asked.environment, request, waits))
+    return found
+
+
+def environments_problem(desk: Desk) -> str | None:
+    """Why the environments file cannot be used, if it cannot; the pages then show the rest."""
+    try:
+        desk.config  # noqa: B018  # reading it is the check
+    except EnvironmentsError as error:
+        return f"the environments file is refused: {error}"
+    return None
