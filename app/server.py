@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
 
         worker = threading.Thread(
             target=delivery_worker,
-            args=(make_desk, stop, settings.delivery_poll_interval),
+            args=(make_desk, stop, settings.delivery_poll_interval, settings.whoami()),
             name="shiplog-delivery",
             daemon=True,
         )

@@ -593,6 +593,95 @@ class RolledBack(Event):
     )
 
 
+Colour = Literal["blue", "green"]
+
+
+class TrafficSwitched(Event):
+    """A blue/green or canary service's proxy now sends all traffic to one colour."""
+
+    categories = ENV
+    deployment_id: str = Field(description="The deployment (or rollback's deployment) it ends.")
+    service: str = Field(description="The service.")
+    to_colour: Colour = Field(description="The colour that gets the traffic now.")
+    image_digest: str = Field(description="The digest that colour runs.")
+    from_colour: Colour | None = Field(
+        default=None, description="The colour that had it, kept as a standby; null at first."
+    )
+    from_digest: str | None = Field(default=None, description="The digest that colour runs.")
+
+
+class StandbyRetired(Event):
+    """The previous colour of a blue/green or canary service, kept for rollback, was stopped."""
+
+    categories = ENV
+    service: str = Field(description="The service.")
+    colour: Colour = Field(description="The colour scaled to zero.")
+    image_digest: str = Field(description="The digest it ran.")
+
+
+class CanaryStepStarted(Event):
+    """A canary's weight was raised: this share of the traffic now goes to the new digest."""
+
+    categories = ENV
+    deployment_id: str = Field(description="The canary deployment.")
+    service: str = Field(description="The service.")
+    step: int = Field(description="The step, counting from 1.")
+    weight: int = Field(description="The percentage of the traffic the new digest gets (1-100).")
+    pause_ms: int = Field(description="How long the step is held and measured, in milliseconds.")
+
+
+class ProbeResult(Value):
+    """One HTTP probe of a canary, through the proxy's preview entry."""
+
+    path: str = Field(description="The path requested.")
+    status: int | None = Field(description="The HTTP status answered; null if none.")
+
+
+class AnalysisMeasured(Event):
+    """One measurement of a canary step: the new digest's traffic, errors and latency, judged."""
+
+    categories = ENV
+    deployment_id: str = Field(description="The canary deployment.")
+    service: str = Field(description="The service.")
+    step: int = Field(description="The step measured, counting from 1.")
+    weight: int = Field(description="Its weight, in percent.")
+    requests: int = Field(description="Responses the new digest's servers gave in the interval.")
+    errors: int = Field(description="Of those, 5xx responses.")
+    error_rate_bp: int = Field(
+        description="errors / requests in basis points (1/100 of a percent); 0 without requests."
+    )
+    latency_ms: int | None = Field(
+        default=None, description="The servers' mean response time, in ms; null if unknown."
+    )
+    probes: tuple[ProbeResult, ...] = Field(default=(), description="The probes and answers.")
+    passed: bool = Field(description="True if every threshold held.")
+    reasons: tuple[str, ...] = Field(
+        default=(), description="Which thresholds did not hold, each with its figures."
+    )
+    failures: int = Field(description="Failed measurements of this rollout so far.")
+
+
+class CanaryPromoted(Event):
+    """Every step of a canary passed its analysis: the new digest gets all the traffic."""
+
+    categories = ENV
+    deployment_id: str = Field(description="The canary deployment.")
+    service: str = Field(description="The service.")
+    image_digest: str = Field(description="The digest promoted.")
+    steps: int = Field(description="How many steps it went through.")
+
+
+class CanaryAborted(Event):
+    """A canary failed its analysis (or could not go on): traffic went back to the old digest."""
+
+    categories = ENV
+    deployment_id: str = Field(description="The canary deployment.")
+    service: str = Field(description="The service.")
+    image_digest: str = Field(description="The digest that was aborted.")
+    step: int = Field(description="The step at which it was aborted, counting from 1.")
+    reason: str = Field(description="Why, with the figures.")
+
+
 class RollbackFailed(Event):
     """Someone asked to return a service to an earlier digest and the swarm did not get there."""
 

@@ -24,6 +24,7 @@ from app.delivery.orchestrator import (
     SERVICE_LABEL,
     ObservedService,
 )
+from app.delivery.proxied import PROXIED, proxied_names
 from events.catalogue import Event
 from events.vocabulary import DriftDetected, DriftResolved, SwarmState
 
@@ -57,7 +58,10 @@ class DriftReport:
 
 
 def intended_services(environment: Environment, state: EnvironmentState) -> dict[str, SwarmState]:
-    """What the ledger says runs, per service shiplog delivered (and is not mid-rollout)."""
+    """What the ledger says runs, per service shiplog delivered (and is not mid-rollout).
+
+    For a blue/green or canary service, that is its live colour's service.
+    """
     intended: dict[str, SwarmState] = {}
     for name, service in state.services.items():
         running = service.running
@@ -65,10 +69,14 @@ def intended_services(environment: Environment, state: EnvironmentState) -> dict
         origin = service.request_of(running.image_digest) if running else None
         if running is None or origin is None or (busy is not None and busy.status == "started"):
             continue
+        settings = read_settings(origin.settings)
+        swarm_name = service_name(environment, name)
+        if settings.strategy in PROXIED and service.live is not None:
+            swarm_name = proxied_names(environment, name).colours[service.live.colour]
         intended[name] = SwarmState(
-            swarm_service=service_name(environment, name),
+            swarm_service=swarm_name,
             image_digest=running.image_digest,
-            replicas=read_settings(origin.settings).replicas,
+            replicas=settings.replicas,
             labels={
                 ENVIRONMENT_LABEL: environment.name,
                 SERVICE_LABEL: name,
@@ -92,10 +100,12 @@ def compare(
     intended: Mapping[str, SwarmState],
     observed: Mapping[str, ObservedService],
     busy: frozenset[str] = frozenset(),
+    known: frozenset[str] = frozenset(),
 ) -> list[Drift]:
-    """Every intended service that runs otherwise, and every observed one nobody intended."""
+    """Every intended service that runs otherwise, and every observed one nobody intended
+    (`known` names are shiplog's without a digest to compare: proxies, standby colours)."""
     drifts = []
-    claimed = {state.swarm_service for state in intended.values()}
+    claimed = {state.swarm_service for state in intended.values()} | known
     for name, want in sorted(intended.items()):
         seen = observed.get(want.swarm_service)
         if seen is None:
@@ -137,7 +147,15 @@ def reconcile(desk: Desk, environment_name: str, actor: str) -> DriftReport:
         if (request := service.open_request()) is not None and request.status == "started"
     )
     intended = intended_services(environment, state)
-    report = DriftReport(environment.name, compare(intended, observed, busy))
+    known = frozenset(
+        swarm_name
+        for name in state.services
+        for swarm_name in (
+            proxied_names(environment, name).proxy,
+            *proxied_names(environment, name).colours.values(),
+        )
+    )
+    report = DriftReport(environment.name, compare(intended, observed, busy, known))
     events: list[Event] = []
     now_drifted = {drift.service: drift for drift in report.drifts}
     for drift in report.drifts:

@@ -63,6 +63,11 @@ class Target(FrozenModel):
         description="The Docker API of a swarm manager, e.g. `unix:///var/run/docker.sock` "
         "or `tcp://manager:2376`; null: `DOCKER_HOST`, else the local engine.",
     )
+    address: str = Field(
+        default="127.0.0.1",
+        description="Where shiplog reaches the ports the swarm publishes on its nodes (a "
+        "proxy's runtime API and metrics).",
+    )
     namespace: EnvironmentName | None = Field(
         default=None,
         description="Prefix of the Swarm service names (`<namespace>-<service>`); default: "

@@ -18,6 +18,7 @@ from events.streams import stream_name
 from events.vocabulary import (
     ApprovalGranted,
     ApprovalRejected,
+    Colour,
     DeploymentFailed,
     DeploymentRequested,
     DeploymentStarted,
@@ -30,6 +31,8 @@ from events.vocabulary import (
     EvidenceItem,
     PromotionRefused,
     RolledBack,
+    StandbyRetired,
+    TrafficSwitched,
     WaiverGranted,
 )
 
@@ -110,6 +113,15 @@ class Pin:
     pinned_at: datetime
 
 
+@dataclass(frozen=True)
+class ColourRun:
+    """One colour of a blue/green or canary service, the digest it runs, and since when."""
+
+    colour: Colour
+    image_digest: str
+    since: datetime
+
+
 @dataclass
 class ServiceState:
     """One service of an environment."""
@@ -118,6 +130,8 @@ class ServiceState:
     requests: dict[str, Request] = field(default_factory=dict)
     stints: list[Stint] = field(default_factory=list)
     pin: Pin | None = None
+    live: ColourRun | None = None  # the colour its proxy sends traffic to
+    standby: ColourRun | None = None  # the previous colour, kept for an instant rollback
 
     @property
     def running(self) -> Stint | None:
@@ -225,6 +239,13 @@ class EnvironmentState:
             service.requests[data.deployment_id] = _request(data, event)
         elif isinstance(data, PromotionRefused):
             _end(service, data.deployment_id, "refused", at, data.reason)
+        elif isinstance(data, TrafficSwitched):
+            service.live = ColourRun(data.to_colour, data.image_digest, at)
+            old = data.from_colour, data.from_digest
+            service.standby = ColourRun(old[0], old[1], at) if old[0] and old[1] else None
+        elif isinstance(data, StandbyRetired):
+            if service.standby is not None and service.standby.colour == data.colour:
+                service.standby = None
         elif isinstance(data, EnvironmentPinned):
             service.pin = Pin(data.image_digest, data.reason, event.metadata.actor, at)
         elif isinstance(data, EnvironmentUnpinned):

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from app.pipeline.deploy import ServiceSettings
+
+if TYPE_CHECKING:
+    from app.delivery.haproxy import ProxyHandle
 
 LABEL_PREFIX = "dev.shiplog"
 ENVIRONMENT_LABEL = f"{LABEL_PREFIX}.environment"
@@ -32,8 +35,10 @@ class ServiceSpec:
     labels: Mapping[str, str]
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)  # name -> value
     networks: tuple[str, ...] = ()
-    publish: bool = True  # services behind a proxy publish nothing themselves
+    publish: bool = True  # services behind a proxy publish nothing, and are found by DNS
     command: tuple[str, ...] | None = None  # the image's own command when None
+    files: Mapping[str, str] = field(default_factory=dict)  # path in the task -> content
+    update_order: Literal["start-first", "stop-first"] = "start-first"
 
     @property
     def digest(self) -> str:
@@ -87,8 +92,17 @@ class Orchestrator(Protocol):
     def rollback(self, name: str, *, timeout: float) -> Convergence:
         """Return the service to its previous spec and wait for it."""
 
+    def proxy_image(self) -> str:
+        """The image a proxy service runs (HAProxy, built on the engine if missing)."""
+
+    def scale(self, name: str, replicas: int) -> None:
+        """Set the service's replicas (without waiting)."""
+
     def remove(self, name: str) -> None:
         """Remove the service (and the secrets shiplog made for it); nothing if it is gone."""
 
-    def shift_traffic(self, proxy: ServiceSpec, weights: Mapping[str, int]) -> None:
-        """Send each backend of the proxy its share of new connections (weights 0-256)."""
+    def ensure_network(self, name: str, labels: Mapping[str, str]) -> None:
+        """An overlay network of that name for services and their proxy (made if missing)."""
+
+    def shift_traffic(self, proxy: ProxyHandle, backend: str, weights: Mapping[str, int]) -> None:
+        """Give each colour of the proxy's `backend` its weight (0-256) for new requests."""

@@ -1,9 +1,11 @@
 """Rolling a service back to an earlier digest, and the pin that keeps it there.
 
 `roll_back` returns a service to the digest it ran before (or to any earlier digest it
-ran successfully, `to_digest`) with that digest's own recorded settings, as a rolling
-update. It first appends EnvironmentPinned at the stream version it decided on — the
-claim that makes two rollbacks of one service impossible at once — and then RolledBack
+ran successfully, `to_digest`) with that digest's own recorded settings: as a rolling
+update, or, for a blue/green or canary service, by one proxy change while the earlier
+digest's colour still stands by (else after starting it again in the idle colour). It
+first appends EnvironmentPinned at the stream version it decided on — the claim that
+makes two rollbacks of one service impossible at once — and then RolledBack
 (from and to which digest, why) once the swarm runs it, or RollbackFailed. While the
 pin holds, any deployment of another digest to the service is refused (`pinned`), so
 automation cannot silently bring the newer digest back; `unpin` releases it.
@@ -19,6 +21,8 @@ from app.delivery.desk import Desk, read_settings, service_spec
 from app.delivery.errors import DeliveryError, DeploymentInProgress
 from app.delivery.ledger import Pin
 from app.delivery.orchestrator import Convergence, OrchestratorError
+from app.delivery.proxied import PROXIED, switch_back
+from events.catalogue import Event
 from events.errors import WrongExpectedVersion
 from events.vocabulary import EnvironmentPinned, EnvironmentUnpinned, RollbackFailed, RolledBack
 
@@ -83,16 +87,23 @@ def roll_back(
         except WrongExpectedVersion:
             continue
         settings = read_settings(origin.settings)
-        spec = service_spec(
-            desk,
-            config,
-            service,
-            image=origin.image,
-            settings=settings,
-            deployment_id=f"rollback-{uuid.uuid4()}",
-        )
+
+        def record(event: Event) -> None:
+            desk.record(config.name, [event], actor)
+
         try:
-            result = desk.orchestrator_for(config).apply(spec, timeout=settings.rolling.timeout)
+            if settings.strategy in PROXIED:
+                result = switch_back(desk, config, origin, settings, record, running.deployment_id)
+            else:
+                spec = service_spec(
+                    desk,
+                    config,
+                    service,
+                    image=origin.image,
+                    settings=settings,
+                    deployment_id=f"rollback-{uuid.uuid4()}",
+                )
+                result = desk.orchestrator_for(config).apply(spec, timeout=settings.rolling.timeout)
         except OrchestratorError as error:
             result = Convergence("failed", str(error))
         if result.outcome == "converged":

@@ -25,6 +25,7 @@ from app.delivery.errors import UnknownDeployment
 from app.delivery.gates import check_gates
 from app.delivery.ledger import EnvironmentState, Request
 from app.delivery.orchestrator import Convergence, OrchestratorError
+from app.delivery.proxied import PROXIED, roll_out_proxied
 from app.delivery.requests import (
     DeployAsk,
     pinned_refusal,
@@ -193,14 +194,30 @@ def roll_out(desk: Desk, environment: Environment, request: Request) -> Converge
         settings=settings,
         deployment_id=request.deployment_id,
     )
+
+    def record(event: Event) -> None:
+        desk.record(
+            environment.name,
+            [event],
+            request.requested_by,
+            correlation=request.deployment_id,
+        )
+
     try:
-        result = orchestrator.apply(spec, timeout=settings.rolling.timeout)
+        if settings.strategy in PROXIED:
+            result = roll_out_proxied(desk, environment, request, settings, record)
+        else:
+            result = orchestrator.apply(spec, timeout=settings.rolling.timeout)
     except OrchestratorError as error:
         result = Convergence("failed", str(error))
     except Exception as error:
         logger.exception("rollout of %s failed unexpectedly", request.deployment_id)
         result = Convergence("failed", f"internal error ({type(error).__name__}); see the log")
-    if result.outcome == "failed" and request.previous_digest is None:
+    if (
+        result.outcome == "failed"
+        and request.previous_digest is None
+        and settings.strategy not in PROXIED
+    ):
         # A first deployment that never ran leaves nothing worth keeping on the swarm.
         orchestrator.remove(spec.name)
     record_outcome(desk, environment, request, result)

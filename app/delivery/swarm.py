@@ -19,9 +19,7 @@ from typing import Any
 
 import docker.errors
 from docker.types import (
-    ContainerSpec as SwarmContainerSpec,
-)
-from docker.types import (
+    ConfigReference,
     EndpointSpec,
     Healthcheck,
     RestartPolicy,
@@ -31,7 +29,11 @@ from docker.types import (
     TaskTemplate,
     UpdateConfig,
 )
+from docker.types import (
+    ContainerSpec as SwarmContainerSpec,
+)
 
+from app.delivery.haproxy import ProxyHandle, set_weights
 from app.delivery.orchestrator import (
     LABEL_PREFIX,
     Convergence,
@@ -39,6 +41,7 @@ from app.delivery.orchestrator import (
     OrchestratorError,
     ServiceSpec,
 )
+from app.engine.haproxy_image import ProxyImageError, ensure_haproxy_image
 from app.pipeline.deploy import HealthSettings, RollingSettings, ServiceSettings
 
 SECRET_OF_LABEL = f"{LABEL_PREFIX}.secret-of"
@@ -51,7 +54,7 @@ def _ns(seconds: float) -> int:
     return int(seconds * NANOSECONDS)
 
 
-def _update_config(rolling: RollingSettings, *, rollback: bool) -> dict[str, Any]:
+def _update_config(rolling: RollingSettings, *, rollback: bool, order: str) -> dict[str, Any]:
     """Swarm's UpdateConfig (or RollbackConfig) from the rolling settings, every field set."""
     cls = RollbackConfig if rollback else UpdateConfig
     config: dict[str, Any] = cls(
@@ -61,7 +64,7 @@ def _update_config(rolling: RollingSettings, *, rollback: bool) -> dict[str, Any
         failure_action="pause" if rollback else "rollback",
         monitor=_ns(rolling.monitor),
         max_failure_ratio=rolling.max_failure_ratio,
-        order="start-first",
+        order=order,
     )
     return config
 
@@ -155,6 +158,18 @@ class Swarm:
             )
         return references
 
+    def _configs(self, spec: ServiceSpec) -> list[ConfigReference]:
+        """A new Swarm config for each file the spec puts in its tasks."""
+        suffix = random.token_hex(4)
+        references = []
+        for number, (path, content) in enumerate(sorted(spec.files.items())):
+            name = f"{spec.name}-file{number}-{suffix}"
+            created = self.client.configs.create(
+                name=name, data=content.encode(), labels={SECRET_OF_LABEL: spec.name}
+            )
+            references.append(ConfigReference(created.id, name, filename=path))
+        return references
+
     def _task_template(self, spec: ServiceSpec) -> TaskTemplate:
         settings = spec.settings
         container = SwarmContainerSpec(
@@ -163,6 +178,7 @@ class Swarm:
             env=[f"{key}={value}" for key, value in sorted(settings.env.items())],
             labels=dict(spec.labels),
             secrets=self._secrets(spec),
+            configs=self._configs(spec) or None,
             healthcheck=_healthcheck(settings.health) if settings.health else None,
         )
         return TaskTemplate(
@@ -178,9 +194,10 @@ class Swarm:
             "name": spec.name,
             "labels": dict(spec.labels),
             "mode": ServiceMode("replicated", replicas=spec.settings.replicas),
-            "update_config": _update_config(rolling, rollback=False),
-            "rollback_config": _update_config(rolling, rollback=True),
-            "endpoint_spec": _endpoint(spec.settings) if spec.publish else EndpointSpec(mode="vip"),
+            "update_config": _update_config(rolling, rollback=False, order=spec.update_order),
+            "rollback_config": _update_config(rolling, rollback=True, order=spec.update_order),
+            # Behind a proxy, each task is found by name (DNS round robin), publishing nothing.
+            "endpoint_spec": _endpoint(spec.settings) if spec.publish else EndpointSpec("dnsrr"),
         }
 
     def apply(self, spec: ServiceSpec, *, timeout: float) -> Convergence:
@@ -296,9 +313,14 @@ class Swarm:
         self._remove_secrets(name)
 
     def _remove_secrets(self, name: str) -> None:
-        """Remove the service's secrets once no task uses them (a few seconds after removal)."""
+        """Remove the service's secrets and configs once no task uses them (a few seconds)."""
         deadline = self.clock() + 30
-        for secret in self.client.secrets.list(filters={"label": f"{SECRET_OF_LABEL}={name}"}):
+        selector = {"label": f"{SECRET_OF_LABEL}={name}"}
+        owned = [
+            *self.client.secrets.list(filters=selector),
+            *self.client.configs.list(filters=selector),
+        ]
+        for secret in owned:
             while True:
                 try:
                     secret.remove()
@@ -310,9 +332,36 @@ class Swarm:
                         break
                     time.sleep(POLL_SECONDS)
 
-    def shift_traffic(self, proxy: ServiceSpec, weights: Mapping[str, int]) -> None:
-        """Not yet: blue/green and canary weights go through the HAProxy service."""
-        raise OrchestratorError("traffic shifting needs the proxy (app/delivery/haproxy.py)")
+    def shift_traffic(self, proxy: ProxyHandle, backend: str, weights: Mapping[str, int]) -> None:
+        """Set the colours' weights in the proxy's backend through its runtime API."""
+        set_weights(proxy, backend, weights)
+
+    def proxy_image(self) -> str:
+        """The local HAProxy image, built on the manager's engine if missing."""
+        try:
+            return ensure_haproxy_image(self.client)
+        except ProxyImageError as error:
+            raise OrchestratorError(str(error)) from None
+
+    def scale(self, name: str, replicas: int) -> None:
+        """Set the service's replicas (without waiting)."""
+        service = self._service(name)
+        if service is None:
+            raise OrchestratorError(f"no service {name} to scale")
+        service.scale(replicas)
+
+    def ensure_network(self, name: str, labels: Mapping[str, str]) -> None:
+        """An attachable overlay network of that name (made if missing)."""
+        if any(n.name == name for n in self.client.networks.list(names=[name])):
+            return
+        try:
+            self.client.networks.create(
+                name, driver="overlay", attachable=True, labels=dict(labels)
+            )
+        except docker.errors.APIError as error:
+            raise OrchestratorError(
+                f"the swarm refused network {name}: {error.explanation}"
+            ) from None
 
 
 class SwarmPool:

@@ -18,6 +18,9 @@ from pydantic_core import PydanticCustomError
 from app.pipeline.fields import EnvName, SecretName
 from app.pipeline.parts import FrozenModel
 
+MAX_PROXIED_REPLICAS = 10
+"""Tasks per version of a blue/green or canary service (the proxy's servers per colour)."""
+
 MAX_PERIOD = 30 * 24 * 3600
 """The longest period a setting may name (thirty days), in seconds."""
 
@@ -190,13 +193,22 @@ class BlueGreenSettings(FrozenModel):
 
     keep: Period = Field(
         default=600,
-        description="How long the previous version keeps running after the switch, so a "
-        "rollback is one proxy change.",
+        description="How long the previous version keeps running after the switch (or a "
+        "canary's promotion), so a rollback is one proxy change.",
     )
+
+
+class ProxySettings(FrozenModel):
+    """The ports of the HAProxy in front of a blue/green or canary service, on its node."""
+
+    admin_port: PortNumber = Field(
+        description="HAProxy's runtime API (weights), published on the node: keep it firewalled."
+    )
+    metrics_port: PortNumber = Field(description="HAProxy's Prometheus endpoint, `/metrics`.")
     preview_port: PortNumber | None = Field(
         default=None,
-        description="A port on the swarm's nodes that always reaches the newest version, "
-        "before and after the switch.",
+        description="Always reaches the newest version: a blue/green preview before the "
+        "switch, and where a canary's probes go.",
     )
 
 
@@ -232,14 +244,32 @@ class ServiceSettings(FrozenModel):
     blue_green: BlueGreenSettings = Field(
         default_factory=BlueGreenSettings, description="Settings of blue/green rollouts."
     )
+    proxy: ProxySettings | None = Field(
+        default=None, description="The proxy's ports; needed for blue/green and canary."
+    )
 
     @model_validator(mode="after")
     def _proxy_needs_a_port(self) -> ServiceSettings:
-        """Blue/green and canary put a proxy on the first published port: there must be one."""
-        if self.strategy != "rolling" and not self.ports:
+        """Blue/green and canary put a proxy on the first published port: there must be one,
+        the proxy's own ports, and at most MAX_PROXIED_REPLICAS tasks per version."""
+        if self.strategy == "rolling":
+            return self
+        if not self.ports:
             raise PydanticCustomError(
                 "proxy_port",
                 "a {strategy} service needs a published port for its proxy (`ports`)",
                 {"strategy": self.strategy},
+            )
+        if self.proxy is None:
+            raise PydanticCustomError(
+                "proxy_settings",
+                "a {strategy} service needs `proxy: {{admin_port, metrics_port}}`",
+                {"strategy": self.strategy},
+            )
+        if self.replicas > MAX_PROXIED_REPLICAS:
+            raise PydanticCustomError(
+                "proxy_replicas",
+                "a {strategy} service has at most {most} replicas per version",
+                {"strategy": self.strategy, "most": MAX_PROXIED_REPLICAS},
             )
         return self

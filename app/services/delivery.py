@@ -25,6 +25,7 @@ from app.delivery.environments import Environment, load_environments
 from app.delivery.errors import UnknownDeployment
 from app.delivery.ledger import Pin, Request, Waiver
 from app.delivery.orchestrator import Orchestrator
+from app.delivery.proxied import retire_standbys
 from app.delivery.requests import DeployAsk, promotion_ask, request_deployment
 from app.delivery.rollbacks import Rollback, roll_back, unpin
 from app.delivery.rollout import Progress, deliver, follow
@@ -175,11 +176,16 @@ def advance_waiting(desk: Desk) -> list[Progress]:
     return moved
 
 
-def delivery_worker(make_desk: Callable[[], Desk], stop: threading.Event, interval: float) -> None:
-    """Until `stop`: every `interval` seconds, advance the waiting deployments (logged errors)."""
+def delivery_worker(
+    make_desk: Callable[[], Desk], stop: threading.Event, interval: float, actor: str
+) -> None:
+    """Until `stop`: every `interval` seconds, advance the waiting deployments and retire the
+    standbys kept past their time, as `actor` (errors logged)."""
     while not stop.wait(interval):
         try:
-            advance_waiting(make_desk())
+            desk = make_desk()
+            advance_waiting(desk)
+            retire_standbys(desk, actor)
         except Exception:  # a broken environments file or an unreachable swarm: try again
             logger.exception("the delivery worker could not advance waiting deployments")
 

@@ -29,6 +29,7 @@ environments:
       web:
         strategy: canary
         ports: [{published: 8080, target: 8080}]
+        proxy: {admin_port: 9080, metrics_port: 9081}
         canary: {steps: [20, 100], pause: 30s}
 """
 

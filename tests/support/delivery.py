@@ -43,7 +43,9 @@ SERVE = """\
 mode=$(cat /etc/mode)
 case "$mode" in
     broken) exec sleep 100000 ;;  # never listens, so its health check fails
-    errors) mkdir -p /www/cgi-bin && cp /usr/local/lib/fail.cgi /www/cgi-bin/index.cgi ;;
+    errors)  # without index.html, httpd answers / with cgi-bin/index.cgi: a 500, always
+        rm /www/index.html
+        mkdir -p /www/cgi-bin && cp /usr/local/lib/fail.cgi /www/cgi-bin/index.cgi ;;
 esac
 exec httpd -f -p 8080 -h /www
 """
@@ -71,7 +73,8 @@ COPY serve.sh /usr/local/bin/serve
 COPY app-test.sh /usr/local/bin/app-test
 COPY fail.cgi /usr/local/lib/fail.cgi
 RUN chmod +x /usr/local/bin/serve /usr/local/bin/app-test /usr/local/lib/fail.cgi \\
- && mkdir -p /www && echo "version $VERSION" > /www/index.html && echo "$MODE" > /etc/mode
+ && mkdir -p /www && echo "version $VERSION" > /www/index.html && echo "$MODE" > /etc/mode \\
+ && echo ok > /www/healthz
 CMD ["/usr/local/bin/serve"]
 """
 VULNERABLE_DOCKERFILE = DOCKERFILE + "COPY root/ /\n"
