@@ -113,7 +113,8 @@ def window_report(
     found = q.load(conn, environments=envs, service=service, as_of=as_of)
     repositories = {d.repository for d in found if d.repository is not None}
     commits = q.pushed_commits(conn, repositories, as_of)
-    groups = velocity(found, q.incidents(conn, as_of), commits, window)
+    times = q.commit_times(conn, found, as_of)
+    groups = velocity(found, q.incidents(conn, as_of), commits, window, times)
     stages = _stages(conn, window, sorted(repositories) if service else None, as_of)
     return VelocityReport(window, envs, as_of, groups, stages)
 
