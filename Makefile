@@ -19,10 +19,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	scripts/ensure-docker
 	$(BIN)/shiplog demo
-	$(BIN)/shiplog events tail --type RunQueued --type RunClaimed --type StepStarted \
-		--type StepFinished --type ImageBuilt --type TestsReported --type ImagePushed \
-		--type RunSucceeded --type RunFailed --lines 12
-	@echo "Serving the web timeline with the demo's run on http://127.0.0.1:$(DEMO_PORT)/ -- press Ctrl-C to stop."
+	$(BIN)/shiplog events tail --type ImageBuilt --type TestsReported --type ImagePushed \
+		--type ProvenanceSigned --type RunSucceeded --type DeploymentRequested \
+		--type ApprovalGranted --type DeploymentSucceeded --type CanaryStepStarted \
+		--type AnalysisMeasured --type CanaryPromoted --lines 20
+	$(BIN)/shiplog environment production
+	@echo "Serving the web timeline with the demo's runs and environments on http://127.0.0.1:$(DEMO_PORT)/ (see /environments and /velocity) -- press Ctrl-C to stop."
 	-$(BIN)/shiplog serve --host 127.0.0.1 --port $(DEMO_PORT)
 
 test: lint

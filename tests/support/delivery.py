@@ -204,7 +204,8 @@ def namespace(swarm: Any) -> Iterator[str]:
 
 
 def remove_services(client: Any, prefix: str) -> None:
-    """Remove every swarm service named `<prefix>…`, wait for its tasks to go, and its secrets."""
+    """Remove every swarm service named `<prefix>…`, wait for its tasks to go, then the
+    secrets and configs shiplog made for them and the networks named `<prefix>…`."""
     for service in client.services.list(filters={"name": prefix}):
         if service.name.startswith(prefix):
             with contextlib.suppress(docker.errors.NotFound):
@@ -215,12 +216,22 @@ def remove_services(client: Any, prefix: str) -> None:
         if not any(c["Labels"]["com.docker.swarm.service.name"].startswith(prefix) for c in tasks):
             break
         time.sleep(0.5)
-    for secret in client.secrets.list():
+    for secret in [*client.secrets.list(), *client.configs.list()]:
         owner = (secret.attrs.get("Spec", {}).get("Labels") or {}).get(SECRET_OF_LABEL, "")
         if owner.startswith(prefix):
             for _ in range(60):
                 try:
                     secret.remove()
+                    break
+                except docker.errors.NotFound:
+                    break
+                except docker.errors.APIError:
+                    time.sleep(0.5)
+    for network in client.networks.list(filters={"name": prefix}):
+        if network.name.startswith(prefix):
+            for _ in range(60):
+                try:
+                    network.remove()
                     break
                 except docker.errors.NotFound:
                     break
