@@ -75,6 +75,7 @@ class Request:
     previous_digest: str | None
     repository: str | None
     commit: str | None
+    waived: tuple[str, ...] = ()
     status: RequestStatus = "waiting"
     approvals: list[Approval] = field(default_factory=list)
     rejections: list[Approval] = field(default_factory=list)
@@ -299,6 +300,7 @@ def _request(data: DeploymentRequested, event: RecordedEvent) -> Request:
         previous_digest=data.previous_digest,
         repository=data.repository,
         commit=data.commit,
+        waived=data.waived,
     )
 
 

@@ -104,6 +104,17 @@ def test_a_protected_deployment_waits_for_an_approval_by_someone_else_in_the_gro
     )
     assert isinstance(events[2].data, DeploymentStarted)
     assert events[2].metadata.actor == "alice"  # who asked for it
+    projector(store).catch_up_all()
+    (now,) = client.get("/api/environments/production").json()["delivered"]
+    assert (now["image_digest"], now["requested_by"], now["approved_by"]) == (
+        images["v1"],
+        "alice",
+        ["carol"],
+    )
+    assert now["evidence_sha256"] == request.evidence_sha256
+    assert [item["kind"] for item in now["evidence"]][:3] == ["provenance", "scan", "tests"]
+    before = client.get("/api/environments/production", params={"as_of": str(events[1].cursor)})
+    assert before.json()["delivered"] == []  # approved, not yet delivered, at that moment
     assert swarm_image(swarm, f"{namespace}-prd-web") == f"{images.repository}@{images['v1']}"
 
 

@@ -7,12 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from app.api.schemas.deployments import (
+    DeliveredOut,
     DeploymentOut,
     EnvironmentOut,
     EnvironmentRunningOut,
     RunningOut,
 )
 from app.deps import AsOfDep, StoreDep
+from app.queries.delivery import delivered
 from app.queries.deployments import MAX_LIMIT
 from app.queries.environments import all_running, environment_history
 
@@ -52,6 +54,7 @@ def get_environment(
         environment=environment,
         as_of=None if as_of is None else str(as_of),
         running=[RunningOut.model_validate(r) for r in view.running],
+        delivered=[DeliveredOut.model_validate(d) for d in delivered(store, environment, as_of)],
         history=[DeploymentOut.model_validate(d) for d in view.history.deployments],
         next=None if view.history.next is None else str(view.history.next),
     )
