@@ -16,16 +16,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# scripts/demo stops the embedded PostgreSQL at the end if the demo started it.
 demo: $(STAMP)
 	scripts/ensure-docker
-	$(BIN)/shiplog demo
-	$(BIN)/shiplog events tail --type ImageBuilt --type TestsReported --type ImagePushed \
-		--type ProvenanceSigned --type RunSucceeded --type DeploymentRequested \
-		--type ApprovalGranted --type DeploymentSucceeded --type CanaryStepStarted \
-		--type AnalysisMeasured --type CanaryPromoted --lines 20
-	$(BIN)/shiplog environment production
-	@echo "Serving the web timeline with the demo's runs and environments on http://127.0.0.1:$(DEMO_PORT)/ (see /environments and /velocity) -- press Ctrl-C to stop."
-	-$(BIN)/shiplog serve --host 127.0.0.1 --port $(DEMO_PORT)
+	BIN=$(BIN) DEMO_PORT=$(DEMO_PORT) scripts/demo
 
 test: lint
 	scripts/ensure-docker

@@ -32,7 +32,11 @@ def prepare(settings: Settings | None = None, *, run_migrations: bool = True) ->
 @contextmanager
 def open_store(context: Context) -> Iterator[EventStore]:
     """An event store connected as the application role."""
-    store = EventStore(context.database.app_url, max_event_bytes=context.settings.max_event_bytes)
+    store = EventStore(
+        context.database.app_url,
+        max_event_bytes=context.settings.max_event_bytes,
+        retry_seconds=context.settings.database_retry,
+    )
     try:
         yield store
     finally:

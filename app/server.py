@@ -3,13 +3,14 @@
 It opens what both adapters share (the settings, the database, one event store)
 on `app.state`, where app/deps.py finds them, mounts the HTTP API (app/api) and
 the pages (app/web), and, when asked to follow, keeps every projection caught up
-in a background thread while the application runs.
+and does the queued work (webhook deliveries into runs, notifications, waiting
+deployments, drift) in background threads while the application runs.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
@@ -17,10 +18,12 @@ from fastapi import FastAPI
 
 from app import api, web
 from app.config import Settings, get_settings
-from app.context import prepare
+from app.context import Context, prepare
 from app.delivery.desk import Desk
 from app.projections import projector
 from app.services.delivery import delivery_worker, drift_worker, open_desk, swarm_pool
+from app.services.notifications import notification_backoff, work_notifications
+from app.services.triggers import work_deliveries
 from events.store import EventStore
 
 
@@ -29,6 +32,58 @@ def _version() -> str:
         return version("shiplog")
     except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
         return "0.0.0"
+
+
+def background_workers(
+    store: EventStore, context: Context, stop: threading.Event
+) -> list[threading.Thread]:
+    """The threads that do queued work until `stop`: webhook deliveries, notifications."""
+    settings = context.settings
+    return [
+        threading.Thread(
+            target=work_deliveries,
+            args=(store, context.database.app_url, settings.home / "mirrors", stop),
+            kwargs={"poll_seconds": settings.poll_interval},
+            name="shiplog-webhooks",
+            daemon=True,
+        ),
+        threading.Thread(
+            target=work_notifications,
+            args=(store, context.database.app_url),
+            kwargs={
+                "rules_file": settings.notify_rules,
+                "public_url": settings.public_url,
+                "backoff": notification_backoff(
+                    settings.notify_attempts, settings.notify_retry_base, settings.notify_retry_cap
+                ),
+                "timeout": settings.notify_timeout,
+                "stop": stop,
+                "poll_seconds": settings.poll_interval,
+            },
+            name="shiplog-notify",
+            daemon=True,
+        ),
+    ]
+
+
+def delivery_workers(
+    make_desk: Callable[[], Desk], settings: Settings, stop: threading.Event
+) -> list[threading.Thread]:
+    """The threads that take deliveries further until `stop`: waiting deployments, drift."""
+    return [
+        threading.Thread(
+            target=delivery_worker,
+            args=(make_desk, stop, settings.delivery_poll_interval, settings.whoami()),
+            name="shiplog-delivery",
+            daemon=True,
+        ),
+        threading.Thread(
+            target=drift_worker,
+            args=(make_desk, stop, settings.drift_interval, settings.whoami()),
+            name="shiplog-drift",
+            daemon=True,
+        ),
+    ]
 
 
 def create_app(settings: Settings | None = None, *, follow: bool = False) -> FastAPI:
@@ -47,44 +102,39 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         context = prepare(settings)
         store = EventStore(
-            context.database.app_url, max_event_bytes=context.settings.max_event_bytes
+            context.database.app_url,
+            max_event_bytes=context.settings.max_event_bytes,
+            retry_seconds=context.settings.database_retry,
         )
         app.state.database = context.database
         app.state.store = store
         app.state.swarms = swarm_pool()
         stop = threading.Event()
-        follower = threading.Thread(
-            target=projector(store).follow,
-            args=(stop,),
-            kwargs={"poll_seconds": settings.poll_interval},
-            name="shiplog-projections",
-            daemon=True,
-        )
 
         def make_desk() -> Desk:
             return open_desk(settings, store, app.state.swarms, context.database.app_url)
 
-        worker = threading.Thread(
-            target=delivery_worker,
-            args=(make_desk, stop, settings.delivery_poll_interval, settings.whoami()),
-            name="shiplog-delivery",
-            daemon=True,
-        )
-        reconciler = threading.Thread(
-            target=drift_worker,
-            args=(make_desk, stop, settings.drift_interval, settings.whoami()),
-            name="shiplog-drift",
-            daemon=True,
-        )
-        background = (follower, worker, reconciler) if follow else ()
-        for thread in background:
-            thread.start()
+        workers = [
+            threading.Thread(
+                target=projector(store).follow,
+                args=(stop,),
+                kwargs={"poll_seconds": settings.poll_interval},
+                name="shiplog-projections",
+                daemon=True,
+            ),
+            *background_workers(store, context, stop),
+            *delivery_workers(make_desk, settings, stop),
+        ]
+        if follow:
+            for worker in workers:
+                worker.start()
         try:
             yield
         finally:
             stop.set()
-            for thread in background:
-                thread.join(timeout=10)
+            if follow:
+                for worker in workers:
+                    worker.join(timeout=10)
             app.state.swarms.close()
             store.close()
 

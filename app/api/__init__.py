@@ -7,6 +7,8 @@ from schemas/. `install_api(app)` adds the routers and the API's error handlers.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from app.api.errors import install_api_errors
@@ -19,9 +21,12 @@ from app.api.routes import (
     environments,
     events,
     health,
+    hooks,
     images,
     incidents,
+    notifications,
     provenance,
+    repositories,
     reproductions,
     runs,
     sboms,
@@ -31,6 +36,7 @@ from app.api.routes import (
 
 ROUTERS = (
     health,
+    hooks,
     events,
     whoami,
     deployments,
@@ -43,14 +49,35 @@ ROUTERS = (
     velocity,
     cdevents,
     reproductions,
+    notifications,
     provenance,
+    repositories,
     sboms,
     affected,
 )
+
+
+# Every route answers a ledger error it causes (a bad stream name, an event too large)
+# with 400 (app/api/errors.py), so every route's document says so.
+LEDGER_ERROR_RESPONSE: dict[int | str, dict[str, Any]] = {
+    400: {
+        "description": "The request names something the ledger refuses (a malformed stream "
+        "name, an event too large); `detail` says what.",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"detail": {"type": "string"}},
+                    "required": ["detail"],
+                }
+            }
+        },
+    }
+}
 
 
 def install_api(app: FastAPI) -> None:
     """Add the API's routers and error handlers to `app`."""
     install_api_errors(app)
     for module in ROUTERS:
-        app.include_router(module.router)
+        app.include_router(module.router, responses=LEDGER_ERROR_RESPONSE)

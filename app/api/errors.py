@@ -27,7 +27,7 @@ from app.delivery.errors import (
 from app.delivery.orchestrator import OrchestratorError
 from app.queries.errors import InvalidParameter
 from app.services.access import Forbidden
-from app.services.errors import Conflict, FieldProblem
+from app.services.errors import Conflict, FieldProblem, NotRegistered
 from events.errors import LedgerError
 
 
@@ -99,11 +99,17 @@ async def orchestrator_unusable(request: Request, error: Exception) -> JSONRespo
     return JSONResponse({"detail": str(error)}, status_code=502)
 
 
+async def not_registered(request: Request, error: Exception) -> JSONResponse:
+    """A command naming something that is not there: 404 with what."""
+    return JSONResponse({"detail": str(error)}, status_code=404)
+
+
 def install_api_errors(app: FastAPI) -> None:
     """Register the API's error handlers on `app`."""
     app.add_exception_handler(LedgerError, ledger_error)
     app.add_exception_handler(FieldProblem, field_problem)
     app.add_exception_handler(Conflict, conflict)
+    app.add_exception_handler(NotRegistered, not_registered)
     app.add_exception_handler(Forbidden, forbidden)
     app.add_exception_handler(InvalidParameter, invalid_parameter)
     app.add_exception_handler(DeliveryError, delivery_error)

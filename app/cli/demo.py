@@ -1,4 +1,4 @@
-"""`shiplog demo`: build, test, push, scan and deliver the example for real, then seal and verify.
+"""`shiplog demo`: fill every page with real work, deliver it, then seal and verify the ledger.
 
 The demo copies examples/hello into a fresh git repository under SHIPLOG_HOME, starts
 a loopback registry on 127.0.0.1:5055 (the address the example pushes to), builds the
@@ -8,15 +8,17 @@ behind a canary) as SHIPLOG_HOME/environments.yml. Then, twice (version 1.0.0, t
 second commit with 1.1.0):
 
 1. it runs the pipeline exactly as `shiplog run` does: build, test inside the image,
-   push, scan, and a deploy step delivering the pushed digest to staging (rolling);
+   push, scan against the advisory set in examples/advisories, and a deploy step
+   delivering the pushed digest to staging (rolling);
 2. it promotes what staging runs to production as demo@shiplog.local, which waits for
    an approval, and approves it as release-manager@shiplog.local; the first version
    goes live at once, the second as a canary (20, 50, 100 %) whose analysis reads the
    proxy's error rate while the demo sends it traffic.
 
-Then it seals the ledger into a signed checkpoint and verifies it. The services stay on
-the swarm (shiplog-demo-*); production answers on http://127.0.0.1:8081/. The scans
-use an empty advisory set: the demo has no advisories to match.
+Then it rebuilds the last image from its recorded inputs (a reproduction), seals the
+ledger into a signed checkpoint and verifies it. The services stay on the swarm
+(shiplog-demo-*); production answers on http://127.0.0.1:8081/. Each stage is a
+function of its own.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import typer
 
 from app.cli.run_commands import print_event, print_log
 from app.config import Settings
-from app.context import open_store, prepare
+from app.context import Context, open_store, prepare
 from app.delivery.desk import Desk
 from app.delivery.rollout import Progress
 from app.engine import LocalRegistry, RegistryError, connect, ensure_busybox_image
@@ -46,6 +48,7 @@ from app.executor.local import run_here
 from app.keys import load_or_create_signing_key
 from app.resources import example_dir
 from app.services.delivery import DeskFactory, approve_and_drive, desk_factory, promote
+from app.services.reproductions import reproduce, subjects
 from app.services.runs import queue_checkout
 from events.catalogue import Metadata
 from events.errors import LedgerError
@@ -158,7 +161,7 @@ def traffic(url: str) -> Iterator[None]:
         thread.join()
 
 
-def show(progress: Progress) -> None:
+def show_progress(progress: Progress) -> None:
     """One line for where a deployment stands."""
     request = progress.request
     waits = "; ".join(w.reason for w in progress.waits)
@@ -166,11 +169,11 @@ def show(progress: Progress) -> None:
     typer.echo(line + (f" (waiting for {waits})" if waits else ""))
 
 
-def release(desk: Desk, store: EventStore) -> Progress:
+def release_to_production(desk: Desk, store: EventStore) -> Progress:
     """Promote staging's digest to production as the demo, approve it as the release manager."""
     typer.echo(f"promoting hello from staging to production as {DEMO_ACTOR}")
     asked = promote(desk, "hello", "staging", "production", DEMO_ACTOR, wait=False)
-    show(asked)
+    show_progress(asked)
     typer.echo(f"approving it as {APPROVER}; production gets traffic meanwhile")
     with traffic(PRODUCTION_URL):
         done = approve_and_drive(
@@ -190,7 +193,7 @@ def release(desk: Desk, store: EventStore) -> Progress:
             )
         elif isinstance(data, CanaryPromoted):
             typer.echo(f"  canary promoted after {data.steps} steps")
-    show(done)
+    show_progress(done)
     if done.request.status != "succeeded":
         raise DemoError(
             f"production did not take {done.request.image_digest}: {done.request.reason}"
@@ -225,19 +228,17 @@ def deliver_versions(
         if state is None or state.status != "succeeded":
             raise DemoError(f"the demo run did not succeed: {state}")
         typer.echo(f"run {run_id} succeeded and delivered {version} to staging")
-        release(desks(), store)
+        release_to_production(desks(), store)
     return run_id
 
 
 def demo() -> None:
-    """Build, test, push, scan and deliver the example (staging, then production as a canary)."""
+    """Build, test, push, scan and deliver the example (staging, then a canary), then more."""
     context = prepare()
     client = connect()
     ensure_busybox_image(client)
     ensure_swarm(client)
-    empty = context.settings.home / "demo" / "osv"
-    empty.mkdir(parents=True, exist_ok=True)
-    settings = context.settings.model_copy(update={"osv_dir": empty})
+    settings = demo_settings(context.settings)
     install_environments(settings)
     app_url = context.database.app_url
     try:
@@ -249,19 +250,13 @@ def demo() -> None:
     try:
         with open_store(context) as store, desk_factory(settings, store, app_url) as desks:
             run_id = deliver_versions(settings, store, desks, app_url)
-        digest = registry.manifest_digest("shiplog-demo/hello", VERSIONS[-1])
-        typer.echo(f"the registry holds hello:{VERSIONS[-1]} as {digest}")
+            digest = registry.manifest_digest("shiplog-demo/hello", VERSIONS[-1])
+            typer.echo(f"the registry holds hello:{VERSIONS[-1]} as {digest}")
+            reproduce_build(settings, store, client, run_id)
     finally:
         registry.stop()
-    signer = load_or_create_signing_key(context.settings)
-    checkpoint = seal_all(app_url, signer)
-    if checkpoint is not None:
-        typer.echo(f"sealed: tree size {checkpoint.tree_size}, root {checkpoint.root.hex()}")
-    report = verify_ledger(app_url, signer.verifier())
-    record_verification(app_url, report, DEMO_ACTOR)
-    typer.echo(f"verify: {report.summary()}")
-    if not report.ok:
-        raise typer.Exit(1)
+        client.close()
+    seal_and_verify(context)
     typer.echo(f"production answers on {PRODUCTION_URL}; shiplog environment production")
     typer.echo(f"the last run's events: shiplog events tail --stream run-{run_id}")
     typer.echo("production's decisions: shiplog events tail --stream env-production")
@@ -271,3 +266,31 @@ def demo() -> None:
         "shiplog attest pubkey > attestation.pub && "
         f"shiplog attest verify prov.json --key attestation.pub --digest {digest}"
     )
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """The settings the demo's runs use: scans match the advisory set the demo ships."""
+    return settings.model_copy(update={"osv_dir": example_dir("advisories")})
+
+
+def reproduce_build(settings: Settings, store: EventStore, client: Any, run_id: str) -> None:
+    """Rebuild the run's image from its recorded inputs and record the verdict."""
+    for subject in subjects(store, client, run_id):
+        done = reproduce(
+            store, client, settings.work_dir, subject, DEMO_ACTOR, source="demo"
+        ).completed
+        reason = f": {done.reason}" if done.reason else ""
+        typer.echo(f"reproduced {done.image_id}: {done.verdict}{reason}")
+
+
+def seal_and_verify(context: Context) -> None:
+    """Seal the ledger into a signed checkpoint, verify it and record the verdict."""
+    signer = load_or_create_signing_key(context.settings)
+    checkpoint = seal_all(context.database.app_url, signer)
+    if checkpoint is not None:
+        typer.echo(f"sealed: tree size {checkpoint.tree_size}, root {checkpoint.root.hex()}")
+    report = verify_ledger(context.database.app_url, signer.verifier())
+    record_verification(context.database.app_url, report, DEMO_ACTOR)
+    typer.echo(f"verify: {report.summary()}")
+    if not report.ok:
+        raise typer.Exit(1)

@@ -55,7 +55,7 @@ class EnvironmentsError(PipelineError):
     """The environments file was refused; `problems` lists each with its line and column."""
 
 
-class Target(FrozenModel):
+class SwarmTarget(FrozenModel):
     """The swarm an environment deploys to, and how its services are named there."""
 
     docker_host: str | None = Field(
@@ -122,7 +122,7 @@ class Environment(FrozenModel):
     """One environment: its swarm, its place in the order, its rules and its services."""
 
     name: EnvironmentName = Field(description="Its name, also its ledger stream `env-<name>`.")
-    target: Target = Field(default_factory=Target, description="The swarm it deploys to.")
+    target: SwarmTarget = Field(default_factory=SwarmTarget, description="The swarm it deploys to.")
     requires: tuple[EnvironmentName, ...] = Field(
         default=(),
         description="Environments (listed above this one) where a digest must have been "

@@ -2,7 +2,7 @@
 
 from app.pipeline.dag import ancestors, find_cycles, ready
 from app.pipeline.errors import PipelineError, Problem
-from app.pipeline.fields import DEFAULT_TIMEOUT, EVENTS, RESERVED_KINDS, STATUSES
+from app.pipeline.fields import DEFAULT_TIMEOUT, EVENTS, STATUSES
 from app.pipeline.loader import DEFAULT_SOURCE, load_pipeline, parse_pipeline
 from app.pipeline.model import Pipeline, dependencies
 from app.pipeline.parts import WORKSPACE, FromSecret, Service, Trigger, When
@@ -13,6 +13,8 @@ from app.pipeline.steps import (
     CommandStep,
     DeploySpec,
     DeployStep,
+    NotifySpec,
+    NotifyStep,
     PushSpec,
     PushStep,
     ScanSpec,
@@ -24,7 +26,6 @@ __all__ = [
     "DEFAULT_SOURCE",
     "DEFAULT_TIMEOUT",
     "EVENTS",
-    "RESERVED_KINDS",
     "SCHEMA_ID",
     "STATUSES",
     "WORKSPACE",
@@ -34,6 +35,8 @@ __all__ = [
     "DeploySpec",
     "DeployStep",
     "FromSecret",
+    "NotifySpec",
+    "NotifyStep",
     "Pipeline",
     "PipelineError",
     "Problem",

@@ -17,7 +17,6 @@ from pydantic_core import PydanticCustomError
 from app.pipeline.deploy import ServiceSettings
 from app.pipeline.fields import (
     DEFAULT_TIMEOUT,
-    RESERVED_KINDS,
     Duration,
     EnvironmentName,
     EnvName,
@@ -32,6 +31,7 @@ from app.pipeline.fields import (
     StepName,
     StepNames,
     TagName,
+    TargetName,
     normalize_image,
 )
 from app.pipeline.parts import BuildArg, FromSecret, FrozenModel, Loc, When
@@ -58,16 +58,9 @@ class _Step(FrozenModel):
     @model_validator(mode="before")
     @classmethod
     def _one_known_kind(cls, data: Any) -> Any:
-        """Refuse the reserved kinds, and steps that are two kinds at once."""
+        """Refuse steps that are two kinds at once."""
         if not isinstance(data, dict):
             return data
-        for kind in RESERVED_KINDS:
-            if kind in data:
-                raise PydanticCustomError(
-                    "reserved_step_kind",
-                    "'{kind}' steps are reserved for later work and cannot be used yet",
-                    {"kind": kind},
-                )
         kinds = [kind for kind in TYPED_KINDS if kind in data]
         if len(kinds) > 1:
             raise PydanticCustomError(
@@ -278,8 +271,30 @@ class DeployStep(_Step):
         return [(("deploy", "secrets", i), name) for i, name in enumerate(self.deploy.secrets)]
 
 
+class NotifySpec(FrozenModel):
+    """Which notification target to tell, and what."""
+
+    target: TargetName = Field(description="A notification target an admin registered.")
+    message: str = Field(
+        default="",
+        max_length=2000,
+        description="The text to send; default: the pipeline's name, the run's branch and the "
+        "state of the steps before this one.",
+    )
+
+
+class NotifyStep(_Step):
+    """Tells a notification target about the run (delivered from the outbox, with retries)."""
+
+    kind: ClassVar[str] = "notify step"
+    key: ClassVar[str | None] = "notify"
+
+    notify: NotifySpec = Field(description="Whom to tell, and what.")
+
+
 STEP_KINDS: dict[str, type[_Step]] = {
-    model.kind: model for model in (CommandStep, BuildStep, PushStep, ScanStep, DeployStep)
+    model.kind: model
+    for model in (CommandStep, BuildStep, PushStep, ScanStep, DeployStep, NotifyStep)
 }
 """The step models by the tag their union uses; the tags also name them in messages."""
 
@@ -303,7 +318,8 @@ Step = Annotated[
     | Annotated[BuildStep, Tag(BuildStep.kind)]
     | Annotated[PushStep, Tag(PushStep.kind)]
     | Annotated[ScanStep, Tag(ScanStep.kind)]
-    | Annotated[DeployStep, Tag(DeployStep.kind)],
+    | Annotated[DeployStep, Tag(DeployStep.kind)]
+    | Annotated[NotifyStep, Tag(NotifyStep.kind)],
     Discriminator(_step_kind),
 ]
 

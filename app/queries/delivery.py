@@ -23,10 +23,10 @@ class RunDeployment:
 
 def run_deployments(store: EventStore, run_id: str) -> list[RunDeployment]:
     """The deployments the run's deploy steps asked for, in order."""
-    requested = store.with_data_value([DeploymentRequested.type_name], "run_id", run_id)
+    requested = store.with_data_field([DeploymentRequested.type_name], "run_id", [run_id])
     return [
         RunDeployment(event.stream.partition("-")[2], str(event.data["deployment_id"]))
-        for event in requested
+        for event in reversed(requested)
     ]
 
 

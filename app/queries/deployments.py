@@ -21,6 +21,7 @@ from app.projections.deployments import DeploymentsProjection
 from app.projections.images import ImagesProjection
 from app.projections.runs import RunsProjection
 from app.queries.as_of import row_bound
+from app.repo_identity import comparable_repository
 from app.velocity.records import (
     Deployment,
     DeploymentRow,
@@ -363,7 +364,13 @@ def commit_times(
         "AND (tx_id, position) <= (%s, %s) GROUP BY repository, commit",
         [sorted({sha for _, sha in wanted}), tx, position],
     ).fetchall()
-    return {(repo, sha): at for repo, sha, at in rows if (repo, sha) in wanted}
+    # Runs record the repository as cloned; deployments may be keyed by its identity.
+    times: dict[tuple[str, str], datetime] = {}
+    for repo, sha, at in rows:
+        for key in ((repo, sha), (comparable_repository(repo), sha)):
+            if key in wanted and (key not in times or at < times[key]):
+                times[key] = at
+    return times
 
 
 def _row(row: Sequence[Any]) -> DeploymentRow:

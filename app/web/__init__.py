@@ -19,6 +19,7 @@ from app.web.routes import (
     ledger,
     live,
     metrics,
+    repositories,
     runs,
     search,
     timeline,
@@ -30,7 +31,18 @@ from app.web.templating import STATIC_DIR
 def install_pages(app: FastAPI) -> None:
     """Add the web pages, their static files and HTML error pages to `app`."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    pages = (timeline, live, runs, images, environments, delivery, velocity, ledger, search)
-    for module in (*pages, metrics):
+    for module in (
+        timeline,
+        live,
+        runs,
+        images,
+        environments,
+        delivery,
+        repositories,
+        velocity,
+        ledger,
+        search,
+        metrics,
+    ):
         app.include_router(module.router)
     install_page_errors(app)

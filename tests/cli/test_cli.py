@@ -29,7 +29,7 @@ def demo_services(swarm: Any) -> Iterator[None]:
     remove_services(swarm, "shiplog-demo-")
 
 
-def test_demo_delivers_the_example_through_staging_to_a_canary_then_seals_and_verifies(
+def test_demo_delivers_scans_and_reproduces_the_example_then_seals_and_verifies(
     cli: CliRunner, docker_client: Any, busybox_image: str, demo_services: None, store: EventStore
 ) -> None:
     result = cli.invoke(app, ["demo"])
@@ -38,12 +38,15 @@ def test_demo_delivers_the_example_through_staging_to_a_canary_then_seals_and_ve
         "● ImageBuilt",
         "● TestsReported",
         "● ImagePushed",
+        "● SbomGenerated",
         "● ScanCompleted",
+        "SHIPLOG-DEMO-2026-0001",  # the demo's advisory set has a finding
         "● ProvenanceSigned",
         "delivered 1.1.0 to staging",
         "canary step 3: 100%",
         "canary promoted after 3 steps",
         "the registry holds hello:1.1.0 as sha256:",
+        "reproduced sha256:",
     ):
         assert printed in result.output, printed
     assert re.search(r"ledger verified: (\d+) events", result.output)

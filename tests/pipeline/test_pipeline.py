@@ -294,21 +294,6 @@ def test_duplicate_step_name_is_refused_at_the_second_name() -> None:
     ]
 
 
-@pytest.mark.parametrize("kind", ["notify"])
-def test_reserved_step_kinds_are_refused_as_reserved_for_later_work(kind: str) -> None:
-    lines = refused(f"""
-        name: x
-        steps:
-          - name: later
-            {kind}:
-              target: production
-        """)
-    assert lines == [
-        f".shiplog.yml:4:5: steps[0].{kind}: '{kind}' steps are reserved for later work and "
-        "cannot be used yet; run it as a step with commands until then"
-    ]
-
-
 DEPLOYED = """
     name: delivered
     steps:

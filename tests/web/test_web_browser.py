@@ -14,8 +14,6 @@ SHIPLOG_REQUIRE_BROWSER=1 or SHIPLOG_REQUIRE_DOCKER=1 (as in CI).
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,7 @@ from app.config import Settings
 from app.database import Database
 from events.store import EventStore
 from events.vocabulary import ImagePushed, StepStarted
-from tests.paths import PROJECT_ROOT
+from tests.support.browser import browser, shot  # noqa: F401  (the fixture, the helper)
 from tests.support.runs import (
     fast_settings,
     hello_app,
@@ -43,8 +41,6 @@ from tests.support.web_server import serving
 
 pytestmark = pytest.mark.usefixtures("leftover_guard")  # nothing left on the engine
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "web"
 SLOW_STEP = """
   - name: slow
     image: {tag}
@@ -56,37 +52,6 @@ SLOW_STEP = """
 """
 
 
-def browser_missing(reason: str) -> None:
-    """Fail where a browser is required (CI), else skip."""
-    if "1" in (os.environ.get("SHIPLOG_REQUIRE_BROWSER"), os.environ.get("SHIPLOG_REQUIRE_DOCKER")):
-        pytest.fail(f"a browser is required but: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    """Debian's Chromium, headless, through Playwright's sync API."""
-    from playwright.sync_api import Error, sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        browser_missing(f"{CHROMIUM} is missing (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        try:
-            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        except Error as error:
-            browser_missing(f"Chromium did not start: {error}")
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-def shot(page: Any, name: str) -> None:
-    """Save a full-page screenshot of `page` as test-artifacts/web/<name>.png."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
 def with_slow_step(pipeline: str, tag: str) -> str:
     """`pipeline` with a step that logs a line, waits, and logs another, before the push."""
     head, push = pipeline.split("  - name: push", 1)
@@ -94,7 +59,7 @@ def with_slow_step(pipeline: str, tag: str) -> str:
 
 
 def test_a_visitor_watches_a_run_live_and_follows_it_to_its_image_and_environment(
-    browser: Any,
+    browser: Any,  # noqa: F811
     cli: CliRunner,
     store: EventStore,
     database: Database,
@@ -161,7 +126,7 @@ def test_a_visitor_watches_a_run_live_and_follows_it_to_its_image_and_environmen
         assert sorted(bar.split(":")[0] for bar in bars) == ["build", "push", "slow", "test"]
         shot(page, "run")
         [pushed] = of_type(run_events(store, run_id), ImagePushed)
-        page.locator(f'a.digest[href="/images/{pushed.digest}"]').click()
+        page.locator(f'a.ident-value[href="/images/{pushed.digest}"]').first.click()
         page.wait_for_url(f"**/images/{pushed.digest}")
         assert pushed.tag in page.locator("#pushes").inner_text()
         assert page.locator("text=Not deployed anywhere.").is_visible()
@@ -188,14 +153,14 @@ def test_a_visitor_watches_a_run_live_and_follows_it_to_its_image_and_environmen
         shot(page, "image")
         page.locator('#placements a[href="/environments/production"]').click()
         page.wait_for_url("**/environments/production")
-        assert pushed.digest[:23] in page.locator("#running-now").inner_text()
+        assert pushed.digest in str(page.locator("#running-now").text_content())
         shot(page, "environment")
 
         # The search box: a run id prefix goes to the run.
         page.fill("#search-q", run_id[:8])
         page.keyboard.press("Enter")
         page.wait_for_url(f"**/runs/{run_id}")
-        assert run_id in page.locator("h1").inner_text()
+        assert run_id in str(page.locator("h1").text_content())  # the id is cut visually only
 
         for name in ("ledger", "velocity"):
             page.goto(f"{base}/{name}")
