@@ -161,10 +161,12 @@ SENTENCES: dict[str, str] = {
     + " aborted in {{ e.service }} at step {{ e.step }}: {{ e.reason }}",
     "DriftDetected": "{{ e.service }} drifted: {{ e.differences | join(', ') }}"
     "{% if e.observed %}; the swarm runs {{ e.observed.image_digest | image_link }}"
-    "{% if e.observed.replicas is not none %} ×{{ e.observed.replicas }}{% endif %}"
+    "{% if e.observed.replicas is not none %} in "
+    "{{ e.observed.replicas | plural('replica') }}{% endif %}"
     "{% elif e.differences %}; not on the swarm{% endif %}"
     "{% if e.intended %}, the ledger says {{ e.intended.image_digest | image_link }}"
-    "{% if e.intended.replicas is not none %} ×{{ e.intended.replicas }}{% endif %}{% endif %}",
+    "{% if e.intended.replicas is not none %} in "
+    "{{ e.intended.replicas | plural('replica') }}{% endif %}{% endif %}",
     "DriftResolved": "{{ e.service }} matches the ledger again ({{ e.how }})",
     # incident-<id>
     "IncidentOpened": "incident in {{ e.environment | environment_link }}, {{ e.service }}: "

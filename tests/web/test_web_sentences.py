@@ -133,7 +133,8 @@ def test_a_canary_measurement_and_a_drift_read_with_their_figures() -> None:
     drift = {"service": "web", "differences": ["replicas"], "intended": state,
              "observed": state | {"replicas": 3}}  # fmt: skip
     assert words("DriftDetected", drift) == (
-        f"web drifted: replicas; the swarm runs {DIGEST} ×3, the ledger says {DIGEST} ×2"
+        f"web drifted: replicas; the swarm runs {DIGEST} in 3 replicas, "
+        f"the ledger says {DIGEST} in 2 replicas"
     )
 
 
