@@ -33,6 +33,7 @@ from tests.support.delivery import (
     swarm_image,
     write_environments,
 )
+from tests.support.html_tree import parse
 
 pytestmark = pytest.mark.usefixtures("leftover_guard", "osv_advisories")
 
@@ -115,6 +116,11 @@ def test_a_protected_deployment_waits_for_an_approval_by_someone_else_in_the_gro
     assert [item["kind"] for item in now["evidence"]][:3] == ["provenance", "scan", "tests"]
     before = client.get("/api/environments/production", params={"as_of": str(events[1].cursor)})
     assert before.json()["delivered"] == []  # approved, not yet delivered, at that moment
+    delivered_now = parse(client.get("/environments/production").text).by_id("delivered").text
+    assert "carol" in delivered_now and "alice" in delivered_now and "provenance" in delivered_now
+    then = client.get("/environments/production", params={"as_of": str(events[1].cursor)}).text
+    assert "Nothing shiplog delivered runs here as of then" in then
+    assert 'id="decide-' not in then  # the past is shown without the controls
     assert swarm_image(swarm, f"{namespace}-prd-web") == f"{images.repository}@{images['v1']}"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from app.deps import DeskDep, StoreDep
+from app.deps import AsOfDep, DeskDep, StoreDep
 from app.queries.environments import environment_names
 from app.web.templating import render
 from app.web.views.delivery import delivery_panel, environments_problem
@@ -23,15 +23,20 @@ def environments_html(request: Request, store: StoreDep, desk: DeskDep) -> HTMLR
 
 
 @router.get("/environments/{name}", response_class=HTMLResponse)
-def environment_html(request: Request, store: StoreDep, desk: DeskDep, name: str) -> HTMLResponse:
-    """One environment: delivery, services now, deployment history, rollbacks and incidents."""
+def environment_html(
+    request: Request, store: StoreDep, desk: DeskDep, name: str, as_of: AsOfDep
+) -> HTMLResponse:
+    """One environment: delivery, services, on whose word and evidence, deployment history,
+    rollbacks and incidents; as of `as_of` if given (then without the delivery controls)."""
     problem = environments_problem(desk)
-    panel = None if problem else delivery_panel(desk, name)
-    view = environment_page(store, name, configured=panel is not None)
+    panel = None if problem or as_of is not None else delivery_panel(desk, name)
+    configured = panel is not None or (problem is None and name in desk.config.names)
+    view = environment_page(store, name, configured=configured, as_of=as_of)
     context = {
         "title": f"Environment {name}",
         "view": view,
         "delivery": panel,
         "delivery_problem": problem,
+        "as_of_text": request.query_params.get("as_of", "").strip(),
     }
     return render(request, "environment.html", context)
