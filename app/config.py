@@ -10,9 +10,25 @@ from typing import Annotated
 
 import platformdirs
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.pipeline.sandbox import MIN_PIDS, memory_bytes
 from app.resources import migrations_dir
+
+DEFAULT_CAPABILITIES: tuple[str, ...] = (
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "NET_BIND_SERVICE",
+)
+"""What a step keeps of Docker's default capabilities: enough to install packages and switch
+users as root, not to forge packets (NET_RAW), make devices (MKNOD), chroot, or change file
+capabilities (SETFCAP, SETPCAP) or write the audit log."""
 
 
 class Settings(BaseSettings):
@@ -105,6 +121,49 @@ class Settings(BaseSettings):
         "ledger in `shiplog serve` (drift).",
     )
 
+    secrets_keyring: Path | None = Field(
+        default=None,
+        description="The keyring file whose keys encrypt secrets at rest (never in the "
+        "database); runners need a copy. Unset: keys/secrets.keyring under home.",
+    )
+    step_memory: str = Field(
+        default="2g",
+        description="Memory limit of a step or service container without `resources.memory`, "
+        'swap included, e.g. "512m" or "2g".',
+    )
+    step_cpus: PositiveFloat = Field(
+        default=2.0, description="CPUs a step or service may use without `resources.cpus`."
+    )
+    step_pids: Annotated[int, Field(ge=MIN_PIDS)] = Field(
+        default=1024,
+        description="Processes and threads a step or service may have at once without "
+        "`resources.pids`; a step that reaches its limit is stopped and fails.",
+    )
+    step_max_memory: str = Field(
+        default="16g", description="The most memory a step's `resources.memory` may ask for."
+    )
+    step_max_cpus: PositiveFloat = Field(
+        default=16.0, description="The most CPUs a step's `resources.cpus` may ask for."
+    )
+    step_max_pids: PositiveInt = Field(
+        default=32768, description="The most processes a step's `resources.pids` may ask for."
+    )
+    step_capabilities: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=DEFAULT_CAPABILITIES,
+        description="Linux capabilities step and service containers keep (all others are "
+        "dropped), comma-separated; empty keeps none.",
+    )
+    step_user: str | None = Field(
+        default=None,
+        description="User a step runs as when neither the step (`user:`) nor its image names "
+        "one, e.g. `65534:65534`. Unset: root, without the dropped capabilities.",
+    )
+    docker_cli: str | None = Field(
+        default=None,
+        description="The docker command that builds with BuildKit (for build steps with "
+        "`secrets`). Unset: the first `docker` on PATH that can.",
+    )
+
     public_url: str = Field(
         default="http://127.0.0.1:8080",
         description="The URL people and forges reach this shiplog at, e.g. "
@@ -137,13 +196,33 @@ class Settings(BaseSettings):
         "SHIPLOG_PRODUCTION_ENVIRONMENTS, comma-separated (e.g. `production,prod-eu`).",
     )
 
-    @field_validator("production_environments", mode="before")
+    @field_validator("production_environments", "step_capabilities", mode="before")
     @classmethod
-    def _split_environments(cls, value: object) -> object:
+    def _split_names(cls, value: object) -> object:
         """A comma-separated string becomes its non-empty names."""
         if isinstance(value, str):
             return tuple(name.strip() for name in value.split(",") if name.strip())
         return value
+
+    @field_validator("step_memory", "step_max_memory")
+    @classmethod
+    def _memory_size(cls, value: str) -> str:
+        """A memory setting must read as one ("512m", "2g")."""
+        try:
+            memory_bytes(value)
+        except PydanticCustomError as error:
+            raise ValueError(str(error)) from None
+        return value
+
+    @field_validator("step_capabilities")
+    @classmethod
+    def _capability_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Capability names as Docker takes them: upper case, without `CAP_`."""
+        names = tuple(name.upper().removeprefix("CAP_") for name in value)
+        for name in names:
+            if not name.replace("_", "").isalnum():
+                raise ValueError(f"{name!r} is not a capability name")
+        return names
 
     @property
     def environments_path(self) -> Path:
@@ -163,6 +242,11 @@ class Settings(BaseSettings):
     def key_dir(self) -> Path:
         """Directory holding the ledger's ed25519 signing key."""
         return self.home / "keys"
+
+    @property
+    def keyring_path(self) -> Path:
+        """The keyring file that encrypts secrets at rest."""
+        return self.secrets_keyring or self.key_dir / "secrets.keyring"
 
 
 @lru_cache(maxsize=1)

@@ -43,7 +43,7 @@ def background_workers(
         threading.Thread(
             target=work_deliveries,
             args=(store, context.database.app_url, settings.home / "mirrors", stop),
-            kwargs={"poll_seconds": settings.poll_interval},
+            kwargs={"keyring": settings.keyring_path, "poll_seconds": settings.poll_interval},
             name="shiplog-webhooks",
             daemon=True,
         ),
@@ -58,6 +58,7 @@ def background_workers(
                 ),
                 "timeout": settings.notify_timeout,
                 "stop": stop,
+                "keyring": settings.keyring_path,
                 "poll_seconds": settings.poll_interval,
             },
             name="shiplog-notify",
@@ -118,7 +119,7 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
             threading.Thread(
                 target=projector(store).follow,
                 args=(stop,),
-                kwargs={"poll_seconds": settings.poll_interval},
+                kwargs={"keyring": settings.keyring_path, "poll_seconds": settings.poll_interval},
                 name="shiplog-projections",
                 daemon=True,
             ),

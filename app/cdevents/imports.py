@@ -1,8 +1,10 @@
 """CloudEvents carrying CDEvents, checked and turned into what shiplog records (pure).
 
 `parse` checks a structured-mode CloudEvent (JSON) and its CDEvent `data` against
-the official schema of its type, and `plan` maps it to shiplog's vocabulary; both
-raise Refused listing every problem with its JSON path. The identity of an
+the official schema of its type (any of the 45 types of CDEvents 0.5.1), and `plan`
+maps it to shiplog's vocabulary: the types shiplog understands to its own events,
+every other one to a CDEventImported that keeps the CDEvent whole. Both raise Refused
+listing every problem with its JSON path. The identity of an
 imported CloudEvent is `key(source, id)`: a uuid5, from which the ids of the
 events it becomes are derived, so a resend is recognised. docs/cdevents.md has
 the tables.
@@ -19,13 +21,14 @@ from uuid import NAMESPACE_URL, uuid5
 
 from packageurl import PackageURL
 
-from app.cdevents.schemas import SchemaProblem, validate
+from app.cdevents.schemas import SchemaProblem, supported_types, validate
 from app.repo_identity import NotARepository, canonical_repository
 from events.catalogue import NUL_IN_JSON, Event
 from events.errors import InvalidStreamName
 from events.streams import stream_name
 from events.vocabulary import (
     ArtifactPublished,
+    CDEventImported,
     ChangeMerged,
     ExternalRunFinished,
     ExternalRunQueued,
@@ -49,7 +52,7 @@ ROLLEDBACK = "dev.cdevents.service.rolledback.0.3.0"
 DETECTED = "dev.cdevents.incident.detected.0.3.0"
 RESOLVED = "dev.cdevents.incident.resolved.0.3.0"
 MERGED = "dev.cdevents.change.merged.0.3.0"
-IMPORTED_TYPES: tuple[str, ...] = (
+MAPPED_TYPES: tuple[str, ...] = (
     QUEUED,
     STARTED,
     FINISHED,
@@ -156,9 +159,20 @@ def subject_key(source: str, subject_id: str) -> str:
     return str(uuid5(NAMESPACE, f"subject\n{source}\n{subject_id}"))
 
 
-def from_binary(headers: Mapping[str, str], data: Any) -> dict[str, Any]:
-    """A binary-mode CloudEvent (`ce-*` headers, the CDEvent as body) in structured form."""
-    envelope: dict[str, Any] = {"datacontenttype": "application/json", "data": data}
+def imported_types() -> list[str]:
+    """Every CDEvent type shiplog records: each type of CDEvents 0.5.1, sorted."""
+    return supported_types()
+
+
+def from_binary(headers: Mapping[str, str], data: Any, content_type: str | None) -> dict[str, Any]:
+    """A binary-mode CloudEvent (`ce-*` headers, the CDEvent as body) in structured form.
+
+    `datacontenttype` is the request's Content-Type; without one (it is optional in
+    CloudEvents) the data is taken as JSON.
+    """
+    envelope: dict[str, Any] = {"data": data}
+    if content_type:
+        envelope["datacontenttype"] = content_type
     for attribute in ("specversion", "id", "source", "type", "time", "subject"):
         value = headers.get(f"ce-{attribute}")
         if value is not None:
@@ -175,9 +189,11 @@ def parse(body: Any) -> CloudEvent:
     problems = [*_envelope_problems(body)]
     if problems:
         raise Refused(problems)
-    if body["type"] not in IMPORTED_TYPES:
-        supported = ", ".join(IMPORTED_TYPES)
-        message = f"type {body['type']!r} is not imported; supported types: {supported}"
+    if body["type"] not in imported_types():
+        message = (
+            f"type {body['type']!r} is not a CDEvents 0.5.1 type; the 45 types of that "
+            "release are accepted (see `supported`)"
+        )
         raise Refused([SchemaProblem("$.type", message)], kind="unsupported_type")
     data = body["data"]
     problems = validate(body["type"], data, "$.data")
@@ -235,11 +251,11 @@ def _envelope_problems(body: dict[str, Any]) -> list[SchemaProblem]:
         if not isinstance(value, str) or not value:
             problems.append(SchemaProblem(f"$.{attribute}", "required: a non-empty string"))
     content_type = body.get("datacontenttype", "application/json")
-    if not isinstance(content_type, str) or content_type.split(";")[0].strip() not in (
-        "application/json",
-        "application/cdevents+json",
-    ):
-        problems.append(SchemaProblem("$.datacontenttype", "must be application/json"))
+    media = content_type.split(";")[0].strip().lower() if isinstance(content_type, str) else ""
+    if not (media in ("application/json", "text/json") or media.endswith("+json")):
+        problems.append(
+            SchemaProblem("$.datacontenttype", "must be JSON (application/json or a +json type)")
+        )
     if "data_base64" in body:
         problems.append(
             SchemaProblem("$.data_base64", "binary data is not a CDEvent; send JSON `data`")
@@ -306,6 +322,8 @@ def image_digest(artifact_id: str, path: str) -> str:
 
 def plan(event: CloudEvent) -> Plan:
     """What shiplog records for a checked CloudEvent; Refused if it cannot be recorded."""
+    if event.type not in MAPPED_TYPES:
+        return _kept_whole(event)
     content = event.content
     subject_id = str(event.subject["id"])
     if event.type in (DEPLOYED, UPGRADED, ROLLEDBACK):
@@ -335,6 +353,22 @@ def plan(event: CloudEvent) -> Plan:
             subject=subject_id,
         )
     return _other(event, subject_id)
+
+
+def _kept_whole(event: CloudEvent) -> Append:
+    """A CDEvent of a type shiplog has no event for: kept as it came, in its subject's stream."""
+    subject_id = str(event.subject["id"])
+    kept = CDEventImported(
+        cdevent_type=event.type,
+        subject_id=subject_id,
+        subject_source=event.subject_source,
+        timestamp=event.timestamp,
+        source=event.source,
+        id=event.id,
+        cdevent_document=json.dumps(event.data, ensure_ascii=False, separators=(",", ":")),
+    )
+    stream = "cdevent-" + subject_key(event.subject_source, subject_id)
+    return Append(stream, (kept,), event.key)
 
 
 def _other(event: CloudEvent, subject_id: str) -> Append:

@@ -25,6 +25,7 @@ from app.cli import (
     repo_commands,
     reproduce_command,
     run_commands,
+    sandbox_commands,
     scan_commands,
     secret_commands,
     serve_command,
@@ -34,6 +35,7 @@ from app.delivery.errors import DeliveryError
 from app.delivery.orchestrator import OrchestratorError
 from app.engine import EngineUnavailable, engine_gone
 from app.executor.actions import StepFailed
+from app.executor.grants import GrantError
 from app.executor.secrets import SecretError
 from app.executor.source import SourceError
 from app.notify.rules import RulesError
@@ -68,6 +70,7 @@ projection_commands.register(app)
 repo_commands.register(app)
 reproduce_command.register(app)
 run_commands.register(app)
+sandbox_commands.register(app)
 scan_commands.register(app)
 secret_commands.register(app)
 serve_command.register(app)
@@ -83,6 +86,7 @@ USER_ERRORS = (
     LedgerError,
     PipelineError,
     SecretError,
+    GrantError,
     SourceError,
     StepFailed,
     EngineUnavailable,

@@ -49,7 +49,10 @@ class Desk:
     store: EventStore
     evidence: EvidenceReader
     orchestrator_for: Callable[[Environment], Orchestrator]
-    secret_values: Callable[[Sequence[str]], Mapping[str, str]] = field(default=lambda names: {})
+    # (names, the image's source repository, the environment) -> values: secrets are scoped
+    secret_values: Callable[[Sequence[str], str | None, str], Mapping[str, str]] = field(
+        default=lambda names, repository, environment: {}
+    )
     now: Callable[[], datetime] = utc_now
     poll_seconds: float = 1.0
 
@@ -100,6 +103,7 @@ def service_spec(
     image: str,
     settings: ServiceSettings,
     deployment_id: str,
+    repository: str | None = None,
     role: str = "app",
 ) -> ServiceSpec:
     """The spec of one orchestrator service of `service`, labelled with where it came from."""
@@ -115,5 +119,5 @@ def service_spec(
             DIGEST_LABEL: digest,
             ROLE_LABEL: role,
         },
-        secrets=desk.secret_values(list(settings.secrets)),
+        secrets=desk.secret_values(list(settings.secrets), repository, environment.name),
     )

@@ -166,6 +166,7 @@ def _colour_spec(
         image=request.image,
         settings=settings,
         deployment_id=request.deployment_id,
+        repository=request.repository,
         role=colour,
     )
     names = proxied_names(environment, request.service)

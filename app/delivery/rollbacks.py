@@ -102,6 +102,7 @@ def roll_back(
                     image=origin.image,
                     settings=settings,
                     deployment_id=f"rollback-{uuid.uuid4()}",
+                    repository=origin.repository,
                 )
                 result = desk.orchestrator_for(config).apply(spec, timeout=settings.rolling.timeout)
         except OrchestratorError as error:

@@ -193,6 +193,7 @@ def roll_out(desk: Desk, environment: Environment, request: Request) -> Converge
         image=request.image,
         settings=settings,
         deployment_id=request.deployment_id,
+        repository=request.repository,
     )
 
     def record(event: Event) -> None:

@@ -21,6 +21,7 @@ from app.delivery.evidence import Evidence, LatestScan, SignedProvenance, TestRe
 from app.provenance.dsse import BadEnvelope, key_id, parse_envelope, verify_envelope
 from app.provenance.slsa import BUILD_TYPE
 from app.queries.provenance import load_envelope
+from app.queries.supplychain import FindingsNotStored, scan_findings
 from events.store import EventStore, RecordedEvent
 from events.vocabulary import (
     ImageBuilt,
@@ -107,9 +108,12 @@ class LedgerEvidence:
         scan = found.get(image_id)
         if scan is None:
             return None
-        findings = tuple(
-            (str(f["advisory"]), f.get("severity")) for f in scan.data.get("findings") or ()
-        )
+        try:
+            (listed,) = scan_findings(self.store, [ScanCompleted.model_validate(scan.data)])
+            findings = tuple((f.advisory, f.severity) for f in listed)
+        except FindingsNotStored as error:
+            # Findings that cannot be read cannot be shown to pass: the gate refuses them.
+            findings = ((str(error), "critical"),)
         return LatestScan(
             leaf_sha256=scan.hash.hex(),
             advisory_set_digest=scan.data["advisory_set_digest"],

@@ -3,10 +3,13 @@
 app/cdevents/imports.py checks the CloudEvent against the official schema and
 plans what to record; deployments and incidents then go through the same commands
 as POST /api/deployments and /api/incidents (with metadata source `cdevents`),
-everything else is appended here. The ids of the events a CloudEvent becomes are
-uuid5 of its identity (`imports.key(source, id)`) and the event type, so a resend
-writes nothing and answers the original positions, and the same identity with
-other content is a Conflict. Incidents are the exception: their events are keyed
+everything else is appended here: the types shiplog maps to its own events, and
+CDEventImported for every other valid CDEvent. Every event written carries the
+CloudEvent's `source` and `id` in its metadata, so the export gives them back.
+The ids of the events a CloudEvent becomes are uuid5 of its identity
+(`imports.key(source, id)`) and the event type, so a resend writes nothing and
+answers the original positions, and the same identity with other content is a
+Conflict. Incidents are the exception: their events are keyed
 by the incident (one IncidentOpened, one IncidentResolved per incident), as for
 POST /api/incidents.
 """
@@ -34,6 +37,7 @@ from events.catalogue import Event, Metadata
 from events.store import EventStore
 from events.vocabulary import (
     ArtifactPublished,
+    CDEventImported,
     ChangeMerged,
     DeploymentStarted,
     DeploymentSucceeded,
@@ -55,6 +59,7 @@ KEYED: tuple[type[Event], ...] = (
     ExternalRunFinished,
     ArtifactPublished,
     ChangeMerged,
+    CDEventImported,
 )
 UNKNOWN = "unknown"
 
@@ -74,6 +79,7 @@ def import_cloudevent(store: EventStore, body: Any, actor: str) -> Imported:
     event = parse(body)
     planned = plan(event)
     _refuse_reuse(store, event, planned)
+    origin = (event.source, event.id)
     if isinstance(planned, DeploymentPlan):
         report = DeploymentReport(
             environment=planned.environment,
@@ -85,16 +91,18 @@ def import_cloudevent(store: EventStore, body: Any, actor: str) -> Imported:
             started_at=planned.at,
             finished_at=planned.at,
         )
-        written = record_deployment(store, report, actor, source=SOURCE)
+        written = record_deployment(store, report, actor, source=SOURCE, cloudevent=origin)
         stream = f"env-{planned.environment}"
     elif isinstance(planned, IncidentPlan):
-        written = _incident(store, planned, actor)
+        written = _incident(store, planned, actor, origin)
         stream = f"incident-{planned.incident_id}"
     else:
         planned = _link_rollback(store, planned)
         what = f"CloudEvent {event.id!r} from {event.source!r}"
         ids = [(item, event_id_for(planned.id_key, type(item))) for item in planned.events]
-        metadata = Metadata(actor=actor, source=SOURCE)
+        metadata = Metadata(
+            actor=actor, source=SOURCE, cloudevent_source=event.source, cloudevent_id=event.id
+        )
         written = append_once(store, planned.stream, ids, metadata, what)
         stream = planned.stream
     return Imported(event.type, stream, written.positions, written.replayed)
@@ -146,7 +154,9 @@ def _link_rollback(store: EventStore, planned: Append) -> Append:
     return replace(planned, events=(linked,))
 
 
-def _incident(store: EventStore, planned: IncidentPlan, actor: str) -> Written:
+def _incident(
+    store: EventStore, planned: IncidentPlan, actor: str, origin: tuple[str, str]
+) -> Written:
     """IncidentOpened for incident.detected; IncidentResolved for incident.resolved."""
     if not planned.resolved:
         report = IncidentReport(
@@ -156,7 +166,7 @@ def _incident(store: EventStore, planned: IncidentPlan, actor: str) -> Written:
             summary=planned.summary,
             opened_at=planned.at,
         )
-        return record_incident(store, report, actor, source=SOURCE)
+        return record_incident(store, report, actor, source=SOURCE, cloudevent=origin)
     opened_id = event_id_for(planned.incident_id, IncidentOpened)
     if not store.find([opened_id]):
         raise Conflict(
@@ -171,4 +181,4 @@ def _incident(store: EventStore, planned: IncidentPlan, actor: str) -> Written:
         resolution=planned.description,
         resolved_at=planned.at,
     )
-    return record_incident(store, report, actor, source=SOURCE)
+    return record_incident(store, report, actor, source=SOURCE, cloudevent=origin)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -22,7 +22,7 @@ from app.delivery.decisions import approve, grant_waiver
 from app.delivery.desk import Desk
 from app.delivery.drift import DriftReport, reconcile
 from app.delivery.environments import Environment, load_environments
-from app.delivery.errors import UnknownDeployment
+from app.delivery.errors import DeliveryError, UnknownDeployment
 from app.delivery.ledger import Pin, Request, Waiver
 from app.delivery.orchestrator import Orchestrator
 from app.delivery.proxied import retire_standbys
@@ -48,7 +48,21 @@ def _quiet(progress: Progress) -> None:
 def open_desk(settings: Settings, store: EventStore, swarms: SwarmPool, app_url: str) -> Desk:
     """The desk every delivery command works with, from the settings and the environments file."""
     trusted = [load_or_create_attestation_key(settings).public_key()]
-    secrets = SecretStore(app_url)
+    secrets = SecretStore(app_url, settings.keyring_path)
+
+    def secret_values(
+        names: Sequence[str], repository: str | None, environment: str
+    ) -> Mapping[str, str]:
+        # Secrets are scoped by repository (and branch, environment): a service gets those
+        # of the repository its image was built from, for this environment.
+        if not names:
+            return {}
+        if repository is None:
+            raise DeliveryError(
+                f"the service needs secrets ({', '.join(names)}), which are scoped by "
+                "repository, and no run recorded which repository this image was built from"
+            )
+        return secrets.values(names, repository, None, environment)
 
     def orchestrator_for(environment: Environment) -> Orchestrator:
         return swarms.for_host(environment.target.docker_host)
@@ -58,7 +72,7 @@ def open_desk(settings: Settings, store: EventStore, swarms: SwarmPool, app_url:
         store=store,
         evidence=LedgerEvidence(store, trusted),
         orchestrator_for=orchestrator_for,
-        secret_values=secrets.values,
+        secret_values=secret_values,
         poll_seconds=settings.delivery_poll_interval,
     )
 

@@ -15,8 +15,14 @@ from typing import Literal
 from uuid import UUID
 
 from app.services.errors import Conflict, FieldProblem
-from app.services.idempotency import Written, append_once, event_id_for, valid_stream
-from events.catalogue import Event, Metadata
+from app.services.idempotency import (
+    Written,
+    append_once,
+    cloudevent_metadata,
+    event_id_for,
+    valid_stream,
+)
+from events.catalogue import Event
 from events.store import EventStore
 from events.vocabulary import DeploymentFailed, DeploymentStarted, DeploymentSucceeded
 
@@ -84,7 +90,12 @@ def planned_events(report: DeploymentReport) -> list[Event]:
 
 
 def record_deployment(
-    store: EventStore, report: DeploymentReport, actor: str, source: str = SOURCE
+    store: EventStore,
+    report: DeploymentReport,
+    actor: str,
+    source: str = SOURCE,
+    *,
+    cloudevent: tuple[str, str] | None = None,
 ) -> Written:
     """Record `report` in `env-<environment>` as `actor`; see the module docstring."""
     stream = valid_stream("env", report.environment, "environment")
@@ -99,5 +110,5 @@ def record_deployment(
             f"{finished[0].position}); it cannot now be reported as {report.status!r}"
         )
     planned = [(event, event_id_for(key, type(event))) for event in events]
-    metadata = Metadata(actor=actor, source=source)
+    metadata = cloudevent_metadata(actor, source, cloudevent)
     return append_once(store, stream, planned, metadata, f"deployment {key!r}")

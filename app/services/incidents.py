@@ -17,12 +17,13 @@ from app.services.deployments import SOURCE
 from app.services.errors import Conflict, FieldProblem
 from app.services.idempotency import (
     Written,
+    cloudevent_metadata,
     event_id_for,
     payload,
     same_or_conflict,
     valid_stream,
 )
-from events.catalogue import Event, Metadata
+from events.catalogue import Event
 from events.store import NO_STREAM, EventStore, ExpectedVersion
 from events.vocabulary import IncidentOpened, IncidentResolved
 
@@ -43,7 +44,12 @@ class IncidentReport:
 
 
 def record_incident(
-    store: EventStore, report: IncidentReport, actor: str, source: str = SOURCE
+    store: EventStore,
+    report: IncidentReport,
+    actor: str,
+    source: str = SOURCE,
+    *,
+    cloudevent: tuple[str, str] | None = None,
 ) -> Written:
     """Open and/or resolve the incident in `incident-<id>` as `actor`; see the module docstring."""
     stream = valid_stream("incident", report.incident_id, "incident_id")
@@ -77,7 +83,8 @@ def record_incident(
         ids = [event_id_for(report.incident_id, type(event)) for event in new]
         expected: ExpectedVersion = NO_STREAM if opened is None else 0
         with store.transaction() as tx:
-            tx.append(stream, new, expected, Metadata(actor=actor, source=source), event_ids=ids)
+            metadata = cloudevent_metadata(actor, source, cloudevent)
+            tx.append(stream, new, expected, metadata, event_ids=ids)
     wanted = [opened_id, resolved_id] if report.resolved else [opened_id]
     after = store.find(wanted)
     for event in new:  # a concurrent request may have recorded these ids first

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.exceptions import RequestValidationError
@@ -12,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.params import DEFAULT_LIMIT, MAX_LIMIT, parse_cursor
 from app.api.schemas.events import CloudEventImportOut, CloudEventPageOut
-from app.cdevents.imports import IMPORTED_TYPES, Refused, from_binary
+from app.cdevents.imports import Refused, from_binary, imported_types
 from app.deps import IntegrationDep, SettingsDep, StoreDep
 from app.queries.cdevents import export_page
 from app.services.cdevents import import_cloudevent
@@ -20,8 +21,9 @@ from app.services.cdevents import import_cloudevent
 router = APIRouter(prefix="/api", tags=["cdevents"])
 
 MAX_BODY_BYTES = 1024 * 1024
-CONTENT_TYPES = ("application/cloudevents+json", "application/json")
-BINARY_MODE_HEADER = "ce-specversion"  # with application/json: binary mode
+STRUCTURED = "application/cloudevents+json"
+CONTENT_TYPES = (STRUCTURED, "application/json")
+BINARY_MODE_HEADER = "ce-specversion"  # present: binary mode (the attributes are headers)
 _PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 
 
@@ -44,24 +46,47 @@ def refusal(error: Refused) -> RequestValidationError:
             "msg": problem.message,
         }
         if error.kind == "unsupported_type":
-            detail["supported"] = list(IMPORTED_TYPES)
+            detail["supported"] = imported_types()
         details.append(detail)
     return RequestValidationError(details)
+
+
+def _is_json(media_type: str) -> bool:
+    """Whether a media type is JSON: `application/json` or any `+json` type."""
+    return media_type in ("application/json", "text/json") or media_type.endswith("+json")
 
 
 async def cloudevent_body(request: Request) -> Any:
     """The CloudEvent in structured form, or a 4xx saying why it is not one in JSON.
 
-    Structured mode: the body is the CloudEvent. Binary mode (a `ce-specversion` header):
-    the attributes are `ce-*` headers and the body is the CDEvent, its `data`.
+    As the CloudEvents HTTP binding says: `application/cloudevents+json` is structured
+    mode (the body is the CloudEvent); `application/cloudevents-batch+json` is batch mode
+    (not accepted); anything else with a `ce-specversion` header is binary mode (the
+    attributes are `ce-*` headers, percent-decoded, and the body is the data), where a
+    missing Content-Type means JSON. `application/json` without `ce-*` headers is also
+    read as structured mode, for senders that label it so.
     """
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type not in CONTENT_TYPES:
+    full_type = request.headers.get("content-type", "")
+    content_type = full_type.split(";")[0].strip().lower()
+    binary = BINARY_MODE_HEADER in request.headers and content_type != STRUCTURED
+    if content_type.startswith("application/cloudevents-batch"):
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            f"content type {content_type!r} (batch mode) is not accepted: send one CloudEvent "
+            "per request, in structured or binary mode",
+        )
+    if binary and content_type and not _is_json(content_type):
+        raise HTTPException(
+            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+            f"content type {content_type!r} is not accepted: a CDEvent is JSON (send "
+            "application/json, or no Content-Type, in binary mode)",
+        )
+    if not binary and content_type not in CONTENT_TYPES:
         raise HTTPException(
             status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
             f"content type {content_type or '(none)'!r} is not accepted: send one CloudEvent in "
-            "structured mode as application/cloudevents+json, or in binary mode as "
-            "application/json with ce-* headers",
+            "structured mode as application/cloudevents+json, or in binary mode with ce-* "
+            "headers (application/json, or no Content-Type)",
         )
     raw = await request.body()
     if len(raw) > MAX_BODY_BYTES:
@@ -74,8 +99,9 @@ async def cloudevent_body(request: Request) -> Any:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"body is not JSON: {error}") from None
     except RecursionError:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "body is nested too deeply") from None
-    if content_type == "application/json" and BINARY_MODE_HEADER in request.headers:
-        return from_binary(request.headers, body)
+    if binary:
+        headers = {name.lower(): unquote(value) for name, value in request.headers.items()}
+        return from_binary(headers, body, full_type.strip() or None)
     return body
 
 

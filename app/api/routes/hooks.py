@@ -48,6 +48,7 @@ async def _body(request: Request) -> bytes | None:
         200: {"description": "A ping, or a delivery already received: nothing more to do."},
         202: {"description": "Accepted: the push is recorded and its runs are being queued."},
         401: {"description": "The signature or token does not prove the forge sent it."},
+        404: {"description": "No webhook endpoint for that forge (github, gitea, gitlab)."},
     },
 )
 async def post_hook(

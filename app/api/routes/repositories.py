@@ -12,7 +12,7 @@ from app.api.schemas.repositories import (
     RepositoryOut,
     RepositoryRegisteredOut,
 )
-from app.deps import AdminDep, DatabaseDep, StoreDep
+from app.deps import AdminDep, DatabaseDep, SettingsDep, StoreDep
 from app.queries.repositories import list_repositories, recent_deliveries
 from app.services.repositories import RepositoryRequest, register_repository, remove_repository
 from events.catalogue import Metadata
@@ -23,12 +23,20 @@ SOURCE = "api"
 
 @router.post("/repositories", status_code=status.HTTP_201_CREATED)
 def post_repository(
-    body: RepositoryIn, store: StoreDep, database: DatabaseDep, who: AdminDep
+    body: RepositoryIn,
+    store: StoreDep,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    who: AdminDep,
 ) -> RepositoryRegisteredOut:
     """Register a repository (admin); the webhook secret is answered once, when it is made."""
     request = RepositoryRequest(**body.model_dump())
     done = register_repository(
-        store, database.app_url, request, Metadata(actor=who.actor, source=SOURCE)
+        store,
+        database.app_url,
+        request,
+        Metadata(actor=who.actor, source=SOURCE),
+        settings.keyring_path,
     )
     repo = done.repository
     return RepositoryRegisteredOut(
