@@ -277,8 +277,9 @@ class DeployStep(_Step):
         return ("deploy", "image")
 
     def secret_refs(self) -> list[tuple[Loc, str]]:
-        """The shiplog secrets the service is given."""
-        return [(("deploy", "secrets", i), name) for i, name in enumerate(self.deploy.secrets)]
+        """None for the run: the service's secrets are read when it is rolled out, from the
+        scope of its repository and environment (a run has no environment)."""
+        return []
 
 
 class NotifySpec(FrozenModel):
