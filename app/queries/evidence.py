@@ -10,6 +10,7 @@ and ref it vouches for.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -109,7 +110,8 @@ class LedgerEvidence:
         if scan is None:
             return None
         try:
-            (listed,) = scan_findings(self.store, [ScanCompleted.model_validate(scan.data)])
+            completed = ScanCompleted.model_validate_json(json.dumps(scan.data))  # as stored
+            (listed,) = scan_findings(self.store, [completed])
             findings = tuple((f.advisory, f.severity) for f in listed)
         except FindingsNotStored as error:
             # Findings that cannot be read cannot be shown to pass: the gate refuses them.
