@@ -119,6 +119,20 @@ class Settings(BaseSettings):
         "step builds, right after it is built.",
     )
 
+    environments_file: Path | None = Field(
+        default=None,
+        description="The environments file: environments, their order, swarms, rules and "
+        "services (docs/delivery.md). Unset: `environments.yml` under home.",
+    )
+    delivery_poll_interval: PositiveFloat = Field(
+        default=1.0, description="Seconds between two looks at a deployment that waits."
+    )
+    drift_interval: PositiveFloat = Field(
+        default=60.0,
+        description="Seconds between two comparisons of each environment's swarm with the "
+        "ledger in `shiplog serve` (drift).",
+    )
+
     secrets_keyring: Path | None = Field(
         default=None,
         description="The keyring file whose keys encrypt secrets at rest (never in the "
@@ -236,6 +250,11 @@ class Settings(BaseSettings):
             if not name.replace("_", "").isalnum():
                 raise ValueError(f"{name!r} is not a capability name")
         return names
+
+    @property
+    def environments_path(self) -> Path:
+        """Where the environments file is (it need not exist)."""
+        return self.environments_file or self.home / "environments.yml"
 
     @property
     def work_dir(self) -> Path:

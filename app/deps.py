@@ -21,9 +21,11 @@ from fastapi.exceptions import RequestValidationError
 
 from app.config import Settings
 from app.database import Database
+from app.delivery.desk import Desk
 from app.inputs import CleanStr
 from app.queries.as_of import AsOfError, resolve_as_of
 from app.services.access import Principal, Role, check
+from app.services.delivery import open_desk
 from events.store import Cursor, EventStore
 
 ACTOR_HEADER = "X-Shiplog-Actor"
@@ -48,6 +50,14 @@ def request_database(request: Request) -> Database:
     """Where the application's database is (owner and application URLs)."""
     database: Database = request.app.state.database
     return database
+
+
+def request_desk(request: Request) -> Desk:
+    """The delivery desk: the environments file as it is now, the ledger, the swarms."""
+    app = request.app
+    return open_desk(
+        app.state.settings, app.state.store, app.state.swarms, app.state.database.app_url
+    )
 
 
 def valid_actor(value: str) -> bool:
@@ -117,6 +127,7 @@ def request_as_of(
 
 
 StoreDep = Annotated[EventStore, Depends(request_store)]
+DeskDep = Annotated[Desk, Depends(request_desk)]
 SettingsDep = Annotated[Settings, Depends(request_settings)]
 DatabaseDep = Annotated[Database, Depends(request_database)]
 ActorDep = Annotated[str, Depends(request_actor)]

@@ -19,10 +19,13 @@ from app.inputs import printable
 
 
 def error_json(
-    status_code: int, detail: Any, headers: Mapping[str, str] | None = None
+    status_code: int,
+    detail: Any,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
 ) -> JSONResponse:
-    """`{"detail": detail}` with `status_code`, always encodable."""
-    body = {"detail": printable(jsonable_encoder(detail))}
+    """`{"detail": detail, **extra}` with `status_code`, always encodable."""
+    body = printable(jsonable_encoder({"detail": detail, **extra}))
     return JSONResponse(body, status_code=status_code, headers=headers)
 
 

@@ -3,14 +3,14 @@
 It opens what both adapters share (the settings, the database, one event store)
 on `app.state`, where app/deps.py finds them, mounts the HTTP API (app/api) and
 the pages (app/web), and, when asked to follow, keeps every projection caught up
-and does the queued work (webhook deliveries into runs, notifications) in background
-threads while the application runs.
+and does the queued work (webhook deliveries into runs, notifications, waiting
+deployments, drift) in background threads while the application runs.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
@@ -19,9 +19,11 @@ from fastapi import FastAPI
 from app import api, web
 from app.config import Settings, get_settings
 from app.context import Context, prepare
+from app.delivery.desk import Desk
 from app.http_headers import SecurityHeaders
 from app.http_limits import BodyLimit
 from app.projections import projector
+from app.services.delivery import delivery_worker, drift_worker, open_desk, swarm_pool
 from app.services.notifications import notification_backoff, work_notifications
 from app.services.triggers import work_deliveries
 from events.store import EventStore
@@ -67,11 +69,33 @@ def background_workers(
     ]
 
 
+def delivery_workers(
+    make_desk: Callable[[], Desk], settings: Settings, stop: threading.Event
+) -> list[threading.Thread]:
+    """The threads that take deliveries further until `stop`: waiting deployments, drift."""
+    return [
+        threading.Thread(
+            target=delivery_worker,
+            args=(make_desk, stop, settings.delivery_poll_interval, settings.whoami()),
+            name="shiplog-delivery",
+            daemon=True,
+        ),
+        threading.Thread(
+            target=drift_worker,
+            args=(make_desk, stop, settings.drift_interval, settings.whoami()),
+            name="shiplog-drift",
+            daemon=True,
+        ),
+    ]
+
+
 def create_app(settings: Settings | None = None, *, follow: bool = False) -> FastAPI:
     """The shiplog HTTP application over the database `settings` name (migrated on start).
 
     With `follow`, a background thread keeps every projection caught up with the
-    ledger while the application runs (what `shiplog serve` does); without it,
+    ledger while the application runs (what `shiplog serve` does), another takes
+    waiting deployments further (approvals, soak, windows, expiry) and a third compares
+    every environment's swarm with the ledger (drift); without it,
     projections move only when something else folds them (tests, `shiplog
     projections catch-up`, another server).
     """
@@ -88,7 +112,12 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
         app.state.database = context.database
         app.state.store = store
         app.state.live_feeds = web.open_live_feeds(store.conninfo, settings)
+        app.state.swarms = swarm_pool()
         stop = threading.Event()
+
+        def make_desk() -> Desk:
+            return open_desk(settings, store, app.state.swarms, context.database.app_url)
+
         workers = [
             threading.Thread(
                 target=projector(store).follow,
@@ -98,6 +127,7 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
                 daemon=True,
             ),
             *background_workers(store, context, stop),
+            *delivery_workers(make_desk, settings, stop),
         ]
         if follow:
             for worker in workers:
@@ -110,6 +140,7 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
                 for worker in workers:
                     worker.join(timeout=10)
             await app.state.live_feeds.close()
+            app.state.swarms.close()
             store.close()
 
     app = FastAPI(

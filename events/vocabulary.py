@@ -559,11 +559,126 @@ class RepositoryRemoved(Event):
 # --- env-<name>: deployments ----------------------------------------------------------
 
 
+class EvidenceItem(Value):
+    """One piece of evidence a delivery decision looked at, named by its digest."""
+
+    kind: Literal["provenance", "scan", "tests"] = Field(
+        description="`provenance` (a signed statement), `scan` (the latest ScanCompleted) or "
+        "`tests` (a TestsReported of the run that built the image)."
+    )
+    digest: str = Field(
+        description="`sha256:<hex>`: the DSSE envelope's digest for provenance; the ledger "
+        "leaf hash of the ScanCompleted for a scan; the reports' `report_sha256` for tests."
+    )
+
+
+class DeploymentRequested(Event):
+    """Someone asked shiplog to deliver one image digest to a service of this environment."""
+
+    categories = ENV
+    deployment_id: str = Field(
+        description="Identifies this deployment; its later events carry the same id."
+    )
+    service: str = Field(description="The service to deliver to.")
+    image_digest: str = Field(
+        description="The manifest digest (`sha256:<hex>`) to deliver; never a tag."
+    )
+    image: str = Field(
+        description="What the swarm pulls: `<repository>@<image_digest>`, the repository a run "
+        "pushed the digest to."
+    )
+    strategy: str = Field(description="`rolling`, `blue-green` or `canary`.")
+    settings: str = Field(
+        description="The service's settings as deployed, as JSON text (replicas, ports, "
+        "environment, secret names, health check, strategy; docs/delivery.md); secret values "
+        "never."
+    )
+    run_id: str | None = Field(
+        default=None, description="The run whose deploy step asked, if a pipeline asked."
+    )
+    from_environment: str | None = Field(
+        default=None, description="The environment it is promoted from, for a promotion."
+    )
+    previous_digest: str | None = Field(
+        default=None, description="The digest the service ran here when it was asked, if any."
+    )
+    repository: str | None = Field(
+        default=None, description="The repository the image was built from, per its provenance."
+    )
+    commit: str | None = Field(
+        default=None, description="The commit the image was built from, per its provenance."
+    )
+    evidence_sha256: str = Field(
+        description="Hex sha256 over the evidence's kinds and digests (docs/delivery.md); "
+        "approvals name it."
+    )
+    evidence: tuple[EvidenceItem, ...] = Field(
+        default=(), description="The evidence the gates passed on, by digest."
+    )
+    waived: tuple[str, ...] = Field(
+        default=(),
+        description="Gates not checked because an unexpired WaiverGranted covered the digest.",
+    )
+    approvals_required: int = Field(
+        default=0, description="How many approvals the environment requires before it starts."
+    )
+    expires_at: datetime = Field(
+        description="When it expires if it is still waiting (approvals, soak, freeze)."
+    )
+
+
+class PromotionRefused(Event):
+    """A deployment or promotion was refused by a rule or an evidence gate; nothing was changed."""
+
+    categories = ENV
+    deployment_id: str | None = Field(
+        default=None,
+        description="The deployment refused, if it had been requested before a rule failed.",
+    )
+    service: str = Field(description="The service it was for.")
+    image_digest: str = Field(description="The digest that was refused.")
+    policy: str = Field(
+        description="The rule or gate that refused it: `requires`, `soak`, `pinned`, "
+        "`provenance`, `scan`, `tests`, `freeze`, `in-progress`."
+    )
+    reason: str = Field(description="Why, in a sentence naming what was found.")
+    from_environment: str | None = Field(
+        default=None, description="The environment it was promoted from, for a promotion."
+    )
+    evidence: tuple[EvidenceItem, ...] = Field(
+        default=(), description="The evidence the gates looked at, by digest."
+    )
+
+
+class WaiverGranted(Event):
+    """An approver let one digest pass one evidence gate of this environment until a time."""
+
+    categories = ENV
+    image_digest: str = Field(description="The manifest digest the waiver is for, and no other.")
+    policy: Literal["provenance", "scan", "tests"] = Field(description="The gate waived.")
+    reason: str = Field(description="Why, as the approver said it.")
+    expires_at: datetime = Field(description="When the waiver stops counting (UTC).")
+
+
+class DeploymentTimedOut(Event):
+    """A requested deployment waited longer than its environment allows; it will not start."""
+
+    categories = ENV
+    deployment_id: str = Field(description="The deployment, as in its DeploymentRequested.")
+    service: str = Field(description="The service it was for.")
+    image_digest: str = Field(description="The digest it would have delivered.")
+    waited_ms: int = Field(description="How long it waited, in integer milliseconds.")
+    waiting_for: tuple[str, ...] = Field(
+        default=(),
+        description="What it still waited for: `approvals`, `soak`, `freeze`, `allow`.",
+    )
+
+
 class DeploymentStarted(Event):
     """A rollout of an image to a service of this environment began."""
 
     categories = ENV
-    schema_version = 2  # 2 added started_at, repository and commit
+    schema_version = 3  # 2 added started_at, repository and commit; 3 previous_digest, evidence
     deployment_id: str = Field(
         description="Identifies this rollout; its later events carry the same id."
     )
@@ -589,6 +704,14 @@ class DeploymentStarted(Event):
         default=None,
         description="The full sha of the commit the image was built from, as the reporting "
         "tool says; null: known from the run that pushed the image, if any.",
+    )
+    previous_digest: str | None = Field(
+        default=None,
+        description="The digest the service ran before this rollout, when shiplog delivered it.",
+    )
+    evidence_sha256: str | None = Field(
+        default=None,
+        description="The evidence hash of its DeploymentRequested, when shiplog delivered it.",
     )
 
 
@@ -626,7 +749,7 @@ class RolledBack(Event):
     """A service was returned to an earlier image."""
 
     categories = ENV
-    schema_version = 2  # 2 added finished_at
+    schema_version = 3  # 2 added finished_at; 3 from_digest
     deployment_id: str = Field(
         description="The rollout this rollback belongs to, as in its DeploymentStarted."
     )
@@ -638,16 +761,204 @@ class RolledBack(Event):
         description="When the service ran the earlier image again, as the reporting tool "
         "says (UTC); null: the event's `recorded_at` stands for it.",
     )
+    from_digest: str | None = Field(
+        default=None, description="The digest the service ran before the rollback, if known."
+    )
+
+
+Colour = Literal["blue", "green"]
+
+
+class TrafficSwitched(Event):
+    """A blue/green or canary service's proxy now sends all traffic to one colour."""
+
+    categories = ENV
+    deployment_id: str = Field(description="The deployment (or rollback's deployment) it ends.")
+    service: str = Field(description="The service.")
+    to_colour: Colour = Field(description="The colour that gets the traffic now.")
+    image_digest: str = Field(description="The digest that colour runs.")
+    from_colour: Colour | None = Field(
+        default=None, description="The colour that had it, kept as a standby; null at first."
+    )
+    from_digest: str | None = Field(default=None, description="The digest that colour runs.")
+
+
+class StandbyRetired(Event):
+    """The previous colour of a blue/green or canary service, kept for rollback, was stopped."""
+
+    categories = ENV
+    service: str = Field(description="The service.")
+    colour: Colour = Field(description="The colour scaled to zero.")
+    image_digest: str = Field(description="The digest it ran.")
+
+
+class CanaryStepStarted(Event):
+    """A canary's weight was raised: this share of the traffic now goes to the new digest."""
+
+    categories = ENV
+    deployment_id: str = Field(description="The canary deployment.")
+    service: str = Field(description="The service.")
+    step: int = Field(description="The step, counting from 1.")
+    weight: int = Field(description="The percentage of the traffic the new digest gets (1-100).")
+    pause_ms: int = Field(description="How long the step is held and measured, in milliseconds.")
+
+
+class ProbeResult(Value):
+    """One HTTP probe of a canary, through the proxy's preview entry."""
+
+    path: str = Field(description="The path requested.")
+    status: int | None = Field(description="The HTTP status answered; null if none.")
+
+
+class AnalysisMeasured(Event):
+    """One measurement of a canary step: the new digest's traffic, errors and latency, judged."""
+
+    categories = ENV
+    deployment_id: str = Field(description="The canary deployment.")
+    service: str = Field(description="The service.")
+    step: int = Field(description="The step measured, counting from 1.")
+    weight: int = Field(description="Its weight, in percent.")
+    requests: int = Field(description="Responses the new digest's servers gave in the interval.")
+    errors: int = Field(description="Of those, 5xx responses.")
+    error_rate_bp: int = Field(
+        description="errors / requests in basis points (1/100 of a percent); 0 without requests."
+    )
+    latency_ms: int | None = Field(
+        default=None, description="The servers' mean response time, in ms; null if unknown."
+    )
+    probes: tuple[ProbeResult, ...] = Field(default=(), description="The probes and answers.")
+    passed: bool = Field(description="True if every threshold held.")
+    reasons: tuple[str, ...] = Field(
+        default=(), description="Which thresholds did not hold, each with its figures."
+    )
+    failures: int = Field(description="Failed measurements of this rollout so far.")
+
+
+class CanaryPromoted(Event):
+    """Every step of a canary passed its analysis: the new digest gets all the traffic."""
+
+    categories = ENV
+    deployment_id: str = Field(description="The canary deployment.")
+    service: str = Field(description="The service.")
+    image_digest: str = Field(description="The digest promoted.")
+    steps: int = Field(description="How many steps it went through.")
+
+
+class CanaryAborted(Event):
+    """A canary failed its analysis (or could not go on): traffic went back to the old digest."""
+
+    categories = ENV
+    deployment_id: str = Field(description="The canary deployment.")
+    service: str = Field(description="The service.")
+    image_digest: str = Field(description="The digest that was aborted.")
+    step: int = Field(description="The step at which it was aborted, counting from 1.")
+    reason: str = Field(description="Why, with the figures.")
+
+
+class RollbackFailed(Event):
+    """Someone asked to return a service to an earlier digest and the swarm did not get there."""
+
+    categories = ENV
+    service: str = Field(description="The service.")
+    image_digest: str = Field(description="The earlier digest it was to return to.")
+    from_digest: str = Field(description="The digest it ran when the rollback began.")
+    reason: str = Field(description="What the orchestrator reported.")
+
+
+class EnvironmentPinned(Event):
+    """A service of this environment is held at one digest: nothing else is deployed to it."""
+
+    categories = ENV
+    service: str = Field(description="The service held.")
+    image_digest: str = Field(description="The only digest it may receive until unpinned.")
+    reason: str = Field(description="Why, e.g. the rollback's reason.")
+
+
+class EnvironmentUnpinned(Event):
+    """A pinned service may receive other digests again."""
+
+    categories = ENV
+    service: str = Field(description="The service released.")
+    reason: str = Field(description="Why, as the person who unpinned it said.")
+
+
+class SwarmState(Value):
+    """A service as the swarm runs it, or as the ledger says it should run."""
+
+    swarm_service: str = Field(description="The service's name on the swarm.")
+    image_digest: str | None = Field(
+        default=None, description="The digest its image is pinned to; null if not by digest."
+    )
+    replicas: int | None = Field(default=None, description="Its replicas; null if global.")
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Its `dev.shiplog.*` labels (environment, service...)."
+    )
+
+
+class DriftDetected(Event):
+    """The swarm runs a service otherwise than the ledger says it should, or runs one unknown."""
+
+    categories = ENV
+    service: str = Field(
+        description="The service as the environment names it; for a service the ledger does "
+        "not know, its name on the swarm."
+    )
+    differences: tuple[str, ...] = Field(
+        description="What differs: `missing`, `image`, `replicas`, `labels`, `unknown`."
+    )
+    observed: SwarmState | None = Field(
+        default=None, description="What the swarm runs; null when the service is missing."
+    )
+    intended: SwarmState | None = Field(
+        default=None, description="What the ledger says should run; null for an unknown service."
+    )
+
+
+class DriftResolved(Event):
+    """A service the reconciler had found drifted runs as the ledger says again (or is gone)."""
+
+    categories = ENV
+    service: str = Field(description="The service, as in its DriftDetected.")
+    how: str = Field(
+        description="`matches`: the swarm runs it as intended; `gone`: an unknown service "
+        "no longer runs."
+    )
 
 
 class ApprovalGranted(Event):
-    """Someone approved a run's deployment to this protected environment."""
+    """Someone approved a deployment to this protected environment: one digest, one evidence."""
 
     categories = ENV
-    run_id: str = Field(description="The id of the run whose deployment was approved.")
+    schema_version = 2  # 2 added the deployment, its digest and evidence hash; run_id optional
+    run_id: str | None = Field(
+        default=None,
+        description="The run the deployment came from, if a run asked (version 1 approvals "
+        "name only this).",
+    )
     service: str | None = Field(
         default=None, description="The service the approval is for, if only one."
     )
+    deployment_id: str | None = Field(
+        default=None, description="The deployment approved, as in its DeploymentRequested."
+    )
+    image_digest: str | None = Field(
+        default=None, description="The digest the approver saw and approves, and no other."
+    )
+    evidence_sha256: str | None = Field(
+        default=None, description="The evidence hash the approver saw (DeploymentRequested's)."
+    )
+    comment: str | None = Field(default=None, description="What the approver said, if anything.")
+
+
+class ApprovalRejected(Event):
+    """Someone rejected a deployment that waited for approval; it will not start."""
+
+    categories = ENV
+    deployment_id: str = Field(description="The deployment rejected.")
+    service: str = Field(description="The service it was for.")
+    image_digest: str = Field(description="The digest it would have delivered.")
+    evidence_sha256: str = Field(description="The evidence hash the deployment carried.")
+    reason: str = Field(description="Why, as the approver said it.")
 
 
 # --- incident-<id> ----------------------------------------------------------------------
@@ -1016,7 +1327,8 @@ def _scan_findings_inline(data: dict[str, Any]) -> dict[str, Any]:
 # Version 2 of these only added optional fields (times, a deployment's repository and
 # commit, a push's image id, a run's branch and trust, a push's forge and shas, why a
 # step ended, a build's secret mounts) or let a field be null (a step's exit code), so a
-# version 1 payload reads as version 2 unchanged.
+# version 1 payload reads as version 2 unchanged; so did version 3 of DeploymentStarted
+# (previous digest, evidence) and RolledBack (from).
 for _name in (
     "RunQueued",
     "CommitsPushed",
@@ -1031,3 +1343,7 @@ for _name in (
     "IncidentResolved",
 ):
     CATALOGUE.upcaster(_name, from_version=1)(_unchanged)
+for _name in ("DeploymentStarted", "RolledBack"):
+    CATALOGUE.upcaster(_name, from_version=2)(_unchanged)
+# ApprovalGranted 2 added optional fields and made run_id optional: 1 reads as 2.
+CATALOGUE.upcaster("ApprovalGranted", from_version=1)(_unchanged)

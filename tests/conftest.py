@@ -30,8 +30,9 @@ from events.store import EventStore
 from tests.paths import PROJECT_ROOT
 from tests.support.servers import docker_missing, with_dbname
 
-# The fixtures of real pipeline runs (`runners`, `runner_processes`, `leftover_guard`).
-pytest_plugins = ("tests.support.runs",)
+# The fixtures of real pipeline runs (`runners`, `runner_processes`, `leftover_guard`) and
+# of delivery (`swarm`, `namespace`, `osv_advisories`).
+pytest_plugins = ("tests.support.runs", "tests.support.delivery")
 
 # One template per test session, so two suites on one server never drop each other's.
 TEMPLATE = f"shiplog_test_template_{os.getpid()}"

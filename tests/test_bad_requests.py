@@ -186,7 +186,7 @@ def test_bad_values_in_every_parameter_are_refused_without_a_server_error(
 ) -> None:
     outcome = Outcome(route)
     base = BASE_QUERIES.get(route.label, "")
-    sample = None if route.body is None else body_bytes(route.body)
+    sample = None if route.body is None else body_bytes(route.body, route.content_type)
     good = send(client, route, route.url() + base, body=sample)
     # Well-formed, so that each bad value below is the only thing wrong (404: none such).
     assert good.status_code < 400 or good.status_code == 404, good.text[:500]
@@ -196,7 +196,7 @@ def test_bad_values_in_every_parameter_are_refused_without_a_server_error(
             what = f"{parameter.where} {parameter.name!r} = {bad.kind}"
             url, body, headers = route.url(), None, {}
             if route.body is not None:
-                body = body_bytes(route.body)
+                body = body_bytes(route.body, route.content_type)
             if parameter.where == "path":
                 url = route.url({parameter.name: encode(bad)}) + base
             elif parameter.where == "query":
@@ -204,7 +204,8 @@ def test_bad_values_in_every_parameter_are_refused_without_a_server_error(
             elif parameter.where == "header":
                 headers = {parameter.name: str(bad.value)}
             else:
-                body = body_bytes(set_field(renew_id(route.body), parameter.keys, bad.value))
+                changed = set_field(renew_id(route.body), parameter.keys, bad.value)
+                body = body_bytes(changed, route.content_type)
             response = send(client, route, url, body=body, headers=headers)
             names = parameter.keys[-1] if parameter.keys else parameter.name
             outcome.check(what, response, refused=must_refuse(parameter, bad), names=names)

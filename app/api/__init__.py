@@ -15,6 +15,7 @@ from app.api.errors import install_api_errors
 from app.api.routes import (
     affected,
     cdevents,
+    delivery,
     deployment_audit,
     deployments,
     environments,
@@ -39,6 +40,7 @@ ROUTERS = (
     events,
     whoami,
     deployments,
+    delivery,
     incidents,
     images,
     runs,

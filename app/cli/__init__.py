@@ -14,6 +14,7 @@ from app.cli import (
     attest_commands,
     backup_commands,
     db,
+    delivery_commands,
     demo,
     event_commands,
     image_commands,
@@ -31,6 +32,8 @@ from app.cli import (
     velocity_command,
 )
 from app.config import ConfigError
+from app.delivery.errors import DeliveryError
+from app.delivery.orchestrator import OrchestratorError
 from app.engine import EngineUnavailable, engine_gone
 from app.executor.actions import StepFailed
 from app.executor.grants import GrantError
@@ -57,6 +60,7 @@ app = typer.Typer(
 attest_commands.register(app)
 backup_commands.register(app)
 db.register(app)
+delivery_commands.register(app)
 event_commands.register(app)
 image_commands.register(app)
 ledger.register(app)
@@ -92,6 +96,8 @@ USER_ERRORS = (
     AdvisoryError,
     ImageUnavailable,
     InvalidSbom,
+    DeliveryError,
+    OrchestratorError,
     FieldProblem,
     NotRegistered,
     RulesError,

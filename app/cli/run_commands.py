@@ -23,6 +23,7 @@ from app.executor.runner import Runner, default_runner_name
 from app.executor.runs import RunLedger, RunState
 from app.pipeline import DEFAULT_SOURCE
 from app.queries.logs import follow_log, log_digest, read_log
+from app.services.delivery import desk_factory
 from app.services.runs import cancel_run, queue_checkout
 from events.catalogue import Event, Metadata
 from events.errors import LedgerError
@@ -79,9 +80,16 @@ def run(
             return
         observers = Observers(on_event=print_event, on_log=print_log)
         try:
-            state = run_here(
-                context.settings, store, context.database.app_url, run_id, queued, observers
-            )
+            with desk_factory(context.settings, store, context.database.app_url) as desks:
+                state = run_here(
+                    context.settings,
+                    store,
+                    context.database.app_url,
+                    run_id,
+                    queued,
+                    observers,
+                    desks,
+                )
         except KeyboardInterrupt:
             # The run recorded its cancellation and removed its containers on the way out.
             state = RunLedger(store).state(run_id)
@@ -111,13 +119,17 @@ def runner() -> None:
 
     signal.signal(signal.SIGTERM, finish)
     signal.signal(signal.SIGINT, finish)
-    with open_store(context) as store:
+    with (
+        open_store(context) as store,
+        desk_factory(context.settings, store, context.database.app_url) as desks,
+    ):
         worker = Runner(
             settings=context.settings,
             store=store,
             app_url=context.database.app_url,
             client=connect(),
             name=default_runner_name(context.settings),
+            desks=desks,
         )
         typer.echo(f"runner {worker.name} working (up to {context.settings.runner_concurrency})")
         worker.run_forever(stop)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.delivery.desk import Desk
 from app.engine import engine_gone, wait_for_engine
 from app.executor.actions.containers import RunContext, cleanup_run, prepare_run
 from app.executor.actions.errors import StepFailed
@@ -31,7 +32,7 @@ from app.executor.checkout import check_out_run
 from app.executor.dispatch import Dispatcher, ms_since, withhold_secrets
 from app.executor.hooks import Hooks
 from app.executor.kinds.base import RunEnv
-from app.executor.runs import RunInterrupted, RunLedger, RunRecorder
+from app.executor.runs import RunInterrupted, RunLedger, RunRecorder, run_stream
 from app.executor.scheduling import run_graph
 from app.executor.source import SourceError
 from app.executor.stop import INTERRUPTED, EngineLost, RunStop
@@ -70,6 +71,7 @@ class RunExecution:
     keyring: Path | None
     hooks: Hooks = field(default_factory=Hooks)
     osv_dir: Path | None = None
+    desks: Callable[[], Desk] | None = None
     docker_cli: str | None = None
     engine_wait: float = 60.0
     push_attempts: int = 3
@@ -182,6 +184,9 @@ class RunExecution:
             app_url=self.app_url,
             sandbox=sandbox,
             osv_dir=self.osv_dir,
+            requested_by=self._requested_by(),
+            desks=self.desks,
+            before_deploy=self._before_deploy,
             untrusted=self.queued.untrusted,
             docker_cli=self.docker_cli,
             push_attempts=self.push_attempts,
@@ -210,6 +215,17 @@ class RunExecution:
             run_step=dispatcher.run,
             skipped=self._skipped,
         )
+
+    def _requested_by(self) -> str:
+        """Who queued the run (its RunQueued's actor)."""
+        first = self.ledger.store.first_events([run_stream(self.run_id)])
+        queued = first.get(run_stream(self.run_id))
+        return queued.metadata.actor if queued is not None else "unknown"
+
+    def _before_deploy(self) -> None:
+        """What runs before a deploy step asks for a deployment (provenance signing)."""
+        for hook in self.hooks.before_deploy:
+            hook(self.run_id, self.record)
 
     def _skipped(self, step: Step, reason: str) -> None:
         self.record(StepSkipped(step=step.name, reason=reason))

@@ -18,6 +18,7 @@ from app.executor.kinds.sbom import record_sbom
 from app.executor.runs import run_stream
 from app.provenance.attestations import Attestor
 from events.store import EventStore
+from events.vocabulary import ProvenanceSigned
 
 
 class AfterBuild(Protocol):
@@ -36,10 +37,15 @@ class AfterSteps(Protocol):
 
 @dataclass(frozen=True)
 class Hooks:
-    """The hooks of one runner, in the order they run."""
+    """The hooks of one runner, in the order they run.
+
+    `before_deploy` runs when a deploy step is about to ask for a deployment: signing
+    the provenance of what the run built so far, which the deploy's gates check.
+    """
 
     after_build: tuple[AfterBuild, ...] = ()
     after_steps: tuple[AfterSteps, ...] = ()
+    before_deploy: tuple[AfterSteps, ...] = ()
 
 
 def sbom_of_build(env: RunEnv, step: str, image_id: str, log: LogSink) -> None:
@@ -55,15 +61,24 @@ class SignProvenance:
     store: EventStore
 
     def __call__(self, run_id: str, record: RecordEvents) -> None:
-        """Sign from the run's events as recorded so far; nothing to record if nothing was built."""
-        signed = self.attestor.sign_run(run_id, self.store.read_stream(run_stream(run_id)))
+        """Sign each image not signed yet, from the run's events as recorded so far.
+
+        An image a deploy step delivered was signed before it (with the steps up to
+        then); it is not signed again at the end.
+        """
+        events = self.store.read_stream(run_stream(run_id))
+        done = {e.data.image_digest for e in events if isinstance(e.data, ProvenanceSigned)}
+        signed = self.attestor.sign_run(run_id, events, skip=done)
         if signed:
             record(*signed)
 
 
 def runner_hooks(attestor: Attestor, store: EventStore, *, sbom_after_build: bool) -> Hooks:
-    """The hooks a runner runs: provenance signing always, SBOMs after builds if asked."""
+    """The hooks a runner runs: provenance signing (at the end, and before a deploy step),
+    SBOMs after builds if asked."""
+    sign = SignProvenance(attestor, store)
     return Hooks(
         after_build=(sbom_of_build,) if sbom_after_build else (),
-        after_steps=(SignProvenance(attestor, store),),
+        after_steps=(sign,),
+        before_deploy=(sign,),
     )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from app.config import Settings
+from app.delivery.desk import Desk
 from app.engine import connect
 from app.executor.execution import Observers
 from app.executor.runner import Runner, default_runner_name
@@ -18,8 +21,12 @@ def run_here(
     run_id: str,
     queued: RunQueued,
     observers: Observers,
+    desks: Callable[[], Desk] | None = None,
 ) -> RunState | None:
-    """Claim a queued run for this process and execute it; None if a runner claimed it first."""
+    """Claim a queued run for this process and execute it; None if a runner claimed it first.
+
+    `desks` makes the desk deploy steps decide with (None: the run cannot deploy).
+    """
     local = Runner(
         settings=settings,
         store=store,
@@ -27,6 +34,7 @@ def run_here(
         client=connect(),
         name=f"{default_runner_name(settings)}:cli",
         observers=observers,
+        desks=desks,
     )
     ledger = RunLedger(store)
     recorder = ledger.claim(run_id, local.claimed_event(), local.metadata)

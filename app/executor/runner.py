@@ -23,6 +23,7 @@ from typing import Any
 import psycopg
 
 from app.config import Settings
+from app.delivery.desk import Desk
 from app.engine import engine_version, local_socket_path
 from app.executor import leases
 from app.executor.actions.containers import cleanup_run
@@ -79,6 +80,7 @@ class Runner:
     client: Any
     name: str
     observers: Observers = field(default_factory=Observers)
+    desks: Callable[[], Desk] | None = None  # what deploy steps decide with; None: no deploys
     _active: dict[str, threading.Thread] = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
@@ -140,6 +142,7 @@ class Runner:
             engine_wait=self.settings.engine_wait,
             push_attempts=self.settings.push_attempts,
             push_retry_seconds=self.settings.push_retry_delay,
+            desks=self.desks,
         )
         try:
             execution.execute()

@@ -2,7 +2,7 @@
 
 from app.pipeline.dag import ancestors, find_cycles, ready
 from app.pipeline.errors import PipelineError, Problem
-from app.pipeline.fields import DEFAULT_TIMEOUT, EVENTS, RESERVED_KINDS, STATUSES
+from app.pipeline.fields import DEFAULT_TIMEOUT, EVENTS, STATUSES
 from app.pipeline.loader import DEFAULT_SOURCE, load_pipeline, parse_pipeline
 from app.pipeline.model import Pipeline, dependencies
 from app.pipeline.parts import WORKSPACE, FromSecret, Service, Trigger, When
@@ -12,6 +12,8 @@ from app.pipeline.steps import (
     BuildSpec,
     BuildStep,
     CommandStep,
+    DeploySpec,
+    DeployStep,
     NotifySpec,
     NotifyStep,
     PushSpec,
@@ -26,13 +28,14 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "EVENTS",
     "PRIVILEGES",
-    "RESERVED_KINDS",
     "SCHEMA_ID",
     "STATUSES",
     "WORKSPACE",
     "BuildSpec",
     "BuildStep",
     "CommandStep",
+    "DeploySpec",
+    "DeployStep",
     "FromSecret",
     "NotifySpec",
     "NotifyStep",

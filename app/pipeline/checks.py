@@ -10,11 +10,11 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from app.pipeline.dag import find_cycles, step_dependencies
+from app.pipeline.dag import ancestors, find_cycles, step_dependencies
 from app.pipeline.fields import normalize_image
 from app.pipeline.parts import FromSecret, Loc, Service
 from app.pipeline.sandbox import SandboxOptions
-from app.pipeline.steps import BuildStep, PushStep, ScanStep, Step, producer_of
+from app.pipeline.steps import BuildStep, DeployStep, PushStep, ScanStep, Step, producer_of
 
 _STEP = TypeAdapter[Step](Step)
 
@@ -108,6 +108,7 @@ def check_parts(
     findings += _depends_on(steps, names, hosts)
     findings += _cycles(steps)
     findings += _environment(steps)
+    findings += _deploys(steps, complete)
     findings += _secret_build_args(steps)
     if known_secrets is not None:
         findings += _secrets(steps, services, known_secrets)
@@ -178,7 +179,7 @@ def _images(
             continue
         loc = ("steps", index, *step.image_loc())
         producer = producers.get(normalize_image(image))
-        if producer is None and isinstance(step, ScanStep):
+        if producer is None and isinstance(step, ScanStep | DeployStep):
             producer = next(
                 ((i, s.name) for i, s in steps if s.name == image and isinstance(s, BuildStep)),
                 None,
@@ -263,6 +264,42 @@ def _cycles(steps: Sequence[tuple[int, Step]]) -> list[Finding]:
 def _producer(step: Step, steps: Sequence[tuple[int, Step]]) -> str | None:
     """The build step that builds the image `step` uses, if any."""
     return producer_of(step, (s for _, s in steps))
+
+
+def _deploys(steps: Sequence[tuple[int, Step]], complete: bool) -> list[Finding]:
+    """A deploy step delivers an image this run built and pushed, and waits for the push."""
+    findings: list[Finding] = []
+    upstream = ancestors(step_dependencies([step for _, step in steps]))
+    for index, step in steps:
+        if not isinstance(step, DeployStep):
+            continue
+        loc: Loc = ("steps", index, "deploy", "image")
+        producer = _producer(step, steps)
+        if producer is None:
+            if complete:
+                message = (
+                    f"'{step.deploy.image}' is not built by any build step of this pipeline; a "
+                    "deploy step delivers an image this run built (a build step's name or tag)"
+                )
+                findings.append(Finding(loc, message))
+            continue
+        pushes = [
+            s.name for _, s in steps if isinstance(s, PushStep) and _producer(s, steps) == producer
+        ]
+        if not pushes and complete:
+            message = (
+                f"the image step '{producer}' builds is pushed by no push step; a swarm pulls "
+                "what it runs from a registry, so push it before deploying it"
+            )
+            findings.append(Finding(loc, message))
+        elif pushes and not set(pushes) & upstream.get(step.name, frozenset()):
+            listed = ", ".join(f"'{name}'" for name in pushes)
+            message = (
+                f"this step does not wait for {listed}, which pushes its image; add it to "
+                "depends_on"
+            )
+            findings.append(Finding(("steps", index, "name"), message))
+    return findings
 
 
 def _environment(steps: Sequence[tuple[int, Step]]) -> list[Finding]:

@@ -21,9 +21,6 @@ STATUSES: tuple[str, ...] = ("success", "failure")
 Severity = Literal["critical", "high", "medium", "low"]
 """An advisory's severity, gravest first; a scan step's `fail_on` names one."""
 
-RESERVED_KINDS: tuple[str, ...] = ("deploy",)
-"""Typed step kinds named by the design but not built yet; a file using them is refused."""
-
 DEFAULT_TIMEOUT = 3600
 """A step's timeout in seconds when the file gives none (one hour)."""
 
@@ -33,6 +30,7 @@ MAX_TIMEOUT = 24 * 3600
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 _DNS_LABEL = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+_ENVIRONMENT = r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$"
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _HOST_PART = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _DOMAIN = rf"(?:{_HOST_PART}(?:\.{_HOST_PART})*(?::[0-9]+)?/)"
@@ -43,6 +41,8 @@ USER_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(?::[A-Za-z0-9_][A-Za-z0-9_.-]*)?$"
 _DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
 
 StepName = Annotated[str, StringConstraints(pattern=_NAME)]
+EnvironmentName = Annotated[str, StringConstraints(pattern=_ENVIRONMENT)]
+"""An environment's name: lowercase letters, digits and '-', at most 32 characters."""
 ServiceName = Annotated[str, StringConstraints(pattern=_DNS_LABEL)]
 SecretName = Annotated[str, StringConstraints(pattern=_ENV_NAME)]
 EnvName = Annotated[str, StringConstraints(pattern=_ENV_NAME)]
@@ -59,6 +59,7 @@ PATTERN_HELP: dict[str, str] = {
     " (at most 63 characters)",
     _ENV_NAME: "a name of letters, digits and '_' that does not start with a digit",
     _DNS_LABEL: "a host name of lowercase letters, digits and '-' (at most 63 characters)",
+    _ENVIRONMENT: "an environment name of lowercase letters, digits and '-' (at most 32)",
     _IMAGE: "an image reference like 'postgres:16' or 'registry.example.com/team/app:1.2'"
     " (repository names are lowercase)",
     rf"^{_REPOSITORY}$": "a repository like 'registry.example.com/team/app' (lowercase, no tag)",

@@ -159,9 +159,7 @@ def _translate(detail: ErrorDetails, document: Document) -> Finding | None:
                 "(or a 'build:' or 'push:' mapping)"
             )
         return Finding(loc[:-1], message)
-    if kind in ("reserved_step_kind", "step_kind_conflict"):
-        if kind == "reserved_step_kind":
-            message += "; run it as a step with commands until then"
+    if kind == "step_kind_conflict":
         return Finding((*loc, str(ctx["kind"])), message, at_key=True)
     if kind == "string_type":
         message = f"expected a string, got {got}"

@@ -37,7 +37,7 @@ class Pipeline(FrozenModel):
     steps: tuple[Step, ...] = Field(
         min_length=1,
         description="Steps in file order: each runs `commands` in an `image`, or is a `build`, "
-        "`push`, `scan` or `notify` step. `deploy` is reserved for later work.",
+        "`push`, `scan`, `deploy` or `notify` step.",
     )
 
     @model_validator(mode="before")

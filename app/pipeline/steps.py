@@ -1,7 +1,7 @@
 """The steps of a pipeline file, one model per kind, and the union that picks a step's kind.
 
 A step with commands is the default kind; a typed step is told by its key (`build:`,
-`push:`, `scan:`), and a step has at most one. A new kind is a model here with its
+`push:`, `scan:`, `deploy:`), and a step has at most one. A new kind is a model here with its
 `key`, listed in STEP_KINDS and in the `Step` union (the executor then needs a kind
 of its own in app/executor/kinds/).
 """
@@ -14,16 +14,18 @@ from typing import Annotated, Any, ClassVar
 from pydantic import Discriminator, Field, Tag, model_validator
 from pydantic_core import PydanticCustomError
 
+from app.pipeline.deploy import ServiceSettings
 from app.pipeline.fields import (
     DEFAULT_TIMEOUT,
-    RESERVED_KINDS,
     Duration,
+    EnvironmentName,
     EnvName,
     ImageRef,
     LabelKey,
     RelativePath,
     Repository,
     SecretName,
+    ServiceName,
     Severity,
     StageName,
     StepName,
@@ -57,16 +59,9 @@ class _Step(FrozenModel):
     @model_validator(mode="before")
     @classmethod
     def _one_known_kind(cls, data: Any) -> Any:
-        """Refuse the reserved kinds, and steps that are two kinds at once."""
+        """Refuse steps that are two kinds at once."""
         if not isinstance(data, dict):
             return data
-        for kind in RESERVED_KINDS:
-            if kind in data:
-                raise PydanticCustomError(
-                    "reserved_step_kind",
-                    "'{kind}' steps are reserved for later work and cannot be used yet",
-                    {"kind": kind},
-                )
         kinds = [kind for kind in TYPED_KINDS if kind in data]
         if len(kinds) > 1:
             raise PydanticCustomError(
@@ -241,6 +236,52 @@ class ScanStep(_Step):
         return ("scan", "image")
 
 
+class DeploySpec(ServiceSettings):
+    """Which image of this run goes to which service of which environment (and how it runs).
+
+    Any of the service settings given here replace the environments file's settings for
+    the service as a whole (unset ones take their defaults); none given: the file's.
+    """
+
+    environment: EnvironmentName = Field(description="The environment, as the file names it.")
+    service: ServiceName = Field(description="The service, as the environment names it.")
+    image: ImageRef = Field(
+        description="The name of a build step of this pipeline (the image it built), or a tag "
+        "an earlier build step builds; a push step must have pushed it before this step."
+    )
+
+    def settings(self) -> ServiceSettings | None:
+        """The service settings this step gives, or None to use the environments file's."""
+        own = self.model_fields_set - {"environment", "service", "image"}
+        if not own:
+            return None
+        return ServiceSettings.model_validate(
+            self.model_dump(include=set(ServiceSettings.model_fields))
+        )
+
+
+class DeployStep(_Step):
+    """Delivers an image this run built and pushed to a service of an environment."""
+
+    kind: ClassVar[str] = "deploy step"
+    key: ClassVar[str | None] = "deploy"
+
+    deploy: DeploySpec = Field(description="What to deliver, where, and how it runs.")
+
+    def image_used(self) -> str | None:
+        """The built image delivered (a build step's name stands for its image)."""
+        return self.deploy.image
+
+    def image_loc(self) -> Loc:
+        """Where, inside the step, `image_used` is written."""
+        return ("deploy", "image")
+
+    def secret_refs(self) -> list[tuple[Loc, str]]:
+        """None for the run: the service's secrets are read when it is rolled out, from the
+        scope of its repository and environment (a run has no environment)."""
+        return []
+
+
 class NotifySpec(FrozenModel):
     """Which notification target to tell, and what."""
 
@@ -263,7 +304,8 @@ class NotifyStep(_Step):
 
 
 STEP_KINDS: dict[str, type[_Step]] = {
-    model.kind: model for model in (CommandStep, BuildStep, PushStep, ScanStep, NotifyStep)
+    model.kind: model
+    for model in (CommandStep, BuildStep, PushStep, ScanStep, DeployStep, NotifyStep)
 }
 """The step models by the tag their union uses; the tags also name them in messages."""
 
@@ -287,6 +329,7 @@ Step = Annotated[
     | Annotated[BuildStep, Tag(BuildStep.kind)]
     | Annotated[PushStep, Tag(PushStep.kind)]
     | Annotated[ScanStep, Tag(ScanStep.kind)]
+    | Annotated[DeployStep, Tag(DeployStep.kind)]
     | Annotated[NotifyStep, Tag(NotifyStep.kind)],
     Discriminator(_step_kind),
 ]
@@ -313,7 +356,7 @@ def producer_of(step: Step, steps: Iterable[Step]) -> str | None:
         return None
     steps = list(steps)
     producer = built_tags(steps).get(normalize_image(image))
-    if producer is None and isinstance(step, ScanStep):
+    if producer is None and isinstance(step, ScanStep | DeployStep):
         names = {s.name for s in steps if isinstance(s, BuildStep)}
         producer = image if image in names else None
     return producer

@@ -1,7 +1,8 @@
 """Signing a run's provenance: statements → DSSE envelopes → the attestations table → events.
 
 The runner calls `Attestor.sign_run` once every step of a run has ended (and so
-every push is recorded), before the run's outcome: for each image the run built
+every push is recorded), before the run's outcome, and before a deploy step asks for
+a deployment (images signed then are not signed again at the end): for each image the run built
 it signs the statement `slsa.statement` makes from the run's events, stores the
 envelope under the sha256 of its bytes (migrations/0019_attestations.sql) and
 returns one ProvenanceSigned per image for the run's recorder to append. The
@@ -15,7 +16,7 @@ process; steps' containers mount only their workspace and never see it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import psycopg
@@ -52,10 +53,15 @@ class Attestor:
         self._store = store
         self.key_id = key_id(private_key.public_key())
 
-    def sign_run(self, run_id: str, events: Sequence[RecordedEvent]) -> list[ProvenanceSigned]:
-        """Sign and store each built image's statement; the ProvenanceSigned events to record."""
+    def sign_run(
+        self, run_id: str, events: Sequence[RecordedEvent], skip: Collection[str] = ()
+    ) -> list[ProvenanceSigned]:
+        """Sign and store each built image's statement (but the image ids in `skip`); the
+        ProvenanceSigned events to record."""
         signed = []
         for image in slsa.run_images(events):
+            if image.built.image_id in skip:
+                continue
             body = slsa.statement_bytes(slsa.statement(run_id, events, image, finished=True))
             envelope = sign_envelope(body, self._key)
             with self._store.connection() as conn:

@@ -18,8 +18,10 @@ from typing import Any
 import psycopg
 
 from app.projections.deployments import DeploymentsProjection
+from app.projections.images import ImagesProjection
 from app.projections.runs import RunsProjection
 from app.queries.as_of import row_bound
+from app.repo_identity import comparable_repository
 from app.velocity.records import (
     Deployment,
     DeploymentRow,
@@ -338,6 +340,37 @@ def resolve_commits(conn: Connection, deployments: list[Deployment]) -> list[Dep
             )
         resolved.append(deployment)
     return resolved
+
+
+def commit_times(
+    conn: Connection, deployments: Iterable[Deployment], as_of: Cursor | None = None
+) -> dict[tuple[str, str], datetime]:
+    """(repository, commit) → the commit's time as a run that built an image from it recorded.
+
+    From the images projection (RunQueued.commit_time of each run that built an image);
+    empty while that projection has not caught up.
+    """
+    wanted = {(d.repository, d.commit) for d in deployments if d.repository and d.commit}
+    if not wanted:
+        return {}
+    try:
+        table = current_tables(conn, ImagesProjection())["image_runs"]
+    except ProjectionError:
+        return {}
+    tx, position = row_bound(as_of)
+    rows = conn.execute(
+        f"SELECT repository, commit, min(commit_time) FROM {table} "
+        "WHERE commit = ANY(%s) AND commit_time IS NOT NULL "
+        "AND (tx_id, position) <= (%s, %s) GROUP BY repository, commit",
+        [sorted({sha for _, sha in wanted}), tx, position],
+    ).fetchall()
+    # Runs record the repository as cloned; deployments may be keyed by its identity.
+    times: dict[tuple[str, str], datetime] = {}
+    for repo, sha, at in rows:
+        for key in ((repo, sha), (comparable_repository(repo), sha)):
+            if key in wanted and (key not in times or at < times[key]):
+                times[key] = at
+    return times
 
 
 def _row(row: Sequence[Any]) -> DeploymentRow:

@@ -126,7 +126,8 @@ def window_report(
         for d in found
     ]
     commits = _pushed_by_identity(conn, repositories, as_of)
-    groups = velocity(found, q.incidents(conn, as_of), commits, window)
+    times = q.commit_times(conn, found, as_of)
+    groups = velocity(found, q.incidents(conn, as_of), commits, window, times)
     stages = _stages(conn, window, sorted(repositories) if service else None, as_of)
     return VelocityReport(window, envs, as_of, groups, stages)
 

@@ -33,6 +33,7 @@ from app.forges.credentials import basic_auth
 from app.forges.registry import Repository, RepositoryStore
 from app.notify.addresses import AddressRefused, check_url, origin
 from app.notify.backoff import Backoff
+from app.notify.environment_notices import environment_title
 from app.notify.messages import Notice, body_digest, slack_body, webhook_body
 from app.notify.rules import Rule, at_least, load_rules
 from app.notify.sender import SendResult, post
@@ -178,7 +179,7 @@ def notice_for(store: EventStore, event: RecordedEvent, public_url: str) -> Desc
             event=name,
             subject=f"{ident}/{service}" if service else ident,
             state=f"{name}:{digest}" if digest else name,
-            title=f"{name} in {ident}" + (f": {service}" if service else ""),
+            title=environment_title(ident, name, data),
             text=detail,
             link=f"{base}/environments/{ident}",
             position=event.position,

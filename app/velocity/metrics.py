@@ -35,6 +35,8 @@ from app.velocity.records import Deployment, Incident
 from app.velocity.stats import Summary, quantile, summarize
 
 WEEK = timedelta(days=7)
+# (repository, sha) → the commit's time, as the run that built it recorded (RunQueued).
+CommitTimes = Mapping[tuple[str, str], datetime]
 # repository → its commits (sha, author time) in push order, first push of each sha.
 PushedCommits = Mapping[str, Sequence[tuple[str, datetime]]]
 
@@ -97,6 +99,7 @@ class Velocity:
     recovery_level: Level | None
     unrecovered: int
     weekly: tuple[Week, ...]
+    lead_time_from_commit_time: int = 0  # samples timed from the commit, no push recorded
 
 
 def velocity(
@@ -104,11 +107,14 @@ def velocity(
     incidents: Iterable[Incident],
     commits: PushedCommits,
     window: Window,
+    commit_times: CommitTimes | None = None,
 ) -> list[Velocity]:
     """One Velocity per (service, environment) among `deployments`, sorted by those names.
 
     Pass every deployment known, not only those in the window: lead times need
-    the deployments before it and recoveries those after a failure.
+    the deployments before it and recoveries those after a failure. `commit_times`
+    ((repository, sha) -> the commit's time as a run recorded it) times the lead of a
+    commit no push was recorded for.
     """
     groups: dict[tuple[str, str], list[Deployment]] = defaultdict(list)
     for deployment in deployments:
@@ -117,7 +123,7 @@ def velocity(
     for incident in incidents:
         if incident.caused_by_deployment is not None and incident.opened_at is not None:
             caused[incident.caused_by_deployment].append(incident)
-    chains = Chains(commits)
+    chains = Chains(commits, commit_times or {})
     return [
         _group(service, environment, _in_order(found), caused, chains, window)
         for (service, environment), found in sorted(groups.items())
@@ -148,9 +154,11 @@ def _group(
         return mondays[(moment - first) // WEEK]
 
     since, until = window.since, window.until
-    for delivered, seconds in lead_time_samples(done, chains):
+    from_commit_time = 0
+    for delivered, seconds, unpushed in lead_time_samples(done, chains):
         if since <= delivered < until:
             weeks[week_at(delivered)].lead_times.extend(seconds)
+            from_commit_time += len(seconds) if unpushed else 0
     unrecovered = 0
     for index, deployment in enumerate(done):
         finished = deployment.finished_at
@@ -193,6 +201,7 @@ def _group(
         recovery_level=recovery_level(recoveries.median),
         unrecovered=unrecovered,
         weekly=tuple(samples.week(week) for week, samples in weeks.items()),
+        lead_time_from_commit_time=from_commit_time,
     )
 
 
@@ -219,10 +228,12 @@ class _WeekSamples:
 
 
 class Chains:
-    """Each repository's pushed commits and where each sha stands among them."""
+    """Each repository's pushed commits and where each sha stands among them, and the
+    times runs recorded for commits (for those never pushed)."""
 
-    def __init__(self, commits: PushedCommits) -> None:
+    def __init__(self, commits: PushedCommits, commit_times: CommitTimes | None = None) -> None:
         self.commits = commits
+        self.commit_times = commit_times or {}
         self._indexes: dict[str, dict[str, int]] = {}
 
     def index(self, repository: str, sha: str) -> int | None:
@@ -236,31 +247,37 @@ class Chains:
 
 def lead_time_samples(
     done: Sequence[Deployment], chains: Chains
-) -> list[tuple[datetime, list[float]]]:
-    """Per deployment that delivered commits: its finish, and each commit's seconds since authored.
+) -> list[tuple[datetime, list[float], bool]]:
+    """Per deployment that delivered commits: its finish, each commit's seconds since
+    authored, and whether that was timed from the commit's own time (no push recorded).
 
     A commit counts at its first delivery only.
 
     `done` holds one service's finished deployments in one environment, in
     finish order. A deployment whose commit is not among its repository's
-    pushed commits contributes nothing and does not move the chain on.
+    pushed commits does not move the chain on; it contributes its own commit alone,
+    timed from the commit time its run recorded (RunQueued), if one did.
     """
     previous: dict[str, int] = {}
     delivered: set[str] = set()
-    samples: list[tuple[datetime, list[float]]] = []
+    samples: list[tuple[datetime, list[float], bool]] = []
     for deployment in done:
         repo, sha, finished = deployment.repository, deployment.commit, deployment.finished_at
         if not deployment.succeeded or repo is None or sha is None or finished is None:
             continue
         index = chains.index(repo, sha)
         if index is None:
+            committed = chains.commit_times.get((repo, sha))
+            if committed is not None and sha not in delivered:
+                delivered.add(sha)
+                samples.append((finished, [(finished - committed).total_seconds()], True))
             continue
         contained = chains.commits[repo][previous.get(repo, -1) + 1 : index + 1]
         fresh = [authored for commit, authored in contained if commit not in delivered]
         delivered.update(commit for commit, _ in contained)
         if fresh:
             samples.append(
-                (finished, [(finished - authored).total_seconds() for authored in fresh])
+                (finished, [(finished - authored).total_seconds() for authored in fresh], False)
             )
         previous[repo] = index
     return samples

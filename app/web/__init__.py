@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from app.web.errors import install_page_errors, page_path
 from app.web.live_feeds import open_live_feeds
 from app.web.routes import (
+    delivery,
     environments,
     images,
     ledger,
@@ -39,6 +40,7 @@ def install_pages(app: FastAPI) -> None:
         runs,
         images,
         environments,
+        delivery,
         repositories,
         velocity,
         ledger,

@@ -93,17 +93,83 @@ SENTENCES: dict[str, str] = {
     "{{ e.ref | ref_name }} of {{ e.repository }}",
     "ChangeMerged": "change {{ e.change }} merged into {{ e.repository }}",
     # env-<name>
+    "DeploymentRequested": "{{ e.strategy }} deployment of "
+    + _IMAGE % "image_digest"
+    + " to {{ e.service }} asked for"
+    "{% if e.from_environment %}, promoted from "
+    "{{ e.from_environment | environment_link }}{% endif %}"
+    "{% if e.run_id %} by run {{ e.run_id | run_link }}{% endif %}"
+    "{% if e.approvals_required %}, {{ e.approvals_required | plural('approval') }} needed"
+    "{% endif %}{% if e.waived %}, gates waived: {{ e.waived | join(', ') }}{% endif %}",
+    "PromotionRefused": "{{ e.service }} refused "
+    + _IMAGE % "image_digest"
+    + "{% if e.from_environment %} from {{ e.from_environment | environment_link }}{% endif %}"
+    " by the {{ e.policy }} rule: {{ e.reason }}",
+    "DeploymentTimedOut": "deployment of "
+    + _IMAGE % "image_digest"
+    + " to {{ e.service }} withdrawn after {{ e.waited_ms | duration }}"
+    "{% if e.waiting_for %}, still waiting for {{ e.waiting_for | join(', ') }}{% endif %}",
     "DeploymentStarted": "deploying "
     + _IMAGE % "image_digest"
     + " to {{ e.service }} ({{ e.strategy }})"
+    "{% if e.previous_digest %}, replacing {{ e.previous_digest | image_link }}{% endif %}"
     "{% if e.run_id %} from run {{ e.run_id | run_link }}{% endif %}",
     "DeploymentSucceeded": "{{ e.service }} now runs " + _IMAGE % "image_digest",
     "DeploymentFailed": "deployment to {{ e.service }} failed: {{ e.reason }}",
-    "RolledBack": "{{ e.service }} rolled back to "
+    "RolledBack": "{{ e.service }} rolled back"
+    "{% if e.from_digest %} from {{ e.from_digest | image_link }}{% endif %} to "
     + _IMAGE % "image_digest"
     + "{% if e.reason %}: {{ e.reason }}{% endif %}",
-    "ApprovalGranted": "deployment of run {{ e.run_id | run_link }} approved"
-    "{% if e.service %} for {{ e.service }}{% endif %}",
+    "RollbackFailed": "rollback of {{ e.service }} from {{ e.from_digest | image_link }} to "
+    + _IMAGE % "image_digest"
+    + " failed: {{ e.reason }}",
+    "ApprovalGranted": "{% if e.image_digest %}deployment of "
+    + _IMAGE % "image_digest"
+    + "{% elif e.run_id %}deployment of run {{ e.run_id | run_link }}{% else %}deployment"
+    "{% endif %} approved{% if e.service %} for {{ e.service }}{% endif %}"
+    "{% if e.evidence_sha256 %} on evidence {{ e.evidence_sha256 | ident }}{% endif %}"
+    "{% if e.comment %}: {{ e.comment }}{% endif %}",
+    "ApprovalRejected": "deployment of "
+    + _IMAGE % "image_digest"
+    + " to {{ e.service }} rejected: {{ e.reason }}",
+    "WaiverGranted": "the {{ e.policy }} gate waived for "
+    + _IMAGE % "image_digest"
+    + " until {{ e.expires_at }}: {{ e.reason }}",
+    "EnvironmentPinned": "{{ e.service }} pinned to "
+    + _IMAGE % "image_digest"
+    + ": {{ e.reason }}",
+    "EnvironmentUnpinned": "{{ e.service }} unpinned: {{ e.reason }}",
+    "TrafficSwitched": "{{ e.service }}'s traffic switched"
+    "{% if e.from_colour %} from {{ e.from_colour }}{% endif %} to {{ e.to_colour }} ("
+    + _IMAGE % "image_digest"
+    + ")",
+    "StandbyRetired": "{{ e.service }}'s standby {{ e.colour }} ("
+    + _IMAGE % "image_digest"
+    + ") retired",
+    "CanaryStepStarted": "canary of {{ e.service }}, step {{ e.step }}: {{ e.weight }}% of the "
+    "traffic for {{ e.pause_ms | duration }}",
+    "AnalysisMeasured": "canary of {{ e.service }} at {{ e.weight }}%: {{ e.requests }} requests,"
+    " {{ e.errors }} errors ({{ '%.2f' | format((e.error_rate_bp or 0) / 100) }}%)"
+    "{% if e.latency_ms is not none %}, {{ e.latency_ms }} ms mean{% endif %}"
+    "{% for p in e.probes %}{{ ', probes ' if loop.first else ', ' }}{{ p.path }} "
+    "{{ p.status or 'no answer' }}{% endfor %}: "
+    "<strong>{{ 'passed' if e.passed else 'failed' }}</strong>"
+    "{% if e.reasons %} ({{ e.reasons | join('; ') }}){% endif %}",
+    "CanaryPromoted": "canary of "
+    + _IMAGE % "image_digest"
+    + " promoted in {{ e.service }} after {{ e.steps | plural('step') }}",
+    "CanaryAborted": "canary of "
+    + _IMAGE % "image_digest"
+    + " aborted in {{ e.service }} at step {{ e.step }}: {{ e.reason }}",
+    "DriftDetected": "{{ e.service }} drifted: {{ e.differences | join(', ') }}"
+    "{% if e.observed %}; the swarm runs {{ e.observed.image_digest | image_link }}"
+    "{% if e.observed.replicas is not none %} in "
+    "{{ e.observed.replicas | plural('replica') }}{% endif %}"
+    "{% elif e.differences %}; not on the swarm{% endif %}"
+    "{% if e.intended %}, the ledger says {{ e.intended.image_digest | image_link }}"
+    "{% if e.intended.replicas is not none %} in "
+    "{{ e.intended.replicas | plural('replica') }}{% endif %}{% endif %}",
+    "DriftResolved": "{{ e.service }} matches the ledger again ({{ e.how }})",
     # incident-<id>
     "IncidentOpened": "incident in {{ e.environment | environment_link }}, {{ e.service }}: "
     "{{ e.summary }}{% if e.caused_by_deployment %} (caused by deployment "

@@ -55,6 +55,14 @@ def ident(value: str | None, href: str | None = None, copy: bool = True) -> Mark
     return Markup(macro(parts, href=href, label=parts.label, copy=copy))
 
 
+def ident_text(value: str | None) -> str:
+    """An identifier cut as `ident` cuts it, as plain text, where no markup may go (options)."""
+    if not value:
+        return "—"
+    parts = ident_parts(str(value))
+    return parts.head + ("…" if parts.middle else "") + parts.tail
+
+
 def image_link(digest: str | None) -> Markup:
     """An image digest or id, linked to its image page."""
     return ident(digest, f"/images/{digest}") if digest else ident(None)
@@ -99,6 +107,7 @@ templates.env.filters["moment"] = time_element
 templates.env.filters["duration"] = duration
 templates.env.filters["badge"] = status_badge
 templates.env.filters["ident"] = ident
+templates.env.filters["ident_text"] = ident_text
 templates.env.filters["plural"] = plural
 templates.env.filters["image_link"] = image_link
 templates.env.filters["run_link"] = run_link

@@ -3,6 +3,7 @@
 set -u
 out=${1:-/workspace/reports/junit.xml}
 mkdir -p "$(dirname "$out")"
+version=$(cat /etc/hello-version)
 passed=0; failed=0; cases=""
 check() {
     name=$1; expected=$2; shift 2
@@ -14,8 +15,8 @@ check() {
         cases="$cases<testcase classname=\"hello\" name=\"$name\"><failure message=\"got: $actual\"/></testcase>"
     fi
 }
-check greets_the_world "hello, world (version 1.0.0)" hello
-check greets_by_name "hello, shiplog (version 1.0.0)" hello shiplog
+check greets_the_world "hello, world (version $version)" hello
+check greets_by_name "hello, shiplog (version $version)" hello shiplog
 printf '<testsuite name="hello" tests="%d" failures="%d">%s</testsuite>\n' \
     $((passed + failed)) "$failed" "$cases" > "$out"
 echo "$passed passed, $failed failed"

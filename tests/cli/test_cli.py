@@ -4,34 +4,60 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from app.cli import app
+from app.projections import projector
+from app.queries.velocity import velocity_report
 from events.store import NO_STREAM, EventStore
+from tests.support.delivery import remove_services
 from tests.support.factories import ALICE, queued, step_started
 
 
-def test_demo_runs_scans_and_reproduces_the_example_pipeline_then_seals_and_verifies(
-    cli: CliRunner, docker_client: Any, busybox_image: str
+@pytest.fixture
+def demo_services(swarm: Any) -> Iterator[None]:
+    """The demo leaves its services on the swarm for a newcomer; a test removes them."""
+    yield
+    remove_services(swarm, "shiplog-demo-")
+
+
+def test_demo_delivers_scans_and_reproduces_the_example_then_seals_and_verifies(
+    cli: CliRunner, docker_client: Any, busybox_image: str, demo_services: None, store: EventStore
 ) -> None:
     result = cli.invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
-    assert "● ImageBuilt" in result.output
-    assert "● TestsReported" in result.output
-    assert "● ImagePushed" in result.output
-    assert "● ProvenanceSigned" in result.output
-    assert "the registry holds hello:1.0.0 as sha256:" in result.output
-    assert "sealed: tree size 19" in result.output, result.output
-    assert "ledger verified: 19 events" in result.output
-    assert "● SbomGenerated" in result.output
-    assert "● ScanCompleted" in result.output
-    assert "SHIPLOG-DEMO-2026-0001" in result.output  # the demo's advisory set has a finding
-    assert "reproduced sha256:" in result.output
+    for printed in (
+        "● ImageBuilt",
+        "● TestsReported",
+        "● ImagePushed",
+        "● SbomGenerated",
+        "● ScanCompleted",
+        "SHIPLOG-DEMO-2026-0001",  # the demo's advisory set has a finding
+        "● ProvenanceSigned",
+        "delivered 1.1.0 to staging",
+        "canary step 3: 100%",
+        "canary promoted after 3 steps",
+        "the registry holds hello:1.1.0 as sha256:",
+        "reproduced sha256:",
+    ):
+        assert printed in result.output, printed
+    assert re.search(r"ledger verified: (\d+) events", result.output)
+    production = [e.type_name for e in store.read_stream("env-production")]
+    assert production.count("DeploymentSucceeded") == 2 and "CanaryPromoted" in production
+    assert production.count("ApprovalGranted") == 2
+    projector(store).catch_up_all()
+    report = velocity_report(store, ["production"])
+    (hello,) = report.groups
+    assert hello.deployments == 2 and hello.lead_time.count == 2
+    assert hello.lead_time_from_commit_time == 2
 
     verified = cli.invoke(app, ["verify"])
     assert verified.exit_code == 0, verified.output

@@ -136,6 +136,24 @@ def test_by_data_field_keeps_the_latest_or_first_per_value(store: EventStore) ->
     assert store.by_data_field(["DeploymentSucceeded"], "service", present="reason") == {}
 
 
+def test_with_data_field_lists_events_with_any_of_the_values_newest_first(
+    store: EventStore,
+) -> None:
+    store.append("env-staging", [succeeded("web", "sha256:a")], NO_STREAM, ALICE)
+    store.append("env-prod", [succeeded("web", "sha256:b", "d2")], NO_STREAM, ALICE)
+    cut = store.head()
+    store.append("env-prod", [succeeded("api", "sha256:c", "d3")], 0, ALICE)
+    found = store.with_data_field(["DeploymentSucceeded"], "service", ["web"])
+    assert [(e.stream, e.data["image_digest"]) for e in found] == [
+        ("env-prod", "sha256:b"),
+        ("env-staging", "sha256:a"),
+    ]
+    both = store.with_data_field(["DeploymentSucceeded"], "service", ["web", "api"], until=cut)
+    assert [e.data["image_digest"] for e in both] == ["sha256:b", "sha256:a"]
+    assert len(store.with_data_field(["DeploymentSucceeded"], "service", ["web"], limit=1)) == 1
+    assert store.with_data_field(["RolledBack"], "service", ["web"]) == []
+
+
 def test_preceding_finds_the_earlier_event_of_the_same_value(store: EventStore) -> None:
     events = [
         succeeded("web", "sha256:a"),

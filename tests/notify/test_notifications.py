@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,10 @@ from events.canonical import canonical_json
 from events.catalogue import Metadata
 from events.store import ANY, EventStore
 from events.vocabulary import (
+    CanaryAborted,
+    DeploymentRequested,
+    DriftDetected,
+    DriftResolved,
     Finding,
     RunClaimed,
     RunFailed,
@@ -302,6 +307,47 @@ def test_deliveries_pending_survive_a_restart_of_shiplog(
     failed, sent = notify_events(store)
     assert (failed["status"], sent["attempt"]) == (500, 2)
     assert Webhook(SECRET).verify(hook.received[-1].body, hook.received[-1].headers)
+
+
+def test_delivery_decisions_in_a_named_environment_are_told_in_plain_words(
+    client: TestClient, store: EventStore, database: Database, hook: Receiver
+) -> None:
+    add_target(client, "hook", hook.url)
+    production = Rule(
+        name="production",
+        events=("DeploymentRequested", "CanaryAborted", "DriftDetected", "DriftResolved"),
+        targets=("hook",),
+        environments=("production",),
+        group_seconds=1,
+    )
+    assert match_new_events(store, database.app_url, [production], PUBLIC) == 0
+    digest = "sha256:" + "8f88752" + "0" * 57
+    asked = DeploymentRequested(
+        deployment_id="d1", service="web", image_digest=digest, image=f"reg/web@{digest}",
+        strategy="canary", settings="{}", evidence_sha256="e" * 64, approvals_required=1,
+        expires_at=datetime(2026, 1, 2, tzinfo=UTC),
+    )  # fmt: skip
+    aborted = CanaryAborted(
+        deployment_id="d1", service="web", image_digest=digest, step=2, reason="5xx 3.1%"
+    )
+    drift = DriftDetected(service="web", differences=("replicas",))
+    again = DriftDetected(service="web", differences=("replicas",))  # the same drift: told once
+    store.append("env-staging", [asked], ANY, RUNNER)  # not production: not told
+    store.append("env-production", [asked, aborted, drift, again], ANY, RUNNER)
+    store.append("env-production", [DriftResolved(service="web", how="matches")], ANY, RUNNER)
+    match_new_events(store, database.app_url, [production], PUBLIC)
+    time.sleep(1.1)
+    while deliver(store, database) is not None:
+        pass
+    (got,) = hook.received
+    notices = json.loads(got.body)["data"]["notices"]
+    assert [n["title"] for n in notices] == [
+        "production: web waits for 1 approval of sha256:8f88752…",
+        "production: canary of sha256:8f88752… in web aborted at step 2: 5xx 3.1%",
+        "production: web drifted from the ledger (replicas)",
+        "production: web matches the ledger again (matches)",
+    ]
+    assert {n["link"] for n in notices} == {f"{PUBLIC}/environments/production"}
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from app.pipeline import (
     BuildStep,
     CommandStep,
+    DeployStep,
     Pipeline,
     PipelineError,
     PushStep,
@@ -292,19 +293,50 @@ def test_duplicate_step_name_is_refused_at_the_second_name() -> None:
     ]
 
 
-@pytest.mark.parametrize("kind", ["deploy"])
-def test_reserved_step_kinds_are_refused_as_reserved_for_later_work(kind: str) -> None:
-    lines = refused(f"""
-        name: x
-        steps:
-          - name: later
-            {kind}:
-              target: production
-        """)
-    assert lines == [
-        f".shiplog.yml:4:5: steps[0].{kind}: '{kind}' steps are reserved for later work and "
-        "cannot be used yet; run it as a step with commands until then"
-    ]
+DEPLOYED = """
+    name: delivered
+    steps:
+      - name: build
+        build: {tags: ["app:1"]}
+      - name: push
+        push: {image: "app:1", repository: registry.example/app, tags: ["1"]}
+      - name: ship
+        deploy: {environment: staging, service: web, image: build%s}
+"""
+
+
+def test_a_deploy_step_names_an_image_the_run_built_and_pushed_and_may_set_the_service() -> None:
+    plain = parse_pipeline(textwrap.dedent(DEPLOYED % "").lstrip("\n"))
+    ship = plain.step("ship")
+    assert isinstance(ship, DeployStep) and ship.deploy.settings() is None
+    tuned = parse_pipeline(textwrap.dedent(DEPLOYED % ", replicas: 3").lstrip("\n"))
+    step = tuned.step("ship")
+    assert isinstance(step, DeployStep)
+    settings = step.deploy.settings()
+    assert settings is not None and settings.replicas == 3 and settings.strategy == "rolling"
+
+
+PLAIN = DEPLOYED % ""
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (PLAIN.replace("image: build}", "image: other}"),
+         "steps[2].deploy.image: 'other' is not built by any build step of this pipeline"),
+        (PLAIN.replace('push: {image: "app:1", repository: registry.example/app, tags: ["1"]}',
+                       'scan: {image: "app:1"}'),
+         "steps[2].deploy.image: the image step 'build' builds is pushed by no push step"),
+        (PLAIN.replace("      - name: ship\n", "      - name: ship\n        depends_on: [build]\n"),
+         "steps[2].name: this step does not wait for 'push', which pushes its image"),
+        (PLAIN.replace("environment: staging", "environment: Prod"),
+         "steps[2].deploy.environment: 'Prod' is not an environment name"),
+    ],
+)  # fmt: skip
+def test_a_deploy_step_is_refused_unless_the_run_pushed_its_image_first(
+    text: str, message: str
+) -> None:
+    assert any(message in line for line in refused(text)), refused(text)
 
 
 @pytest.mark.parametrize(

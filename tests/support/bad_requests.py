@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
@@ -43,8 +43,26 @@ BASE_QUERIES: dict[str, str] = {
     "GET /api/affected": "?advisory=CVE-2024-1234",
     "GET /search": "?q=web",
 }
+# Well-formed forms of the pages' POST routes, which read their fields from the form
+# rather than declaring them; each field is tried with every bad value too.
+FORM_SAMPLES: dict[str, dict[str, str]] = {
+    "POST /deliveries": {"target": "production/web", "image_digest": DIGEST},
+    "POST /environments/{environment}/promote": {
+        "service": "web",
+        "from_environment": "staging",
+    },
+    "POST /environments/{environment}/deployments/{deployment_id}/approve": {
+        "image_digest": DIGEST,
+        "evidence_sha256": "ab" * 32,
+        "comment": "looks good",
+    },
+    "POST /environments/{environment}/deployments/{deployment_id}/reject": {"reason": "no"},
+    "POST /environments/{environment}/rollback": {"service": "web", "reason": "broken"},
+    "POST /environments/{environment}/unpin": {"service": "web", "reason": "fixed"},
+}
+FORM = "application/x-www-form-urlencoded"
 # Candidates for a string a pattern must match, tried in order.
-PATTERN_CANDIDATES = ("x", "production", DIGEST, "0" * 40, RUN_ID, "1:1")
+PATTERN_CANDIDATES = ("x", "production", DIGEST, "0" * 40, "ab" * 32, RUN_ID, "1:1")
 
 
 @dataclass(frozen=True)
@@ -260,6 +278,10 @@ def _undocumented(context: RouteContext, documented: set[tuple[str, str]]) -> It
             page.parameters.append(Parameter("query", param.alias))
         for param in _flat(original.dependant, "header_params"):
             page.parameters.append(Parameter("header", param.alias))
+        form = FORM_SAMPLES.get(page.label)
+        if form is not None:
+            page.body, page.content_type = form, FORM
+            page.parameters += [Parameter("body", name, keys=(name,)) for name in form]
         yield page
 
 
@@ -305,8 +327,11 @@ def set_field(body: Any, keys: tuple[str, ...], value: Any) -> Any:
     return copied
 
 
-def body_bytes(body: Any) -> bytes:
-    """`body` as JSON bytes, non-ASCII escaped (so a lone surrogate travels as \\ud800)."""
+def body_bytes(body: Any, content_type: str = "application/json") -> bytes:
+    """`body` as JSON bytes, non-ASCII escaped (so a lone surrogate travels as \\ud800),
+    or as an urlencoded form (a lone surrogate then travels as bytes that are not UTF-8)."""
+    if content_type == FORM:
+        return urlencode(body, encoding="utf-8", errors="surrogatepass").encode("ascii")
     return json.dumps(body, ensure_ascii=True).encode("ascii")
 
 

@@ -34,6 +34,7 @@ from app.cli import app
 from app.config import Settings
 from app.database import Database
 from app.engine import connect
+from app.executor.actions.support import SWARM_TASK_LABEL
 from app.executor.runner import Runner
 from app.queries.logs import log_digest
 from app.resources import example_dir
@@ -240,7 +241,9 @@ def leases(database: Database) -> list[tuple[str, str]]:
 def leftovers(client: Any, run_id: str) -> list[str]:
     """Containers (running or not), networks and volumes still labelled with the run."""
     selector = {"label": f"{RUN_LABEL}={run_id}"}
-    found = [f"container {c.name}" for c in client.containers.list(all=True, filters=selector)]
+    containers = client.containers.list(all=True, filters=selector)
+    # Tasks of a swarm service made from a run's image carry its label; they are not the run's.
+    found = [f"container {c.name}" for c in containers if SWARM_TASK_LABEL not in c.labels]
     found += [f"network {n.name}" for n in client.networks.list(filters=selector)]
     found += [f"volume {v.name}" for v in client.volumes.list(filters=selector)]
     return found

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.velocity import dora
+from app.velocity.metrics import Window, velocity
 from app.velocity.periods import parse_moment
-from app.velocity.records import DeploymentRow, fold_deployments
+from app.velocity.records import Deployment, DeploymentRow, fold_deployments
 from app.velocity.stats import quantile
 
 T = datetime(2026, 5, 4, 12, tzinfo=UTC)
@@ -70,3 +71,25 @@ def test_periods_are_ages_or_iso_times_and_anything_else_is_refused() -> None:
     assert parse_moment("2026-01-31", T) == datetime(2026, 1, 31, tzinfo=UTC)
     with pytest.raises(ValueError, match="expected an age such as 90d"):
         parse_moment("three months", T)
+
+
+def test_a_commit_no_push_recorded_is_timed_from_its_run_and_marked_so() -> None:
+    def deployed(ident: str, sha: str, finished: datetime) -> Deployment:
+        return Deployment(
+            ident, "production", "web", outcome="succeeded", started_at=finished,
+            finished_at=finished, repository="file:///repo", commit=sha,
+        )  # fmt: skip
+
+    done = [
+        deployed("d1", "a" * 40, T + timedelta(hours=2)),
+        deployed("d2", "b" * 40, T + timedelta(hours=5)),  # pushed: timed from its author time
+        deployed("d3", "a" * 40, T + timedelta(hours=9)),  # already delivered: no second sample
+    ]
+    pushed = {"file:///repo": [("b" * 40, T + timedelta(hours=4))]}
+    times = {("file:///repo", "a" * 40): T}
+    window = Window(T - timedelta(days=1), T + timedelta(days=1))
+    (found,) = velocity(done, [], pushed, window, times)
+    assert found.lead_time.count == 2 and found.lead_time_from_commit_time == 1
+    assert sorted([found.lead_time.median or 0.0]) == [1.5 * 3600]  # 2 h and 1 h
+    (unmarked,) = velocity(done, [], pushed, window)
+    assert unmarked.lead_time.count == 1 and unmarked.lead_time_from_commit_time == 0

@@ -128,6 +128,24 @@ def test_sentences_say_what_happened_as_a_person_would() -> None:
     )
 
 
+def test_a_canary_measurement_and_a_drift_read_with_their_figures() -> None:
+    measured = {"service": "web", "step": 1, "weight": 10, "requests": 200, "errors": 3,
+                "error_rate_bp": 150, "latency_ms": 12, "passed": False, "failures": 1,
+                "probes": [{"path": "/healthz", "status": 200}],
+                "reasons": ["error rate 1.50% above 1.00%"]}  # fmt: skip
+    assert words("AnalysisMeasured", measured) == (
+        "canary of web at 10%: 200 requests, 3 errors (1.50%), 12 ms mean, probes /healthz 200:"
+        " failed (error rate 1.50% above 1.00%)"
+    )
+    state = {"swarm_service": "shiplog-prd-web", "image_digest": DIGEST, "replicas": 2}
+    drift = {"service": "web", "differences": ["replicas"], "intended": state,
+             "observed": state | {"replicas": 3}}  # fmt: skip
+    assert words("DriftDetected", drift) == (
+        f"web drifted: replicas; the swarm runs {DIGEST} in 3 replicas, "
+        f"the ledger says {DIGEST} in 2 replicas"
+    )
+
+
 def test_a_type_without_a_sentence_lists_its_fields_without_none() -> None:
     text = words("SomethingNewer", {"service": "web", "reason": None, "count": 3})
     assert text == "service web count 3"

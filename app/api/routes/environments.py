@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from app.api.params import KEYSET_ANSWER, KeysetDep, keyset_page
 from app.api.schemas.deployments import (
+    DeliveredOut,
     DeploymentOut,
     EnvironmentOut,
     EnvironmentRunningOut,
@@ -15,6 +16,7 @@ from app.api.schemas.deployments import (
 )
 from app.deps import AsOfDep, StoreDep
 from app.inputs import CleanStr
+from app.queries.delivery import delivered
 from app.queries.deployments import MAX_LIMIT
 from app.queries.environments import all_running, environment_history
 
@@ -48,7 +50,12 @@ def get_environment(
     store: StoreDep,
     as_of: AsOfDep,
     environment: Annotated[
-        CleanStr, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="e.g. `production`.")
+        CleanStr,
+        Path(
+            pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+            max_length=100,  # its stream name, env-<name>, stays within the ledger's limit
+            description="e.g. `production`.",
+        ),
     ],
     service: Annotated[CleanStr | None, Query(description="Only this service's history.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="History rows.")] = 50,
@@ -65,6 +72,7 @@ def get_environment(
         environment=environment,
         as_of=None if as_of is None else str(as_of),
         running=[RunningOut.model_validate(r) for r in view.running],
+        delivered=[DeliveredOut.model_validate(d) for d in delivered(store, environment, as_of)],
         history=[DeploymentOut.model_validate(d) for d in view.history.deployments],
         next=None if view.history.next is None else str(view.history.next),
     )

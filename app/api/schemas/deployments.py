@@ -53,11 +53,37 @@ class EnvironmentRunningOut(BaseModel):
     running: list[RunningOut]
 
 
+class EvidenceOut(FromRecord):
+    """One piece of evidence a delivery was decided on."""
+
+    kind: str = Field(description="`provenance`, `scan` or `tests`.")
+    digest: str = Field(description="Its digest (docs/delivery.md).")
+
+
+class DeliveredOut(FromRecord):
+    """A service that runs a digest shiplog delivered: who asked, who approved, on what evidence."""
+
+    service: str
+    image_digest: str
+    since: datetime = Field(description="When the rollout (or rollback) that brought it ended.")
+    deployment_id: str
+    requested_by: str = Field(description="Who asked for the deployment.")
+    approved_by: list[str] = Field(description="Who approved it, in order.")
+    evidence_sha256: str = Field(description="The evidence hash the approvals named.")
+    evidence: list[EvidenceOut] = Field(description="The evidence, by digest.")
+    waived: list[str] = Field(description="Gates waived for it.")
+
+
 class EnvironmentOut(BaseModel):
     """An environment: what each service runs and its latest deployments, newest first."""
 
     environment: str
     as_of: str | None = Field(description="The ledger cursor answered from; null: now.")
     running: list[RunningOut]
+    delivered: list[DeliveredOut] = Field(
+        default_factory=list,
+        description="Of those, what shiplog delivered, with who asked and approved and the "
+        "evidence, as of the same moment (read from the environment's stream).",
+    )
     history: list[DeploymentOut]
     next: str | None = Field(description="`after` for older history; null at the end.")

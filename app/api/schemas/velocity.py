@@ -47,6 +47,10 @@ class VelocityOut(FromRecord):
     recovery_level: str | None
     unrecovered: int = Field(description="Failed changes not recovered from (yet).")
     weekly: list[WeekOut]
+    lead_time_from_commit_time: int = Field(
+        description="Lead time samples timed from the commit's own time (RunQueued), since "
+        "no push of the commit was recorded; the others are timed from the push's author time."
+    )
 
 
 class VelocityReportOut(BaseModel):

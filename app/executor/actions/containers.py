@@ -32,6 +32,7 @@ from app.executor.actions.sandbox import Limits, SandboxPolicy, image_user
 from app.executor.actions.support import (
     RUN_LABEL,
     STEP_LABEL,
+    SWARM_TASK_LABEL,
     LineSplitter,
     LogSink,
     missed_tail,
@@ -314,9 +315,14 @@ def _remove(container: Any) -> bool:
 
 
 def cleanup_run(client: Any, run_id: str) -> int:
-    """Force-remove every container, network and volume of the run; return how many were removed."""
+    """Force-remove every container, network and volume of the run; return how many were removed.
+
+    A built image carries the run's label, and so does every container made from it;
+    the tasks of a swarm service delivered from such an image are the service's, and stay.
+    """
     selector = {"label": f"{RUN_LABEL}={run_id}"}
-    removed = sum(_remove(c) for c in client.containers.list(all=True, filters=selector))
+    containers = client.containers.list(all=True, filters=selector)
+    removed = sum(_remove(c) for c in containers if SWARM_TASK_LABEL not in c.labels)
     for network in client.networks.list(filters=selector):
         removed += _remove_network(network)
     for volume in client.volumes.list(filters=selector):

@@ -16,6 +16,8 @@ LogSink = Callable[[str], None]
 """Receives one line of output at a time, without its newline."""
 
 RUN_LABEL = "dev.shiplog.run"
+SWARM_TASK_LABEL = "com.docker.swarm.task.id"
+"""Set by Swarm on a service's containers: they belong to the service, not to a run."""
 STEP_LABEL = "dev.shiplog.step"
 SERVICE_LABEL = "dev.shiplog.service"
 RESERVED_LABEL_PREFIX = "dev.shiplog."

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
+from app.delivery.desk import Desk
 from app.executor.actions.containers import RunContext
 from app.executor.actions.masking import Masker
 from app.executor.actions.sandbox import SandboxPolicy
@@ -57,6 +58,14 @@ class RunEnv:
     built: dict[str, str] = field(default_factory=dict)
     # Build step name -> id of the image it built, for scan steps that name the step.
     built_steps: dict[str, str] = field(default_factory=dict)
+    # Image id -> the manifest digests this run pushed it as, for deploy steps.
+    pushed: dict[str, list[str]] = field(default_factory=dict)
+    # Who queued the run: deployments its deploy steps ask for are asked as them.
+    requested_by: str = "unknown"
+    # The desk deploy steps decide with; None: this runner was given no environments.
+    desks: Callable[[], Desk] | None = None
+    # Work before a deploy step asks (signing what the run built so far).
+    before_deploy: Callable[[], None] = lambda: None
 
     def image_id(self, reference: str) -> str | None:
         """The id of the image this run built under `reference` (`app` means `app:latest`)."""

@@ -30,6 +30,8 @@ def run_push(env: RunEnv, step: PushStep, log: LogSink) -> StepResult:
         retry_seconds=env.push_retry_seconds,
     )
     for pushed in pushes:
+        if image_id is not None:
+            env.pushed.setdefault(image_id, []).append(pushed.digest)
         env.record(
             ImagePushed(
                 step=step.name,

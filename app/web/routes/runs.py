@@ -5,19 +5,27 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from app.deps import StoreDep
+from app.deps import DeskDep, StoreDep
 from app.inputs import CleanStr
 from app.web.templating import render
+from app.web.views.delivery import environments_problem, run_deliveries
 from app.web.views.runs import run_page
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
-def run_html(request: Request, store: StoreDep, run_id: CleanStr) -> HTMLResponse:
-    """The run page; while the run is going, scripts keep it current."""
+def run_html(request: Request, store: StoreDep, desk: DeskDep, run_id: CleanStr) -> HTMLResponse:
+    """The run page (with its deploy steps' deployments); scripts keep a going run current."""
     view = run_page(store, run_id)
-    return render(request, "run.html", {"title": f"Run {view.run.run_id[:8]}", "view": view})
+    context = {
+        "title": f"Run {view.run.run_id[:8]}",
+        "view": view,
+        "deliveries": []
+        if environments_problem(desk)
+        else run_deliveries(desk, store, view.run.run_id),
+    }
+    return render(request, "run.html", context)
 
 
 @router.get("/runs/{run_id}/summary", response_class=HTMLResponse)

@@ -1,7 +1,8 @@
 """The environment pages: what runs now per service, the deployment history, rollbacks, incidents.
 
 A view over app/queries/environments.py: the running images, the newest
-deployments, and the incidents recorded for the environment.
+deployments, and the incidents recorded for the environment, and (app/queries/delivery.py)
+on whose word and evidence shiplog delivered what runs; all as of a point if asked.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from app.queries.delivery import Delivered, delivered
 from app.queries.deployments import Running
 from app.queries.environments import environment_history, incidents_in
 from app.velocity.records import Deployment, Incident
 from app.web.errors import BadParameter, NotFound
-from events.store import EventStore
+from events.store import Cursor, EventStore
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+-]*")
 HISTORY = 100
@@ -29,7 +31,9 @@ class EnvironmentPage:
     history: list[Deployment]
     more: bool
     incidents: list[Incident]
-    more_incidents: bool = False
+    more_incidents: bool
+    delivered: list[Delivered]
+    as_of: Cursor | None = None
 
     @property
     def rollbacks(self) -> list[Deployment]:
@@ -37,13 +41,16 @@ class EnvironmentPage:
         return [d for d in self.history if d.rolled_back_at is not None]
 
 
-def environment_page(store: EventStore, name: str) -> EnvironmentPage:
-    """The environment page's view of `name`; NotFound when nothing was deployed to it."""
+def environment_page(
+    store: EventStore, name: str, *, configured: bool = False, as_of: Cursor | None = None
+) -> EnvironmentPage:
+    """The environment page's view of `name` (as of `as_of`); NotFound when it is neither
+    configured nor used."""
     if not _NAME.fullmatch(name) or len(name) > 190:
         raise BadParameter("environment", f"{name!r} is not an environment name")
-    found = environment_history(store, name, limit=HISTORY)
-    incidents = incidents_in(store, name)
-    if not found.running and not found.history.deployments and not incidents:
+    found = environment_history(store, name, limit=HISTORY, as_of=as_of)
+    incidents = incidents_in(store, name, as_of)
+    if not configured and not found.running and not found.history.deployments and not incidents:
         raise NotFound(f"no environment {name!r} is recorded: nothing was deployed to it")
     history = found.history
     return EnvironmentPage(
@@ -53,4 +60,6 @@ def environment_page(store: EventStore, name: str) -> EnvironmentPage:
         history.next is not None,
         incidents[:INCIDENTS],
         len(incidents) > INCIDENTS,
+        delivered(store, name, as_of),
+        as_of,
     )

@@ -101,7 +101,9 @@ def _group(v: Velocity) -> Group:
         Figure("Deployment frequency", f"{v.deployments_per_day:.2f}/day",
                _plural(v.deployments, "deployment"), v.frequency_level),
         Figure("Lead time for changes", _seconds(v.lead_time.median),
-               f"p90 {_seconds(v.lead_time.p90)}, {_plural(v.lead_time.count, 'change')}",
+               f"p90 {_seconds(v.lead_time.p90)}, {_plural(v.lead_time.count, 'change')}"
+               + (f", {v.lead_time_from_commit_time} timed from the commit (no push recorded)"
+                  if v.lead_time_from_commit_time else ""),
                v.lead_time_level),
         Figure("Change failure rate",
                "—" if v.change_failure_rate is None else f"{v.change_failure_rate:.0%}",

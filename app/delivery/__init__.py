@@ -1,0 +1,1 @@
+"""Delivery: one image digest through environments on an orchestrator (Docker Swarm)."""
