@@ -31,11 +31,11 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from app.cdevents.exports import EXPORTED_TYPES
-from app.database import start_embedded, with_role
+from app.database import login_as, start_embedded
 from app.queries.cdevents import export_page
 from app.resources import migrations_dir
 from app.services.cdevents import import_cloudevent
-from app.services.deployments import DeploymentReport, record_deployment
+from app.services.deployments import DeploymentReport, Reporter, record_deployment
 from bench.paths import PROJECT_ROOT
 from events.catalogue import Metadata
 from events.lookups import EventQuery
@@ -51,6 +51,7 @@ from events.vocabulary import (
 )
 
 APP_ROLE = "shiplog_app"
+BENCH = Reporter("bench")
 DIGEST = "sha256:" + "ab" * 32
 
 
@@ -63,7 +64,7 @@ def fresh_store(admin_url: str) -> Iterator[EventStore]:
     owner_url = make_conninfo(admin_url, dbname=name)
     try:
         migrate(owner_url, migrations_dir())
-        with EventStore(with_role(owner_url, APP_ROLE)) as store:
+        with EventStore(login_as(owner_url, APP_ROLE)) as store:
             yield store
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
@@ -96,7 +97,7 @@ def fill(store: EventStore, runs: int) -> None:
         events.append(RunSucceeded(duration_ms=50))
         store.append(f"run-{uuid4()}", events, ANY, meta)
         deployment = DeploymentReport("production", "web", digest, "succeeded", f"d{n}")
-        record_deployment(store, deployment, "bench")
+        record_deployment(store, deployment, BENCH)
 
 
 def read_all(page: Callable[[Any], tuple[int, Any, bool]]) -> int:
@@ -148,12 +149,10 @@ def import_case(store: EventStore, count: int) -> tuple[float, float]:
     """Seconds for `count` CloudEvent imports and for `count` direct record_deployment calls."""
     start = perf_counter()
     for n in range(count):
-        import_cloudevent(store, cloudevent(n), "bench")
+        import_cloudevent(store, cloudevent(n), BENCH)
     middle = perf_counter()
     for n in range(count):
-        record_deployment(
-            store, DeploymentReport("qa", "web", DIGEST, "succeeded", f"q{n}"), "bench"
-        )
+        record_deployment(store, DeploymentReport("qa", "web", DIGEST, "succeeded", f"q{n}"), BENCH)
     return middle - start, perf_counter() - middle
 
 

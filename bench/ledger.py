@@ -35,7 +35,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
-from app.database import start_embedded, with_role
+from app.database import login_as, start_embedded
 from app.resources import migrations_dir
 from bench.paths import BENCH_HOME, PROJECT_ROOT
 from events.canonical import canonical_json, event_document
@@ -251,7 +251,7 @@ class Server:
 @contextmanager
 def shiplog_writer(owner_url: str, writers: int) -> Iterator[Write]:
     """shiplog's EventStore as the application role, shared by all writer threads."""
-    with EventStore(with_role(owner_url, APP_ROLE), pool_size=max(2, writers)) as store:
+    with EventStore(login_as(owner_url, APP_ROLE), pool_size=max(2, writers)) as store:
 
         def write(txn: Txn) -> None:
             expected: ExpectedVersion = txn.first - 1 if txn.first else NO_STREAM
@@ -372,7 +372,7 @@ def read_rates(server: Server, plan: Plan) -> list[float]:
         prefill(url, plan.read_events)
         settle(url)
         for _ in range(plan.reps):
-            with EventStore(with_role(url, APP_ROLE)) as store:
+            with EventStore(login_as(url, APP_ROLE)) as store:
                 cursor, count, start = START, 0, perf_counter()
                 while page := store.read_all(cursor, 10_000):
                     count, cursor = count + len(page), page[-1].cursor
@@ -394,7 +394,7 @@ def seal_rates(server: Server, plan: Plan) -> list[float] | None:
             settle(url)
             signer = CheckpointSigner.generate("shiplog")
             start = perf_counter()
-            seal_all(with_role(url, APP_ROLE), signer, batch=10_000)
+            seal_all(login_as(url, APP_ROLE), signer, batch=10_000)
             elapsed = perf_counter() - start
             with psycopg.connect(url) as conn:
                 sealed = conn.execute("SELECT count(*) FROM ledger_leaves").fetchall()[0][0]

@@ -1,8 +1,10 @@
 """The HTTP API: JSON (and CSV) over the ledger, one router per resource under routes/.
 
 Handlers parse the request, call a command in app/services or a question in
-app/queries with the actor app/deps.py bound, and shape the answer with a model
+app/queries with the principal app/deps.py bound, and shape the answer with a model
 from schemas/. `install_api(app)` adds the routers and the API's error handlers.
+Every router but the probes' and whoami's reads behind `read_access` (the `viewer` role, unless
+public read is on); each write names the roles it needs with `require`.
 """
 
 from __future__ import annotations
@@ -27,11 +29,10 @@ from app.api.routes import (
     velocity,
     whoami,
 )
+from app.deps import READ_ACCESS
 
 ROUTERS = (
-    health,
     events,
-    whoami,
     deployments,
     incidents,
     images,
@@ -50,5 +51,7 @@ ROUTERS = (
 def install_api(app: FastAPI) -> None:
     """Add the API's routers and error handlers to `app`."""
     install_api_errors(app)
+    app.include_router(health.router)  # probes answer anyone
+    app.include_router(whoami.router)  # anyone may ask who they are
     for module in ROUTERS:
-        app.include_router(module.router)
+        app.include_router(module.router, dependencies=READ_ACCESS)

@@ -13,6 +13,7 @@ from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from app.deps import refusal_response
 from app.queries.errors import InvalidParameter
 from app.services.access import Forbidden
 from app.services.errors import Conflict, FieldProblem
@@ -44,8 +45,9 @@ async def invalid_parameter(request: Request, error: Exception) -> JSONResponse:
 
 
 async def forbidden(request: Request, error: Exception) -> JSONResponse:
-    """A principal without the role an action needs: 403 naming the role."""
-    return JSONResponse({"detail": str(error)}, status_code=403)
+    """No good credential (401, with a Bearer challenge) or not the role it needs (403)."""
+    assert isinstance(error, Forbidden)
+    return refusal_response(error)
 
 
 async def conflict(request: Request, error: Exception) -> JSONResponse:

@@ -290,8 +290,12 @@ def image_digest(artifact_id: str, path: str) -> str:
     return version
 
 
-def plan(event: CloudEvent) -> Plan:
-    """What shiplog records for a checked CloudEvent; Refused if it cannot be recorded."""
+def plan(event: CloudEvent, owner: str | None = None) -> Plan:
+    """What shiplog records for a checked CloudEvent; Refused if it cannot be recorded.
+
+    `owner` names the integration that sent it, whose external runs and artifacts
+    get streams of their own (`extrun-<owner>/<key>`): tools never share them.
+    """
     content = event.content
     subject_id = str(event.subject["id"])
     if event.type in (DEPLOYED, UPGRADED, ROLLEDBACK):
@@ -320,10 +324,10 @@ def plan(event: CloudEvent) -> Plan:
             description=content.get("description") or None,
             subject=subject_id,
         )
-    return _other(event, subject_id)
+    return _other(event, subject_id, "" if owner is None else f"{owner}/")
 
 
-def _other(event: CloudEvent, subject_id: str) -> Append:
+def _other(event: CloudEvent, subject_id: str, prefix: str) -> Append:
     """Pipeline runs, artifacts and changes: shiplog's own types for them."""
     content = event.content
     source = event.subject_source
@@ -349,9 +353,9 @@ def _other(event: CloudEvent, subject_id: str) -> Append:
             user=content.get("user"),
             published_at=at,
         )
-        stream = "artifact-" + subject_key(source, subject_id)
+        stream = "artifact-" + prefix + subject_key(source, subject_id)
         return Append(stream, (published,), event.key)
-    stream = "extrun-" + subject_key(source, subject_id)
+    stream = "extrun-" + prefix + subject_key(source, subject_id)
     name, uri = content.get("pipelineName"), content.get("uri")
     run: Event
     if event.type == QUEUED:

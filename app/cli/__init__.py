@@ -20,6 +20,7 @@ from app.cli import (
     scan_commands,
     secret_commands,
     serve_command,
+    token_commands,
     velocity_command,
 )
 from app.engine import EngineUnavailable
@@ -55,6 +56,7 @@ run_commands.register(app)
 scan_commands.register(app)
 secret_commands.register(app)
 serve_command.register(app)
+token_commands.register(app)
 velocity_command.register(app)
 
 

@@ -9,12 +9,20 @@ _AGE = re.compile(r"(\d{1,5})([hdw])")
 _UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 
 
+def parse_age(text: str) -> timedelta | None:
+    """The length an age like `90d` / `12w` / `36h` names; None if `text` is not one."""
+    age = _AGE.fullmatch(text.strip())
+    if age is None:
+        return None
+    return timedelta(**{_UNITS[age.group(2)]: int(age.group(1))})
+
+
 def parse_moment(text: str, now: datetime) -> datetime:
     """`now` minus an age like `90d` / `12w` / `36h`, or an ISO 8601 time (naive means UTC)."""
     value = text.strip()
-    age = _AGE.fullmatch(value)
+    age = parse_age(value)
     if age is not None:
-        return now - timedelta(**{_UNITS[age.group(2)]: int(age.group(1))})
+        return now - age
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:

@@ -1,7 +1,8 @@
 """The web timeline: HTML pages, live feeds (server-sent events) and /metrics beside the API.
 
 `install_pages(app)` adds the page routers, the static files and the HTML error pages to
-the FastAPI application. Page handlers are thin: they parse the query string
+the FastAPI application; every page but the sign-in form needs the `viewer` role
+(unless public read is on). Page handlers are thin: they parse the query string
 (params.py), ask app/queries directly or through a view model under views/, and
 render a template from templates/.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from app.deps import READ_ACCESS
 from app.web.errors import install_page_errors
 from app.web.routes import (
     environments,
@@ -20,6 +22,7 @@ from app.web.routes import (
     metrics,
     runs,
     search,
+    signin,
     timeline,
     velocity,
 )
@@ -29,6 +32,7 @@ from app.web.templating import STATIC_DIR
 def install_pages(app: FastAPI) -> None:
     """Add the web pages, their static files and HTML error pages to `app`."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(signin.router)  # anyone may sign in
     for module in (timeline, live, runs, images, environments, velocity, ledger, search, metrics):
-        app.include_router(module.router)
+        app.include_router(module.router, dependencies=READ_ACCESS)
     install_page_errors(app)

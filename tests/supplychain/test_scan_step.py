@@ -19,6 +19,7 @@ from app.pipeline import PipelineError, dependencies, parse_pipeline
 from app.projections import projector
 from app.queries.supplychain import load_sbom
 from app.server import create_app
+from app.services.access import Role
 from app.supplychain.sbom import sbom_digest
 from events.store import EventStore
 from events.vocabulary import (
@@ -30,6 +31,7 @@ from events.vocabulary import (
     StepFinished,
 )
 from tests.paths import PROJECT_ROOT
+from tests.support.access import bearer
 from tests.support.runs import (
     SHIPLOG,
     make_repo,
@@ -335,7 +337,7 @@ steps:
     pushed = one(events, ImagePushed).digest
     assert pushed != made.image_digest
 
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=bearer(store, "admin", Role.ADMIN)) as client:
         deploy(client, "production", pushed, "2024-03-01T10:00:00Z")  # as a registry names it
         projector(store).catch_up_all()
         by_push = client.get(f"/api/images/{pushed}/sbom")
