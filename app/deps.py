@@ -127,7 +127,15 @@ def _from_token(request: Request, header: str) -> Principal:
 
 
 def same_origin(request: Request) -> bool:
-    """False if the request says it comes from another site (Origin, else Referer)."""
+    """False if the request says it comes from another origin (Sec-Fetch-Site, Origin, Referer).
+
+    Another port of the same host is another origin but the same *site*, so a
+    SameSite cookie does not stop its forms; these headers (which browsers set
+    and pages cannot) do. A client that sends none of them is not a browser.
+    """
+    fetched_from = request.headers.get("sec-fetch-site")
+    if fetched_from is not None and fetched_from not in ("same-origin", "none"):
+        return False
     claimed = request.headers.get("origin") or request.headers.get("referer")
     if claimed is None:
         return True

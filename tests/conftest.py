@@ -33,8 +33,9 @@ from tests.paths import PROJECT_ROOT
 from tests.support.access import TEST_APP_PASSWORD, bearer, set_test_app_password
 from tests.support.servers import docker_missing, with_dbname
 
-# The fixtures of real pipeline runs (`runners`, `runner_processes`, `leftover_guard`).
-pytest_plugins = ("tests.support.runs",)
+# The fixtures of real pipeline runs (`runners`, `runner_processes`, `leftover_guard`),
+# and the real browser of the web tests (`browser`).
+pytest_plugins = ("tests.support.runs", "tests.support.browser")
 
 # One template per test session, so two suites on one server never drop each other's.
 TEMPLATE = f"shiplog_test_template_{os.getpid()}"
@@ -91,7 +92,10 @@ def store(database: Database) -> Iterator[EventStore]:
 
 
 # TestClient sends `Host: testserver`; the server answers only the host names it is told.
+# Settings made by any test (not only through the fixture below) read this from the
+# environment, so every test application answers TestClient.
 TEST_HOSTS = ("localhost", "127.0.0.1", "[::1]", "testserver")
+os.environ.setdefault("SHIPLOG_ALLOWED_HOSTS", ",".join(TEST_HOSTS))
 
 
 @pytest.fixture

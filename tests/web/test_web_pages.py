@@ -102,7 +102,7 @@ def test_timeline_pages_by_keyset_without_gaps_or_repeats(
         ("category=env", {"DeploymentStarted", "DeploymentSucceeded"}),
         ("type=ImagePushed", {"ImagePushed"}),
         ("type=ImagePushed&type=RunSucceeded", {"ImagePushed", "RunSucceeded"}),
-        ("actor=deployer&category=incident", {"IncidentOpened"}),
+        ("actor=admin&category=incident", {"IncidentOpened"}),
         ("environment=production&type=DeploymentSucceeded", {"DeploymentSucceeded"}),
     ],
 )

@@ -35,6 +35,9 @@ from app.web.templating import render
 router = APIRouter(tags=["pages"], include_in_schema=False)
 # A link's code or a token must not linger in a Referer or a cache.
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+# The form itself: not cached; its post must say it comes from here (under no-referrer
+# a browser sends `Origin: null`, which is refused as another site's).
+FORM = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin"}
 Field = Annotated[str, Form(max_length=500)]
 
 
@@ -71,7 +74,7 @@ def signin_page(
     form_secret = new_secret()
     context = {"title": "Sign in", "form_csrf": form_secret, "next": target, "message": message}
     response = render(request, "signin.html", context, status_code=status_code)
-    response.headers.update(PRIVATE)
+    response.headers.update(FORM)
     response.set_cookie(
         SIGNIN_COOKIE,
         form_secret,
