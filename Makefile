@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(BIN)/shiplog events tail --type RunQueued --type RunClaimed --type StepStarted \
 		--type StepFinished --type ImageBuilt --type TestsReported --type ImagePushed \
 		--type RunSucceeded --type RunFailed --lines 12
-	@echo "Serving the web timeline with the demo's run on http://127.0.0.1:$(DEMO_PORT)/ -- press Ctrl-C to stop."
+	@echo "Serving the web timeline with the demo's run on http://127.0.0.1:$(DEMO_PORT)/ -- sign in with the link it prints (or a token); Ctrl-C stops it."
 	-$(BIN)/shiplog serve --host 127.0.0.1 --port $(DEMO_PORT)
 
 test: lint

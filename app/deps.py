@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings
@@ -37,6 +38,7 @@ from app.queries.credentials import (
     token_credential,
 )
 from app.services.access import (
+    ROLE_NAMES,
     Forbidden,
     Principal,
     Role,
@@ -106,7 +108,7 @@ def refuse(request: Request, refusal: Forbidden) -> NoReturn:
 
 def _principal(credential: Credential) -> Principal:
     """The principal of a good credential; role names no longer known are dropped."""
-    known = [name for name in credential.roles if name in Role._value2member_map_]
+    known = [name for name in credential.roles if name in ROLE_NAMES]
     return principal_for(credential.actor, parse_roles(known), credential.kind)
 
 
@@ -153,7 +155,19 @@ async def submitted_csrf(request: Request) -> str:
     return given or ""
 
 
-async def request_principal(request: Request) -> Principal:
+# Declares the bearer token in the OpenAPI document (/docs offers "Authorize"); the
+# header itself is read below, where a malformed one is refused with a reason.
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="token",
+    description="An API token: `shiplog token create NAME --role ROLE` prints one.",
+)
+
+
+async def request_principal(
+    request: Request,
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
+) -> Principal:
     """Who is asking: a bearer token's name, a session's user, or an anonymous caller."""
     authorization = request.headers.get("authorization")
     if authorization is not None:
@@ -178,7 +192,7 @@ async def _from_session(request: Request) -> Principal:
     if request.method in SAFE_METHODS:
         return principal
     if not same_origin(request):
-        reason = "the request comes from another site (Origin/Referer)"
+        reason = "the request comes from another site (Sec-Fetch-Site, Origin or Referer)"
     elif not same_secret(await submitted_csrf(request), request.state.csrf):
         reason = f"the request lacks this session's CSRF token ({CSRF_FIELD} or {CSRF_HEADER})"
     else:

@@ -25,6 +25,8 @@ class Role(StrEnum):
     INTEGRATION = "integration"  # one external tool: its CDEvents and reports
 
 
+ROLE_NAMES = frozenset(role.value for role in Role)
+
 # Roles that bring others with them: the people who act on what they see may see it.
 IMPLIED: dict[Role, frozenset[Role]] = {
     Role.OPERATOR: frozenset({Role.VIEWER}),
@@ -110,7 +112,7 @@ def check(principal: Principal, action: str, *roles: Role) -> Principal:
 
 def parse_roles(names: list[str] | tuple[str, ...]) -> frozenset[Role]:
     """The roles `names` name; ValueError naming the unknown ones and the known."""
-    unknown = [name for name in names if name not in Role._value2member_map_]
+    unknown = [name for name in names if name not in ROLE_NAMES]
     if unknown:
         known = ", ".join(role.value for role in Role)
         raise ValueError(f"unknown role {', '.join(map(repr, unknown))}: the roles are {known}")

@@ -201,7 +201,7 @@ def shiplog(database: Database, tmp_path: Path, *args: str) -> subprocess.Comple
     env = {
         "PATH": "/usr/bin:/bin",
         "PYTHONPATH": str(PROJECT_ROOT),  # this checkout's code, whatever is installed
-        "SHIPLOG_DATABASE_URL": database.owner_url,
+        "SHIPLOG_DATABASE_URL": database.app_url,
         "SHIPLOG_HOME": str(tmp_path / "home"),
     }
     return subprocess.run(
