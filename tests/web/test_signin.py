@@ -20,6 +20,7 @@ from app.services.sessions import create_signin_link
 from app.services.tokens import revoke_tokens
 from events.store import EventStore
 from tests.support.access import token
+from tests.support.html_tree import check_page
 
 DEPLOYMENT = {"environment": "production", "service": "web", "image_digest": "sha256:" + "ab" * 32,
               "status": "succeeded", "deployment_id": "dep-1"}  # fmt: skip
@@ -50,6 +51,17 @@ def sign_in(visitor: TestClient, secret: str, target: str = "/") -> str:
     )
     assert response.status_code == 303, response.text
     return str(response.headers["location"])
+
+
+def test_the_sign_in_page_and_a_signed_in_page_are_well_formed_and_labelled(
+    browser: TestClient, store: EventStore
+) -> None:
+    form = check_page(browser.get("/signin").text)
+    assert form.find("input", name="token").attrs["type"] == "password"
+    sign_in(browser, token(store, "alice", Role.VIEWER))
+    page = check_page(browser.get("/").text)
+    signout = page.find("form", action="/signout")
+    assert signout.find("input", name="csrf_token").attrs["type"] == "hidden"
 
 
 def test_an_anonymous_visitor_is_sent_to_sign_in_and_back(
