@@ -16,14 +16,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# scripts/demo stops the embedded PostgreSQL at the end if the demo started it.
 demo: $(STAMP)
 	scripts/ensure-docker
-	$(BIN)/shiplog demo
-	$(BIN)/shiplog events tail --type RunQueued --type RunClaimed --type StepStarted \
-		--type StepFinished --type ImageBuilt --type TestsReported --type ImagePushed \
-		--type RunSucceeded --type RunFailed --lines 12
-	@echo "Serving the web timeline with the demo's run on http://127.0.0.1:$(DEMO_PORT)/ -- sign in with the link it prints (or a token); Ctrl-C stops it."
-	-$(BIN)/shiplog serve --host 127.0.0.1 --port $(DEMO_PORT)
+	BIN=$(BIN) DEMO_PORT=$(DEMO_PORT) scripts/demo
 
 test: lint
 	scripts/ensure-docker

@@ -91,6 +91,24 @@ class Settings(BaseSettings):
     heartbeat_timeout: PositiveFloat = Field(
         default=30.0, description="Seconds without a heartbeat after which a run's runner is lost."
     )
+    engine_wait: PositiveFloat = Field(
+        default=60.0,
+        description="Seconds a runner waits for a Docker engine that stopped answering to "
+        "come back, before it gives up on removing the run's containers itself.",
+    )
+    push_attempts: PositiveInt = Field(
+        default=3,
+        description="How often a push step tries a push when the registry cannot be reached.",
+    )
+    push_retry_delay: PositiveFloat = Field(
+        default=1.0,
+        description="Seconds before a push's second attempt; doubled before each later one.",
+    )
+    database_retry: PositiveFloat = Field(
+        default=30.0,
+        description="Seconds an append or a read keeps retrying (with the same event ids) "
+        "while the database is unreachable, e.g. during a restart.",
+    )
     poll_interval: PositiveFloat = Field(
         default=1.0, description="Seconds a runner waits between looks for queued runs."
     )
@@ -103,6 +121,31 @@ class Settings(BaseSettings):
         default=False,
         description="Make, store and record (SbomGenerated) the SBOM of every image a build "
         "step builds, right after it is built.",
+    )
+
+    public_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="The URL people and forges reach this shiplog at, e.g. "
+        "`https://shiplog.example.com`: webhook set-up, links in notifications and commit "
+        "statuses.",
+    )
+
+    notify_rules: Path | None = Field(
+        default=None,
+        description="YAML file of notification rules (docs/notifications.md). Unset: no "
+        "rules; `notify` steps and commit statuses still deliver.",
+    )
+    notify_timeout: PositiveFloat = Field(
+        default=10.0, description="Seconds a notification's receiver has to answer."
+    )
+    notify_attempts: PositiveInt = Field(
+        default=8, description="Attempts at delivering one notification before giving up."
+    )
+    notify_retry_base: PositiveFloat = Field(
+        default=5.0, description="Seconds before the first retry; each retry waits twice as long."
+    )
+    notify_retry_cap: PositiveFloat = Field(
+        default=3600.0, description="The longest wait between two attempts (jitter below it)."
     )
 
     production_environments: Annotated[tuple[str, ...], NoDecode] = Field(

@@ -54,22 +54,32 @@ def migrate_as_owner(context: Context) -> list[str]:
     On the embedded server, also (re)sets the application role's password.
     """
     database, settings = context.database, context.settings
-    if database.owner_url is None:
-        raise MigrationError(
-            "migrating needs the URL of the schema's owner: set SHIPLOG_OWNER_DATABASE_URL "
-            "(SHIPLOG_DATABASE_URL is the application role's, which may not change the schema)"
-        )
-    applied = migrate(database.owner_url, settings.migrations_dir)
+    owner_url = owner_url_for(database, "migrating")
+    applied = migrate(owner_url, settings.migrations_dir)
     if database.embedded:
         password = embedded_app_password(settings.home)
-        set_app_password(database.owner_url, settings.app_role, password)
+        set_app_password(owner_url, settings.app_role, password)
     return applied
+
+
+def owner_url_for(database: Database, what: str) -> str:
+    """The owner's URL, which `what` (migrating, a backup) needs; MigrationError if unknown."""
+    if database.owner_url is None:
+        raise MigrationError(
+            f"{what} needs the URL of the schema's owner: set SHIPLOG_OWNER_DATABASE_URL "
+            "(SHIPLOG_DATABASE_URL is the application role's, which may not change the schema)"
+        )
+    return database.owner_url
 
 
 @contextmanager
 def open_store(context: Context) -> Iterator[EventStore]:
     """An event store connected as the application role."""
-    store = EventStore(context.database.app_url, max_event_bytes=context.settings.max_event_bytes)
+    store = EventStore(
+        context.database.app_url,
+        max_event_bytes=context.settings.max_event_bytes,
+        retry_seconds=context.settings.database_retry,
+    )
     try:
         yield store
     finally:

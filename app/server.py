@@ -3,7 +3,8 @@
 It opens what both adapters share (the settings, the database, one event store)
 on `app.state`, where app/deps.py finds them, mounts the HTTP API (app/api) and
 the pages (app/web), and, when asked to follow, keeps every projection caught up
-in a background thread while the application runs.
+and does the queued work (webhook deliveries into runs, notifications) in background
+threads while the application runs.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from app import api, web
 from app.config import Settings, get_settings
-from app.context import prepare
+from app.context import Context, prepare
 from app.projections import projector
+from app.services.notifications import notification_backoff, work_notifications
 from app.services.refusals import RefusalLimiter
+from app.services.triggers import work_deliveries
 from events.store import EventStore
 
 
@@ -29,6 +32,38 @@ def _version() -> str:
         return version("shiplog")
     except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
         return "0.0.0"
+
+
+def background_workers(
+    store: EventStore, context: Context, stop: threading.Event
+) -> list[threading.Thread]:
+    """The threads that do queued work until `stop`: webhook deliveries, notifications."""
+    settings = context.settings
+    return [
+        threading.Thread(
+            target=work_deliveries,
+            args=(store, context.database.app_url, settings.home / "mirrors", stop),
+            kwargs={"poll_seconds": settings.poll_interval},
+            name="shiplog-webhooks",
+            daemon=True,
+        ),
+        threading.Thread(
+            target=work_notifications,
+            args=(store, context.database.app_url),
+            kwargs={
+                "rules_file": settings.notify_rules,
+                "public_url": settings.public_url,
+                "backoff": notification_backoff(
+                    settings.notify_attempts, settings.notify_retry_base, settings.notify_retry_cap
+                ),
+                "timeout": settings.notify_timeout,
+                "stop": stop,
+                "poll_seconds": settings.poll_interval,
+            },
+            name="shiplog-notify",
+            daemon=True,
+        ),
+    ]
 
 
 def create_app(settings: Settings | None = None, *, follow: bool = False) -> FastAPI:
@@ -45,26 +80,33 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         context = prepare(settings)
         store = EventStore(
-            context.database.app_url, max_event_bytes=context.settings.max_event_bytes
+            context.database.app_url,
+            max_event_bytes=context.settings.max_event_bytes,
+            retry_seconds=context.settings.database_retry,
         )
         app.state.database = context.database
         app.state.store = store
         stop = threading.Event()
-        follower = threading.Thread(
-            target=projector(store).follow,
-            args=(stop,),
-            kwargs={"poll_seconds": settings.poll_interval},
-            name="shiplog-projections",
-            daemon=True,
-        )
+        workers = [
+            threading.Thread(
+                target=projector(store).follow,
+                args=(stop,),
+                kwargs={"poll_seconds": settings.poll_interval},
+                name="shiplog-projections",
+                daemon=True,
+            ),
+            *background_workers(store, context, stop),
+        ]
         if follow:
-            follower.start()
+            for worker in workers:
+                worker.start()
         try:
             yield
         finally:
             stop.set()
             if follow:
-                follower.join(timeout=10)
+                for worker in workers:
+                    worker.join(timeout=10)
             store.close()
 
     app = FastAPI(

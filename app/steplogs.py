@@ -14,10 +14,12 @@ it from the table alone.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Final
 from uuid import UUID
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 NOTIFY_CHANNEL: Final = "shiplog_logs"
@@ -43,3 +45,26 @@ def digest_bytes(line: str) -> bytes:
 def run_uuid(run_id: UUID | str) -> UUID:
     """A run id as the table's uuid column takes it."""
     return run_id if isinstance(run_id, UUID) else UUID(run_id)
+
+
+def stored_digest(
+    conn: psycopg.Connection[Any], run_id: UUID | str, step: str, *, page: int = 10_000
+) -> LogDigest:
+    """The LogDigest of a step's log as stored now, recomputed from the table.
+
+    `shiplog logs --verify` compares it with StepFinished; a reaper seals with it the
+    log of a step whose runner was lost.
+    """
+    sha, lines, after = hashlib.sha256(), 0, 0
+    while True:
+        rows = conn.execute(
+            "SELECT line_no, line FROM step_logs WHERE run_id = %s::uuid AND step = %s::text "
+            "AND line_no > %s ORDER BY line_no LIMIT %s",
+            (run_uuid(run_id), step, after, page),
+        ).fetchall()
+        for _, line in rows:
+            sha.update(digest_bytes(line))
+        lines += len(rows)
+        if len(rows) < page:
+            return LogDigest(sha.hexdigest(), lines)
+        after = rows[-1][0]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import tempfile
 from collections.abc import Iterator
@@ -34,13 +33,13 @@ from psycopg.conninfo import make_conninfo
 
 from app.config import Settings
 from app.credentials import SESSION_COOKIE
-from app.database import login_as, start_embedded
+from app.database import login_as
 from app.resources import migrations_dir
 from app.server import create_app
 from app.services.access import Role
 from app.services.sessions import start_session
 from app.services.tokens import create_token
-from bench.paths import PROJECT_ROOT
+from bench.server import bench_admin_url
 from events.migrations import migrate
 from events.store import EventStore
 
@@ -108,9 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--requests", type=int, default=500)
     args = parser.parse_args(argv)
-    admin_url = os.environ.get("SHIPLOG_BENCH_DATABASE_URL") or start_embedded(
-        PROJECT_ROOT / ".test-home"
-    )
+    admin_url = bench_admin_url()
     rows: dict[str, list[float]] = {}
     for _ in range(max(args.reps, 1)):
         with fresh_database(admin_url) as app_url:

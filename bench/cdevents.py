@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,12 +30,12 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from app.cdevents.exports import EXPORTED_TYPES
-from app.database import login_as, start_embedded
+from app.database import login_as
 from app.queries.cdevents import export_page
 from app.resources import migrations_dir
 from app.services.cdevents import import_cloudevent
 from app.services.deployments import DeploymentReport, Reporter, record_deployment
-from bench.paths import PROJECT_ROOT
+from bench.server import bench_admin_url
 from events.catalogue import Metadata
 from events.lookups import EventQuery
 from events.migrations import migrate
@@ -163,9 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--imports", type=int, default=300)
     args = parser.parse_args(argv)
-    admin_url = os.environ.get("SHIPLOG_BENCH_DATABASE_URL") or start_embedded(
-        PROJECT_ROOT / ".test-home"
-    )
+    admin_url = bench_admin_url()
     rows: dict[str, list[float]] = {"export": [], "audit": [], "import": [], "record": []}
     items = 0
     for _ in range(max(args.reps, 1)):

@@ -44,7 +44,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from app.config import Settings
-from app.database import login_as, start_embedded
+from app.database import login_as
 from app.engine import DEFAULT_BUSYBOX_TAG, connect, engine_version, ensure_busybox_image
 from app.executor import checkout, execution, runner
 from app.executor.actions import containers
@@ -54,7 +54,7 @@ from app.executor.source import CheckoutFacts, inspect_checkout
 from app.pipeline import pipeline_digest
 from app.resources import migrations_dir
 from app.services.runs import queue_run
-from bench.paths import BENCH_HOME
+from bench.server import bench_admin_url
 from events.catalogue import Metadata
 from events.migrations import migrate
 from events.store import EventStore
@@ -357,7 +357,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--reps must be at least 3: figures are medians")
     client = connect()
     ensure_busybox_image(client)
-    admin_url = os.environ.get("SHIPLOG_BENCH_DATABASE_URL") or start_embedded(BENCH_HOME)
+    admin_url = bench_admin_url()
     started, load_before = perf_counter(), os.getloadavg()
     admin(admin_url, DROP, TEMPLATE)
     admin(admin_url, "CREATE DATABASE {}", TEMPLATE)

@@ -35,9 +35,10 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
-from app.database import login_as, start_embedded
+from app.database import login_as
 from app.resources import migrations_dir
-from bench.paths import BENCH_HOME, PROJECT_ROOT
+from bench.paths import PROJECT_ROOT
+from bench.server import bench_admin_url
 from events.canonical import canonical_json, event_document
 from events.catalogue import Metadata
 from events.merkle import leaf_hash
@@ -505,7 +506,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.reps < 3:
         parser.error("--reps must be at least 3: figures are medians")
     plan = make_plan(args.quick, args.events, args.reps)
-    admin_url = os.environ.get("SHIPLOG_BENCH_DATABASE_URL") or start_embedded(BENCH_HOME)
+    admin_url = bench_admin_url()
     started, load_before = perf_counter(), os.getloadavg()
     server = Server(admin_url)
     try:

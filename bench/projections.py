@@ -33,13 +33,13 @@ from typing import Any
 
 import psycopg
 
-from app.database import login_as, start_embedded
+from app.database import login_as
 from app.projections import PROJECTIONS, projector
 from app.queries.images import find_image, images_from_commit, images_on_base, images_with_label
 from app.queries.velocity import window_report
 from app.velocity.metrics import Window
 from bench.ledger import APP_ROLE, COPY_EVENTS, Row, Server, copy_text, make_row, settle
-from bench.paths import BENCH_HOME
+from bench.server import bench_admin_url
 from events.catalogue import Event, Metadata
 from events.lookups import EventQuery
 from events.store import START, EventStore
@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--events", type=int, default=1_000_000, help="history size")
     parser.add_argument("--reps", type=int, default=50, help="calls per query latency")
     args = parser.parse_args(argv)
-    admin_url = os.environ.get("SHIPLOG_BENCH_DATABASE_URL") or start_embedded(BENCH_HOME)
+    admin_url = bench_admin_url()
     server = Server(admin_url)
     started = perf_counter()
     try:

@@ -31,15 +31,15 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from app.database import login_as, start_embedded
+from app.database import login_as
 from app.projections import projector
 from app.provenance.attestations import Attestor
 from app.provenance.dsse import verify_envelope
 from app.queries.images import find_image
 from app.queries.provenance import attestation, provenance
 from bench.ledger import APP_ROLE, Server
-from bench.paths import BENCH_HOME
 from bench.projections import latencies, run_events
+from bench.server import bench_admin_url
 from events.catalogue import Metadata
 from events.store import NO_STREAM, EventStore
 from events.vocabulary import RunFailed
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=300, help="runs recorded")
     parser.add_argument("--reps", type=int, default=100, help="calls per query latency")
     args = parser.parse_args(argv)
-    admin_url = os.environ.get("SHIPLOG_BENCH_DATABASE_URL") or start_embedded(BENCH_HOME)
+    admin_url = bench_admin_url()
     server = Server(admin_url)
     started = perf_counter()
     try:

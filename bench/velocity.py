@@ -38,13 +38,13 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from app.config import Settings
-from app.database import Database, login_as, start_embedded
+from app.database import Database, login_as
 from app.projections import projector
 from app.queries.environments import DeploymentAudit, audit_deployments
 from app.queries.velocity import velocity_report
 from app.resources import migrations_dir
 from app.server import create_app
-from bench.paths import BENCH_HOME
+from bench.server import bench_admin_url
 from events.migrations import migrate
 from events.store import EventStore
 from tests.support.velocity_history import DAYS, START, generate, write
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--services", type=int, default=10)
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args(argv)
-    admin_url = os.environ.get("SHIPLOG_BENCH_DATABASE_URL") or start_embedded(BENCH_HOME)
+    admin_url = bench_admin_url()
     name = f"shiplog_bench_velocity_{uuid4().hex[:8]}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

@@ -36,14 +36,14 @@ import psycopg
 from fastapi.testclient import TestClient
 
 from app.config import Settings
-from app.database import login_as, start_embedded
+from app.database import login_as
 from app.projections import projector
 from app.queries.environments import environment_history
 from app.queries.images import find_image
 from app.queries.velocity import velocity_report
 from app.server import create_app
 from bench.ledger import COPY_EVENTS, SEP, Server, copy_text, settle
-from bench.paths import BENCH_HOME
+from bench.server import bench_admin_url
 from events.canonical import canonical_json, event_document
 from events.catalogue import Event, Metadata
 from events.merkle import leaf_hash
@@ -230,9 +230,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args(argv)
-    import os
 
-    admin = os.environ.get("SHIPLOG_BENCH_DATABASE_URL") or start_embedded(BENCH_HOME)
+    admin = bench_admin_url()
     server = Server(admin)
     try:
         with server.database() as owner_url:

@@ -33,3 +33,22 @@ class Cursor:
 
 
 START: Final = Cursor(0, 0)
+
+
+def cursor_condition(operator: str) -> str:
+    """SQL comparing an event's (tx_id, position) with a cursor: `>` for after, `<` for before.
+
+    The cursor's tx_id is taken from the event at its position when there is one: a
+    cursor is the place of the last event a reader saw, positions survive a dump and
+    restore while tx_ids are rebased (events/rebase.py), so a cursor from before a
+    restore still means "after that event". Parameters: `cursor_params(cursor)`.
+    """
+    if operator not in (">", "<"):
+        raise ValueError(f"operator must be > or <, not {operator!r}")
+    resolved = "coalesce((SELECT c.tx_id FROM events c WHERE c.position = %s), %s::text::xid8)"
+    return f"(tx_id, position) {operator} ({resolved}, %s)"
+
+
+def cursor_params(cursor: Cursor) -> tuple[int, str, int]:
+    """The parameters of `cursor_condition` for `cursor`."""
+    return (cursor.position, str(cursor.tx_id), cursor.position)

@@ -7,7 +7,8 @@ ledger is here, behind EventStore methods. Three kinds of question:
   the audit API, the web timeline and the CDEvents export (`EventQuery`);
 - **events by id**, for idempotent writers that recognise a retry (`find`);
 - **set questions** about streams: the first event of each stream, the latest
-  event per value of a data field, runs still waiting or still open.
+  event per value of a data field (or every such event up to a cursor), runs still
+  waiting or still open.
 
 Like `EventStore.read_all`, every read that walks the subscription order stops at
 the ledger's horizon: only events whose writing transaction is older than every
@@ -34,7 +35,7 @@ from uuid import UUID
 import psycopg
 from psycopg import sql
 
-from events.cursor import START, Cursor
+from events.cursor import START, Cursor, cursor_condition, cursor_params
 from events.streams import validate_stream
 
 MAX_PAGE: Final = 1000
@@ -106,11 +107,11 @@ def page_sql(query: EventQuery) -> tuple[str, list[Any]]:
     where = [HORIZON]
     params: list[Any] = []
     if not query.descending:
-        where.append("(tx_id, position) > (%s::text::xid8, %s)")
-        params += [str(query.after.tx_id), query.after.position]
+        where.append(cursor_condition(">"))
+        params += cursor_params(query.after)
     elif query.after != START:
-        where.append("(tx_id, position) < (%s::text::xid8, %s)")
-        params += [str(query.after.tx_id), query.after.position]
+        where.append(cursor_condition("<"))
+        params += cursor_params(query.after)
     if query.stream is not None:
         where.append("stream = %s")
         params.append(validate_stream(query.stream))
@@ -261,6 +262,40 @@ def by_data_field(
     )
     rows = conn.execute(statement, params).fetchall()
     return {str(event.data[name]): event for event in map(stored, rows)}
+
+
+def with_data_field(
+    conn: psycopg.Connection[Any],
+    types: Sequence[str],
+    name: str,
+    values: Sequence[str],
+    *,
+    until: Cursor | None = None,
+    limit: int = 100,
+) -> list[StoredEvent]:
+    """Events of `types` whose data field `name` is one of `values`, newest first.
+
+    Only events below the horizon count, and with `until` only those at or before
+    that cursor: what a page shown "as of" a past point of the ledger may see.
+    """
+    if not values:
+        return []
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE}, not {limit}")
+    where: list[sql.Composable] = [
+        sql.SQL("type = ANY({})").format(sql.Literal(list(types))),
+        sql.SQL(HORIZON),
+        sql.SQL("{} = ANY(%s)").format(_data_field(name)),
+    ]
+    params: list[Any] = [sorted(set(values))]
+    if until is not None:
+        where.append(sql.SQL("(tx_id, position) <= (%s::text::xid8, %s)"))
+        params += [str(until.tx_id), until.position]
+    statement = sql.SQL(
+        "SELECT {columns} FROM events WHERE {where} ORDER BY tx_id DESC, position DESC LIMIT %s"
+    ).format(columns=sql.SQL(STORED_COLUMNS), where=sql.SQL(" AND ").join(where))
+    rows = conn.execute(statement, [*params, limit]).fetchall()
+    return [stored(row) for row in rows]
 
 
 def preceding(

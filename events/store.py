@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 from uuid import UUID, uuid4
 
 import psycopg
@@ -30,6 +31,7 @@ from events.cursor import MAX_POSITION as MAX_POSITION
 from events.cursor import MAX_TX_ID as MAX_TX_ID
 from events.cursor import START as START
 from events.cursor import Cursor as Cursor
+from events.cursor import cursor_condition, cursor_params
 from events.errors import (
     EventTooLarge,
     InvalidEvent,
@@ -40,9 +42,12 @@ from events.errors import (
 from events.lookups import CheckpointSummary, EventQuery, StoredEvent
 from events.merkle import leaf_hash
 from events.notify import CHANNEL, Waker
+from events.retry import DEFAULT_RETRY_SECONDS, disconnected, retrying
 from events.streams import category, validate_stream
 from events.verifications import Verification, latest_verification
 from events.vocabulary import CATALOGUE
+
+T = TypeVar("T")
 
 ANY: Final = "any"
 NO_STREAM: Final = "no_stream"
@@ -137,8 +142,10 @@ class EventStore:
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         pool_size: int = 8,
         wake_subscribers: bool = True,
+        retry_seconds: float = DEFAULT_RETRY_SECONDS,
     ) -> None:
         self.conninfo = conninfo
+        self.retry_seconds = retry_seconds
         self.catalogue = catalogue
         self.max_event_bytes = max_event_bytes
         self._pool = ConnectionPool(
@@ -153,8 +160,17 @@ class EventStore:
         self._waker = Waker(self._notify if wake_subscribers else lambda: None)
 
     def _notify(self) -> None:
-        with self._pool.connection() as conn:
-            conn.execute(f"NOTIFY {CHANNEL}")
+        self._on_connection(lambda conn: conn.execute(f"NOTIFY {CHANNEL}"), "wake-up")
+
+    def _on_connection(self, work: Callable[[psycopg.Connection[Any]], T], what: str) -> T:
+        """`work` on a pooled connection, repeated while the database is away (up to
+        `retry_seconds`): every caller's work is a read, or an append with fixed ids."""
+
+        def attempt() -> T:
+            with self._pool.connection(timeout=self.retry_seconds) as conn:
+                return work(conn)
+
+        return retrying(attempt, self.retry_seconds, what=what)
 
     def close(self) -> None:
         """Send any pending wake-up and close the connection pool."""
@@ -186,8 +202,11 @@ class EventStore:
         is written again. The events are committed when this returns.
         """
         batch = self._prepare(stream, events, metadata, event_ids)
-        with self._pool.connection() as conn:
-            positions = batch.write(conn, expected_version, nested=False)
+        # A retry after a lost connection sends the same event ids: if the first try
+        # committed, the ledger answers with its positions instead of writing again.
+        positions = self._on_connection(
+            lambda conn: batch.write(conn, expected_version, nested=False), f"append to {stream}"
+        )
         self._waker.poke()
         return positions
 
@@ -227,8 +246,8 @@ class EventStore:
 
     def stream_version(self, stream: str) -> int | None:
         """The stream's last version, or None when it has no events."""
-        with self._pool.connection() as conn:
-            head = _head(conn, validate_stream(stream))
+        name = validate_stream(stream)
+        head = self._on_connection(lambda conn: _head(conn, name), "stream version")
         return None if head < 0 else head
 
     def read_stream(
@@ -236,12 +255,14 @@ class EventStore:
     ) -> list[RecordedEvent]:
         """The events of one stream from `from_version` on, in version order."""
         validate_stream(stream)
-        with self._pool.connection() as conn:
-            rows = conn.execute(
+        rows = self._on_connection(
+            lambda conn: conn.execute(
                 f"SELECT {EVENT_COLUMNS} FROM events WHERE stream = %s AND version >= %s "
                 "ORDER BY version LIMIT %s",
                 (stream, from_version, limit),
-            ).fetchall()
+            ).fetchall(),
+            "read stream",
+        )
         return [self._decode(row) for row in rows]
 
     def read_all(
@@ -264,14 +285,15 @@ class EventStore:
         until it ends (docs/decisions/0001-ledger-ordering-and-sealing.md).
         """
         where, params = _filters(stream, types)
-        with self._pool.connection() as conn:
-            rows = conn.execute(
-                f"SELECT {EVENT_COLUMNS} FROM events "
-                "WHERE (tx_id, position) > (%s::text::xid8, %s) "
+        rows = self._on_connection(
+            lambda conn: conn.execute(
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE {cursor_condition('>')} "
                 f"AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) {where} "
                 "ORDER BY tx_id, position LIMIT %s",
-                (str(after.tx_id), after.position, *params, limit),
-            ).fetchall()
+                (*cursor_params(after), *params, limit),
+            ).fetchall(),
+            "read all",
+        )
         return [self._decode(row) for row in rows]
 
     def read_last(
@@ -279,13 +301,15 @@ class EventStore:
     ) -> list[RecordedEvent]:
         """The last `limit` events in subscription order (oldest first), optionally filtered."""
         where, params = _filters(stream, types)
-        with self._pool.connection() as conn:
-            rows = conn.execute(
+        rows = self._on_connection(
+            lambda conn: conn.execute(
                 f"SELECT {EVENT_COLUMNS} FROM events "
                 f"WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot()) {where} "
                 "ORDER BY tx_id DESC, position DESC LIMIT %s",
                 (*params, limit),
-            ).fetchall()
+            ).fetchall(),
+            "read last",
+        )
         return [self._decode(row) for row in reversed(rows)]
 
     def subscribe(
@@ -303,23 +327,34 @@ class EventStore:
 
         NOTIFY only shortens the wait: after each wake-up, or after `poll_seconds`
         without one, the subscriber re-selects from its cursor, so a lost
-        notification delays an event and never drops it. `on_idle` is called each
-        time the subscriber has caught up and starts waiting. The generator ends
-        when `stop` is set.
+        notification delays an event and never drops it. A lost connection (a
+        database restart) is reconnected for up to `retry_seconds`, from the cursor.
+        `on_idle` is called each time the subscriber has caught up and starts
+        waiting. The generator ends when `stop` is set.
         """
-        cursor = after
-        with psycopg.connect(self.conninfo, autocommit=True) as listener:
-            listener.execute(f"LISTEN {CHANNEL}")
-            while stop is None or not stop.is_set():
-                page = self.read_all(cursor, batch, stream=stream, types=types)
-                for event in page:
-                    yield event
-                    cursor = event.cursor
-                if len(page) < batch and not (stop is not None and stop.is_set()):
-                    if on_idle is not None:
-                        on_idle()
-                    for _ in listener.notifies(timeout=poll_seconds, stop_after=1):
-                        pass
+        cursor, lost_since = after, None
+        while stop is None or not stop.is_set():
+            try:
+                with psycopg.connect(self.conninfo, autocommit=True) as listener:
+                    listener.execute(f"LISTEN {CHANNEL}")
+                    lost_since = None
+                    while stop is None or not stop.is_set():
+                        page = self.read_all(cursor, batch, stream=stream, types=types)
+                        for event in page:
+                            yield event
+                            cursor = event.cursor
+                        if len(page) < batch and not (stop is not None and stop.is_set()):
+                            if on_idle is not None:
+                                on_idle()
+                            for _ in listener.notifies(timeout=poll_seconds, stop_after=1):
+                                pass
+            except psycopg.OperationalError as error:
+                # The server went away (a restart): listen again once it is back, and
+                # carry on from the cursor, so nothing is missed and nothing repeated.
+                lost_since = lost_since or time.monotonic()
+                if not disconnected(error) or time.monotonic() - lost_since > self.retry_seconds:
+                    raise
+                time.sleep(min(poll_seconds, 1.0))
 
     # --- lookups for the read side (events/lookups.py holds the SQL) -------------------
 
@@ -329,35 +364,29 @@ class EventStore:
         The audit API, the web timeline and the CDEvents export read through this.
         `next` is the cursor to continue after, None when nothing more matched.
         """
-        with self._pool.connection() as conn:
-            found = lookups.page(conn, query)
+        found = self._on_connection(lambda conn: lookups.page(conn, query), "page")
         last = found.events[-1] if found.events and found.more else None
         return EventPage(found.events, None if last is None else last.cursor)
 
     def find(self, event_ids: Sequence[UUID]) -> dict[UUID, StoredEvent]:
         """The events among `event_ids` the ledger holds, by id: how a retry is recognised."""
-        with self._pool.connection() as conn:
-            return lookups.find(conn, event_ids)
+        return self._on_connection(lambda conn: lookups.find(conn, event_ids), "find")
 
     def head(self) -> Cursor:
         """The cursor of the newest event below the horizon (START for an empty ledger)."""
-        with self._pool.connection() as conn:
-            return lookups.head(conn)
+        return self._on_connection(lambda conn: lookups.head(conn), "head")
 
     def cursor_at(self, moment: datetime) -> Cursor:
         """The end of the longest subscription-order prefix recorded by `moment`."""
-        with self._pool.connection() as conn:
-            return lookups.cursor_at(conn, moment)
+        return self._on_connection(lambda conn: lookups.cursor_at(conn, moment), "cursor_at")
 
     def count_since(self, moment: datetime) -> int:
         """How many events were recorded after `moment`."""
-        with self._pool.connection() as conn:
-            return lookups.count_since(conn, moment)
+        return self._on_connection(lambda conn: lookups.count_since(conn, moment), "count_since")
 
     def first_events(self, streams: Sequence[str]) -> dict[str, RecordedEvent]:
         """The first event of each of `streams` that has one, decoded, by stream."""
-        with self._pool.connection() as conn:
-            found = lookups.first_events(conn, streams)
+        found = self._on_connection(lambda conn: lookups.first_events(conn, streams), "first")
         return {event.stream: self.upcast(event) for event in found}
 
     def by_data_field(
@@ -370,39 +399,61 @@ class EventStore:
         present: str | None = None,
     ) -> dict[str, StoredEvent]:
         """Per value of data field `name`, the latest (or first) event of `types` holding it."""
+        return self._on_connection(
+            lambda conn: lookups.by_data_field(
+                conn, types, name, values, first=first, present=present
+            ),
+            "by_data_field",
+        )
+
+    def with_data_field(
+        self,
+        types: Sequence[str],
+        name: str,
+        values: Sequence[str],
+        *,
+        until: Cursor | None = None,
+        limit: int = 100,
+    ) -> list[StoredEvent]:
+        """Events of `types` whose data field `name` is one of `values`, at or before
+        `until` (None: up to the horizon), newest first."""
         with self._pool.connection() as conn:
-            return lookups.by_data_field(conn, types, name, values, first=first, present=present)
+            return lookups.with_data_field(conn, types, name, values, until=until, limit=limit)
 
     def preceding(
         self, points: Sequence[tuple[str, int, str]], types: Sequence[str], name: str
     ) -> list[StoredEvent | None]:
         """For each (stream, version, value), the stream's last event of `types` before that
         version whose data field `name` equals the value, or None."""
-        with self._pool.connection() as conn:
-            return lookups.preceding(conn, points, types, name)
+        return self._on_connection(
+            lambda conn: lookups.preceding(conn, points, types, name), "preceding"
+        )
 
     def waiting_streams(self, type_name: str, limit: int) -> list[str]:
         """Streams whose only event is a `type_name`, oldest first (runs not yet claimed)."""
-        with self._pool.connection() as conn:
-            return lookups.waiting_streams(conn, type_name, limit)
+        return self._on_connection(
+            lambda conn: lookups.waiting_streams(conn, type_name, limit), "waiting_streams"
+        )
 
     def open_streams(
         self, opened_by: str, closed_by: Sequence[str], opened_before: datetime
     ) -> list[str]:
         """Streams opened by an `opened_by` event before `opened_before` and not yet closed
         by one of `closed_by` (runs claimed and unfinished)."""
-        with self._pool.connection() as conn:
-            return lookups.open_streams(conn, opened_by, closed_by, opened_before)
+        return self._on_connection(
+            lambda conn: lookups.open_streams(conn, opened_by, closed_by, opened_before),
+            "open_streams",
+        )
 
     def latest_checkpoint(self) -> CheckpointSummary | None:
         """The newest signed checkpoint, as stored (None before the first seal)."""
-        with self._pool.connection() as conn:
-            return lookups.latest_checkpoint_summary(conn)
+        return self._on_connection(
+            lambda conn: lookups.latest_checkpoint_summary(conn), "latest_checkpoint_summary"
+        )
 
     def latest_verification(self) -> Verification | None:
         """The most recent `shiplog verify` verdict recorded, None if never verified."""
-        with self._pool.connection() as conn:
-            return latest_verification(conn)
+        return self._on_connection(lambda conn: latest_verification(conn), "latest_verification")
 
     def upcast(self, event: StoredEvent) -> RecordedEvent:
         """A stored event with its payload decoded into its catalogue class (upcast)."""

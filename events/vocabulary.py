@@ -27,7 +27,10 @@ REPO = ("repo",)
 ENV = ("env",)
 INCIDENT = ("incident",)
 REPRO = ("repro",)
+NOTIFY = ("notify",)
+REPO_OR_HOOKS = ("repo", "hooks")
 RUN_OR_IMAGE = ("run", "image")
+ENGINE = ("engine",)
 
 
 class Value(BaseModel):
@@ -77,6 +80,11 @@ class Commit(Value):
 
     sha: str = Field(description="The commit's full sha.")
     authored_at: datetime = Field(description="The commit's author time, as the webhook gives it.")
+    author: str | None = Field(
+        default=None,
+        description="The commit's author as the webhook names them, `Name <email>`; null in "
+        "events of schema version 1.",
+    )
 
 
 # --- run-<id>: one pipeline run ------------------------------------------------------
@@ -86,6 +94,7 @@ class RunQueued(Event):
     """A pipeline run was requested for one commit of a repository."""
 
     categories = RUN
+    schema_version = 2  # 2 added branch and untrusted
     repository: str = Field(
         description="The source's URL: the checkout's `origin` remote without credentials, "
         "or `file://` and the checkout's path when it has no `origin`."
@@ -120,6 +129,17 @@ class RunQueued(Event):
         default=None,
         description="Absolute path of the local checkout the run was queued from; runners "
         "on the same host clone from it instead of from `repository`.",
+    )
+    branch: str | None = Field(
+        default=None,
+        description="The branch `when.branch` is matched against when `ref` names none: a "
+        "pull request's target branch (its `ref` is then the forge's `refs/pull/<n>/head` or "
+        "`refs/merge-requests/<n>/head`); null: the branch `ref` names, if any.",
+    )
+    untrusted: bool = Field(
+        default=False,
+        description="True for a pull request from a fork: the run's steps get no secrets "
+        "(docs/webhooks.md); false in events of schema version 1.",
     )
 
 
@@ -161,26 +181,42 @@ class StepStarted(Event):
 
 
 class StepFinished(Event):
-    """A step ended (its container exited); the log digest lets anyone verify the stored log."""
+    """A step ended, and why; the log digest lets anyone verify the stored log."""
 
     categories = RUN
+    schema_version = 2  # 2 added reason; exit code, duration and log digest may be unknown
     step: str = Field(description="The step's name in the pipeline file.")
-    exit_code: int = Field(
+    exit_code: int | None = Field(
         description="0 on success. A step with commands: its container's exit code (137 if "
         "killed at its timeout). A failed build or push, or a step that could not run: 1; "
-        "a build stopped at its timeout: 124."
+        "a build stopped at its timeout: 124. Null when nobody saw how it ended: the step "
+        "was closed by another process (a cancel, a reaper) or its container went with the "
+        "Docker engine."
     )
-    duration_ms: int = Field(
+    duration_ms: int | None = Field(
         description="How long the step took, in integer milliseconds, from the runner "
-        "beginning it until its log was stored."
+        "beginning it until its log was stored, by that runner's monotonic clock; null when "
+        "the step was closed by another process, which could not time it."
     )
-    log_sha256: str = Field(
+    log_sha256: str | None = Field(
         description="Hex sha256 over the stored log lines in order, each line's UTF-8 bytes "
-        "followed by `\\n` (after secret masking); `shiplog logs --verify` recomputes it."
+        "followed by `\\n` (after secret masking); `shiplog logs --verify` recomputes it. Null "
+        "when the log was not sealed: a cancel closed the step while its runner may still "
+        "have been writing it."
     )
-    log_lines: int = Field(description="How many lines the stored log has.")
+    log_lines: int | None = Field(
+        description="How many lines the stored log has; null when `log_sha256` is."
+    )
     timed_out: bool = Field(
         default=False, description="True if the step was stopped for exceeding its `timeout`."
+    )
+    reason: str | None = Field(
+        default=None,
+        description="Why the step ended when its own work did not end it: `timed out`, "
+        "`cancelled`, `runner lost`, `engine restarted`, `engine unavailable`, "
+        "`interrupted`, `stopped: …` (another step's failure stopped the run) or "
+        "`internal error (<exception type>)`; null when it ended by itself (the exit code "
+        "says how). Null in events of schema version 1.",
     )
 
 
@@ -371,6 +407,22 @@ class RunCancelled(Event):
     )
 
 
+class ImagesPruned(Event):
+    """Images shiplog built were removed from a Docker engine: none in use, none built lately."""
+
+    categories = ENGINE
+    removed: tuple[str, ...] = Field(
+        description="The ids (`sha256:<hex>`) of the images removed, sorted."
+    )
+    kept_in_use: int = Field(
+        description="How many images shiplog built stayed because an environment runs them, "
+        "a run built them since `recent_since`, or a container still uses them."
+    )
+    recent_since: datetime = Field(
+        description="Images built by runs since this time (UTC) were kept, whatever else."
+    )
+
+
 # --- repo-<name>: what a VCS reported -------------------------------------------------
 
 
@@ -378,9 +430,68 @@ class CommitsPushed(Event):
     """Commits reached a branch of a repository, with their author times."""
 
     categories = REPO
-    repository: str = Field(description="The repository, as the webhook names it.")
+    schema_version = 2  # 2 added forge, before and after (and each commit's author)
+    repository: str = Field(
+        description="The repository: its canonical identity `host/owner/name` for pushes a "
+        "forge's webhook delivered (docs/webhooks.md); as the sender named it in version 1."
+    )
     ref: str = Field(description="The ref pushed to, e.g. `refs/heads/main`.")
     commits: tuple[Commit, ...] = Field(description="The commits the push brought.")
+    forge: str | None = Field(
+        default=None, description="`github`, `gitea` or `gitlab`: whose webhook reported it."
+    )
+    before: str | None = Field(
+        default=None, description="The sha the ref pointed at before the push (zeros: new)."
+    )
+    after: str | None = Field(default=None, description="The sha the ref points at after it.")
+
+
+class WebhookRejected(Event):
+    """A forge webhook was refused: its signature or token did not prove it came from the forge."""
+
+    categories = REPO_OR_HOOKS
+    forge: str = Field(description="`github`, `gitea` or `gitlab`: the endpoint it was sent to.")
+    repository: str | None = Field(
+        description="The repository the request claimed, as its canonical identity; null if "
+        "it named none that could be read."
+    )
+    delivery: str | None = Field(
+        default=None, description="The delivery id the request claimed, if any."
+    )
+    reason: str = Field(
+        description="Why, e.g. `signature does not match`, `no signature`, `repository not "
+        "registered`; never the body or the secret."
+    )
+    suppressed: int = Field(
+        default=0,
+        description="Rejections of this repository (or forge) not recorded since the last "
+        "recorded one, because of the rate limit.",
+    )
+
+
+class RepositoryRegistered(Event):
+    """An admin registered a repository whose webhooks may start runs (or changed it)."""
+
+    categories = REPO
+    repository: str = Field(description="The canonical identity, `host/owner/name`.")
+    forge: str = Field(description="`github`, `gitea` or `gitlab`.")
+    clone_url: str = Field(description="Where runners clone it from, without credentials.")
+    credential: bool = Field(
+        description="Whether a clone credential is stored for it (never its value)."
+    )
+    commit_status: bool = Field(
+        description="Whether run outcomes are reported back to the forge as commit statuses."
+    )
+    secret_rotated: bool = Field(
+        description="True when a new webhook secret was made (always on the first registration)."
+    )
+
+
+class RepositoryRemoved(Event):
+    """An admin removed a registered repository: its webhooks are refused from now on."""
+
+    categories = REPO
+    repository: str = Field(description="The canonical identity, `host/owner/name`.")
 
 
 # --- env-<name>: deployments ----------------------------------------------------------
@@ -611,6 +722,89 @@ class ReproductionCompleted(Event):
     )
 
 
+# --- notify-<target>: notifications ---------------------------------------------------
+
+
+class NotificationTargetAdded(Event):
+    """An admin registered (or changed) a place notifications are delivered to."""
+
+    categories = NOTIFY
+    target: str = Field(description="The target's name, as rules name it.")
+    kind: str = Field(
+        description="`slack` (an incoming webhook), `webhook` (Standard Webhooks JSON) or "
+        "`commit-status` (a forge's commit status API)."
+    )
+    origin: str = Field(
+        description="The URL's scheme, host and port only: its path and query can hold a "
+        "secret (a Slack webhook URL is one)."
+    )
+    signed: bool = Field(description="Whether deliveries are signed (a `whsec_` secret is set).")
+    allow_private: bool = Field(
+        description="Whether loopback and private addresses were explicitly allowed."
+    )
+
+
+class NotificationTargetRemoved(Event):
+    """An admin removed a notification target; its pending deliveries are dropped."""
+
+    categories = NOTIFY
+    target: str = Field(description="The target's name.")
+
+
+class NotificationTargetDisabled(Event):
+    """A target was disabled: its receiver said it is gone (HTTP 410), or an admin did."""
+
+    categories = NOTIFY
+    target: str = Field(description="The target's name.")
+    reason: str = Field(description="Why, e.g. `the receiver answered 410 Gone`.")
+
+
+class NotificationSent(Event):
+    """A notification reached its target (the receiver answered 2xx)."""
+
+    categories = NOTIFY
+    target: str = Field(description="The target's name.")
+    message_id: str = Field(
+        description="The message's id, the same on every attempt (`webhook-id` for webhooks)."
+    )
+    rule: str | None = Field(
+        default=None, description="The rule that made it, or null for a `notify` step's."
+    )
+    subject: str = Field(description="What it is about, e.g. `run <id>`, `env production`.")
+    attempt: int = Field(description="Which attempt succeeded, from 1.")
+    status: int = Field(description="The HTTP status the receiver answered.")
+    body_sha256: str = Field(description="Hex sha256 of the exact body sent.")
+    items: int = Field(
+        default=1, description="How many notifications the message carries (repeats grouped)."
+    )
+
+
+class NotificationFailed(Event):
+    """An attempt to deliver a notification failed; it is retried unless `final`."""
+
+    categories = NOTIFY
+    target: str = Field(description="The target's name.")
+    message_id: str = Field(description="The message's id, the same on every attempt.")
+    rule: str | None = Field(
+        default=None, description="The rule that made it, or null for a `notify` step's."
+    )
+    subject: str = Field(description="What it is about, e.g. `run <id>`, `env production`.")
+    attempt: int = Field(description="Which attempt failed, from 1.")
+    status: int | None = Field(
+        description="The HTTP status the receiver answered; null if none (refused, time-out)."
+    )
+    body_sha256: str = Field(description="Hex sha256 of the exact body sent.")
+    reason: str = Field(
+        description="What went wrong, e.g. `HTTP 503`, `timed out after 10s`; never the URL."
+    )
+    final: bool = Field(
+        description="True when no attempt follows (attempts used up, 4xx, target gone)."
+    )
+    retry_at: datetime | None = Field(
+        default=None, description="When the next attempt is due, unless `final`."
+    )
+
+
 # --- imported CDEvents: what other delivery tools reported (app/cdevents) ---------------
 # Runs shiplog did not execute never go to `run-*`: they get `extrun-<id>` streams.
 
@@ -754,9 +948,14 @@ def _unchanged(data: dict[str, Any]) -> dict[str, Any]:
 
 
 # Version 2 of these only added optional fields (times, a deployment's repository and
-# commit, a push's image id), so a version 1 payload reads as version 2 unchanged.
+# commit, a push's image id, a run's branch and trust, a push's forge and shas, why a
+# step ended) or let a field be null (a step's exit code), so a version 1 payload reads
+# as version 2 unchanged.
 for _name in (
+    "RunQueued",
+    "CommitsPushed",
     "ImagePushed",
+    "StepFinished",
     "DeploymentStarted",
     "DeploymentSucceeded",
     "DeploymentFailed",

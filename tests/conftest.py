@@ -23,7 +23,7 @@ from psycopg import sql
 from typer.testing import CliRunner
 
 from app.config import Settings, get_settings
-from app.database import Database, login_as, start_embedded
+from app.database import Database, embedded_pid, login_as, start_embedded, stop_embedded
 from app.resources import migrations_dir
 from app.server import create_app
 from app.services.access import Role
@@ -43,12 +43,19 @@ TEST_HOME = PROJECT_ROOT / ".test-home"
 
 
 @pytest.fixture(scope="session")
-def admin_url() -> str:
-    """Admin URL of the PostgreSQL server the tests use."""
+def admin_url() -> Iterator[str]:
+    """Admin URL of the PostgreSQL server the tests use.
+
+    The embedded server is stopped at the end of the session if the session started it.
+    """
     url = os.environ.get("SHIPLOG_TEST_DATABASE_URL")
     if url:
-        return url
-    return start_embedded(TEST_HOME)
+        yield url
+        return
+    started = embedded_pid(TEST_HOME) is None
+    yield start_embedded(TEST_HOME)
+    if started:
+        stop_embedded(TEST_HOME)
 
 
 @pytest.fixture(scope="session")

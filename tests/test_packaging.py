@@ -207,7 +207,7 @@ def test_demo_runs_the_example_shipped_in_the_wheel(
     output = installed.run("demo", env=env)
 
     assert "the registry holds hello:1.0.0 as sha256:" in output
-    assert "ledger verified: 13 events" in output
+    assert "ledger verified: 19 events" in output
 
 
 def wait_until_serving(server: subprocess.Popen[str], base: str) -> str:

@@ -3,11 +3,14 @@
 Handlers parse the request, call a command in app/services or a question in
 app/queries with the principal app/deps.py bound, and shape the answer with a model
 from schemas/. `install_api(app)` adds the routers and the API's error handlers.
-Every router but the probes' and whoami's reads behind `read_access` (the `viewer` role, unless
-public read is on); each write names the roles it needs with `require`.
+Every router but the probes', whoami's and the forges' webhooks' reads behind
+`read_access` (the `viewer` role, unless public read is on); each write names the
+roles it needs with `require`; a webhook is proven by its forge's signature instead.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -20,9 +23,12 @@ from app.api.routes import (
     environments,
     events,
     health,
+    hooks,
     images,
     incidents,
+    notifications,
     provenance,
+    repositories,
     reproductions,
     runs,
     sboms,
@@ -42,16 +48,38 @@ ROUTERS = (
     velocity,
     cdevents,
     reproductions,
+    notifications,
     provenance,
+    repositories,
     sboms,
     affected,
 )
 
 
+# Every route answers a ledger error it causes (a bad stream name, an event too large)
+# with 400 (app/api/errors.py), so every route's document says so.
+LEDGER_ERROR_RESPONSE: dict[int | str, dict[str, Any]] = {
+    400: {
+        "description": "The request names something the ledger refuses (a malformed stream "
+        "name, an event too large); `detail` says what.",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"detail": {"type": "string"}},
+                    "required": ["detail"],
+                }
+            }
+        },
+    }
+}
+
+
 def install_api(app: FastAPI) -> None:
     """Add the API's routers and error handlers to `app`."""
     install_api_errors(app)
-    app.include_router(health.router)  # probes answer anyone
-    app.include_router(whoami.router)  # anyone may ask who they are
+    # Probes and whoami answer anyone; forges' webhooks are proven by their signature.
+    for module in (health, whoami, hooks):
+        app.include_router(module.router, responses=LEDGER_ERROR_RESPONSE)
     for module in ROUTERS:
-        app.include_router(module.router, dependencies=READ_ACCESS)
+        app.include_router(module.router, dependencies=READ_ACCESS, responses=LEDGER_ERROR_RESPONSE)

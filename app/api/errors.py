@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from app.deps import refusal_response
 from app.queries.errors import InvalidParameter
 from app.services.access import Forbidden
-from app.services.errors import Conflict, FieldProblem
+from app.services.errors import Conflict, FieldProblem, NotRegistered
 from events.errors import LedgerError
 
 
@@ -55,10 +55,16 @@ async def conflict(request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(error)}, status_code=409)
 
 
+async def not_registered(request: Request, error: Exception) -> JSONResponse:
+    """A command naming something that is not there: 404 with what."""
+    return JSONResponse({"detail": str(error)}, status_code=404)
+
+
 def install_api_errors(app: FastAPI) -> None:
     """Register the API's error handlers on `app`."""
     app.add_exception_handler(LedgerError, ledger_error)
     app.add_exception_handler(FieldProblem, field_problem)
     app.add_exception_handler(Conflict, conflict)
+    app.add_exception_handler(NotRegistered, not_registered)
     app.add_exception_handler(Forbidden, forbidden)
     app.add_exception_handler(InvalidParameter, invalid_parameter)

@@ -207,8 +207,10 @@ def _step(item: Exportable, event: StepStarted | StepFinished, origin: str) -> M
         return TASK_STARTED, subject, None, {}
     content["outcome"] = "success" if event.exit_code == 0 else "failure"
     if event.exit_code != 0:
-        timed_out = " (timed out)" if event.timed_out else ""
-        content["errors"] = f"exit code {event.exit_code}{timed_out}"
+        exit_code = "unknown" if event.exit_code is None else event.exit_code
+        reason = event.reason or ("timed out" if event.timed_out else None)
+        why = f" ({reason})" if reason else ""
+        content["errors"] = f"exit code {exit_code}{why}"
     return TASK_FINISHED, subject, None, {}
 
 

@@ -20,6 +20,7 @@ from uuid import NAMESPACE_URL, uuid5
 from packageurl import PackageURL
 
 from app.cdevents.schemas import SchemaProblem, validate
+from app.repo_identity import NotARepository, canonical_repository
 from events.catalogue import NUL_IN_JSON, Event
 from events.errors import InvalidStreamName
 from events.streams import stream_name
@@ -267,6 +268,19 @@ def _timestamp(text: str, path: str, problems: list[SchemaProblem]) -> datetime 
         return None
 
 
+def _repository_identity(repository: str, source: object) -> str:
+    """The canonical identity of a CDEvent's repository (its id, on its source's host).
+
+    A repository named as shiplog cannot place on a forge (no host, no URL) keeps the
+    CDEvent's id as its stream's id.
+    """
+    host = source if isinstance(source, str) and source else None
+    try:
+        return canonical_repository(repository, host=host)
+    except NotARepository:
+        return repository
+
+
 def _stream(category_name: str, ident: str, path: str) -> str:
     try:
         return stream_name(category_name, ident)
@@ -341,7 +355,8 @@ def _other(event: CloudEvent, subject_id: str, prefix: str) -> Append:
             )
             raise Refused([SchemaProblem(path, message)])
         merged = ChangeMerged(source=source, change=subject_id, repository=repository, merged_at=at)
-        return Append(_stream("repo", repository, path), (merged,), event.key)
+        ident = _repository_identity(str(repository), content.get("repository", {}).get("source"))
+        return Append(_stream("repo", ident, path), (merged,), event.key)
     if event.type == PUBLISHED:
         digest, repository = _purl_parts(subject_id)
         published = ArtifactPublished(

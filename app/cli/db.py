@@ -6,7 +6,7 @@ import typer
 
 from app.config import get_settings
 from app.context import migrate_as_owner, prepare
-from app.database import resolve, stop_embedded
+from app.database import embedded_pid, resolve, stop_embedded
 from events.migrations import pending
 
 
@@ -16,6 +16,7 @@ def register(app: typer.Typer) -> None:
     db_app = typer.Typer(help="The database shiplog uses.", no_args_is_help=True)
     db_app.command("status")(db_status)
     db_app.command("stop")(db_stop)
+    db_app.command("running")(db_running)
     app.add_typer(db_app, name="db")
 
 
@@ -36,11 +37,24 @@ def db_status() -> None:
     typer.echo(f"pending migrations: {', '.join(waiting) if waiting else 'none'}")
 
 
+def db_running() -> None:
+    """Say whether the embedded PostgreSQL server runs (exit status 1 if not); never starts it."""
+    settings = get_settings()
+    if settings.database_url:
+        typer.echo("SHIPLOG_DATABASE_URL is set: shiplog does not manage that server")
+        return
+    pid = embedded_pid(settings.home)
+    if pid is None:
+        typer.echo(f"embedded server not running (data in {settings.home / 'pgdata'})")
+        raise typer.Exit(1)
+    typer.echo(f"embedded server running (pid {pid}, data in {settings.home / 'pgdata'})")
+
+
 def db_stop() -> None:
-    """Stop the embedded PostgreSQL server, if it runs."""
+    """Stop the embedded PostgreSQL server (fast: its clients are disconnected), if it runs."""
     settings = get_settings()
     if settings.database_url:
         typer.echo("SHIPLOG_DATABASE_URL is set: shiplog does not manage that server")
         raise typer.Exit(1)
-    stopped = stop_embedded(settings.home)
+    stopped = stop_embedded(settings.home)  # DatabaseNotStopped says so, exit status 2
     typer.echo("embedded server stopped" if stopped else "embedded server was not running")

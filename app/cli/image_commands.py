@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 
+from app.cli.ages import parse_age
 from app.cli.as_of_option import AsOfOption, as_of_option
 from app.context import open_store, prepare
+from app.engine import connect
 from app.projections import projector
 from app.queries.errors import NotRecorded
 from app.queries.images import (
@@ -21,6 +24,8 @@ from app.queries.images import (
     images_on_base,
     images_with_label,
 )
+from app.services.images import prune_images
+from events.catalogue import Metadata
 from events.store import Cursor
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
@@ -82,6 +87,13 @@ def _describe(facts: ImageFacts) -> str:
 
 
 def images(
+    action: Annotated[
+        str | None,
+        typer.Argument(help="`prune`: remove built images nothing needs (see --keep-recent)."),
+    ] = None,
+    keep_recent: Annotated[
+        str, typer.Option(help="With prune: keep images runs built this recently, e.g. 7d.")
+    ] = "7d",
     commit: Annotated[str | None, typer.Option(help="Built from this commit (sha prefix).")] = None,
     base: Annotated[str | None, typer.Option(help="Built on this base image digest.")] = None,
     label: Annotated[str | None, typer.Option(help="Carrying label KEY or KEY=VALUE.")] = None,
@@ -92,7 +104,17 @@ def images(
     as_of: AsOfOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List the images built from a commit, on a base image, or carrying a label (give one)."""
+    """List the images built from a commit, on a base image, or carrying a label (give one).
+
+    `shiplog images prune` removes from this host's Docker engine the images runs built
+    that no environment runs and no run built within --keep-recent, and records
+    ImagesPruned; every event of those images stays in the ledger.
+    """
+    if action is not None:
+        if action != "prune":
+            raise typer.BadParameter(f"unknown action {action!r}: the only one is prune")
+        _prune(keep_recent)
+        return
     given = [
         name for name, value in (("commit", commit), ("base", base), ("label", label)) if value
     ]
@@ -121,3 +143,21 @@ def images(
             f"{item.image_id}  run {item.run_id}  {item.commit[:12]}  {item.built_at.isoformat()}"
             f"  cursor {item.cursor}  {' '.join(item.tags)}"
         )
+
+
+def _prune(keep_recent: str) -> None:
+    """`shiplog images prune`: as the OS user, on this host's engine."""
+    recent_since = datetime.now(UTC) - parse_age(keep_recent, "--keep-recent")
+    context = prepare()
+    with open_store(context) as store:
+        projector(store).catch_up_all()
+        pruned = prune_images(
+            store,
+            connect(),
+            recent_since=recent_since,
+            actor=Metadata(actor=context.settings.whoami(), source="cli"),
+        )
+    typer.echo(
+        f"removed {len(pruned.removed)} images; kept {pruned.kept_in_use} that are in use "
+        f"or were built since {recent_since:%Y-%m-%d %H:%M} UTC"
+    )

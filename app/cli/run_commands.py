@@ -6,18 +6,21 @@ import json
 import signal
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
 import typer
 
-from app.context import Context, open_store, prepare
+from app.cli.ages import parse_age
+from app.context import Context, open_store, owner_url_for, prepare
 from app.engine import connect
 from app.executor.execution import Observers
 from app.executor.local import run_here
+from app.executor.logs import expire_logs
 from app.executor.runner import Runner, default_runner_name
-from app.executor.runs import RunLedger
+from app.executor.runs import RunLedger, RunState
 from app.pipeline import DEFAULT_SOURCE
 from app.queries.logs import follow_log, log_digest, read_log
 from app.services.runs import cancel_run, queue_checkout
@@ -75,15 +78,26 @@ def run(
         if detach:
             return
         observers = Observers(on_event=print_event, on_log=print_log)
-        state = run_here(
-            context.settings, store, context.database.app_url, run_id, queued, observers
-        )
+        try:
+            state = run_here(
+                context.settings, store, context.database.app_url, run_id, queued, observers
+            )
+        except KeyboardInterrupt:
+            # The run recorded its cancellation and removed its containers on the way out.
+            state = RunLedger(store).state(run_id)
+            _say_how_it_ended(state)
+            raise typer.Exit(130) from None
     if state is None:
         typer.echo("another runner claimed the run first; see `shiplog events tail --follow`")
         return
-    typer.echo(f"run {run_id} {state.status}" + (f": {state.reason}" if state.reason else ""))
+    _say_how_it_ended(state)
     if state.status != "succeeded":
         raise typer.Exit(1)
+
+
+def _say_how_it_ended(state: RunState) -> None:
+    """The last line `shiplog run` prints: the run's outcome and why."""
+    typer.echo(f"run {state.run_id} {state.status}" + (f": {state.reason}" if state.reason else ""))
 
 
 def runner() -> None:
@@ -121,16 +135,31 @@ def cancel(
 
 
 def logs(
-    run_id: Annotated[str, typer.Argument(help="The run.")],
-    step: Annotated[str, typer.Argument(help="The step.")],
+    run_id: Annotated[str, typer.Argument(help="The run (or `expire`, with --older-than).")],
+    step: Annotated[str | None, typer.Argument(help="The step.")] = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = (
         False
     ),
     verify: Annotated[
         bool, typer.Option(help="Check the stored log against StepFinished's digest.")
     ] = False,
+    older_than: Annotated[
+        str | None,
+        typer.Option(help="With `expire`: remove logs last written longer ago, e.g. 90d, 12h."),
+    ] = None,
 ) -> None:
-    """Print a step's log (live with --follow), or check it against the ledger with --verify."""
+    """Print a step's log (live with --follow), check it with --verify, or expire old logs.
+
+    `shiplog logs expire --older-than 90d` removes whole logs last written before then;
+    every event stays, StepFinished keeps each log's sha256 and line count, and the run
+    page says when a log expired.
+    """
+    if run_id == "expire":
+        _expire(older_than)
+        return
+    if step is None or older_than is not None:
+        raise LedgerError("usage: shiplog logs RUN STEP [--follow|--verify], or "
+                          "shiplog logs expire --older-than 90d")  # fmt: skip
     context = prepare()
     with open_store(context) as store:
         RunLedger(store).state(run_id)  # a clear error for an unknown run
@@ -143,8 +172,13 @@ def logs(
     if verify:
         if not finished:
             raise LedgerError(f"run {run_id}: step {step!r} has not finished, nothing to verify")
-        stored = log_digest(app_url, run_id, step)
         recorded = finished[-1]
+        if recorded.log_sha256 is None:
+            raise LedgerError(
+                f"run {run_id}: the log of step {step!r} was not sealed ({recorded.reason}: "
+                "another process closed the step), so the ledger vouches for no digest"
+            )
+        stored = log_digest(app_url, run_id, step)
         if (stored.sha256, stored.lines) != (recorded.log_sha256, recorded.log_lines):
             typer.echo(
                 f"FAILED log of {step}: stored sha256 {stored.sha256} ({stored.lines} lines), "
@@ -168,6 +202,20 @@ def logs(
     for line in follow_log(app_url, run_id, step, stop=stop):
         sys.stdout.write(line.text + "\n")
         sys.stdout.flush()
+
+
+def _expire(older_than: str | None) -> None:
+    """`shiplog logs expire --older-than AGE`, as the database owner."""
+    if older_than is None:
+        raise LedgerError("shiplog logs expire needs --older-than, e.g. --older-than 90d")
+    cutoff = datetime.now(UTC) - parse_age(older_than, "--older-than")
+    context = prepare()
+    owner_url = owner_url_for(context.database, "expiring logs")
+    expired = expire_logs(owner_url, older_than=cutoff, actor=context.settings.whoami())
+    typer.echo(
+        f"expired {expired.logs} logs ({expired.lines} lines) last written before "
+        f"{cutoff:%Y-%m-%d %H:%M} UTC; the ledger keeps their digests and every event"
+    )
 
 
 def _stop_when_finished(context: Context, run_id: str, step: str, stop: threading.Event) -> None:

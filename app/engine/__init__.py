@@ -11,17 +11,22 @@ from app.engine.base_images import (
     ensure_busybox_image,
 )
 from app.engine.docker_engine import (
+    EngineStopped,
     EngineUnavailable,
     PushFailed,
     connect,
+    engine_answers,
+    engine_gone,
     engine_version,
     push_image,
+    wait_for_engine,
 )
 from app.engine.registry import LocalRegistry, RegistryError
 
 __all__ = [
     "DEFAULT_BUSYBOX_TAG",
     "BaseImageError",
+    "EngineStopped",
     "EngineUnavailable",
     "ImageArchive",
     "LocalRegistry",
@@ -29,7 +34,10 @@ __all__ = [
     "RegistryError",
     "busybox_image_archive",
     "connect",
+    "engine_answers",
+    "engine_gone",
     "engine_version",
     "ensure_busybox_image",
     "push_image",
+    "wait_for_engine",
 ]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
 import docker
 import docker.errors
+import requests.exceptions
 
 ENSURE_HINT = (
     "Run scripts/ensure-docker (as root on Debian it installs docker.io and starts dockerd), "
@@ -17,6 +19,10 @@ ENSURE_HINT = (
 
 class EngineUnavailable(RuntimeError):
     """The Docker engine does not answer."""
+
+
+class EngineStopped(EngineUnavailable):
+    """The engine stopped answering while shiplog worked with it (it is stopping or restarting)."""
 
 
 class PushFailed(RuntimeError):
@@ -45,6 +51,58 @@ def connect(base_url: str | None = None, *, timeout: int = 60) -> Any:
             f"Docker engine at {where} does not answer ({exc}). {ENSURE_HINT}"
         ) from exc
     return client
+
+
+def engine_gone(error: BaseException) -> bool:
+    """Whether `error` says the engine stopped answering, rather than that it refused a call.
+
+    A dockerd that stops closes its socket: calls then fail to connect, and a stream
+    being read breaks off. Both come from requests (through the docker SDK), never as
+    the SDK's own APIError, which is the engine answering with an error.
+    """
+    return isinstance(
+        error,
+        EngineUnavailable
+        | requests.exceptions.ConnectionError
+        | requests.exceptions.ChunkedEncodingError
+        | requests.exceptions.Timeout,
+    )
+
+
+def engine_url(client: Any) -> str:
+    """The address `client` talks to, e.g. ``unix:///var/run/docker.sock``."""
+    socket_path = getattr(getattr(client.api, "_custom_adapter", None), "socket_path", None)
+    return f"unix://{socket_path}" if socket_path else str(client.api.base_url)
+
+
+def engine_answers(client: Any, *, timeout: int = 5) -> bool:
+    """Whether the engine at `client`'s address accepts a new connection and answers a ping.
+
+    A new connection, not one of `client`'s: a dockerd that is stopping closes its
+    socket to new connections at once, yet goes on serving the connections it has
+    (for as long as it takes to stop its containers), so only a new one tells.
+    """
+    try:
+        probe = docker.DockerClient(base_url=engine_url(client), timeout=timeout)
+    except docker.errors.DockerException:
+        return False
+    try:
+        probe.ping()
+    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError):
+        return False
+    finally:
+        probe.close()
+    return True
+
+
+def wait_for_engine(client: Any, seconds: float, *, interval: float = 0.5) -> bool:
+    """Wait up to `seconds` for the engine to answer again; whether it did."""
+    deadline = time.monotonic() + seconds
+    while not engine_answers(client):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+    return True
 
 
 def engine_version(client: Any) -> str:

@@ -14,13 +14,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.engine import engine_gone, wait_for_engine
 from app.executor.actions.containers import RunContext, cleanup_run, prepare_run, start_services
 from app.executor.actions.errors import StepFailed
 from app.executor.actions.masking import Masker
@@ -32,12 +32,16 @@ from app.executor.kinds.base import RunEnv
 from app.executor.runs import RunInterrupted, RunLedger, RunRecorder
 from app.executor.scheduling import run_graph
 from app.executor.source import SourceError
+from app.executor.stop import INTERRUPTED, EngineLost, RunStop
 from app.executor.watcher import CancelWatcher
 from app.pipeline import PipelineError, Step
 from events.catalogue import Event
 from events.vocabulary import RunCancelled, RunFailed, RunQueued, RunSucceeded, StepSkipped
 
 logger = logging.getLogger(__name__)
+
+CANNOT_START = (PipelineError, SourceError, StepFailed, LookupError, OSError)
+"""What keeps a run from starting: a bad pipeline or checkout, a missing image, a file."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,11 @@ class RunExecution:
     observers: Observers
     hooks: Hooks = field(default_factory=Hooks)
     osv_dir: Path | None = None
+    engine_wait: float = 60.0
+    push_attempts: int = 3
+    push_retry_seconds: float = 1.0
+    cleaned: bool = field(default=False, init=False)
+    """Whether everything of the run was removed from the engine when it ended."""
 
     @property
     def run_id(self) -> str:
@@ -75,9 +84,14 @@ class RunExecution:
             self.observers.on_event(event)
 
     def execute(self) -> None:
-        """Run the pipeline to its end, recording the outcome; never raises for a failed run."""
+        """Run the pipeline to its end, recording the outcome; never raises for a failed run.
+
+        Afterwards `cleaned` says whether the run's containers, network and volumes are
+        gone: not if the engine stopped answering for longer than `engine_wait`, and
+        then the run's stale lease tells a reaper on this host to remove them later.
+        """
         started = time.monotonic()
-        watcher = CancelWatcher(self.ledger, self.recorder, threading.Event())
+        watcher = CancelWatcher(self.ledger, self.recorder, RunStop())
         workspace = self.work_dir / self.run_id
         try:
             watcher.start()
@@ -95,25 +109,51 @@ class RunExecution:
             # and nothing more may be written to it.
             return
         except KeyboardInterrupt:
-            # `shiplog run` stopped with Ctrl-C: the steps were stopped (see run_graph).
-            # Say so now rather than leave the run looking alive until a reaper, if any
-            # runner is about, declares it lost.
+            # `shiplog run` stopped with Ctrl-C: the steps were stopped (see run_graph)
+            # and closed. Say so now rather than leave the run looking alive until a
+            # reaper, if any runner is about, declares it lost.
             with contextlib.suppress(RunInterrupted):
-                self.record(RunCancelled(reason="interrupted: the runner was stopped (Ctrl-C)"))
+                self.record(RunCancelled(reason=f"{INTERRUPTED}: the runner was stopped (Ctrl-C)"))
             raise
-        except (PipelineError, SourceError, StepFailed, LookupError, OSError) as error:
-            self._fail_quietly(f"could not start: {error}")
+        except EngineLost as lost:
+            # Policy: the run fails. Its services went with the engine, and a step run
+            # again could repeat an effect (a push) that the lost one already had.
+            self._fail_quietly(str(lost), step=lost.step)
         except Exception as error:
-            # A bug or an engine failure. The message may quote configuration, so only
-            # the exception's type goes into the ledger; the traceback goes to the log.
-            logger.exception("run %s failed unexpectedly", self.run_id)
-            self._fail_quietly(f"internal error ({type(error).__name__}); see the runner's log")
+            if engine_gone(error):
+                self._fail_quietly("the Docker engine stopped answering before the steps ran")
+            elif isinstance(error, CANNOT_START):
+                self._fail_quietly(f"could not start: {error}")
+            else:
+                # A bug, or a failure outside the steps. The message may quote
+                # configuration, so only the exception's type goes into the ledger; the
+                # traceback goes to the log.
+                logger.exception("run %s failed unexpectedly", self.run_id)
+                self._fail_quietly(f"internal error ({type(error).__name__}); see the runner's log")
         finally:
             watcher.stop()
-            cleanup_run(self.client, self.run_id)
+            self.cleaned = self._clean_up()
             shutil.rmtree(workspace, ignore_errors=True)
 
-    def _run(self, workspace: Path, cancelled: threading.Event) -> str | None:
+    def _clean_up(self) -> bool:
+        """Remove the run's containers, network and volumes; False if the engine is gone."""
+        for attempt in range(2):
+            try:
+                cleanup_run(self.client, self.run_id)
+                return True
+            except Exception as error:
+                if not engine_gone(error) or attempt == 1:
+                    logger.warning(
+                        "run %s: the Docker engine is not back, so its containers stay until "
+                        "a runner on this host reaps them (%s)",
+                        self.run_id,
+                        error,
+                    )
+                    return False
+                wait_for_engine(self.client, self.engine_wait)
+        return False
+
+    def _run(self, workspace: Path, cancelled: RunStop) -> str | None:
         """Check out, start the services and run the steps; the first failed step, if any."""
         pipeline, secrets = check_out_run(self.queued, workspace, self.app_url)
         labels = {RUN_LABEL: self.run_id}
@@ -134,6 +174,8 @@ class RunExecution:
             record=self.record,
             app_url=self.app_url,
             osv_dir=self.osv_dir,
+            push_attempts=self.push_attempts,
+            push_retry_seconds=self.push_retry_seconds,
         )
         if pipeline.services:
             start_services(
@@ -142,10 +184,13 @@ class RunExecution:
                 secrets,
                 log=lambda name, line: self.observers.on_log(name, env.masker.mask(line)),
             )
-        dispatcher = Dispatcher(env, self.ledger, self.hooks, self.observers.on_log)
+        dispatcher = Dispatcher(
+            env, self.ledger, self.hooks, self.observers.on_log, cancelled, self.engine_wait
+        )
         return run_graph(
             pipeline,
-            ref=self.queued.ref,
+            # A pull request's steps match `when.branch` against its target branch.
+            ref=f"refs/heads/{self.queued.branch}" if self.queued.branch else self.queued.ref,
             trigger=self.queued.trigger,
             parallelism=self.parallelism,
             cancelled=cancelled,
@@ -156,7 +201,7 @@ class RunExecution:
     def _skipped(self, step: Step, reason: str) -> None:
         self.record(StepSkipped(step=step.name, reason=reason))
 
-    def _fail_quietly(self, reason: str) -> None:
+    def _fail_quietly(self, reason: str, step: str | None = None) -> None:
         """Record RunFailed unless the run was taken over meanwhile."""
         with contextlib.suppress(RunInterrupted):
-            self.record(RunFailed(reason=reason))
+            self.record(RunFailed(reason=reason, step=step))

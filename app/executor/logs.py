@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 from uuid import UUID
@@ -25,16 +26,20 @@ import psycopg
 
 from app.executor.actions.masking import Masker
 from app.steplogs import LogDigest, Source, digest_bytes, run_uuid
+from events.retry import DEFAULT_RETRY_SECONDS, retrying
 
 MAX_LINE_BYTES: Final = 64 * 1024
 CUT_MARKER: Final = " [shiplog: line cut at 64 KiB, it had {size} bytes]"
 BATCH_LINES: Final = 100
 FLUSH_SECONDS: Final = 0.2
 
+# A batch sent again after a lost connection may have committed the first time:
+# its lines are then already there, under the same numbers, and stay as they are.
 _INSERT = """
 INSERT INTO step_logs (run_id, step, line_no, line)
 SELECT %s::uuid, %s::text, b.line_no, b.line
 FROM unnest(%s::integer[], %s::text[]) AS b(line_no, line)
+ON CONFLICT (run_id, step, line_no) DO NOTHING
 """
 
 
@@ -74,10 +79,12 @@ class StepLogWriter:
         *,
         batch_lines: int = BATCH_LINES,
         flush_seconds: float = FLUSH_SECONDS,
+        retry_seconds: float = DEFAULT_RETRY_SECONDS,
     ) -> None:
         self.run_id = run_uuid(run_id)
         self.step = step
         self.batch_lines = batch_lines
+        self.retry_seconds = retry_seconds
         self._masker = masker if masker is not None else Masker(())
         self._source = conninfo_or_pool
         self._conn: psycopg.Connection[Any] | None = None  # when given a conninfo
@@ -144,7 +151,9 @@ class StepLogWriter:
             self._closed = True
         self._stop.set()
         self._flusher.join()
-        self.flush()  # raises if the lines cannot be stored; close() may then be retried
+        # Lines that could not be stored yet (the database restarting) are retried for up
+        # to retry_seconds; after that close() raises, and may be called again.
+        retrying(self.flush, self.retry_seconds, what=f"log of step {self.step}")
         if self._conn is not None:
             self._conn.close()
         self._digest = LogDigest(self._sha.hexdigest(), self._lines)
@@ -170,16 +179,34 @@ class StepLogWriter:
                 self.flush_error = None
 
 
-def expire_logs(owner_conninfo: str, *, older_than: datetime) -> int:
+@dataclass(frozen=True)
+class Expired:
+    """What an expiry removed: whole logs, and their lines."""
+
+    logs: int
+    lines: int
+
+
+def expire_logs(owner_conninfo: str, *, older_than: datetime, actor: str) -> Expired:
     """As the owner, delete every step log whose last line is older than `older_than`.
 
     Whole logs go, never a part of one, so a log is either verifiable against
-    its StepFinished digest or gone. Returns the number of lines deleted.
+    its StepFinished digest or gone; step_log_expiries records each one (when, by
+    whom, how many lines) in the same transaction. Nothing in the ledger changes.
     """
-    with psycopg.connect(owner_conninfo, autocommit=True) as conn:
+    with psycopg.connect(owner_conninfo) as conn, conn.transaction():
+        logs = conn.execute(
+            "INSERT INTO step_log_expiries (run_id, step, lines, expired_by) "
+            "SELECT run_id, step, count(*), %s FROM step_logs GROUP BY run_id, step "
+            "HAVING max(logged_at) < %s "
+            "ON CONFLICT (run_id, step) DO NOTHING RETURNING run_id, step",
+            (actor, older_than),
+        ).fetchall()
+        if not logs:
+            return Expired(0, 0)
         deleted = conn.execute(
-            "DELETE FROM step_logs WHERE (run_id, step) IN (SELECT run_id, step FROM step_logs "
-            "GROUP BY run_id, step HAVING max(logged_at) < %s)",
-            (older_than,),
+            "DELETE FROM step_logs WHERE (run_id, step) IN "
+            "(SELECT run_id, step FROM unnest(%s::uuid[], %s::text[]) AS g(run_id, step))",
+            ([run for run, _ in logs], [step for _, step in logs]),
         )
-        return deleted.rowcount
+        return Expired(len(logs), deleted.rowcount)

@@ -15,7 +15,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +32,7 @@ from app.executor.runs import RunLedger, RunRecorder
 from app.keys import load_or_create_attestation_key
 from app.provenance.attestations import Attestor
 from events.catalogue import Metadata
+from events.retry import retrying
 from events.store import EventStore
 from events.vocabulary import RunClaimed, RunQueued
 
@@ -76,6 +77,15 @@ class Runner:
         """A pooled connection for lease bookkeeping (heartbeats come every few seconds)."""
         return self.store.connection()
 
+    def _on_lease(self, work: Callable[[psycopg.Connection[Any]], None]) -> None:
+        """Lease bookkeeping that must happen, repeated while the database restarts."""
+
+        def attempt() -> None:
+            with self._db() as conn:
+                work(conn)
+
+        retrying(attempt, self.store.retry_seconds, what="run lease")
+
     def claimed_event(self) -> RunClaimed:
         """The RunClaimed this runner appends."""
         return RunClaimed(
@@ -93,28 +103,33 @@ class Runner:
 
     def execute_claimed(self, recorder: RunRecorder, queued: RunQueued) -> None:
         """Execute a run this runner claimed, heartbeat included, in the calling thread."""
-        with self._db() as conn:
-            leases.take(conn, recorder.run_id, self.name)
+        self._on_lease(lambda conn: leases.take(conn, recorder.run_id, self.name))
         with self._lock:
             self._active[recorder.run_id] = threading.current_thread()
+        execution = RunExecution(
+            ledger=self.ledger,
+            recorder=recorder,
+            queued=queued,
+            client=self.client,
+            app_url=self.app_url,
+            work_dir=self.settings.work_dir,
+            parallelism=self.settings.step_parallelism,
+            observers=self.observers,
+            hooks=self.hooks,
+            osv_dir=self.settings.osv_dir,
+            engine_wait=self.settings.engine_wait,
+            push_attempts=self.settings.push_attempts,
+            push_retry_seconds=self.settings.push_retry_delay,
+        )
         try:
-            RunExecution(
-                ledger=self.ledger,
-                recorder=recorder,
-                queued=queued,
-                client=self.client,
-                app_url=self.app_url,
-                work_dir=self.settings.work_dir,
-                parallelism=self.settings.step_parallelism,
-                observers=self.observers,
-                hooks=self.hooks,
-                osv_dir=self.settings.osv_dir,
-            ).execute()
+            execution.execute()
         finally:
             with self._lock:
                 self._active.pop(recorder.run_id, None)
-            with self._db() as conn:
-                leases.release(conn, recorder.run_id)
+            if execution.cleaned:
+                self._on_lease(lambda conn: leases.release(conn, recorder.run_id))
+            # Otherwise the engine did not come back in time: the lease, no longer
+            # refreshed, goes stale, and a reaper on this host removes what is left.
 
     # --- the loop -----------------------------------------------------------------------
 

@@ -19,13 +19,27 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from app.steplogs import stored_digest
 from events.catalogue import Event, Metadata
 from events.errors import LedgerError, WrongExpectedVersion
 from events.store import EventStore, RecordedEvent
-from events.vocabulary import RunCancelled, RunClaimed, RunFailed, RunQueued, RunSucceeded
+from events.vocabulary import (
+    RunCancelled,
+    RunClaimed,
+    RunFailed,
+    RunQueued,
+    RunSucceeded,
+    StepFinished,
+    StepSkipped,
+    StepStarted,
+)
 
 RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 TERMINAL_TYPES = (RunSucceeded.type_name, RunFailed.type_name, RunCancelled.type_name)
+RUNNER_LOST = "runner-lost"
+"""RunFailed's reason for a run whose runner stopped heartbeating."""
+STEP_RUNNER_LOST = "runner lost"
+"""StepFinished's reason for a step its runner left open when it was lost."""
 
 
 def run_stream(run_id: str) -> str:
@@ -43,6 +57,8 @@ class RunState:
     queued: RunQueued | None = None
     runner: str | None = None
     reason: str | None = None
+    open_steps: tuple[str, ...] = ()
+    """Steps started and not yet finished, in the order they started."""
 
     @property
     def finished(self) -> bool:
@@ -66,6 +82,10 @@ def fold_run(run_id: str, events: Iterable[RecordedEvent]) -> RunState:
             changes |= {"status": "failed", "reason": event.reason}
         elif isinstance(event, RunCancelled):
             changes |= {"status": "cancelled", "reason": event.reason}
+        elif isinstance(event, StepStarted):
+            changes["open_steps"] = (*state.open_steps, event.step)
+        elif isinstance(event, StepFinished | StepSkipped):
+            changes["open_steps"] = tuple(s for s in state.open_steps if s != event.step)
         state = replace(state, **changes)  # type: ignore[arg-type]
     return state
 
@@ -129,18 +149,32 @@ class RunLedger:
         return fold_run(run_id, events)
 
     def fail_lost(self, run_id: str, metadata: Metadata, *, expected: RunState) -> bool:
-        """Fail a run whose runner is gone, unless it moved since `expected` was read."""
+        """Fail a run whose runner is gone, unless it moved since `expected` was read.
+
+        Each step it left open is closed first, in the same append: exit code and
+        duration unknown, reason `runner lost`, and its log sealed as stored (the
+        runner that wrote it is gone). RunFailed names the first of them.
+        """
         correlated = metadata.model_copy(update={"correlation_id": run_id})
+        closing = [self._closed_by_reaper(run_id, step) for step in expected.open_steps]
+        failed = RunFailed(reason=RUNNER_LOST, step=next(iter(expected.open_steps), None))
         try:
-            self.store.append(
-                run_stream(run_id),
-                [RunFailed(reason="runner-lost")],
-                expected.version,
-                correlated,
-            )
+            self.store.append(run_stream(run_id), [*closing, failed], expected.version, correlated)
         except WrongExpectedVersion:
             return False
         return True
+
+    def _closed_by_reaper(self, run_id: str, step: str) -> StepFinished:
+        with self.store.connection() as conn:
+            digest = stored_digest(conn, run_id, step)
+        return StepFinished(
+            step=step,
+            exit_code=None,
+            duration_ms=None,
+            log_sha256=digest.sha256,
+            log_lines=digest.lines,
+            reason=STEP_RUNNER_LOST,
+        )
 
 
 def _checked_id(run_id: str) -> str:

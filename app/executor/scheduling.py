@@ -9,11 +9,11 @@ orders them.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Literal
 
+from app.executor.stop import RunStop, stop_reason
 from app.pipeline import Pipeline, Step, When, ancestors, dependencies, ready
 
 Outcome = Literal["success", "failure", "skipped"]
@@ -25,7 +25,7 @@ def run_graph(
     ref: str,
     trigger: str,
     parallelism: int,
-    cancelled: threading.Event,
+    cancelled: RunStop,
     run_step: Callable[[Step], Outcome],
     skipped: Callable[[Step, str], None],
 ) -> str | None:
@@ -33,8 +33,8 @@ def run_graph(
 
     `run_step` runs a step in a worker thread; `skipped(step, reason)` records a step
     that its `when` rules out. No step starts once `cancelled` is set; an exception
-    from a step (the run was taken over) sets `cancelled`, so the steps still running
-    stop before it propagates.
+    (the run was taken over, the engine went away, Ctrl-C) sets `cancelled` with the
+    reason, so the steps still running stop, and say why, before it propagates.
     """
     deps = dependencies(pipeline)
     upstream = ancestors(deps)
@@ -59,8 +59,8 @@ def run_graph(
                     done, _ = wait(running.values(), return_when=FIRST_COMPLETED)
                     for name in [n for n, future in running.items() if future in done]:
                         outcomes[name] = running.pop(name).result()  # may raise RunInterrupted
-        except BaseException:
-            cancelled.set()  # stop the steps still running before the pool waits
+        except BaseException as error:
+            cancelled.stop(stop_reason(error))  # stop the steps still running before the pool waits
             raise
     return next((name for name, outcome in outcomes.items() if outcome == "failure"), None)
 

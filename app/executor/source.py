@@ -12,7 +12,7 @@ import os
 import shutil
 import stat
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,12 +61,21 @@ class CheckoutFacts:
     """Tracked files changed, or untracked files that are not ignored."""
 
 
-def _git(
-    args: Sequence[str], *, what: str, check: bool = True
+def run_git(
+    args: Sequence[str],
+    *,
+    what: str,
+    check: bool = True,
+    extra_env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run git; SourceError starting with `what` when git is missing or (with `check`) fails."""
+    """Run git; SourceError starting with `what` when git is missing or (with `check`) fails.
+
+    `extra_env` adds variables, e.g. the clone credential's header as GIT_CONFIG_*
+    (app/forges/credentials.py): never on the command line, where `ps` shows it.
+    """
     env = {key: value for key, value in os.environ.items() if key not in _LOCATING}
     env.update(LC_ALL="C", GIT_TERMINAL_PROMPT="0")
+    env.update(extra_env or {})
     try:
         done = subprocess.run(["git", *args], env=env, capture_output=True, check=False)
     except FileNotFoundError:
@@ -104,27 +113,29 @@ def inspect_checkout(directory: Path) -> CheckoutFacts:
     if not directory.is_dir():
         raise SourceError(f"{directory}: no such directory")
     what = f"inspecting {directory}"
-    top = _git(["-C", str(directory), "rev-parse", "--show-toplevel"], what=what, check=False)
+    top = run_git(["-C", str(directory), "rev-parse", "--show-toplevel"], what=what, check=False)
     if top.returncode != 0:
         raise SourceError(f"{directory} is not a git checkout: {_detail(top)}")
     root = Path(_out(top))
     git = ["-C", str(root)]
-    head = _git([*git, "rev-parse", "--verify", "--quiet", "HEAD^{commit}"], what=what, check=False)
+    head = run_git(
+        [*git, "rev-parse", "--verify", "--quiet", "HEAD^{commit}"], what=what, check=False
+    )
     if head.returncode != 0:
         raise SourceError(f"{root}: the repository has no commits yet")
     commit = _out(head)
-    symbolic = _git([*git, "symbolic-ref", "--quiet", "HEAD"], what=what, check=False)
+    symbolic = run_git([*git, "symbolic-ref", "--quiet", "HEAD"], what=what, check=False)
     full_ref = _out(symbolic) if symbolic.returncode == 0 else None
     branch = full_ref.removeprefix("refs/heads/") if full_ref else None
     if full_ref is None:
-        tags = _git(
+        tags = run_git(
             [*git, "for-each-ref", "--points-at", "HEAD", "--format=%(refname)", "refs/tags"],
             what=what,
         )
         # Several tags at HEAD: the first by name.
         full_ref = next(iter(_out(tags).splitlines()), "HEAD")
-    origin = _git([*git, "remote", "get-url", "origin"], what=what, check=False)
-    status = _git(
+    origin = run_git([*git, "remote", "get-url", "origin"], what=what, check=False)
+    status = run_git(
         [*git, "--no-optional-locks", "status", "--porcelain", "-z", "--untracked-files=normal"],
         what=what,
     )
@@ -141,7 +152,7 @@ def inspect_checkout(directory: Path) -> CheckoutFacts:
 
 def _committer_time(root: Path, commit: str) -> datetime:
     """The committer time of `commit`, from its raw object (immune to log/format config)."""
-    raw = _git(["-C", str(root), "cat-file", "commit", commit], what=f"reading commit {commit}")
+    raw = run_git(["-C", str(root), "cat-file", "commit", commit], what=f"reading commit {commit}")
     for line in raw.stdout.split(b"\n"):
         if line.startswith(b"committer "):
             seconds = int(line.rsplit(b" ", 2)[1])
@@ -152,11 +163,20 @@ def _committer_time(root: Path, commit: str) -> datetime:
 
 
 def prepare_workspace(
-    checkout: CheckoutFacts | None, *, clone_from: str, commit: str, workspace: Path, dirty: bool
+    checkout: CheckoutFacts | None,
+    *,
+    clone_from: str,
+    commit: str,
+    workspace: Path,
+    dirty: bool,
+    fetch_ref: str | None = None,
+    auth_env: Mapping[str, str] | None = None,
 ) -> None:
     """Fill `workspace` (absent or empty) with the source a run's steps work on.
 
-    Clean: a clone of `clone_from` with `commit` checked out (detached). Dirty:
+    Clean: a clone of `clone_from` with `commit` checked out (detached); a commit no
+    branch or tag holds (a pull request's) is fetched from `fetch_ref`, and `auth_env`
+    carries the clone credential (as git configuration in the environment). Dirty:
     a copy of the local checkout's working tree as it is (tracked files and
     untracked ones that are not ignored) plus its .git; without `checkout`, the
     checkout is inspected at `clone_from`, which must then be a local directory.
@@ -170,26 +190,36 @@ def prepare_workspace(
     if dirty:
         _copy_working_tree(checkout, clone_from, commit, workspace)
     else:
-        _clone(clone_from, commit, workspace)
+        _clone(clone_from, commit, workspace, fetch_ref, auth_env or {})
     _open_up(workspace)
 
 
-def _clone(clone_from: str, commit: str, workspace: Path) -> None:
+def _clone(
+    clone_from: str, commit: str, workspace: Path, fetch_ref: str | None, auth: Mapping[str, str]
+) -> None:
     shown = strip_credentials(clone_from)
     try:
-        _git(
+        run_git(
             ["clone", "--no-checkout", "--quiet", clone_from, str(workspace)],
             what=f"cloning {shown}",
+            extra_env=auth,
         )
     except SourceError as exc:
         raise SourceError(str(exc).replace(clone_from, shown)) from None
     git = ["-C", str(workspace)]
     what = f"checking out {commit} from {shown}"
-    if _git([*git, "cat-file", "-e", f"{commit}^{{commit}}"], what=what, check=False).returncode:
+
+    def missing() -> bool:
+        found = run_git([*git, "cat-file", "-e", f"{commit}^{{commit}}"], what=what, check=False)
+        return found.returncode != 0
+
+    if missing() and fetch_ref:
+        run_git([*git, "fetch", "--quiet", "origin", fetch_ref], what=what, extra_env=auth)
+    if missing():
         raise SourceError(
             f"commit {commit} is not in {shown}: was it never pushed, or force-pushed away?"
         )
-    _git(
+    run_git(
         [*git, "-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", commit],
         what=what,
     )
@@ -210,10 +240,10 @@ def _copy_working_tree(
             f"{checkout.commit}, not on {commit}"
         )
     what = f"copying the working tree of {root}"
-    head = _out(_git(["-C", str(root), "rev-parse", "HEAD"], what=what))
+    head = _out(run_git(["-C", str(root), "rev-parse", "HEAD"], what=what))
     if head != checkout.commit:
         raise SourceError(f"{root}: HEAD moved from {checkout.commit} to {head} since inspection")
-    listing = _git(
+    listing = run_git(
         ["-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         what=what,
     ).stdout
@@ -252,16 +282,16 @@ def _copy_git_dir(checkout: CheckoutFacts, workspace: Path) -> None:
     # this host. Clone the repository instead and point HEAD and the index at the commit.
     what = f"copying the repository of {checkout.root}"
     target = workspace / ".git"
-    _git(["clone", "--bare", "--quiet", str(checkout.root), str(target)], what=what)
+    run_git(["clone", "--bare", "--quiet", str(checkout.root), str(target)], what=what)
     git = ["-C", str(workspace)]
-    _git([*git, "config", "core.bare", "false"], what=what)
+    run_git([*git, "config", "core.bare", "false"], what=what)
     if checkout.branch is not None:
         branch = f"refs/heads/{checkout.branch}"
-        _git([*git, "update-ref", branch, checkout.commit], what=what)
-        _git([*git, "symbolic-ref", "HEAD", branch], what=what)
+        run_git([*git, "update-ref", branch, checkout.commit], what=what)
+        run_git([*git, "symbolic-ref", "HEAD", branch], what=what)
     else:
-        _git([*git, "update-ref", "--no-deref", "HEAD", checkout.commit], what=what)
-    _git([*git, "reset", "--quiet"], what=what)
+        run_git([*git, "update-ref", "--no-deref", "HEAD", checkout.commit], what=what)
+    run_git([*git, "reset", "--quiet"], what=what)
 
 
 def _open_up(workspace: Path) -> None:

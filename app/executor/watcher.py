@@ -12,6 +12,7 @@ import logging
 import threading
 
 from app.executor.runs import RunLedger, RunRecorder
+from app.executor.stop import TAKEN_OVER, RunStop
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ class CancelWatcher:
         self,
         ledger: RunLedger,
         recorder: RunRecorder,
-        cancelled: threading.Event,
+        cancelled: RunStop,
         interval: float = 1.0,
     ) -> None:
         self._ledger = ledger
@@ -38,7 +39,7 @@ class CancelWatcher:
 
     def stop(self) -> None:
         """Stop watching; `cancelled` is set from now on, so nothing more starts."""
-        self.cancelled.set()
+        self.cancelled.stop("the run ended")
         if self._thread.is_alive():
             self._thread.join(timeout=5)
 
@@ -51,4 +52,4 @@ class CancelWatcher:
                 logger.warning("run %s: cannot read its state; will retry", run_id)
                 continue
             if state.finished and state.version > self._recorder.version:
-                self.cancelled.set()
+                self.cancelled.stop(TAKEN_OVER)

@@ -28,6 +28,12 @@ class Position:
         """The position of a PyYAML mark (which counts from 0)."""
         return cls(mark.line + 1, mark.column + 1)
 
+    @classmethod
+    def at(cls, text: str, offset: int) -> Position:
+        """The position of the character at `offset` (0-based) in `text`."""
+        before = text[: max(offset, 0)]
+        return cls(before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1)
+
 
 class YamlSyntaxError(Exception):
     """The text is not YAML, or not one YAML document; `position` is where the parser stopped."""
@@ -60,7 +66,14 @@ class Document:
 
 def compose(text: str) -> Document:
     """Parse one YAML document into plain data and positions (YamlSyntaxError if not YAML)."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as error:
+        # The reader refuses control characters before parsing starts, with an offset only.
+        code = error.character if isinstance(error.character, int) else ord(error.character)
+        raise YamlSyntaxError(
+            f"the character U+{code:04X} is not allowed in YAML", Position.at(text, error.position)
+        ) from None
     try:
         node = loader.get_single_node()
         document = Document()
@@ -75,7 +88,7 @@ def compose(text: str) -> Document:
             message += f" ({error.context} at line {where.line}, column {where.column})"
         raise YamlSyntaxError(message, Position.of(mark) if mark else None) from error
     except yaml.YAMLError as error:
-        raise YamlSyntaxError(str(error), None) from error
+        raise YamlSyntaxError(str(error), Position(1, 1)) from error
     finally:
         loader.dispose()
 

@@ -21,7 +21,7 @@ STATUSES: tuple[str, ...] = ("success", "failure")
 Severity = Literal["critical", "high", "medium", "low"]
 """An advisory's severity, gravest first; a scan step's `fail_on` names one."""
 
-RESERVED_KINDS: tuple[str, ...] = ("deploy", "notify")
+RESERVED_KINDS: tuple[str, ...] = ("deploy",)
 """Typed step kinds named by the design but not built yet; a file using them is refused."""
 
 DEFAULT_TIMEOUT = 3600
@@ -50,6 +50,7 @@ Repository = Annotated[str, StringConstraints(pattern=rf"^{_REPOSITORY}$", max_l
 TagName = Annotated[str, StringConstraints(pattern=rf"^{_TAG}$")]
 LabelKey = Annotated[str, StringConstraints(pattern=r"^[^\s=]+$", max_length=255)]
 StageName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+TargetName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
 Glob = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
 PATTERN_HELP: dict[str, str] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ConfigDict, Field, ValidationInfo, model_validator
@@ -35,7 +36,7 @@ class Pipeline(FrozenModel):
     steps: tuple[Step, ...] = Field(
         min_length=1,
         description="Steps in file order: each runs `commands` in an `image`, or is a `build`, "
-        "`push` or `scan` step. `deploy` and `notify` are reserved for later work.",
+        "`push`, `scan` or `notify` step. `deploy` is reserved for later work.",
     )
 
     @model_validator(mode="before")
@@ -82,9 +83,13 @@ class Pipeline(FrozenModel):
         refs = [ref for item in (*self.steps, *self.services) for ref in item.secret_refs()]
         return frozenset(name for _, name in refs)
 
-    def triggered_by(self, *, branch: str | None, event: str) -> bool:
-        """Whether a run for this branch and event starts this pipeline."""
-        return self.trigger is None or self.trigger.matches(branch=branch, event=event)
+    def triggered_by(
+        self, *, branch: str | None, event: str, changed: Sequence[str] | None = None
+    ) -> bool:
+        """Whether a run for this branch and event (changing these files) starts this pipeline."""
+        return self.trigger is None or self.trigger.matches(
+            branch=branch, event=event, changed=changed
+        )
 
 
 def dependencies(pipeline: Pipeline) -> dict[str, frozenset[str]]:

@@ -6,7 +6,7 @@ does not know, so a misspelt key is an error rather than silently ignored.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
@@ -82,12 +82,34 @@ class Trigger(FrozenModel):
 
     branches: Globs = Field(default=(), description="Branch globs; empty means every branch.")
     events: Events = Field(default=(), description="Events; empty means every event.")
+    paths: Globs = Field(
+        default=(),
+        description="Path globs (`**` crosses '/'): a push or pull request starts the "
+        "pipeline only if it changes a file matching one. Empty, or the changed files "
+        "unknown (a new branch, a manual run): no condition.",
+    )
+    paths_ignore: Globs = Field(
+        default=(),
+        description="Path globs: a push or pull request that changes only files matching "
+        "these does not start the pipeline.",
+    )
 
-    def matches(self, *, branch: str | None, event: str) -> bool:
-        """Whether a run for this branch and event starts the pipeline."""
+    def matches(
+        self, *, branch: str | None, event: str, changed: Sequence[str] | None = None
+    ) -> bool:
+        """Whether a run for this branch and event (changing these files) starts the pipeline."""
         if self.events and event not in self.events:
             return False
-        return _branch_ok(self.branches, branch)
+        if not _branch_ok(self.branches, branch):
+            return False
+        if changed is None:
+            return True
+        relevant = [f for f in changed if not any(glob_match(g, f) for g in self.paths_ignore)]
+        if self.paths_ignore and changed and not relevant:
+            return False
+        if self.paths:
+            return any(glob_match(g, f) for g in self.paths for f in relevant)
+        return True
 
 
 def _branch_ok(patterns: Iterable[str], branch: str | None) -> bool:

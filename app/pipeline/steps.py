@@ -29,6 +29,7 @@ from app.pipeline.fields import (
     StepName,
     StepNames,
     TagName,
+    TargetName,
     normalize_image,
 )
 from app.pipeline.parts import BuildArg, FromSecret, FrozenModel, Loc, When
@@ -230,8 +231,29 @@ class ScanStep(_Step):
         return ("scan", "image")
 
 
+class NotifySpec(FrozenModel):
+    """Which notification target to tell, and what."""
+
+    target: TargetName = Field(description="A notification target an admin registered.")
+    message: str = Field(
+        default="",
+        max_length=2000,
+        description="The text to send; default: the pipeline's name, the run's branch and the "
+        "state of the steps before this one.",
+    )
+
+
+class NotifyStep(_Step):
+    """Tells a notification target about the run (delivered from the outbox, with retries)."""
+
+    kind: ClassVar[str] = "notify step"
+    key: ClassVar[str | None] = "notify"
+
+    notify: NotifySpec = Field(description="Whom to tell, and what.")
+
+
 STEP_KINDS: dict[str, type[_Step]] = {
-    model.kind: model for model in (CommandStep, BuildStep, PushStep, ScanStep)
+    model.kind: model for model in (CommandStep, BuildStep, PushStep, ScanStep, NotifyStep)
 }
 """The step models by the tag their union uses; the tags also name them in messages."""
 
@@ -254,7 +276,8 @@ Step = Annotated[
     Annotated[CommandStep, Tag(CommandStep.kind)]
     | Annotated[BuildStep, Tag(BuildStep.kind)]
     | Annotated[PushStep, Tag(PushStep.kind)]
-    | Annotated[ScanStep, Tag(ScanStep.kind)],
+    | Annotated[ScanStep, Tag(ScanStep.kind)]
+    | Annotated[NotifyStep, Tag(NotifyStep.kind)],
     Discriminator(_step_kind),
 ]
 

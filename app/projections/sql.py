@@ -32,5 +32,11 @@ def upsert_sql(
 
 
 def interval_ms(interval: str) -> str:
-    """SQL for an interval expression in whole milliseconds."""
-    return f"(extract(epoch FROM {interval}) * 1000)::bigint"
+    """SQL for an interval in whole milliseconds between two events' times, NULL if negative.
+
+    The two times may come from two hosts' clocks (a queueing CLI, a claiming runner):
+    the ledger's order says the second event came after the first, so a negative
+    interval can only be the clocks' skew, and the true one is unknown.
+    """
+    ms = f"(extract(epoch FROM {interval}) * 1000)::bigint"
+    return f"CASE WHEN {ms} >= 0 THEN {ms} END"

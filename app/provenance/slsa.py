@@ -205,11 +205,14 @@ def _dependencies(queued: RunQueued, built: ImageBuilt) -> list[dict[str, Any]]:
 
 
 def _byproducts(events: Sequence[RecordedEvent]) -> list[dict[str, Any]]:
-    """byproducts: every finished step's log and every test report digest, in stream order."""
+    """byproducts: every sealed step log and every test report digest, in stream order.
+
+    A log closed by another process (a cancel) was not sealed, so it has no digest to name.
+    """
     found: list[dict[str, Any]] = []
     for event in events:
         data = event.data
-        if isinstance(data, StepFinished):
+        if isinstance(data, StepFinished) and data.log_sha256 is not None:
             found.append(
                 {
                     "name": f"log/{data.step}",

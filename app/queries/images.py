@@ -21,7 +21,8 @@ import psycopg
 
 from app.projections.images import ImagesProjection
 from app.queries.as_of import row_bound
-from app.queries.deployments import DeployedImage, deployed_images
+from app.queries.deployments import DeployedImage, deployed_images, environments
+from app.queries.deployments import running as running_in
 from events.projections import current_tables
 from events.store import Cursor, EventStore
 
@@ -121,14 +122,24 @@ def find_image(store: EventStore, digest: str, as_of: Cursor | None = None) -> I
         return _find_image(conn, digest, as_of)
 
 
+@dataclass(frozen=True)
+class ImageRecord:
+    """What the ledger says of an image as of a cursor: its id, its build, where it ran."""
+
+    image_id: str  # the id the digest names, or the digest itself when no build says
+    facts: ImageFacts | None  # None: never built here (only deployed, scanned or named)
+    deployed: list[DeployedImage]
+
+
 def image_and_deployments(
-    store: EventStore, digest: str
-) -> tuple[ImageFacts | None, list[DeployedImage]]:
-    """The image's facts (None if never built here) and where it ran, by id or pushed digest."""
+    store: EventStore, digest: str, as_of: Cursor | None = None
+) -> ImageRecord:
+    """The image's facts and where it ran (by id or pushed digest), as of `as_of` (None: now)."""
     with store.connection() as conn:
-        facts = _find_image(conn, digest, None)
-        digests = {digest} | ({p.digest for p in facts.pushes} if facts else set())
-        return facts, deployed_images(conn, digests)
+        facts = _find_image(conn, digest, as_of)
+        image_id = image_id_for(conn, digest, as_of) or digest
+        digests = {digest, image_id} | ({p.digest for p in facts.pushes} if facts else set())
+        return ImageRecord(image_id, facts, deployed_images(conn, digests, as_of))
 
 
 def _find_image(
@@ -297,3 +308,21 @@ def _summaries(
         )
         for image_id, run_id, step, repository, commit, built_at, tags, tx, pos in rows
     ]
+
+
+def images_in_use(store: EventStore, built_since: datetime) -> set[str]:
+    """Ids of the images that must stay on an engine: one an environment runs now (by id
+    or by a digest it was pushed as), or one a run built since `built_since`."""
+    with store.connection() as conn:
+        running = [
+            service.image_digest
+            for environment in environments(conn)
+            for service in running_in(conn, environment)
+            if service.image_digest
+        ]
+        t = current_tables(conn, ImagesProjection())
+        kept = {image_id_for(conn, digest) or digest for digest in running}
+        recent = conn.execute(
+            f"SELECT image_id FROM {t['images']} WHERE built_at >= %s", (built_since,)
+        ).fetchall()
+    return kept | {row[0] for row in recent}

@@ -6,18 +6,17 @@ digest, the NOTIFY channel) is in app/steplogs.py.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import psycopg
 
-from app.steplogs import NOTIFY_CHANNEL, LogDigest, Source, digest_bytes, run_uuid
+from app.steplogs import NOTIFY_CHANNEL, LogDigest, Source, run_uuid, stored_digest
 from events.store import EventStore
 
 ReadSource = Source | psycopg.Connection[Any]
@@ -109,13 +108,29 @@ def follow_log(
 
 def log_digest(conninfo: Source, run_id: UUID | str, step: str, *, page: int = 10_000) -> LogDigest:
     """Recompute a step's LogDigest from the stored lines (compare with StepFinished)."""
-    sha, lines, cursor = hashlib.sha256(), 0, 0
     with _connection(conninfo) as conn:
-        while True:
-            rows = _read(conn, run_id, step, cursor, page)
-            for row in rows:
-                sha.update(digest_bytes(row.text))
-            lines += len(rows)
-            if len(rows) < page:
-                return LogDigest(sha.hexdigest(), lines)
-            cursor = rows[-1].line_no
+        return stored_digest(conn, run_id, step, page=page)
+
+
+@dataclass(frozen=True)
+class LogExpiry:
+    """A step log that was expired on purpose: when, by whom, how many lines it had."""
+
+    step: str
+    lines: int
+    expired_at: datetime
+    expired_by: str
+
+
+def expired_logs(store: EventStore, run_id: UUID | str) -> dict[str, LogExpiry]:
+    """The expired logs of a run's steps, by step."""
+    with store.connection() as conn:
+        rows = conn.execute(
+            "SELECT step, lines, expired_at, expired_by FROM step_log_expiries "
+            "WHERE run_id = %s::uuid",
+            (run_uuid(run_id),),
+        ).fetchall()
+    return {
+        step: LogExpiry(step, lines, expired_at.astimezone(UTC), expired_by)
+        for step, lines, expired_at, expired_by in rows
+    }

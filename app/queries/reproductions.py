@@ -22,8 +22,10 @@ from psycopg.rows import dict_row
 from app.projections.reproductions import ReproductionsProjection
 from app.projections.runs import RunsProjection
 from app.queries.images import image_id_for
+from events.lookups import StoredEvent
 from events.projections import current_tables
-from events.store import EventStore
+from events.store import Cursor, EventStore
+from events.vocabulary import ReproductionCompleted, ReproductionRequested
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 200
@@ -87,6 +89,53 @@ def _summary(row: dict[str, Any]) -> ReproductionSummary:
     """A projection row as a summary (NULL arrays and JSON as empty lists)."""
     lists = ("compared", "differences", "config_differences")
     return ReproductionSummary(**{**row, **{name: list(row[name] or []) for name in lists}})
+
+
+_BLANK: dict[str, Any] = dict.fromkeys(
+    ("image_digest", "image_id", "run_id", "step", "actor", "requested_at", "verdict", "reason",
+     "rebuilt_image_id", "layers_identical"),
+)  # fmt: skip
+_COMPLETED_FIELDS = (
+    "image_digest", "image_id", "verdict", "reason", "rebuilt_image_id", "layers_identical",
+    "compared", "files_compared", "differences", "differences_total", "config_differences",
+    "duration_ms",
+)  # fmt: skip
+
+
+def reproductions_until(
+    store: EventStore, image_id: str, as_of: Cursor | None = None, limit: int = DEFAULT_LIMIT
+) -> list[ReproductionSummary]:
+    """The image's reproductions as the ledger held them at `as_of` (None: now), newest first.
+
+    Read from the repro-* events themselves rather than the projection, whose rows
+    keep only their latest state: a reproduction completed after `as_of` is shown as
+    requested, and one requested after it not at all.
+    """
+    limit = max(1, min(limit, MAX_LIMIT))
+    types = [ReproductionRequested.type_name, ReproductionCompleted.type_name]
+    events = store.with_data_field(types, "image_id", [image_id], until=as_of, limit=2 * limit)
+    rows: dict[str, dict[str, Any]] = {}
+    for event in sorted(events, key=lambda e: e.cursor):
+        _fold_reproduction(rows.setdefault(event.stream, {}), event)
+    found = [ReproductionSummary(**row) for row in rows.values()]
+    found.sort(key=lambda r: (r.requested_at is not None, r.requested_at), reverse=True)
+    return found[:limit]
+
+
+def _fold_reproduction(row: dict[str, Any], event: StoredEvent) -> None:
+    """Fold one repro-* event into its reproduction's row (either may come first)."""
+    data = event.data
+    if not row:
+        row.update(_BLANK, repro_id=event.stream.removeprefix("repro-"), status="requested")
+    if event.type == ReproductionRequested.type_name:
+        row.update(image_digest=data["image_digest"], image_id=data["image_id"],
+                   run_id=data["run_id"], step=data["step"],
+                   actor=event.metadata.get("actor"), requested_at=event.recorded_at)  # fmt: skip
+    else:
+        row.update({name: data.get(name) for name in _COMPLETED_FIELDS})
+        for name in ("compared", "differences", "config_differences"):
+            row[name] = list(row[name] or [])
+        row.update(status="completed", completed_at=event.recorded_at)
 
 
 @dataclass(frozen=True)

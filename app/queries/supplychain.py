@@ -12,6 +12,8 @@ not a partial list.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,10 +24,11 @@ from packageurl import PackageURL
 from app.projections.images import ImagesProjection
 from app.queries.deployments import DeployedImage, deployed_images
 from app.queries.images import image_id_for
+from app.supplychain.sbom import InvalidSbom, read_packages
 from events.lookups import StoredEvent
 from events.projections import ProjectionError, current_tables
-from events.store import EventStore
-from events.vocabulary import ScanCompleted
+from events.store import Cursor, EventStore
+from events.vocabulary import SbomGenerated, ScanCompleted
 
 _SBOM_COLUMNS = "digest, image_id, document, components, stored_at"
 
@@ -214,3 +217,117 @@ def images_with_package(store: EventStore, purl_text: str) -> list[AffectedImage
     with store.connection() as conn:
         _where_deployed(conn, found)
     return found
+
+
+# --- one image's SBOM and latest scan, as of a cursor (the image page) --------------------
+
+SEVERITIES = ("critical", "high", "medium", "low")
+UNRATED = "unrated"  # a finding whose advisory states no severity
+NO_LICENCE = "none declared"
+
+
+def severity_counts(findings: Iterable[Mapping[str, Any] | ImageFinding]) -> list[tuple[str, int]]:
+    """(severity, findings) gravest first, then `unrated`; severities without findings left out."""
+    counts = Counter(
+        (f.get("severity") if isinstance(f, Mapping) else f.severity) or UNRATED for f in findings
+    )
+    known = [(name, counts.pop(name)) for name in (*SEVERITIES, UNRATED) if counts[name]]
+    return known + sorted(counts.items())
+
+
+@dataclass(frozen=True)
+class SbomSummary:
+    """What an image's SBOM lists, counted: packages per ecosystem and per licence."""
+
+    digest: str
+    components: int
+    generated_at: datetime
+    stream: str
+    ecosystems: list[tuple[str, int]]  # OSV ecosystem (`Debian:12`, `PyPI`) → packages
+    licences: list[tuple[str, int]]  # licence as declared → packages, most used first
+    stored: bool  # False: the document is not in the sboms table, only its event's counts
+
+
+@dataclass(frozen=True)
+class ScanSummary:
+    """An image's latest scan: the advisory set it used and its findings, gravest first."""
+
+    scanned_at: datetime
+    stream: str
+    step: str | None
+    sbom_digest: str
+    advisory_set_digest: str
+    advisories: int
+    fail_on: str | None
+    findings: list[ImageFinding]
+    by_severity: list[tuple[str, int]]
+
+
+def _latest_about(
+    store: EventStore, type_name: str, image_id: str, as_of: Cursor | None
+) -> StoredEvent | None:
+    """The latest event of `type_name` about the image (`image_digest`) at or before `as_of`."""
+    found = store.with_data_field([type_name], "image_digest", [image_id], until=as_of, limit=1)
+    return found[0] if found else None
+
+
+def sbom_summary(
+    store: EventStore, image_id: str, as_of: Cursor | None = None
+) -> SbomSummary | None:
+    """The image's latest SBOM recorded at or before `as_of` (None: now), counted."""
+    event = _latest_about(store, SbomGenerated.type_name, image_id, as_of)
+    if event is None:
+        return None
+    digest = str(event.data["sbom_digest"])
+    counts = dict(event.data.get("ecosystems") or {})
+    try:
+        _, packages = read_packages(load_sbom(store, digest).document)
+    except (SbomNotFound, InvalidSbom):
+        return SbomSummary(digest, int(event.data["components"]), event.recorded_at,
+                           event.stream, sorted(counts.items()), [], stored=False)  # fmt: skip
+    ecosystems = Counter(p.osv_ecosystem for p in packages)
+    licences = Counter(name for p in packages for name in (p.licenses or (NO_LICENCE,)))
+    return SbomSummary(
+        digest,
+        int(event.data["components"]),
+        event.recorded_at,
+        event.stream,
+        sorted(ecosystems.items()),
+        sorted(licences.items(), key=lambda item: (-item[1], item[0])),
+        stored=True,
+    )
+
+
+def latest_scan(
+    store: EventStore, image_id: str, as_of: Cursor | None = None
+) -> ScanSummary | None:
+    """The image's latest ScanCompleted at or before `as_of` (None: now), findings gravest first."""
+    event = _latest_about(store, ScanCompleted.type_name, image_id, as_of)
+    if event is None:
+        return None
+    data = event.data
+    findings = [_finding(f) for f in data.get("findings") or ()]
+    rank = {name: i for i, name in enumerate((*SEVERITIES, UNRATED))}
+    findings.sort(key=lambda f: (rank.get(f.severity or UNRATED, len(rank)), f.package, f.advisory))
+    return ScanSummary(
+        scanned_at=event.recorded_at,
+        stream=event.stream,
+        step=data.get("step"),
+        sbom_digest=str(data["sbom_digest"]),
+        advisory_set_digest=str(data["advisory_set_digest"]),
+        advisories=int(data["advisories"]),
+        fail_on=data.get("fail_on"),
+        findings=findings,
+        by_severity=severity_counts(findings),
+    )
+
+
+def running_places(store: EventStore, image_id: str) -> list[str]:
+    """Where an image runs now, as `environment/service`: by its id or a digest it was pushed as."""
+    image = AffectedImage(image_id)
+    with store.connection() as conn:
+        try:
+            _where_deployed(conn, [image])
+        except ProjectionError:
+            return []  # the projections have not caught up: nothing is known to run
+    return sorted({f"{d.environment}/{d.service}" for d in image.deployments if d.running})

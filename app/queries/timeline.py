@@ -12,7 +12,9 @@ import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 
+from app.forges.registry import RepositoryStore
 from app.projections.runs import RunsProjection
+from app.repo_identity import NotARepository, repository_id, url_spellings
 from events.errors import LedgerError
 from events.lookups import EventQuery, StoredEvent
 from events.projections import ProjectionError, current_tables
@@ -93,18 +95,32 @@ def _query(
 
 
 def repository_streams(store: EventStore, repository: str) -> tuple[str, ...]:
-    """The streams of a repository: `repo-<name>` and the runs of its commits (newest 5000)."""
+    """The streams of a repository: `repo-<identity>` and the runs of its commits (newest 5000).
+
+    `repository` may be any spelling of it (app/repo_identity.py): its runs are found
+    under the usual clone URLs of its identity and the URL it is registered with.
+    """
     found: list[str] = []
-    with contextlib.suppress(LedgerError):  # a name no stream can have: its runs only
-        found.append(validate_stream(f"repo-{repository}"))
+    spellings = {repository}
+    names = [repository]
+    with contextlib.suppress(NotARepository):
+        identity = repository_id(repository)
+        names.insert(0, str(identity))
+        spellings.update(url_spellings(identity))
+        registered = RepositoryStore(store.conninfo).get(str(identity))
+        if registered is not None:
+            spellings.add(registered.clone_url)
+    for name in dict.fromkeys(names):
+        with contextlib.suppress(LedgerError):  # a name no stream can have: its runs only
+            found.append(validate_stream(f"repo-{name}"))
     with store.connection() as conn:
         try:
             runs = current_tables(conn, RunsProjection())["runs"]
         except ProjectionError:
             return tuple(found)
         rows = conn.execute(
-            f"SELECT run_id FROM {runs} WHERE repository = %s "
+            f"SELECT run_id FROM {runs} WHERE repository = ANY(%s) "
             "ORDER BY queued_at DESC NULLS LAST LIMIT %s",
-            (repository, MAX_REPOSITORY_RUNS),
+            (sorted(spellings), MAX_REPOSITORY_RUNS),
         ).fetchall()
     return tuple(found + [f"run-{row[0]}" for row in rows])

@@ -7,13 +7,20 @@ to app/velocity/ (pure computation). docs/velocity.md has the definitions.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from app.queries import deployments as q
 from app.queries.errors import InvalidParameter
+from app.repo_identity import (
+    NotARepository,
+    comparable_repository,
+    repository_id,
+    url_spellings,
+)
 from app.velocity.metrics import Velocity, Window, velocity
 from app.velocity.periods import parse_moment
 from app.velocity.stages import STAGE_OF_IMAGE, STAGES
@@ -112,10 +119,38 @@ def window_report(
     # of commits, the ones after it the recoveries of failures near its end.
     found = q.load(conn, environments=envs, service=service, as_of=as_of)
     repositories = {d.repository for d in found if d.repository is not None}
-    commits = q.pushed_commits(conn, repositories, as_of)
+    # A deployment names its repository as its reporter (or its run's clone URL) spells
+    # it; pushes are recorded under the canonical identity: compare identities.
+    found = [
+        replace(d, repository=comparable_repository(d.repository)) if d.repository else d
+        for d in found
+    ]
+    commits = _pushed_by_identity(conn, repositories, as_of)
     groups = velocity(found, q.incidents(conn, as_of), commits, window)
     stages = _stages(conn, window, sorted(repositories) if service else None, as_of)
     return VelocityReport(window, envs, as_of, groups, stages)
+
+
+def _pushed_by_identity(
+    conn: q.Connection, repositories: set[str], as_of: Cursor | None
+) -> dict[str, list[tuple[str, datetime]]]:
+    """Pushed commits keyed by repository identity, whatever spelling each push recorded.
+
+    Webhooks record the canonical identity; older pushes kept the sender's spelling, so
+    the usual clone URLs of each identity are looked up too and merged in push order.
+    """
+    spellings = set(repositories)
+    for repository in repositories:
+        with contextlib.suppress(NotARepository):
+            identity = repository_id(repository)
+            spellings.add(str(identity))
+            spellings.update(url_spellings(identity))
+    merged: dict[str, list[tuple[str, datetime]]] = {}
+    for spelling, pushed in sorted(q.pushed_commits(conn, spellings, as_of).items()):
+        known = merged.setdefault(comparable_repository(spelling), [])
+        seen = {sha for sha, _ in known}
+        known.extend(item for item in pushed if item[0] not in seen)
+    return merged
 
 
 def _stages(

@@ -16,3 +16,7 @@ class FieldProblem(ValueError):
 
 class Conflict(Exception):
     """The command contradicts what the ledger already holds (HTTP: 409)."""
+
+
+class NotRegistered(LookupError):
+    """The command names something not registered, e.g. a repository (HTTP: 404)."""

@@ -19,10 +19,12 @@ from app.pipeline import parse_pipeline, pipeline_digest
 from events.catalogue import Metadata
 from events.errors import LedgerError, WrongExpectedVersion
 from events.store import NO_STREAM, EventStore
-from events.vocabulary import RunCancelled, RunQueued
+from events.vocabulary import RunCancelled, RunQueued, StepFinished
 
 CANCEL_ATTEMPTS = 10
 """How often a cancel reads the run again when its runner keeps writing meanwhile."""
+CANCELLED = "cancelled"
+"""StepFinished's reason for a step a cancel closed."""
 
 
 class DirtyCheckout(LedgerError):
@@ -92,16 +94,35 @@ def queue_checkout(
 def cancel_run(
     store: EventStore, run_id: str, actor: Metadata, reason: str | None = None
 ) -> RunState:
-    """Record RunCancelled for an unfinished run as `actor`; its runner stops its containers."""
+    """Record RunCancelled for an unfinished run as `actor`; its runner stops its containers.
+
+    Each step still open is closed in the same append, before RunCancelled: reason
+    `cancelled`, exit code and duration unknown, and its log not sealed, since its
+    runner may still be writing the last lines while it stops the container.
+    """
     ledger = RunLedger(store)
     correlated = actor.model_copy(update={"correlation_id": run_id})
     for _ in range(CANCEL_ATTEMPTS):
         state = ledger.state(run_id)
         if state.finished:
             raise RunFinished(state)
+        closing = [
+            StepFinished(
+                step=step,
+                exit_code=None,
+                duration_ms=None,
+                log_sha256=None,
+                log_lines=None,
+                reason=CANCELLED,
+            )
+            for step in state.open_steps
+        ]
         try:
             store.append(
-                run_stream(run_id), [RunCancelled(reason=reason)], state.version, correlated
+                run_stream(run_id),
+                [*closing, RunCancelled(reason=reason)],
+                state.version,
+                correlated,
             )
         except WrongExpectedVersion:
             continue  # the runner wrote meanwhile; look again

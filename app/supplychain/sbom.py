@@ -169,6 +169,22 @@ def validate_sbom(document: bytes) -> None:
         raise InvalidSbom(f"not a valid CycloneDX 1.6 document: {error}")
 
 
+def _license_names(component: dict[str, Any]) -> tuple[str, ...]:
+    """A component's licences as written: SPDX ids, names or one expression."""
+    names: list[str] = []
+    for choice in component.get("licenses") or ():
+        if not isinstance(choice, dict):
+            continue
+        if isinstance(choice.get("expression"), str):
+            names.append(choice["expression"])
+        elif isinstance(choice.get("license"), dict):
+            one = choice["license"]
+            name = one.get("id") or one.get("name")
+            if isinstance(name, str):
+                names.append(name)
+    return tuple(names)
+
+
 def _properties(component: dict[str, Any]) -> dict[str, str]:
     return {
         str(p.get("name")): str(p.get("value"))
@@ -207,6 +223,7 @@ def read_packages(document: bytes) -> tuple[str, list[Package]]:
                 osv_ecosystem=ecosystem,
                 source_name=properties.get(f"{PROPERTY}source-name"),
                 source_version=properties.get(f"{PROPERTY}source-version"),
+                licenses=_license_names(component),
                 depends=needs.get(str(component.get("bom-ref")), ()),
                 location=properties.get(f"{PROPERTY}location", ""),
             )

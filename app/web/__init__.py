@@ -20,6 +20,7 @@ from app.web.routes import (
     ledger,
     live,
     metrics,
+    repositories,
     runs,
     search,
     signin,
@@ -33,6 +34,17 @@ def install_pages(app: FastAPI) -> None:
     """Add the web pages, their static files and HTML error pages to `app`."""
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(signin.router)  # anyone may sign in
-    for module in (timeline, live, runs, images, environments, velocity, ledger, search, metrics):
+    for module in (
+        timeline,
+        live,
+        runs,
+        images,
+        environments,
+        repositories,
+        velocity,
+        ledger,
+        search,
+        metrics,
+    ):
         app.include_router(module.router, dependencies=READ_ACCESS)
     install_page_errors(app)

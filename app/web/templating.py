@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -11,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from app.resources import static_dir, templates_dir
+from app.web.idents import ident_parts
 
 TEMPLATES_DIR = templates_dir()
 STATIC_DIR = static_dir()
@@ -28,9 +30,9 @@ def time_element(value: datetime | None) -> Markup:
     return Markup('<time datetime="{0}" title="{1}">{1}</time>').format(iso, text)
 
 
-def duration(ms: int | float | None) -> str:
+def duration(ms: object) -> str:
     """A duration in milliseconds as people read it: 850 ms, 12.3 s, 4 min 05 s, 2 h 03 min."""
-    if ms is None:
+    if not isinstance(ms, int | float):
         return "—"
     if ms < 1000:
         return f"{int(ms)} ms"
@@ -44,12 +46,47 @@ def duration(ms: int | float | None) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
-def short(value: str | None, length: int = 12) -> str:
-    """A digest or sha cut to `length` hex characters after any `sha256:` prefix."""
+def ident(value: str | None, href: str | None = None, copy: bool = True) -> Markup:
+    """A digest, sha, run id or long name as templates/_ident.html shows it (— when absent)."""
     if not value:
+        return Markup('<span class="muted">—</span>')
+    parts = ident_parts(str(value))
+    macro = templates.env.get_template("_ident.html").module.ident  # type: ignore[attr-defined]
+    return Markup(macro(parts, href=href, label=parts.label, copy=copy))
+
+
+def image_link(digest: str | None) -> Markup:
+    """An image digest or id, linked to its image page."""
+    return ident(digest, f"/images/{digest}") if digest else ident(None)
+
+
+def run_link(run_id: str | None) -> Markup:
+    """A run id, linked to its run page."""
+    return ident(run_id, f"/runs/{run_id}") if run_id else ident(None)
+
+
+def environment_link(name: str | None) -> Markup:
+    """An environment's name, linked to its page."""
+    if not name:
+        return ident(None)
+    return Markup('<a href="/environments/{0}">{1}</a>').format(quote(name, safe=""), name)
+
+
+def ref_name(ref: str | None) -> str:
+    """A git ref as people say it: `main` for refs/heads/main, `tag v1` for refs/tags/v1."""
+    if not ref:
         return ""
-    prefix, _, rest = value.rpartition(":")
-    return f"{prefix + ':' if prefix else ''}{rest[:length]}"
+    if ref.startswith("refs/heads/"):
+        return ref.removeprefix("refs/heads/")
+    if ref.startswith("refs/tags/"):
+        return "tag " + ref.removeprefix("refs/tags/")
+    return ref
+
+
+def plural(count: int | None, noun: str, many: str | None = None) -> str:
+    """`1 package`, `3 packages` (`many` for irregular plurals)."""
+    number = count or 0
+    return f"{number} {noun if number == 1 else many or noun + 's'}"
 
 
 def status_badge(status: str | None) -> Markup:
@@ -60,8 +97,13 @@ def status_badge(status: str | None) -> Markup:
 
 templates.env.filters["moment"] = time_element
 templates.env.filters["duration"] = duration
-templates.env.filters["short"] = short
 templates.env.filters["badge"] = status_badge
+templates.env.filters["ident"] = ident
+templates.env.filters["plural"] = plural
+templates.env.filters["image_link"] = image_link
+templates.env.filters["run_link"] = run_link
+templates.env.filters["environment_link"] = environment_link
+templates.env.filters["ref_name"] = ref_name
 
 
 def render(

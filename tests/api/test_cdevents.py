@@ -295,6 +295,24 @@ def test_an_artifact_published_records_its_purl_digest_and_repository(
     }
 
 
+@pytest.mark.parametrize(
+    "repository",
+    [
+        {"id": "https://github.com/Acme/Web.git"},
+        {"id": "git@github.com:acme/web.git"},
+        {"id": "acme/web", "source": "https://github.com"},
+    ],
+)
+def test_a_merged_change_goes_to_the_canonical_repository_stream(
+    client: TestClient, store: EventStore, repository: dict[str, str]
+) -> None:
+    subject = {"id": "PR-12", "content": {"repository": repository}}
+    response = post(client, cloudevent("change.merged.0.3.0", subject))
+    assert response.status_code == 201, response.text
+    (event,) = store.read_stream("repo-github.com/acme/web")
+    assert data(event)["repository"] == repository["id"]  # as the tool named it
+
+
 def test_a_merged_change_is_recorded_in_its_repository_stream(
     client: TestClient, store: EventStore
 ) -> None:

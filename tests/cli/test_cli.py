@@ -16,7 +16,7 @@ from events.store import NO_STREAM, EventStore
 from tests.support.factories import ALICE, queued, step_started
 
 
-def test_demo_runs_the_example_pipeline_then_seals_and_verifies_the_ledger(
+def test_demo_runs_scans_and_reproduces_the_example_pipeline_then_seals_and_verifies(
     cli: CliRunner, docker_client: Any, busybox_image: str
 ) -> None:
     result = cli.invoke(app, ["demo"])
@@ -26,8 +26,12 @@ def test_demo_runs_the_example_pipeline_then_seals_and_verifies_the_ledger(
     assert "● ImagePushed" in result.output
     assert "● ProvenanceSigned" in result.output
     assert "the registry holds hello:1.0.0 as sha256:" in result.output
-    assert "sealed: tree size 13" in result.output
-    assert "ledger verified: 13 events" in result.output
+    assert "sealed: tree size 19" in result.output, result.output
+    assert "ledger verified: 19 events" in result.output
+    assert "● SbomGenerated" in result.output
+    assert "● ScanCompleted" in result.output
+    assert "SHIPLOG-DEMO-2026-0001" in result.output  # the demo's advisory set has a finding
+    assert "reproduced sha256:" in result.output
 
     verified = cli.invoke(app, ["verify"])
     assert verified.exit_code == 0, verified.output

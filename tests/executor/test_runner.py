@@ -14,6 +14,7 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from app.config import Settings
 from app.database import Database
 from app.executor.runner import Runner
 from app.executor.runs import RunLedger
+from app.queries.logs import log_digest
 from app.services.runs import RunFinished, cancel_run
 from events.catalogue import Metadata
 from events.store import EventStore
@@ -37,6 +39,7 @@ from events.vocabulary import (
     StepFinished,
     StepStarted,
 )
+from tests.support.invariant import assert_run_closed
 from tests.support.runs import (
     BUSYBOX,
     SHIPLOG,
@@ -139,9 +142,9 @@ def test_a_runner_killed_mid_step_leaves_its_run_runner_lost_and_nothing_running
     run_id = queue_detached(cli, repo)
     doomed = runner_processes("doomed", settings, tmp_path)
     wait_until(
-        lambda: step_running(docker_client, run_id, "long"),
+        lambda: log_digest(database.app_url, run_id, "long").lines >= 2,
         timeout=60,
-        what="the step container to run",
+        what="the step to log that it works",
     )
 
     doomed.kill()  # SIGKILL: no chance to clean up or to record anything
@@ -165,11 +168,21 @@ def test_a_runner_killed_mid_step_leaves_its_run_runner_lost_and_nothing_running
     ledger = RunLedger(store)
     state = ledger.state(run_id)
     assert (state.status, state.reason) == ("failed", "runner-lost")
-    events = run_events(store, run_id)
-    assert type_names(events) == ["RunQueued", "RunClaimed", "StepStarted", "RunFailed"]
+    events = assert_run_closed(store, run_id, engines=[docker_client])
+    assert type_names(events) == [
+        "RunQueued", "RunClaimed", "StepStarted", "StepFinished", "RunFailed",
+    ]  # fmt: skip
     assert one(events, RunClaimed).runner == "doomed"
-    assert events[-1].data == RunFailed(reason="runner-lost")
-    assert (events[-1].metadata.actor, events[-1].metadata.source) == ("runner:reaper", "runner")
+    closed = one(events, StepFinished, step="long")
+    assert (closed.exit_code, closed.duration_ms, closed.reason) == (None, None, "runner lost")
+    # The reaper sealed the log as the lost runner left it.
+    assert (closed.log_sha256, closed.log_lines) == astuple(
+        log_digest(database.app_url, run_id, "long")
+    )
+    assert closed.log_lines is not None and closed.log_lines >= 2
+    assert events[-1].data == RunFailed(reason="runner-lost", step="long")
+    for event in events[-2:]:
+        assert (event.metadata.actor, event.metadata.source) == ("runner:reaper", "runner")
     assert leases(database) == []
 
     # A lost run is never run again: a live runner polling for work leaves it alone.
@@ -224,11 +237,15 @@ services:
         wait_until(lambda: not runner.active(), timeout=30, what="the runner to let go of the run")
 
     assert stopped_after < 10
-    assert leftovers(docker_client, run_id) == []
-    events = run_events(store, run_id)
-    assert type_names(events) == ["RunQueued", "RunClaimed", "StepStarted", "RunCancelled"]
+    events = assert_run_closed(store, run_id, engines=[docker_client])
+    assert type_names(events) == [
+        "RunQueued", "RunClaimed", "StepStarted", "StepFinished", "RunCancelled",
+    ]  # fmt: skip
+    closed = one(events, StepFinished, step="long")
+    assert (closed.exit_code, closed.reason, closed.log_sha256) == (None, "cancelled", None)
     assert events[-1].data == RunCancelled(reason="not needed any more")
-    assert (events[-1].metadata.actor, events[-1].metadata.source) == ("bob", "cli")
+    for event in events[-2:]:
+        assert (event.metadata.actor, event.metadata.source) == ("bob", "cli")
     assert RunLedger(store).state(run_id).status == "cancelled"
     assert leases(database) == []
 
@@ -296,8 +313,13 @@ def test_ctrl_c_on_shiplog_run_records_run_cancelled_and_removes_its_containers(
 
     assert foreground.returncode != 0
     assert "long │ working" in output
-    events = run_events(store, run_id)
-    assert type_names(events) == ["RunQueued", "RunClaimed", "StepStarted", "RunCancelled"]
+    events = assert_run_closed(store, run_id, engines=[docker_client], cli_output=output)
+    assert type_names(events) == [
+        "RunQueued", "RunClaimed", "StepStarted", "StepFinished", "RunCancelled",
+    ]  # fmt: skip
+    closed = one(events, StepFinished, step="long")
+    assert (closed.exit_code, closed.reason) == (None, "interrupted")
+    assert closed.log_lines is not None  # the runner sealed its own log
     assert events[-1].data == RunCancelled(reason="interrupted: the runner was stopped (Ctrl-C)")
     assert leftovers(docker_client, run_id) == []
     assert leases(database) == []
@@ -404,7 +426,7 @@ def test_a_cancel_is_noticed_even_after_the_database_failed_the_runs_watcher_for
             what="the run's containers to stop",
         )
     assert type_names(run_events(store, run_id))[-1] == "RunCancelled"
-    assert leftovers(docker_client, run_id) == []
+    assert_run_closed(store, run_id, engines=[docker_client])
 
 
 def test_sigterm_makes_a_runner_finish_its_active_run_claim_nothing_more_and_exit_0(

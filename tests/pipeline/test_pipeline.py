@@ -293,7 +293,7 @@ def test_duplicate_step_name_is_refused_at_the_second_name() -> None:
     ]
 
 
-@pytest.mark.parametrize("kind", ["deploy", "notify"])
+@pytest.mark.parametrize("kind", ["deploy"])
 def test_reserved_step_kinds_are_refused_as_reserved_for_later_work(kind: str) -> None:
     lines = refused(f"""
         name: x

@@ -54,8 +54,8 @@ from events.vocabulary import (
 from tests.support.access import bearer
 from tests.support.runs import (
     BUSYBOX,
-    EXAMPLE,
     SHIPLOG,
+    example_files,
     git,
     hello_app,
     hello_pipeline,
@@ -122,9 +122,7 @@ def test_a_run_reproduces_each_image_same_content_but_a_build_time_file_differs_
     tmp_path: Path,
 ) -> None:
     name = unique_name("shiplog-test/repro")
-    files: dict[str, str | bytes] = {
-        n: (EXAMPLE / n).read_bytes() for n in ("Dockerfile", "app.sh", "test.sh")
-    }
+    files = example_files()
     files["stamped/Dockerfile"] = STAMPED
     files[".shiplog.yml"] = two_image_pipeline(name)
     run_id = shiplog_run(cli, make_repo(tmp_path / "repo", files))

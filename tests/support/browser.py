@@ -1,9 +1,8 @@
-"""A real browser for the web tests: Debian's Chromium driven by Playwright, and signing in.
+"""Debian's Chromium through Playwright for the browser tests, signing in, and screenshots.
 
-The `browser` fixture reaches every test through `pytest_plugins` in tests/conftest.py.
 No browser is downloaded: Chromium is Debian's (`apt-get install chromium`, which
-.ci/run does). Without it a test is skipped, or fails under SHIPLOG_REQUIRE_BROWSER=1
-or SHIPLOG_REQUIRE_DOCKER=1 (as in CI).
+.ci/run does). Without it a browser test is skipped, or fails under
+SHIPLOG_REQUIRE_BROWSER=1 or SHIPLOG_REQUIRE_DOCKER=1 (as in CI).
 """
 
 from __future__ import annotations
@@ -15,7 +14,10 @@ from typing import Any
 
 import pytest
 
+from tests.paths import PROJECT_ROOT
+
 CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "web"  # git-ignored
 
 
 def browser_missing(reason: str) -> None:
@@ -49,3 +51,9 @@ def sign_in(page: Any, base: str, secret: str) -> None:
     page.fill("#signin-token", secret)
     page.click("form.signin button[type=submit]")
     page.wait_for_url(f"{base}/")
+
+
+def shot(page: Any, name: str) -> None:
+    """Save a full-page screenshot of `page` as test-artifacts/web/<name>.png."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
         "track", "wbr"}  # fmt: skip
+INLINE = {"a", "abbr", "b", "code", "em", "i", "kbd", "small", "span", "strong", "time"}
 
 
 @dataclass
@@ -55,11 +56,15 @@ class Node:
             for item in node.content:
                 if isinstance(item, str):
                     parts.append(item)
-                else:
+                elif item.tag in INLINE:  # text runs on across inline elements, as rendered
                     walk(item)
+                else:
+                    parts.append(" ")
+                    walk(item)
+                    parts.append(" ")
 
         walk(self)
-        return " ".join(" ".join(parts).split())
+        return " ".join("".join(parts).split())
 
 
 class _Builder(HTMLParser):

@@ -138,11 +138,18 @@ steps:
 """
 
 
+def example_files() -> dict[str, str | bytes]:
+    """The files of examples/hello its Dockerfile needs: all but its pipeline."""
+    return {
+        path.name: path.read_bytes()
+        for path in sorted(EXAMPLE.iterdir())
+        if path.is_file() and path.name != ".shiplog.yml"
+    }
+
+
 def hello_app(root: Path, pipeline: str) -> Path:
     """A repository holding examples/hello (Dockerfile, app, tests) and `pipeline`."""
-    files: dict[str, str | bytes] = {
-        name: (EXAMPLE / name).read_bytes() for name in ("Dockerfile", "app.sh", "test.sh")
-    }
+    files = example_files()
     files[".shiplog.yml"] = pipeline
     return make_repo(root, files)
 

@@ -140,3 +140,48 @@ def record_history(store: EventStore, client: TestClient) -> History:
     assert response.status_code == 201, response.text
     projector(store).catch_up_all()
     return History(run_id, "dep-new")
+
+
+def record_supply_chain(store: EventStore, run_id: str) -> str:
+    """An SBOM (stored) and a scan of the history's image, and a reproduction of it; its id."""
+    from app.supplychain.files import ImageMetadata
+    from app.supplychain.packages import Package
+    from app.supplychain.sbom import build_sbom
+    from app.supplychain.storage import store_sbom
+    from events.vocabulary import (
+        Finding,
+        ReproductionCompleted,
+        ReproductionRequested,
+        SbomGenerated,
+        ScanCompleted,
+    )
+
+    def deb(name: str, version: str, licences: tuple[str, ...]) -> Package:
+        purl = f"pkg:deb/debian/{name}@{version}?distro=debian-12"
+        return Package("deb", name, version, purl, "Debian:12", licenses=licences)
+
+    packages = [deb("bash", "5.2.15-2", ("GPL-3.0-or-later",)),
+                deb("zlib1g", "1.2.13", ("Zlib",)), deb("tzdata", "2024a", ())]  # fmt: skip
+    sbom = build_sbom(ImageMetadata(IMAGE_ID, "2026-01-01T00:00:00Z"), packages)
+    with store.connection() as conn:
+        store_sbom(conn, sbom, packages)
+    meta = Metadata(actor="alice", source="test", correlation_id=run_id)
+    finding = Finding(advisory="DSA-1", aliases=("CVE-2026-1",), package="bash",
+                      installed_version="5.2.15-2", fixed_version="5.2.15-3", severity="high",
+                      ecosystem="Debian:12", purl=packages[0].purl)  # fmt: skip
+    store.append(f"run-{run_id}", [
+        SbomGenerated(step="scan", image_digest=IMAGE_ID, sbom_digest=sbom.digest,
+                      components=3, ecosystems={"deb": 3}),
+        ScanCompleted(step="scan", image_digest=IMAGE_ID, sbom_digest=sbom.digest,
+                      advisory_set_digest="sha256:" + sha("advisories"), advisories=12,
+                      findings=(finding, finding.model_copy(update={"advisory": "DSA-2",
+                                "aliases": (), "fixed_version": None, "severity": None}))),
+    ], ANY, meta)  # fmt: skip
+    repro_id = str(uuid.uuid4())
+    store.append(f"repro-{repro_id}", [
+        ReproductionRequested(image_digest=DIGEST, image_id=IMAGE_ID, run_id=run_id, step="build"),
+        ReproductionCompleted(image_digest=DIGEST, image_id=IMAGE_ID, verdict="same-content",
+                              rebuilt_image_id="sha256:" + "b2" * 32, layers_identical=False,
+                              compared=("config-digest", "files"), files_compared=40),
+    ], ANY, Metadata(actor="carol", source="test"))  # fmt: skip
+    return repro_id

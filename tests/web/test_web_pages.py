@@ -27,6 +27,7 @@ from tests.support.web_history import (
     REPOSITORY,
     History,
     record_history,
+    record_supply_chain,
 )
 
 
@@ -73,6 +74,9 @@ def test_timeline_lists_every_event_newest_first_with_links_to_run_image_and_env
     assert f"/runs/{history.run_id}" in links
     assert f"/images/{DIGEST}" in links
     assert "/environments/production" in links
+    for row in rows:  # every stream leads somewhere; every row says what happened, no None
+        assert row.find_all("td")[2].find("a").attrs["href"]
+        assert row.find("td", class_="details").text and "None" not in row.text
     live = doc.by_id("timeline-rows").attrs["data-live"]
     assert live.startswith("/live/timeline?after=")
     assert doc.find("time").attrs["datetime"].endswith("Z")
@@ -128,10 +132,11 @@ def test_timeline_filter_by_repository_shows_that_repositorys_runs(
     _, doc = page(web, "/?repository=https%3A%2F%2Fgit.example%2Facme%2Fweb.git")
     rows = doc.by_id("timeline-rows").find_all("tr")
     cells = [row.find_all("td")[2] for row in rows]
-    assert {c.find("a").attrs["href"] for c in cells if c.find_all("a")} == {
-        f"/runs/{history.run_id}"
+    assert {c.find("a").attrs["href"] for c in cells} == {
+        f"/runs/{history.run_id}",
+        "/?repository=https:%2F%2Fgit.example%2Facme%2Fweb.git",  # the repository's events
     }
-    assert {c.text for c in cells if not c.find_all("a")} == {f"repo-{REPOSITORY}"}
+    assert f"repo-{REPOSITORY}" in {c.find("code").text for c in cells}
     _, doc = page(web, "/?repository=nowhere")
     assert "No events match these filters." in doc.by_id("timeline-empty").text
 
@@ -264,6 +269,42 @@ def test_image_page_summarises_provenance_labels_tests_pushes_and_deployments(
         assert web.get(url).status_code == 200, url
     pushed = by_id.by_id("pushes").find("a").attrs["href"]
     assert pushed == f"/images/{DIGEST}"
+
+
+def test_image_page_shows_sbom_scan_and_reproductions_and_all_of_it_as_of_a_past_cursor(
+    web: TestClient, store: EventStore, history: History
+) -> None:
+    before = store.head()
+    record_supply_chain(store, history.run_id)
+    projector(store).catch_up_all()
+    _, doc = page(web, f"/images/{DIGEST}")
+    assert "3 packages" in doc.by_id("sbom-summary").text
+    assert "Debian:12 3" in doc.by_id("ecosystems").text
+    licences = doc.by_id("licences").text
+    assert "GPL-3.0-or-later 1" in licences and "Zlib 1" in licences
+    assert "none declared 1" in licences
+    scan = doc.by_id("scan-summary").text
+    assert "12 advisories" in scan and "2 findings: 1 high, 1 unrated" in scan
+    findings = doc.by_id("findings").find("tbody").find_all("tr")
+    assert [row.find_all("td")[1].find("code").text for row in findings] == ["DSA-1", "DSA-2"]
+    assert "no fix named" in findings[1].text
+    reproductions = doc.by_id("reproductions").text
+    assert "same-content" in reproductions and "carol" in reproductions
+    assert "40 paths compared" in reproductions
+    assert "production / web: running now" in doc.by_id("placements").text
+
+    # As of the cursor before the scan: no SBOM, scan or reproduction yet, the rest as it was.
+    _, then = page(web, f"/images/{DIGEST}?as_of={before}")
+    assert str(before) in then.by_id("as-of-note").text
+    empties = " ".join(p.text for p in then.find_all("p", class_="empty"))
+    assert "No SBOM was made for this image as of then" in empties
+    assert "This image was not scanned as of then" in empties
+    assert "Never rebuilt as of then" in empties
+    assert history.run_id in then.by_id("provenance").text
+    # As of a time before anything was recorded, the image was not known at all.
+    page(web, f"/images/{DIGEST}?as_of=2000-01-01T00:00:00Z", 404)
+    _, bad = page(web, f"/images/{DIGEST}?as_of=yesterday", 400)
+    assert "as_of" in bad.find("p", class_="error").text
 
 
 @pytest.mark.parametrize(

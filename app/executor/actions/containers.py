@@ -19,6 +19,7 @@ from typing import Any
 
 import docker.errors
 
+from app.engine import EngineStopped, engine_answers
 from app.executor.actions.errors import StepCancelled, StepFailed
 from app.executor.actions.support import (
     RUN_LABEL,
@@ -241,6 +242,10 @@ def run_command_step(
             watchdog.finished.set()
             watchdog.join()
         duration_ms = int((time.monotonic() - started) * 1000)
+        if not engine_answers(ctx.client):
+            # A stopping dockerd kills the container and still answers on the connections
+            # it has: the exit code seen may be the engine's doing, not the step's.
+            raise EngineStopped(f"step {step.name}: the Docker engine stopped while it ran")
     finally:
         _remove(container)
     return CommandOutcome(

@@ -44,6 +44,8 @@ class RunEnv:
     record: RecordEvents
     app_url: str
     osv_dir: Path | None = None
+    push_attempts: int = 3
+    push_retry_seconds: float = 1.0
     # Tag -> image id of what this run built. Tags are shared by every run on the
     # engine; later steps run and push the id, so never another run's image.
     built: dict[str, str] = field(default_factory=dict)

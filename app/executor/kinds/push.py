@@ -20,7 +20,16 @@ def run_push(env: RunEnv, step: PushStep, log: LogSink) -> StepResult:
             env.secrets[spec.password.from_secret],
         )
     image_id = env.image_id(spec.image)
-    for pushed in run_push_step(env.ctx, step, image_id=image_id, credentials=credentials, log=log):
+    pushes = run_push_step(
+        env.ctx,
+        step,
+        image_id=image_id,
+        credentials=credentials,
+        log=log,
+        attempts=env.push_attempts,
+        retry_seconds=env.push_retry_seconds,
+    )
+    for pushed in pushes:
         env.record(
             ImagePushed(
                 step=step.name,

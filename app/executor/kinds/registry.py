@@ -10,11 +10,12 @@ from typing import Any
 from app.executor.kinds.base import StepKind
 from app.executor.kinds.build import BUILD
 from app.executor.kinds.command import COMMAND
+from app.executor.kinds.notify import NOTIFY
 from app.executor.kinds.push import PUSH
 from app.executor.kinds.scan import SCAN
 from app.pipeline import Step
 
-KINDS: tuple[StepKind[Any], ...] = (COMMAND, BUILD, PUSH, SCAN)
+KINDS: tuple[StepKind[Any], ...] = (COMMAND, BUILD, PUSH, SCAN, NOTIFY)
 """Every kind of step the executor can run."""
 
 _BY_MODEL: dict[type, StepKind[Any]] = {kind.model: kind for kind in KINDS}

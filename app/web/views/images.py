@@ -1,8 +1,10 @@
-"""The image page, by digest: where it came from, what it was tested with, where it went.
+"""The image page, by digest: where it came from, what it holds, whether it rebuilds, where it went.
 
 The build, its inputs, labels, tests and pushes come from the images projection
 (app/queries/images.py: a registry manifest digest or an engine image id); where
-it ran, and still runs, from the deployments projection (app/queries/deployments.py).
+it ran, and still runs, from the deployments projection (app/queries/deployments.py);
+its SBOM and latest scan from app/queries/supplychain.py; its reproductions from
+app/queries/reproductions.py. Everything is as of the page's `as_of` (None: now).
 """
 
 from __future__ import annotations
@@ -14,9 +16,17 @@ from dataclasses import dataclass, field
 from app.queries.deployments import DeployedImage
 from app.queries.images import ImageFacts, image_and_deployments
 from app.queries.provenance import ImageNotFound, attestation, provenance
-from app.queries.supplychain import SbomNotFound, image_sbom
+from app.queries.reproductions import ReproductionSummary, reproductions_until
+from app.queries.supplychain import (
+    SbomNotFound,
+    SbomSummary,
+    ScanSummary,
+    image_sbom,
+    latest_scan,
+    sbom_summary,
+)
 from app.web.errors import BadParameter, NotFound
-from events.store import EventStore
+from events.store import Cursor, EventStore
 
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
@@ -26,9 +36,24 @@ class ImagePage:
     """Everything the image page shows (`facts` is None for an image only ever deployed)."""
 
     digest: str
+    image_id: str
     facts: ImageFacts | None
     deployed: list[DeployedImage] = field(default_factory=list)
     documents: dict[str, str] = field(default_factory=dict)
+    sbom: SbomSummary | None = None
+    scan: ScanSummary | None = None
+    reproductions: list[ReproductionSummary] = field(default_factory=list)
+    as_of: Cursor | None = None
+
+    @property
+    def running(self) -> list[DeployedImage]:
+        """Where the image runs (as of the page's cursor)."""
+        return [d for d in self.deployed if d.running]
+
+    @property
+    def ran(self) -> list[DeployedImage]:
+        """Where it ran before, and no longer does."""
+        return [d for d in self.deployed if not d.running]
 
 
 def parse_digest(digest: str) -> str:
@@ -40,14 +65,25 @@ def parse_digest(digest: str) -> str:
     return digest
 
 
-def image_page(store: EventStore, digest: str) -> ImagePage:
-    """The image page's view of `digest`; NotFound when nothing recorded names it."""
+def image_page(store: EventStore, digest: str, as_of: Cursor | None = None) -> ImagePage:
+    """The image page's view of `digest` as of `as_of`; NotFound when nothing recorded names it."""
     digest = parse_digest(digest)
-    facts, deployed = image_and_deployments(store, digest)
-    if facts is None and not deployed:
-        raise NotFound(f"no image {digest} is recorded: no build, push or deployment names it")
-    deployed.sort(key=lambda d: (d.until is not None, d.environment, d.service, d.since))
-    return ImagePage(digest, facts, deployed, _documents(store, digest))
+    record = image_and_deployments(store, digest, as_of)
+    image_id = record.image_id
+    sbom = sbom_summary(store, image_id, as_of)
+    scan = latest_scan(store, image_id, as_of)
+    reproductions = reproductions_until(store, image_id, as_of)
+    if record.facts is None and not (record.deployed or sbom or scan or reproductions):
+        then = "" if as_of is None else f" as of {as_of}"
+        raise NotFound(
+            f"no image {digest} is recorded{then}: no build, push, scan or deployment names it"
+        )
+    deployed = sorted(
+        record.deployed, key=lambda d: (d.until is not None, d.environment, d.service, d.since)
+    )
+    documents = _documents(store, digest)
+    return ImagePage(digest, image_id, record.facts, deployed, documents, sbom, scan,
+                     reproductions, as_of)  # fmt: skip
 
 
 def _documents(store: EventStore, digest: str) -> dict[str, str]:

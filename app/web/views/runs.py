@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from app.queries.logs import LogLine, first_lines
+from app.queries.logs import LogExpiry, LogLine, expired_logs, first_lines
 from app.queries.runs import ImageOfRun, PushOfRun, RunSummary, StepState, get_run, run_tests
 from app.web.errors import BadParameter, NotFound
 from app.web.templating import duration
@@ -41,6 +41,7 @@ class StepLog:
     step: StepState
     log: list[LogLine]
     truncated: bool
+    expired: LogExpiry | None = None
 
     @property
     def live(self) -> bool:
@@ -83,17 +84,20 @@ def run_page(store: EventStore, run_id: str, *, with_logs: bool = True) -> RunPa
         raise NotFound(f"no run {run_id} is recorded (or the projection has not seen it yet)")
     names = [step.step for step in detail.steps] if with_logs else []
     logs = first_lines(store, run_id, names, LOG_LINES_SHOWN + 1)
-    steps = [_step_log(step, logs.get(step.step)) for step in detail.steps]
+    expired = expired_logs(store, run_id) if with_logs else {}
+    steps = [_step_log(step, logs.get(step.step), expired.get(step.step)) for step in detail.steps]
     bars, span_ms, ticks = gantt(detail.steps, detail.run)
     tests = run_tests(store, run_id)
     return RunPage(detail.run, steps, bars, span_ms, ticks, detail.images, detail.pushes, tests)
 
 
-def _step_log(step: StepState, lines: list[LogLine] | None) -> StepLog:
-    """The step with the lines shown of its log (None: logs not asked for)."""
+def _step_log(
+    step: StepState, lines: list[LogLine] | None, expired: LogExpiry | None = None
+) -> StepLog:
+    """The step with the lines shown of its log (None: logs not asked for), or its expiry."""
     if lines is None:
-        return StepLog(step, [], False)
-    return StepLog(step, lines[:LOG_LINES_SHOWN], len(lines) > LOG_LINES_SHOWN)
+        return StepLog(step, [], False, expired)
+    return StepLog(step, lines[:LOG_LINES_SHOWN], len(lines) > LOG_LINES_SHOWN, expired)
 
 
 def gantt(

@@ -10,12 +10,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode, urlsplit
+
+from markupsafe import Markup
 
 from app.queries.timeline import PAGE_SIZE, TimelineFilter, events_after, newest_events
 from app.queries.timeline import newest_cursor as ledger_head
+from app.services.cdevents import SOURCE as CDEVENTS_SOURCE
 from app.web import params
 from app.web.errors import BadParameter
+from app.web.sentences import sentence
 from events.errors import LedgerError
 from events.lookups import StoredEvent
 from events.store import START, Cursor, EventStore
@@ -24,8 +28,13 @@ from events.streams import validate_stream
 MAX_PAGE_SIZE = 500
 LIVE_BATCH = 100
 _WORD = r"[A-Za-z0-9][A-Za-z0-9._:@/+-]*"
-# Data fields whose value is an image digest or id: shown as links to the image page.
-DIGEST_FIELDS = ("digest", "image_digest", "image_id")
+# The page of each kind of stream that has one; every other kind links to its own events.
+STREAM_PAGES = {
+    "run": "/runs/{}",
+    "image": "/images/{}",
+    "env": "/environments/{}",
+    "repo": "/?repository={}",
+}
 
 
 @dataclass(frozen=True)
@@ -89,13 +98,13 @@ class TimelineFilters(TimelineFilter):
 
 @dataclass(frozen=True)
 class EventRow:
-    """One event as a timeline row shows it."""
+    """One event as a timeline row shows it: what happened in words, and where it leads."""
 
     event: StoredEvent
-    run_id: str | None
-    environment: str | None
-    summary: list[tuple[str, str]]
-    digests: list[str]
+    stream_href: str
+    sentence: Markup
+    source_href: str | None
+    imported: bool
     cursor: str
 
 
@@ -124,27 +133,32 @@ def rows_after(store: EventStore, filters: TimelineFilters, after: Cursor) -> li
 
 
 def row_of(event: StoredEvent) -> EventRow:
-    """The row for one event: links it can offer and its data in short."""
-    category, _, ident = event.stream.partition("-")
-    run_id = ident if category == "run" else None
-    environment = ident if category == "env" else None
-    digests = [
-        str(event.data[name])
-        for name in DIGEST_FIELDS
-        if isinstance(event.data.get(name), str) and str(event.data[name]).startswith("sha256:")
-    ]
-    summary = [
-        (key, _brief(value)) for key, value in event.data.items() if key not in DIGEST_FIELDS
-    ][:6]
-    return EventRow(event, run_id, environment, summary, digests, str(event.cursor))
+    """The row for one event: its sentence, its stream's page, and an imported event's source."""
+    return EventRow(
+        event=event,
+        stream_href=stream_href(event.stream),
+        sentence=sentence(event.type, event.data, event.metadata),
+        source_href=source_href(event.data),
+        imported=event.metadata.get("source") == CDEVENTS_SOURCE,
+        cursor=str(event.cursor),
+    )
 
 
-def _brief(value: Any) -> str:
-    """A data value in at most 80 characters."""
-    if isinstance(value, dict):
-        text = ", ".join(f"{k}={v}" for k, v in value.items())
-    elif isinstance(value, list | tuple):
-        text = ", ".join(str(v) for v in value)
-    else:
-        text = str(value)
-    return text if len(text) <= 80 else text[:79] + "…"
+def stream_href(stream: str) -> str:
+    """The page of a stream: its run, image or environment, the repository's events, or
+    (for kinds without a page of their own) the timeline of that stream alone."""
+    kind, _, ident = stream.partition("-")
+    page = STREAM_PAGES.get(kind)
+    if page is not None:
+        return page.format(quote(ident, safe=":"))
+    return "/?" + urlencode({"stream": stream})
+
+
+def source_href(data: dict[str, Any]) -> str | None:
+    """Where another tool shows what an imported CDEvent reported: its `uri`, else its
+    `source` when that is a web address (never any other scheme)."""
+    for name in ("uri", "source"):
+        value = data.get(name)
+        if isinstance(value, str) and urlsplit(value).scheme in ("http", "https"):
+            return value
+    return None

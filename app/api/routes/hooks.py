@@ -1,0 +1,70 @@
+"""`POST /hooks/github`, `/hooks/gitea`, `/hooks/gitlab`: forges' webhooks, proven by signature.
+
+These endpoints take no token: each forge signs its requests with the repository's
+webhook secret, and app/services/webhooks.py checks that on the raw body. The answer
+comes at once (the work is queued), well within the forges' time limits.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from app.deps import DatabaseDep, StoreDep
+from app.services.webhooks import RejectionLimiter, receive_webhook
+
+router = APIRouter(tags=["webhooks"])
+MAX_BODY = 25 * 1024 * 1024
+"""GitHub caps webhook payloads at 25 MB; nothing larger is read."""
+
+
+def _limiter(request: Request) -> RejectionLimiter:
+    """The application's limiter of recorded rejections, made on first use."""
+    state = request.app.state
+    if getattr(state, "webhook_limiter", None) is None:
+        state.webhook_limiter = RejectionLimiter()
+    limiter: RejectionLimiter = state.webhook_limiter
+    return limiter
+
+
+async def _body(request: Request) -> bytes | None:
+    """The raw body, or None when it is larger than MAX_BODY (checked before reading it all)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(
+    "/hooks/{forge}",
+    responses={
+        200: {"description": "A ping, or a delivery already received: nothing more to do."},
+        202: {"description": "Accepted: the push is recorded and its runs are being queued."},
+        401: {"description": "The signature or token does not prove the forge sent it."},
+    },
+)
+async def post_hook(
+    forge: str, request: Request, store: StoreDep, database: DatabaseDep
+) -> JSONResponse:
+    """Receive one webhook delivery from GitHub, Gitea or GitLab (see docs/webhooks.md)."""
+    body = await _body(request)
+    if body is None:
+        return JSONResponse({"detail": f"the body is larger than {MAX_BODY} bytes"}, 413)
+    answer = await run_in_threadpool(
+        receive_webhook,
+        store,
+        database.app_url,
+        forge,
+        dict(request.headers),
+        body,
+        client=request.client.host if request.client is not None else "unknown",
+        limiter=_limiter(request),
+    )
+    return JSONResponse(answer.body, status_code=answer.status)

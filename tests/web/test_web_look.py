@@ -1,0 +1,138 @@
+"""Every page after `shiplog demo`, in Chromium at 1280 and 390 px: accessible, nothing sideways.
+
+The demo's data is made by the demo itself (build, test, push, scan, reproduce);
+deployments to staging and production and an incident are reported through the
+API, as another tool would, so the environment and velocity pages have content
+too. Each page is then opened in a light colour scheme at desktop and phone
+width, and must
+
+- have no serious or critical axe-core violation (axe-playwright-python bundles
+  axe-core; nothing is downloaded),
+- not scroll sideways, and leave no cell that holds details clipped
+  (scrollWidth equals clientWidth),
+- give every chart (an SVG) a text alternative: role img and a name,
+
+and a screenshot of each is saved under test-artifacts/web/ to look at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+from typer.testing import CliRunner
+
+from app.cli import app
+from app.config import Settings
+from events.store import EventStore
+from events.vocabulary import ImagePushed, RunQueued
+from tests.support.browser import shot
+from tests.support.runs import wait_until
+from tests.support.web_server import serving
+
+WIDTHS = {"desktop": 1280, "phone": 390}
+GRAVE = ("serious", "critical")
+# Cells that hold what happened, and the parts of tables that must never be cut off.
+DETAIL_CELLS = "td.details, td.stream, td.type, td.actor, #findings td, #reproductions td"
+OVERFLOW = """
+(selector) => {
+  const root = document.documentElement;
+  const unnamed = [...document.querySelectorAll("main svg")]
+    .filter((svg) => svg.getAttribute("aria-hidden") !== "true")
+    .filter((svg) => svg.getAttribute("role") !== "img"
+      || !(svg.getAttribute("aria-label") || svg.getAttribute("aria-labelledby")))
+    .map((svg) => svg.outerHTML.slice(0, 80));
+  const clipped = [...document.querySelectorAll(selector)]
+    .filter((cell) => cell.scrollWidth > cell.clientWidth + 1)
+    .map((cell) => cell.textContent.trim().slice(0, 60));
+  return {page: root.scrollWidth, view: root.clientWidth, clipped: clipped, unnamed: unnamed};
+}
+"""
+
+
+@pytest.fixture
+def demo_site(
+    cli: CliRunner, settings: Settings, store: EventStore, docker_client: Any, busybox_image: str
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """The demo's data served by `shiplog serve`: (base URL, page name → path)."""
+    result = cli.invoke(app, ["demo"])
+    assert result.exit_code == 0, result.output
+    events = store.read_all()
+    [queued] = [e for e in events if isinstance(e.data, RunQueued)]
+    run_id = queued.stream.removeprefix("run-")
+    [pushed] = [e.data for e in events if isinstance(e.data, ImagePushed)]
+    with serving(settings) as base:
+        report_deployments(base, pushed.digest, run_id)
+
+        def caught_up() -> bool:
+            return "running now" in httpx.get(f"{base}/images/{pushed.digest}").text
+
+        wait_until(caught_up, timeout=30, what="the image page to show the deployments")
+        yield (
+            base,
+            {
+                "timeline": "/",
+                "timeline-run": f"/?stream=run-{run_id}",
+                "run": f"/runs/{run_id}",
+                "image": f"/images/{pushed.digest}",
+                "environments": "/environments",
+                "environment": "/environments/production",
+                "velocity": "/velocity",
+                "ledger": "/ledger",
+                "search": "/search?q=1.0.0",
+                "not-found": "/images/sha256:" + "9" * 64,
+            },
+        )
+
+
+def report_deployments(base: str, digest: str, run_id: str) -> None:
+    """Staging then production run the demo's image; production had an incident, resolved."""
+    headers = {"X-Shiplog-Actor": "deployer"}
+    for environment in ("staging", "production"):
+        for status in ("started", "succeeded"):
+            response = httpx.post(f"{base}/api/deployments", headers=headers, json={
+                "environment": environment, "service": "hello", "image_digest": digest,
+                "status": status, "deployment_id": f"demo-{environment}", "run_id": run_id,
+            })  # fmt: skip
+            assert response.status_code == 201, response.text
+    for body in (
+        {"incident_id": "demo-1", "environment": "production", "service": "hello",
+         "summary": "greetings answered slowly", "caused_by_deployment": "demo-production"},
+        {"incident_id": "demo-1", "resolved": True, "resolution": "scaled out"},
+    ):  # fmt: skip
+        response = httpx.post(f"{base}/api/incidents", headers=headers, json=body)
+        assert response.status_code in (200, 201), response.text
+
+
+def test_every_page_after_the_demo_is_accessible_and_fits_at_desktop_and_phone_width(
+    browser: Any,
+    demo_site: tuple[str, dict[str, str]],
+) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    base, pages = demo_site
+    axe = Axe()
+    problems: list[str] = []
+    for size, width in WIDTHS.items():
+        context = browser.new_context(viewport={"width": width, "height": 900},
+                                      color_scheme="light")  # fmt: skip
+        page = context.new_page()
+        for name, path in pages.items():
+            page.goto(base + path)
+            page.wait_for_load_state("load")
+            fit = page.evaluate(OVERFLOW, DETAIL_CELLS)
+            if fit["page"] > fit["view"]:
+                problems.append(f"{name} at {width} px scrolls sideways: {fit['page']} px wide")
+            problems += [f"{name} at {width} px clips the cell {c!r}" for c in fit["clipped"]]
+            problems += [f"{name}: a chart without a text alternative: {s}" for s in fit["unnamed"]]
+            results = axe.run(page)
+            grave = [v for v in results.response["violations"] if v["impact"] in GRAVE]
+            for violation in grave:
+                where = [" ".join(node["target"]) for node in violation["nodes"][:3]]
+                what = f"{violation['id']} ({violation['impact']}): {violation['help']}"
+                problems.append(f"{name} at {width} px: axe {what} at {where}")
+            shot(page, f"{name}-{size}")
+        context.close()
+    assert not problems, "\n".join(problems)
