@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Query, Request
@@ -227,6 +227,13 @@ def anyone() -> None:
 anyone.roles = ()  # type: ignore[attr-defined]  # a deliberate rule: no role needed
 
 
+def signed_by_forge() -> None:
+    """Marks forges' webhooks: no token, the forge's signature of the body proves the sender."""
+
+
+signed_by_forge.roles = ()  # type: ignore[attr-defined]  # proven by a signature, not a role
+
+
 def read_access(
     request: Request, principal: Annotated[Principal, Depends(request_principal)]
 ) -> Principal:
@@ -285,6 +292,7 @@ ActorDep = Annotated[str, Depends(request_actor)]
 AsOfDep = Annotated[Cursor | None, Depends(request_as_of)]
 ReaderDep = Annotated[Principal, Depends(read_access)]
 AnyoneDep = Annotated[None, Depends(anyone)]
+ForgeSignedDep = Annotated[None, Depends(signed_by_forge)]
 ViewerDep = Annotated[Principal, Depends(require(Role.VIEWER))]
 OperatorDep = Annotated[Principal, Depends(require(Role.OPERATOR))]
 DeployerDep = Annotated[Principal, Depends(require(Role.DEPLOYER, Role.INTEGRATION))]
@@ -293,3 +301,25 @@ AdminDep = Annotated[Principal, Depends(require(Role.ADMIN))]
 IntegrationDep = Annotated[Principal, Depends(require(Role.INTEGRATION, Role.DEPLOYER))]
 IncidentReporterDep = Annotated[Principal, Depends(require(Role.OPERATOR, Role.INTEGRATION))]
 READ_ACCESS = [Depends(read_access)]
+
+_DETAIL = {
+    "application/json": {
+        "schema": {
+            "type": "object",
+            "properties": {"detail": {"type": "string"}},
+            "required": ["detail"],
+        }
+    }
+}
+CREDENTIAL_RESPONSE: dict[int | str, dict[str, Any]] = {
+    401: {
+        "description": "No credential, or one that is not good (malformed, unknown, revoked, "
+        "expired); `detail` says which.",
+        "content": _DETAIL,
+    },
+}
+ACCESS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **CREDENTIAL_RESPONSE,
+    403: {"description": "The credential lacks the role this needs.", "content": _DETAIL},
+}
+"""What the guard answers, declared on every guarded route's document."""

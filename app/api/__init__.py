@@ -35,7 +35,7 @@ from app.api.routes import (
     velocity,
     whoami,
 )
-from app.deps import READ_ACCESS
+from app.deps import ACCESS_RESPONSES, CREDENTIAL_RESPONSE, READ_ACCESS
 
 ROUTERS = (
     events,
@@ -78,8 +78,14 @@ LEDGER_ERROR_RESPONSE: dict[int | str, dict[str, Any]] = {
 def install_api(app: FastAPI) -> None:
     """Add the API's routers and error handlers to `app`."""
     install_api_errors(app)
-    # Probes and whoami answer anyone; forges' webhooks are proven by their signature.
-    for module in (health, whoami, hooks):
+    # Probes answer anyone; whoami anyone with a good credential or none; forges'
+    # webhooks are proven by their signature.
+    for module in (health, hooks):
         app.include_router(module.router, responses=LEDGER_ERROR_RESPONSE)
+    app.include_router(whoami.router, responses=LEDGER_ERROR_RESPONSE | CREDENTIAL_RESPONSE)
     for module in ROUTERS:
-        app.include_router(module.router, dependencies=READ_ACCESS, responses=LEDGER_ERROR_RESPONSE)
+        app.include_router(
+            module.router,
+            dependencies=READ_ACCESS,
+            responses=LEDGER_ERROR_RESPONSE | ACCESS_RESPONSES,
+        )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app.deps import READ_ACCESS
+from app.deps import ACCESS_RESPONSES, READ_ACCESS
 from app.web.errors import install_page_errors
 from app.web.routes import (
     environments,
@@ -46,5 +46,5 @@ def install_pages(app: FastAPI) -> None:
         search,
         metrics,
     ):
-        app.include_router(module.router, dependencies=READ_ACCESS)
+        app.include_router(module.router, dependencies=READ_ACCESS, responses=ACCESS_RESPONSES)
     install_page_errors(app)

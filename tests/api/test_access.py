@@ -22,6 +22,7 @@ from app.services.access import Role
 from app.services.refusals import RefusalLimiter
 from app.services.tokens import create_token, revoke_tokens
 from events.store import EventStore
+from tests.support.forge_payloads import commit, github_push, signed_github
 
 SAFE = {"GET", "HEAD", "OPTIONS"}
 # Every write route and the roles it accepts (admin always may). Empty: anyone (the
@@ -30,8 +31,21 @@ WRITE_RULES: dict[tuple[str, str], frozenset[Role]] = {
     ("POST", "/api/deployments"): frozenset({Role.DEPLOYER, Role.INTEGRATION}),
     ("POST", "/api/incidents"): frozenset({Role.OPERATOR, Role.INTEGRATION}),
     ("POST", "/api/cdevents"): frozenset({Role.INTEGRATION, Role.DEPLOYER}),
+    ("POST", "/api/repositories"): frozenset({Role.ADMIN}),
+    ("DELETE", "/api/repositories/{identity:path}"): frozenset({Role.ADMIN}),
+    ("POST", "/api/notifications/targets"): frozenset({Role.ADMIN}),
+    ("DELETE", "/api/notifications/targets/{name}"): frozenset({Role.ADMIN}),
     ("POST", "/signin"): frozenset(),
     ("POST", "/signout"): frozenset(),
+    ("POST", "/hooks/{forge}"): frozenset(),
+}
+# The writes that need no role, and what proves them instead: `anyone` (signing in and
+# out check the token or session themselves) or `signed_by_forge` (a webhook's body is
+# signed with the repository's secret, checked in app/services/webhooks.py).
+UNGUARDED = {
+    ("POST", "/signin"): "anyone",
+    ("POST", "/signout"): "anyone",
+    ("POST", "/hooks/{forge}"): "signed_by_forge",
 }
 # Reads anyone may make, signed in or not.
 PUBLIC_READS = {"/healthz", "/readyz", "/api/whoami", "/signin", "/docs", "/openapi.json",
@@ -49,16 +63,21 @@ def routes() -> list[Any]:
     return [r for r in iter_route_contexts(route_table().routes) if r.methods]
 
 
-def rule_of(route: Any) -> frozenset[Role] | None:
-    """The roles the route's `require` (or `anyone`) names; None if it names none."""
+def rule_dependency(route: Any) -> Any:
+    """The route's `require(...)`, `anyone` or `signed_by_forge` dependency; None if none."""
     pending = list(route.dependant.dependencies)
     while pending:
         dependency = pending.pop()
-        roles = getattr(dependency.call, "roles", None)
-        if roles is not None:
-            return frozenset(roles)
+        if getattr(dependency.call, "roles", None) is not None:
+            return dependency.call
         pending.extend(dependency.dependencies)
     return None
+
+
+def rule_of(route: Any) -> frozenset[Role] | None:
+    """The roles the route's `require` (or `anyone`) names; None if it names none."""
+    rule = rule_dependency(route)
+    return None if rule is None else frozenset(rule.roles)
 
 
 def write_routes() -> list[tuple[str, str, frozenset[Role] | None]]:
@@ -90,6 +109,16 @@ def test_every_write_route_names_its_roles_and_they_are_the_expected_ones() -> N
     unruled = sorted(f"{m} {p}" for (m, p), roles in found.items() if roles is None)
     assert not unruled, f"write routes without require(...) or anyone: {unruled}"
     assert found == WRITE_RULES
+
+
+def test_the_writes_without_a_role_are_only_signing_in_and_out_and_signed_webhooks() -> None:
+    found = {
+        (method, route.path): rule_dependency(route).__name__
+        for route in routes()
+        for method in route.methods - SAFE
+        if rule_of(route) == frozenset()
+    }
+    assert found == UNGUARDED
 
 
 @pytest.mark.parametrize(
@@ -266,3 +295,25 @@ def test_the_limit_holds_for_everyone_together_too() -> None:
     limiter = RefusalLimiter(2, clock=lambda: now[0])
     admitted = [limiter.admit(f"anonymous@10.0.0.{n}") for n in range(100)]
     assert sum(a is not None for a in admitted) == limiter.overall == 20
+
+
+# --- forges' webhooks: proven by the forge's signature, not by a token -------------------
+
+
+def test_a_signed_webhook_needs_no_token_and_a_token_does_not_stand_in_for_the_signature(
+    client: TestClient, client_as: Callable[..., TestClient], store: EventStore
+) -> None:
+    html = "https://forge.example/acme/web"
+    made = client.post("/api/repositories", json={"url": f"{html}.git", "forge": "github"})
+    assert made.status_code == 201, made.text
+    secret = made.json()["webhook_secret"]
+    push = github_push(html, "acme/web", "refs/heads/main", "0" * 40, "a" * 40, [commit("a" * 40)])
+    body, headers = signed_github(secret, "push", push)
+    anyone = client_as()
+    accepted = anyone.post("/hooks/github", content=body, headers=headers)
+    assert accepted.status_code == 202, accepted.text
+    forged = headers | {"X-Hub-Signature-256": "sha256=" + "0" * 64}
+    refused = client.post("/hooks/github", content=body, headers=forged)  # an admin's token
+    assert refused.status_code == 401, refused.text
+    assert "Bearer" not in refused.headers.get("WWW-Authenticate", "")
+    assert store.read_stream("access-admin") == store.read_stream("access-anonymous@testclient")

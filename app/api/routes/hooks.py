@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from app.deps import DatabaseDep, StoreDep
+from app.deps import DatabaseDep, ForgeSignedDep, StoreDep
 from app.services.webhooks import RejectionLimiter, receive_webhook
 
 router = APIRouter(tags=["webhooks"])
@@ -48,10 +48,12 @@ async def _body(request: Request) -> bytes | None:
         200: {"description": "A ping, or a delivery already received: nothing more to do."},
         202: {"description": "Accepted: the push is recorded and its runs are being queued."},
         401: {"description": "The signature or token does not prove the forge sent it."},
+        404: {"description": "No such forge: the endpoints are github, gitea and gitlab."},
+        413: {"description": "The body is larger than forges send (25 MB)."},
     },
 )
 async def post_hook(
-    forge: str, request: Request, store: StoreDep, database: DatabaseDep
+    forge: str, request: Request, store: StoreDep, database: DatabaseDep, _: ForgeSignedDep
 ) -> JSONResponse:
     """Receive one webhook delivery from GitHub, Gitea or GitLab (see docs/webhooks.md)."""
     body = await _body(request)

@@ -10,7 +10,8 @@ from app.services.access import effective_roles
 router = APIRouter(prefix="/api", tags=["identity"])
 
 
-@router.get("/whoami")
+# The token is optional here: `{}` added to the list says one without it is answered too.
+@router.get("/whoami", openapi_extra={"security": [{}]})
 def whoami(principal: PrincipalDep) -> dict[str, object]:
     """The actor a write of this request would record, its roles and how it was proven.
 
