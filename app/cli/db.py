@@ -33,7 +33,8 @@ def db_status() -> None:
     settings = get_settings()
     database = resolve(settings)
     typer.echo(database.location)
-    waiting = pending(database.app_url, settings.migrations_dir)
+    # The owner's URL where known: on a fresh server the application role may not exist yet.
+    waiting = pending(database.owner_url or database.app_url, settings.migrations_dir)
     typer.echo(f"pending migrations: {', '.join(waiting) if waiting else 'none'}")
 
 

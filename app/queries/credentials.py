@@ -9,12 +9,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from app.credentials import MAX_SECRET_LENGTH, secret_digest
+from events.retry import retrying
 from events.store import EventStore
 
 TOKEN = "token"
 SESSION = "session"
+
+
+def _one_row(store: EventStore, query: str, params: tuple[Any, ...]) -> Any:
+    """The first row `query` answers, asked again while the database is away (a restart).
+
+    Every request is authenticated first, so a lost connection here would turn any
+    request (a live page reconnecting included) into a server error.
+    """
+
+    def ask() -> Any:
+        with store.connection() as conn:
+            return conn.execute(query, params).fetchone()
+
+    return retrying(ask, store.retry_seconds, what="credential look-up")
 
 
 class CredentialRefused(Exception):
@@ -51,12 +67,12 @@ def token_credential(store: EventStore, secret: str) -> Credential:
     """The credential a token's secret stands for; CredentialRefused saying why not."""
     if len(secret) > MAX_SECRET_LENGTH:
         raise CredentialRefused("the token is not one this server made")
-    with store.connection() as conn:
-        row = conn.execute(
-            "SELECT token_id, name, roles, expires_at, revoked_at, expires_at <= now() "
-            "FROM access_tokens WHERE secret_sha256 = %s",
-            (secret_digest(secret),),
-        ).fetchone()
+    row = _one_row(
+        store,
+        "SELECT token_id, name, roles, expires_at, revoked_at, expires_at <= now() "
+        "FROM access_tokens WHERE secret_sha256 = %s",
+        (secret_digest(secret),),
+    )
     if row is None:
         raise CredentialRefused("the token is not one this server made")
     token_id, name, roles, expires_at, revoked_at, expired = row
@@ -74,15 +90,15 @@ def session_credential(store: EventStore, secret: str) -> Credential | None:
     """
     if len(secret) > MAX_SECRET_LENGTH:
         return None
-    with store.connection() as conn:
-        row = conn.execute(
-            "SELECT s.actor, s.roles, s.token_id, s.expires_at FROM web_sessions s "
-            "LEFT JOIN access_tokens t USING (token_id) "
-            "WHERE s.session_sha256 = %s AND s.expires_at > now() "
-            "AND (s.token_id IS NULL OR (t.revoked_at IS NULL "
-            "     AND (t.expires_at IS NULL OR t.expires_at > now())))",
-            (secret_digest(secret),),
-        ).fetchone()
+    row = _one_row(
+        store,
+        "SELECT s.actor, s.roles, s.token_id, s.expires_at FROM web_sessions s "
+        "LEFT JOIN access_tokens t USING (token_id) "
+        "WHERE s.session_sha256 = %s AND s.expires_at > now() "
+        "AND (s.token_id IS NULL OR (t.revoked_at IS NULL "
+        "     AND (t.expires_at IS NULL OR t.expires_at > now())))",
+        (secret_digest(secret),),
+    )
     if row is None:
         return None
     actor, roles, token_id, expires_at = row

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from app.credentials import TOKEN_PREFIX, new_secret, secret_digest
 from app.services.access import Role
 from app.services.errors import FieldProblem
-from app.velocity.periods import parse_age
+from app.velocity.periods import age_length
 from events.catalogue import Metadata
 from events.store import ANY, EventStore
 from events.vocabulary import TokenCreated, TokenRevoked
@@ -45,7 +45,7 @@ def valid_name(name: str) -> bool:
 def expiry(text: str, now: datetime | None = None) -> datetime:
     """When a token given `--expires text` stops: an age from now (`90d`, `36h`) or a time."""
     moment = now or datetime.now(UTC)
-    age = parse_age(text)
+    age = age_length(text)
     if age is not None:
         return moment + age
     try:

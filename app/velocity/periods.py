@@ -1,16 +1,20 @@
-"""Reading report periods: a relative age (`90d`, `12w`, `36h`) or an ISO 8601 time."""
+"""Reading report periods: a relative age (`90d`, `12w`, `36h`, `30m`) or an ISO 8601 time.
+
+`age_length` is the one reader of ages: token expiries and the CLI's `--older-than`
+and `--keep-recent` take the same forms.
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
 
-_AGE = re.compile(r"(\d{1,5})([hdw])")
-_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
+_AGE = re.compile(r"(\d{1,5})([mhdw])")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-def parse_age(text: str) -> timedelta | None:
-    """The length an age like `90d` / `12w` / `36h` names; None if `text` is not one."""
+def age_length(text: str) -> timedelta | None:
+    """The length an age like `90d` / `12w` / `36h` / `30m` names; None if `text` is not one."""
     age = _AGE.fullmatch(text.strip())
     if age is None:
         return None
@@ -20,7 +24,7 @@ def parse_age(text: str) -> timedelta | None:
 def parse_moment(text: str, now: datetime) -> datetime:
     """`now` minus an age like `90d` / `12w` / `36h`, or an ISO 8601 time (naive means UTC)."""
     value = text.strip()
-    age = parse_age(value)
+    age = age_length(value)
     if age is not None:
         return now - age
     try:

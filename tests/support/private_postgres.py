@@ -25,7 +25,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from app.database import Database, embedded_pid, start_embedded, stop_embedded
+from app.database import Database, embedded_pid, login_as, start_embedded, stop_embedded
 from app.resources import migrations_dir
 from events.migrations import migrate
 from tests.support.servers import with_dbname
@@ -60,7 +60,9 @@ class PrivateServer:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         owner_url = with_dbname(self.admin_url, name)
         migrate(owner_url, migrations_dir())
-        return Database(owner_url=owner_url, app_role="shiplog_app", location=name)
+        # The embedded server trusts its own socket: shiplog_app logs in without a password.
+        app_url = login_as(owner_url, "shiplog_app")
+        return Database(app_url=app_url, owner_url=owner_url, location=name)
 
     def close(self) -> None:
         """Stop the server if it runs, and delete it."""
