@@ -285,7 +285,7 @@ def test_step_logs_can_be_verified_by_anyone_against_step_finished(
     assert f"matches the ledger: sha256 {finished.log_sha256}, 5 lines" in verified.output
 
     # a log that no longer matches (here: expired by the owner) fails verification
-    expire_logs(database.owner_url, older_than=datetime.now(UTC).replace(year=2999))
+    expire_logs(database.owner_url, older_than=datetime.now(UTC).replace(year=2999), actor="ops")
     gone = cli.invoke(app, ["logs", "--verify", run_id, "talk"])
     assert gone.exit_code == 1
     assert "FAILED log of talk" in gone.output

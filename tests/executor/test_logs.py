@@ -285,7 +285,8 @@ def test_the_owner_can_delete_logs_to_expire_them_whole(database: Database) -> N
         conn.execute("ALTER TABLE step_logs ENABLE ALWAYS TRIGGER step_logs_reject_update")
 
     cutoff = datetime.now(UTC) - timedelta(days=30)
-    assert expire_logs(database.owner_url, older_than=cutoff) == 1  # lines deleted
+    expired = expire_logs(database.owner_url, older_than=cutoff, actor="ops")
+    assert (expired.logs, expired.lines) == (1, 1)
     assert read_log(database.app_url, old, "build") == []
     assert len(read_log(database.app_url, mixed, "build")) == 2  # never a part of a log
     assert len(read_log(database.app_url, recent, "build")) == 1
