@@ -1,8 +1,8 @@
 """Backing a shiplog database up and restoring it, with PostgreSQL's own pg_dump and pg_restore.
 
 A backup is `pg_dump --format=custom` of the whole database: the ledger, the sealed
-tree, the side tables (logs, SBOMs, attestations, secrets) and the projections. A
-restore goes into an empty database, in one transaction (`--single-transaction`),
+tree, the side tables (logs, SBOMs, scan findings, attestations, secrets) and the
+projections. A restore goes into an empty database, in one transaction (`--single-transaction`),
 and then repairs what a dump cannot carry across clusters: the events' transaction
 ids are rebased below the new cluster's counter (events/rebase.py, ADR 0001), the
 schema is migrated if this shiplog is newer than the backup, and every projection

@@ -1,8 +1,15 @@
-"""The one settings object: every SHIPLOG_* environment variable is read here and nowhere else."""
+"""The one settings object: every SHIPLOG_* environment variable is read here and nowhere else.
+
+A settings file is read only when SHIPLOG_ENV_FILE names it: never a `.env` that
+happens to lie in the current directory, which anyone who can write there (a
+checkout being built, a shared working directory) could use to point shiplog at
+another database or key.
+"""
 
 from __future__ import annotations
 
 import getpass
+import os
 import socket
 from functools import lru_cache
 from pathlib import Path
@@ -10,15 +17,36 @@ from typing import Annotated
 
 import platformdirs
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.pipeline.sandbox import MIN_PIDS, memory_bytes
 from app.resources import migrations_dir
+
+DEFAULT_CAPABILITIES: tuple[str, ...] = (
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "NET_BIND_SERVICE",
+)
+"""What a step keeps of Docker's default capabilities: enough to install packages and switch
+users as root, not to forge packets (NET_RAW), make devices (MKNOD), chroot, or change file
+capabilities (SETFCAP, SETPCAP) or write the audit log."""
+ENV_FILE_VARIABLE = "SHIPLOG_ENV_FILE"
+
+
+class ConfigError(ValueError):
+    """Configuration that cannot be used, naming the setting."""
 
 
 class Settings(BaseSettings):
-    """shiplog's configuration, from SHIPLOG_* environment variables (or a .env file)."""
+    """shiplog's configuration, from SHIPLOG_* environment variables (and SHIPLOG_ENV_FILE)."""
 
-    model_config = SettingsConfigDict(env_prefix="SHIPLOG_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="SHIPLOG_", env_file=None, extra="ignore")
 
     home: Path = Field(
         default_factory=lambda: Path(platformdirs.user_data_dir("shiplog")),
@@ -123,6 +151,64 @@ class Settings(BaseSettings):
         "step builds, right after it is built.",
     )
 
+    secrets_keyring: Path | None = Field(
+        default=None,
+        description="The keyring file whose keys encrypt secrets at rest (never in the "
+        "database); runners need a copy. Unset: keys/secrets.keyring under home.",
+    )
+    step_memory: str = Field(
+        default="2g",
+        description="Memory limit of a step or service container without `resources.memory`, "
+        'swap included, e.g. "512m" or "2g".',
+    )
+    step_cpus: PositiveFloat = Field(
+        default=2.0, description="CPUs a step or service may use without `resources.cpus`."
+    )
+    step_pids: Annotated[int, Field(ge=MIN_PIDS)] = Field(
+        default=1024,
+        description="Processes and threads a step or service may have at once without "
+        "`resources.pids`; a step that reaches its limit is stopped and fails.",
+    )
+    step_max_memory: str = Field(
+        default="16g", description="The most memory a step's `resources.memory` may ask for."
+    )
+    step_max_cpus: PositiveFloat = Field(
+        default=16.0, description="The most CPUs a step's `resources.cpus` may ask for."
+    )
+    step_max_pids: PositiveInt = Field(
+        default=32768, description="The most processes a step's `resources.pids` may ask for."
+    )
+    step_capabilities: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=DEFAULT_CAPABILITIES,
+        description="Linux capabilities step and service containers keep (all others are "
+        "dropped), comma-separated; empty keeps none.",
+    )
+    step_user: str | None = Field(
+        default=None,
+        description="User a step runs as when neither the step (`user:`) nor its image names "
+        "one, e.g. `65534:65534`. Unset: root, without the dropped capabilities.",
+    )
+    docker_cli: str | None = Field(
+        default=None,
+        description="The docker command that builds with BuildKit (for build steps with "
+        "`secrets`). Unset: the first `docker` on PATH that can.",
+    )
+    live_feeds: PositiveInt = Field(
+        default=200,
+        description="Live feeds (the pages' server-sent events) one server process keeps open "
+        "at once; one more is refused with 503 and Retry-After.",
+    )
+    live_feeds_per_client: PositiveInt = Field(
+        default=16,
+        description="Live feeds one client address may keep open at once (a run page opens "
+        "one, plus one per running step).",
+    )
+    live_idle_seconds: PositiveFloat = Field(
+        default=300.0,
+        description="Seconds after which a live feed that has sent nothing ends; the "
+        "browser reconnects and resumes where it was.",
+    )
+
     public_url: str = Field(
         default="http://127.0.0.1:8080",
         description="The URL people and forges reach this shiplog at, e.g. "
@@ -155,13 +241,33 @@ class Settings(BaseSettings):
         "SHIPLOG_PRODUCTION_ENVIRONMENTS, comma-separated (e.g. `production,prod-eu`).",
     )
 
-    @field_validator("production_environments", "allowed_hosts", mode="before")
+    @field_validator("production_environments", "allowed_hosts", "step_capabilities", mode="before")
     @classmethod
     def _split_names(cls, value: object) -> object:
         """A comma-separated string becomes its non-empty names."""
         if isinstance(value, str):
             return tuple(name.strip() for name in value.split(",") if name.strip())
         return value
+
+    @field_validator("step_memory", "step_max_memory")
+    @classmethod
+    def _memory_size(cls, value: str) -> str:
+        """A memory setting must read as one ("512m", "2g")."""
+        try:
+            memory_bytes(value)
+        except PydanticCustomError as error:
+            raise ValueError(str(error)) from None
+        return value
+
+    @field_validator("step_capabilities")
+    @classmethod
+    def _capability_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        """Capability names as Docker takes them: upper case, without `CAP_`."""
+        names = tuple(name.upper().removeprefix("CAP_") for name in value)
+        for name in names:
+            if not name.replace("_", "").isalnum():
+                raise ValueError(f"{name!r} is not a capability name")
+        return names
 
     @property
     def work_dir(self) -> Path:
@@ -177,8 +283,24 @@ class Settings(BaseSettings):
         """Directory holding the ledger's ed25519 signing key."""
         return self.home / "keys"
 
+    @property
+    def keyring_path(self) -> Path:
+        """The keyring file that encrypts secrets at rest."""
+        return self.secrets_keyring or self.key_dir / "secrets.keyring"
+
+
+def settings_file() -> Path | None:
+    """The file SHIPLOG_ENV_FILE names (None when unset); ConfigError if it is not a file."""
+    value = os.environ.get(ENV_FILE_VARIABLE, "")
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"{ENV_FILE_VARIABLE} names {value!r}, which is not a readable file")
+    return path
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once."""
-    return Settings()
+    """The process-wide settings, read once: the environment, then SHIPLOG_ENV_FILE's file."""
+    return Settings(_env_file=settings_file())

@@ -30,6 +30,8 @@ from starlette.concurrency import run_in_threadpool
 from app.config import Settings
 from app.credentials import SESSION_COOKIE, csrf_for, same_secret
 from app.database import Database
+from app.http_errors import error_json
+from app.inputs import CleanStr
 from app.queries.as_of import AsOfError, resolve_as_of
 from app.queries.credentials import (
     Credential,
@@ -249,10 +251,8 @@ def refusal_response(refusal: Forbidden) -> JSONResponse:
         challenge = 'Bearer realm="shiplog"'
         if refusal.needed == ():
             challenge += ', error="invalid_token"'
-        return JSONResponse(
-            {"detail": str(refusal)}, status_code=401, headers={"WWW-Authenticate": challenge}
-        )
-    return JSONResponse({"detail": str(refusal)}, status_code=403)
+        return error_json(401, str(refusal), headers={"WWW-Authenticate": challenge})
+    return error_json(403, str(refusal))
 
 
 def reporter_of(principal: Principal, settings: Settings, source: str = "api") -> Reporter:
@@ -264,7 +264,7 @@ def reporter_of(principal: Principal, settings: Settings, source: str = "api") -
 def request_as_of(
     request: Request,
     as_of: Annotated[
-        str | None,
+        CleanStr | None,
         Query(
             description="Answer from the events up to this point only: a ledger cursor "
             "`TX_ID:POSITION` or an ISO 8601 time (naive means UTC). Default: now."

@@ -38,7 +38,7 @@ def public_key_path(settings: Settings) -> Path:
     return settings.key_dir / PUBLIC_KEY_FILE
 
 
-def _write_new(path: Path, data: bytes, mode: int) -> bool:
+def write_new_file(path: Path, data: bytes, mode: int) -> bool:
     """Create `path` holding `data` unless it exists; True when this call created it."""
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -57,8 +57,8 @@ def _write_new(path: Path, data: bytes, mode: int) -> bool:
             os.unlink(temp)
 
 
-def _replace(path: Path, data: bytes, mode: int) -> None:
-    """Write `path` atomically, replacing whatever is there."""
+def replace_file(path: Path, data: bytes, mode: int) -> None:
+    """Write `path` atomically (with `mode`), replacing whatever is there."""
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -106,14 +106,14 @@ def _load_or_create(private: Path, public: Path, name: str, what: str) -> Checkp
         key_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not private.exists():
             fresh = CheckpointSigner.generate(name)
-            _write_new(private, fresh.private_pem(), 0o600)
+            write_new_file(private, fresh.private_pem(), 0o600)
     except OSError as error:
         raise KeyFileError(f"cannot create the {what} key in {key_dir}: {error}") from None
     signer = _read_private(private, name)
     pem = signer.public_pem().encode()
     try:
         if not public.exists() or public.read_bytes() != pem:
-            _replace(public, pem, 0o644)
+            replace_file(public, pem, 0o644)
     except OSError as error:
         raise KeyFileError(f"cannot write the public key {public}: {error}") from None
     return signer

@@ -20,6 +20,8 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from app import api, web
 from app.config import Settings, get_settings
 from app.context import Context, prepare
+from app.http_headers import SecurityHeaders
+from app.http_limits import BodyLimit
 from app.projections import projector
 from app.services.notifications import notification_backoff, work_notifications
 from app.services.refusals import RefusalLimiter
@@ -43,7 +45,7 @@ def background_workers(
         threading.Thread(
             target=work_deliveries,
             args=(store, context.database.app_url, settings.home / "mirrors", stop),
-            kwargs={"poll_seconds": settings.poll_interval},
+            kwargs={"keyring": settings.keyring_path, "poll_seconds": settings.poll_interval},
             name="shiplog-webhooks",
             daemon=True,
         ),
@@ -58,6 +60,7 @@ def background_workers(
                 ),
                 "timeout": settings.notify_timeout,
                 "stop": stop,
+                "keyring": settings.keyring_path,
                 "poll_seconds": settings.poll_interval,
             },
             name="shiplog-notify",
@@ -86,12 +89,13 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
         )
         app.state.database = context.database
         app.state.store = store
+        app.state.live_feeds = web.open_live_feeds(store.conninfo, settings)
         stop = threading.Event()
         workers = [
             threading.Thread(
                 target=projector(store).follow,
                 args=(stop,),
-                kwargs={"poll_seconds": settings.poll_interval},
+                kwargs={"keyring": settings.keyring_path, "poll_seconds": settings.poll_interval},
                 name="shiplog-projections",
                 daemon=True,
             ),
@@ -107,6 +111,7 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
             if follow:
                 for worker in workers:
                     worker.join(timeout=10)
+            await app.state.live_feeds.close()
             store.close()
 
     app = FastAPI(
@@ -127,4 +132,7 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
     # malformed request and an HTTP error answer a page with HTML and leave the
     # API's paths the JSON FastAPI gives them.
     web.install_pages(app)
+    # Added last, so outermost: every answer, a 413 included, carries the headers.
+    app.add_middleware(BodyLimit, wants_page=web.page_path)
+    app.add_middleware(SecurityHeaders)
     return app

@@ -19,49 +19,24 @@ import argparse
 import json
 import statistics
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from time import perf_counter
-from uuid import uuid4
 
-import psycopg
 from fastapi.testclient import TestClient
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from app.config import Settings
 from app.credentials import SESSION_COOKIE
-from app.database import login_as
-from app.resources import migrations_dir
 from app.server import create_app
 from app.services.access import Role
 from app.services.sessions import start_session
 from app.services.tokens import create_token
-from bench.server import bench_admin_url
-from events.migrations import migrate
+from bench.server import bench_admin_url, fresh_database
 from events.store import EventStore
 
 PATHS = ("/api/whoami", "/api/events?limit=1")
 KINDS = ("token", "session", "public")
 CHUNK = 10
-
-
-@contextmanager
-def fresh_database(admin_url: str) -> Iterator[str]:
-    """The application's URL of a new, migrated database, dropped afterwards."""
-    name = f"shiplog_bench_access_{uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    owner_url = make_conninfo(admin_url, dbname=name)
-    try:
-        migrate(owner_url, migrations_dir())
-        yield login_as(owner_url, "shiplog_app")
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-            conn.execute(drop.format(sql.Identifier(name)))
 
 
 def seconds(client: TestClient, path: str, count: int, headers: dict[str, str]) -> float:
@@ -110,8 +85,8 @@ def main(argv: list[str] | None = None) -> None:
     admin_url = bench_admin_url()
     rows: dict[str, list[float]] = {}
     for _ in range(max(args.reps, 1)):
-        with fresh_database(admin_url) as app_url:
-            for key, value in one_rep(app_url, args.requests).items():
+        with fresh_database(admin_url, "access") as database:
+            for key, value in one_rep(database.app_url, args.requests).items():
                 rows.setdefault(key, []).append(value)
     med = {key: statistics.median(values) for key, values in rows.items()}
     result: dict[str, float] = {}

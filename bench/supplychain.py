@@ -4,17 +4,20 @@
 
 Builds one image on the engine (`shiplog/busybox:1` plus a generated dpkg status of 60%
 of --packages, Python dist-infos for 30% and npm package.jsons for 10%, with os-release)
-and writes --advisories OSV records to a temporary directory: a quarter for the image's
-packages (ranges on both sides of the installed versions), the rest for other names, in
-Debian:12, PyPI and npm. Then, --reps times each (medians reported, after a warm-up):
+and writes --advisories OSV records twice: as osv.dev exports them (one `all.zip` per
+ecosystem) and as one file per record; a quarter name the image's packages (ranges on
+both sides of the installed versions), the rest other names, in Debian:12, PyPI and npm.
+Then, --reps times each (medians reported, after a warm-up), side by side:
 
 - SBOM: `make_sbom` (create, export and walk, inventory, CycloneDX) beside its baseline,
   a bare `container.export()` of the same image read to the end and discarded;
-- advisory load: `load_advisories` (parse, check, index, digest) beside its baseline,
-  reading the same files and `json.loads` alone; and loading the unchanged set again
-  (read and digested, then the set loaded last is reused);
-- scan: `match_packages` of the image's packages (scan throughput, packages per second)
-  beside its baseline, the same index look-ups without any version comparison.
+- cold scan, per layout: the index removed, then `load_advisories` (read, digest, parse
+  and check every record, write the index) and `match_packages`; its baseline is reading
+  the same records and `json.loads` alone;
+- warm scan, per layout: `load_advisories` with the index in place (the files' sizes and
+  times, the index's meta) and `match_packages` (look-ups, version comparisons): what
+  every scan after the first costs;
+- the warm scan's parts: opening the set alone, and the same look-ups without matching.
 
 The last line printed is one JSON object with every figure.
 """
@@ -29,14 +32,16 @@ import random
 import statistics
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from app.engine import connect, ensure_busybox_image
-from app.supplychain import osv
+from app.supplychain.advisoryindex import INDEX_NAME, AdvisorySet, load_advisories
 from app.supplychain.matching import match_packages
-from app.supplychain.osv import load_advisories
+from app.supplychain.packages import Package
 from app.supplychain.service import make_sbom
 
 TAG = "shiplog-bench/sbom:1"
@@ -74,7 +79,7 @@ def generate_image_files(root: Path, packages: int) -> None:
 
 
 def generate_advisories(root: Path, count: int, packages: int) -> None:
-    """`count` OSV records: a quarter for the image's packages, the rest for other names."""
+    """`count` OSV records, one file each: a quarter for the image's packages, the rest not."""
     rng = random.Random(2)
     deb, pypi = int(packages * 0.6), int(packages * 0.3)
     npm = packages - deb - pypi
@@ -113,6 +118,59 @@ def generate_advisories(root: Path, count: int, packages: int) -> None:
         (folder / f"BENCH-{n}.json").write_text(json.dumps(record))
 
 
+def zip_exports(files: Path, root: Path) -> None:
+    """The records of `files` as osv.dev exports them: `<ecosystem>/all.zip`, one member each."""
+    for folder in sorted(files.iterdir()):
+        (root / folder.name).mkdir(parents=True)
+        with zipfile.ZipFile(root / folder.name / "all.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(folder.iterdir()):
+                archive.writestr(path.name, path.read_bytes())
+
+
+def age(root: Path) -> None:
+    """Date every record file a minute back, as a set downloaded earlier is."""
+    past = time.time() - 60
+    for path in root.rglob("*"):
+        os.utime(path, (past, past))
+
+
+def cold_scan(root: Path, packages: list[Package]) -> int:
+    """A scan against a set never prepared: remove its index, load (prepare) and match."""
+    (root / INDEX_NAME).unlink(missing_ok=True)
+    return len(match_packages(packages, load_advisories(root)))
+
+
+def warm_scan(root: Path, packages: list[Package]) -> int:
+    """A scan against a prepared set: open it and match."""
+    return len(match_packages(packages, load_advisories(root)))
+
+
+def measure_layout(
+    root: Path, layout: str, packages: list[Package], figures: dict[str, list[float]]
+) -> tuple[int, AdvisorySet]:
+    """One repetition of the cold and warm scans of one layout, side by side."""
+    measure(figures, f"cold_{layout}", partial(cold_scan, root, packages))
+    measure(figures, f"json_{layout}", partial(json_only, root))
+    findings: int = measure(figures, f"warm_{layout}", partial(warm_scan, root, packages))
+    advisories: AdvisorySet = measure(figures, f"open_{layout}", partial(load_advisories, root))
+    wanted = [(p.osv_ecosystem, p.advisory_name) for p in packages]
+    measure(figures, f"lookup_{layout}", partial(advisories.lookup, wanted))
+    return findings, advisories
+
+
+def measure(figures: dict[str, list[float]], name: str, func: Callable[[], Any]) -> Any:
+    """Call `func`; add its wall time to `figures[name]` and its CPU time to `name_cpu`.
+
+    The CPU time is this process's own: on a machine shared with other work it shows
+    what the code costs apart from the time spent waiting for a CPU.
+    """
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = func()
+    figures.setdefault(name, []).append(time.perf_counter() - wall)
+    figures.setdefault(f"{name}_cpu", []).append(time.process_time() - cpu)
+    return result
+
+
 def timed(func: Callable[[], Any]) -> tuple[float, Any]:
     """(seconds, result) of one call."""
     started = time.perf_counter()
@@ -130,8 +188,12 @@ def export_only(client: Any, image_id: str) -> int:
 
 
 def json_only(root: Path) -> int:
-    """The baseline of loading advisories: read and parse every file, nothing else."""
-    return sum(len(json.loads(path.read_bytes())) for path in sorted(root.rglob("*.json")))
+    """The baseline of loading advisories: read and parse every record, nothing else."""
+    total = sum(len(json.loads(path.read_bytes())) for path in sorted(root.rglob("*.json")))
+    for path in sorted(root.rglob("*.zip")):
+        with zipfile.ZipFile(path) as archive:
+            total += sum(len(json.loads(archive.read(name))) for name in archive.namelist())
+    return total
 
 
 def main() -> None:
@@ -144,65 +206,70 @@ def main() -> None:
     client = connect()
     ensure_busybox_image(client)
     results: dict[str, Any] = {"packages_asked": args.packages, "advisories": args.advisories}
+    layouts = ("zip", "files")
     with tempfile.TemporaryDirectory() as tmp:
-        context, osv_dir = Path(tmp) / "image", Path(tmp) / "osv"
+        context = Path(tmp) / "image"
+        dirs = {"files": Path(tmp) / "osv-files", "zip": Path(tmp) / "osv-zip"}
         generate_image_files(context, args.packages)
-        generate_advisories(osv_dir, args.advisories, args.packages)
+        generate_advisories(dirs["files"], args.advisories, args.packages)
+        zip_exports(dirs["files"], dirs["zip"])
+        for root in dirs.values():
+            age(root)
         image, _ = client.images.build(path=str(context), tag=TAG, rm=True, forcerm=True)
         try:
             made = make_sbom(client, image.id)  # warm-up
-            advisories = load_advisories(osv_dir)
-            match_packages(made.packages, advisories)
-            figures: dict[str, list[float]] = {
-                k: [] for k in ("sbom", "export", "load", "reload", "json", "scan", "lookup")
-            }
+            packages = made.packages
+            for layout in layouts:
+                cold_scan(dirs[layout], packages)
+            parts = ("cold", "json", "warm", "open", "lookup")
+            names = ["sbom", "export", *(f"{p}_{layout}" for layout in layouts for p in parts)]
+            figures: dict[str, list[float]] = {name: [] for name in names}
             for _ in range(max(3, args.reps)):
                 figures["sbom"].append(timed(lambda: make_sbom(client, image.id))[0])
                 figures["export"].append(timed(lambda: export_only(client, image.id))[0])
-                osv._LAST.clear()  # a cold load: parse every record
-                figures["load"].append(timed(lambda: load_advisories(osv_dir))[0])
-                figures["reload"].append(timed(lambda: load_advisories(osv_dir))[0])
-                figures["json"].append(timed(lambda: json_only(osv_dir))[0])
-                seconds, matches = timed(lambda: match_packages(made.packages, advisories))
-                figures["scan"].append(seconds)
-                figures["lookup"].append(
-                    timed(
-                        lambda: [
-                            advisories.candidates(p.osv_ecosystem, p.advisory_name)
-                            for p in made.packages
-                        ]
-                    )[0]
-                )
+                for layout in layouts:
+                    findings, advisories = measure_layout(dirs[layout], layout, packages, figures)
         finally:
             with contextlib.suppress(Exception):
                 client.images.remove(image.id, force=True)
     medians = {k: statistics.median(v) for k, v in figures.items()}
-    packages = len(made.packages)
+    m = medians
     results.update(
-        packages=packages,
-        findings=len(matches),
+        packages=len(packages),
+        findings=findings,
+        records=advisories.records,
         sbom_bytes=len(made.sbom.document),
         medians_s=medians,
-        sbom_vs_export=medians["sbom"] / medians["export"],
-        load_vs_json=medians["load"] / medians["json"],
-        scan_vs_lookup=medians["scan"] / medians["lookup"],
-        scan_packages_per_s=packages / medians["scan"],
-        scan_with_load_packages_per_s=packages / (medians["scan"] + medians["load"]),
+        sbom_vs_export=m["sbom"] / m["export"],
+        cold_vs_json={layout: m[f"cold_{layout}"] / m[f"json_{layout}"] for layout in layouts},
+        cold_vs_warm={layout: m[f"cold_{layout}"] / m[f"warm_{layout}"] for layout in layouts},
+        cold_vs_warm_cpu={
+            layout: m[f"cold_{layout}_cpu"] / m[f"warm_{layout}_cpu"] for layout in layouts
+        },
+        warm_packages_per_s={layout: len(packages) / m[f"warm_{layout}"] for layout in layouts},
         load_average=os.getloadavg(),
     )
-    m, r = medians, results
-    print(f"image: {packages} packages, SBOM {r['sbom_bytes']} bytes, {len(matches)} findings")
-    print(f"SBOM           {m['sbom']:.3f} s (bare export {m['export']:.3f} s)")
-    print(f"advisory load  {m['load']:.3f} s (json.loads alone {m['json']:.3f} s)")
-    print(f"same set again {m['reload']:.3f} s (read and digested, not parsed)")
-    print(f"scan           {m['scan'] * 1000:.1f} ms (look-ups alone {m['lookup'] * 1000:.2f} ms)")
+    r = results
+    print(f"image: {len(packages)} packages, SBOM {r['sbom_bytes']} bytes, {findings} findings")
+    print(f"SBOM            {m['sbom']:.3f} s (bare export {m['export']:.3f} s)")
+    for layout in layouts:
+        print(
+            f"[{layout:5}] cold scan {m[f'cold_{layout}']:.3f} s (json.loads alone "
+            f"{m[f'json_{layout}']:.3f} s); warm scan {m[f'warm_{layout}']:.3f} s "
+            f"(opening the set {m[f'open_{layout}']:.3f} s, look-ups "
+            f"{m[f'lookup_{layout}']:.3f} s)"
+        )
+        print(
+            f"[{layout:5}] CPU time: cold scan {m[f'cold_{layout}_cpu']:.3f} s (json.loads "
+            f"alone {m[f'json_{layout}_cpu']:.3f} s); warm scan {m[f'warm_{layout}_cpu']:.3f} s "
+            f"(opening {m[f'open_{layout}_cpu']:.3f} s, look-ups {m[f'lookup_{layout}_cpu']:.3f} s)"
+        )
     print(
-        f"ratios: SBOM/export x{r['sbom_vs_export']:.2f}, load/json x{r['load_vs_json']:.2f}, "
-        f"scan/look-ups x{r['scan_vs_lookup']:.1f}"
-    )
-    print(
-        f"scan throughput {r['scan_packages_per_s']:.0f} packages/s; "
-        f"with the advisory load {r['scan_with_load_packages_per_s']:.0f} packages/s"
+        "ratios: SBOM/export x{:.2f}; cold/json {}; cold/warm {}".format(
+            r["sbom_vs_export"],
+            ", ".join(f"{k} x{v:.2f}" for k, v in r["cold_vs_json"].items()),
+            ", ".join(f"{k} x{v:.1f}" for k, v in r["cold_vs_warm"].items()),
+        )
     )
     print(json.dumps(results))
 

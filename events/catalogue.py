@@ -56,6 +56,9 @@ class Metadata(BaseModel):
     source: str = "shiplog"
     correlation_id: str | None = None
     causation_id: str | None = None
+    # For events imported from a CloudEvent: its identity, which the export gives back.
+    cloudevent_source: str | None = None
+    cloudevent_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON-compatible form, without unset optional fields."""

@@ -45,6 +45,10 @@ METADATA_FIELDS: dict[str, str] = {
     "correlation_id": "The id of the run the event belongs to (the `<id>` of `run-<id>`), "
     "if it belongs to one.",
     "causation_id": "The `event_id` of the event that caused this one, if any.",
+    "cloudevent_source": "For an event imported from a CloudEvent (`POST /api/cdevents`): "
+    "that CloudEvent's `source`, given back by the CDEvents export.",
+    "cloudevent_id": "For an event imported from a CloudEvent: that CloudEvent's `id`, "
+    "given back by the CDEvents export.",
 }
 """One-line descriptions of the fields of `Metadata`, which lives in events/catalogue.py."""
 

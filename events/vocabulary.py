@@ -75,6 +75,27 @@ class Finding(Value):
     purl: str = Field(description="The installed package's purl, as in the SBOM.")
 
 
+class SeverityCounts(Value):
+    """How many findings of a scan there are at each severity."""
+
+    critical: int = Field(default=0, description="Findings rated critical.")
+    high: int = Field(default=0, description="Findings rated high.")
+    medium: int = Field(default=0, description="Findings rated medium.")
+    low: int = Field(default=0, description="Findings rated low.")
+    unknown: int = Field(default=0, description="Findings whose advisory states no severity.")
+
+
+class SkippedAdvisory(Value):
+    """An advisory record a scan could not read, and so did not use."""
+
+    source: str = Field(
+        description="The record's file relative to the advisory folder (a zip member as "
+        "`<zip>!<member>`)."
+    )
+    id: str | None = Field(default=None, description="The record's `id`, if it could be read.")
+    reason: str = Field(description="Why it could not be read, naming the field at fault.")
+
+
 class Commit(Value):
     """A commit as a push webhook reports it."""
 
@@ -138,8 +159,9 @@ class RunQueued(Event):
     )
     untrusted: bool = Field(
         default=False,
-        description="True for a pull request from a fork: the run's steps get no secrets "
-        "(docs/webhooks.md); false in events of schema version 1.",
+        description="True for a pull request from a fork: the run gets no secrets and no "
+        "sandbox privileges, whatever its repository was given (docs/security.md); false in "
+        "events of schema version 1.",
     )
 
 
@@ -212,7 +234,9 @@ class StepFinished(Event):
     )
     reason: str | None = Field(
         default=None,
-        description="Why the step ended when its own work did not end it: `timed out`, "
+        description="Why the step ended when its own work did not end it: the sandbox "
+        "stopped it (`out of memory: …`, `out of processes: …`), `timed out`, it could not "
+        "run (a refused privilege, secrets withheld from an untrusted run, a failed build), "
         "`cancelled`, `runner lost`, `engine restarted`, `engine unavailable`, "
         "`interrupted`, `stopped: …` (another step's failure stopped the run) or "
         "`internal error (<exception type>)`; null when it ended by itself (the exit code "
@@ -234,6 +258,7 @@ class ImageBuilt(Event):
     """A build step produced an image from fully resolved inputs."""
 
     categories = RUN
+    schema_version = 2  # 2 added secret_mounts
     step: str = Field(description="The build step's name in the pipeline file.")
     image_id: str = Field(description="The built image's id (`sha256:<hex>`) on the engine.")
     base_images: tuple[BaseImage, ...] = Field(
@@ -254,7 +279,13 @@ class ImageBuilt(Event):
     secret_args: tuple[str, ...] = Field(
         default=(),
         description="Names, sorted, of the build arguments taken from secrets "
-        "(`{from_secret: NAME}`); their values are never recorded.",
+        "(`{from_secret: NAME}`, refused since secrets are mounted instead); their values "
+        "are never recorded.",
+    )
+    secret_mounts: tuple[str, ...] = Field(
+        default=(),
+        description="Names, sorted, of the secrets the build could read through BuildKit "
+        "secret mounts (`build.secrets`); their values are never recorded nor in the image.",
     )
     target: str | None = Field(
         default=None, description="The Dockerfile stage built, or null for the last stage."
@@ -328,10 +359,15 @@ class SbomGenerated(Event):
     )
 
 
+GATING_LIMIT = 100
+"""At most this many gating findings and skipped records are listed in a ScanCompleted."""
+
+
 class ScanCompleted(Event):
     """An image's packages were matched against an advisory set."""
 
     categories = RUN_OR_IMAGE
+    schema_version = 2  # 2 keeps the findings in a stored document, counts and gating here
     step: str | None = Field(
         default=None, description="The scan step that scanned it; null for `shiplog scan`."
     )
@@ -341,10 +377,36 @@ class ScanCompleted(Event):
         description="`sha256:<hex>` over the sorted lines `<file>\\0<sha256 hex>\\n` of the "
         "advisory files used (zip members as `<zip>!<member>`); see docs/supplychain.md."
     )
-    advisories: int = Field(description="How many advisories the set held.")
+    advisories: int = Field(description="How many advisory records of the set could be read.")
+    findings_digest: str | None = Field(
+        default=None,
+        description="`sha256:<hex>` of the findings document (every finding, every skipped "
+        "record) stored in `scan_findings`; null for a scan recorded before findings were "
+        "stored apart (schema version 1), whose findings are in `findings`.",
+    )
+    findings_total: int = Field(default=0, description="How many findings the scan made.")
+    severities: SeverityCounts = Field(
+        default=SeverityCounts(), description="How many findings there are at each severity."
+    )
+    gating: tuple[Finding, ...] = Field(
+        default=(),
+        description="The findings at or above `fail_on` (none without it), by purl then "
+        "advisory id: the first 100; `gating_total` counts them all.",
+    )
+    gating_total: int = Field(default=0, description="How many findings are at or above `fail_on`.")
+    skipped: tuple[SkippedAdvisory, ...] = Field(
+        default=(),
+        description="Advisory records the scan could not read and did not use, by file: the "
+        "first 100; `skipped_total` counts them all, the findings document lists them all.",
+    )
+    skipped_total: int = Field(
+        default=0, description="How many advisory records could not be read."
+    )
     findings: tuple[Finding, ...] = Field(
-        description="Every advisory that matched an installed package, by purl then advisory "
-        "id; empty if none did."
+        default=(),
+        description="Only in scans recorded under schema version 1 (read as version 2): every "
+        "finding, by purl then advisory id; empty in newer scans, whose findings are in the "
+        "document `findings_digest` names.",
     )
     fail_on: str | None = Field(
         default=None,
@@ -883,6 +945,30 @@ class ChangeMerged(Event):
     merged_at: datetime = Field(description="When: the CDEvent's timestamp (UTC).")
 
 
+CDEVENT = ("cdevent",)
+
+
+class CDEventImported(Event):
+    """Another tool sent a valid CDEvent that shiplog has no event of its own for; kept whole."""
+
+    categories = CDEVENT
+    cdevent_type: str = Field(
+        description="The CDEvent's type as sent, e.g. `dev.cdevents.testcaserun.finished.0.3.0`."
+    )
+    subject_id: str = Field(description="The CDEvent subject's id.")
+    subject_source: str = Field(
+        description="The CDEvent subject's source, else the CloudEvent's `source`."
+    )
+    timestamp: datetime = Field(description="The CDEvent's `context.timestamp` (UTC).")
+    source: str = Field(description="The CloudEvent's `source`.")
+    id: str = Field(description="The CloudEvent's `id`.")
+    cdevent_document: str = Field(
+        description="The whole CDEvent (the CloudEvent's `data`) as JSON text, members in the "
+        "order received; the CDEvents export sends it back unchanged. (Text, not an object: "
+        "its numbers stay exactly as sent.)"
+    )
+
+
 # --- access-<actor> and token-<name>: who may act, and who was refused --------------------
 
 ACCESS = ("access",)
@@ -947,15 +1033,48 @@ def _unchanged(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+SEVERITY_ORDER = ("critical", "high", "medium", "low")
+
+
+@CATALOGUE.upcaster("ScanCompleted", from_version=1)
+def _scan_findings_inline(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 listed every finding; version 2 counts them and names the gating ones.
+
+    The findings stay in `findings` (there is no stored document to name), so nothing
+    recorded is lost; counts and gating findings are computed from them.
+    """
+    findings = list(data.get("findings") or ())
+    counts = {name: 0 for name in (*SEVERITY_ORDER, "unknown")}
+    for finding in findings:
+        counts[finding.get("severity") or "unknown"] += 1
+    fail_on = data.get("fail_on")
+    gating = [
+        f
+        for f in findings
+        if fail_on in SEVERITY_ORDER
+        and f.get("severity") in SEVERITY_ORDER
+        and SEVERITY_ORDER.index(f["severity"]) <= SEVERITY_ORDER.index(fail_on)
+    ]
+    return {
+        **data,
+        "findings_digest": None,
+        "findings_total": len(findings),
+        "severities": counts,
+        "gating": gating[:GATING_LIMIT],
+        "gating_total": len(gating),
+    }
+
+
 # Version 2 of these only added optional fields (times, a deployment's repository and
 # commit, a push's image id, a run's branch and trust, a push's forge and shas, why a
-# step ended) or let a field be null (a step's exit code), so a version 1 payload reads
-# as version 2 unchanged.
+# step ended, a build's secret mounts) or let a field be null (a step's exit code), so a
+# version 1 payload reads as version 2 unchanged.
 for _name in (
     "RunQueued",
     "CommitsPushed",
-    "ImagePushed",
     "StepFinished",
+    "ImageBuilt",
+    "ImagePushed",
     "DeploymentStarted",
     "DeploymentSucceeded",
     "DeploymentFailed",

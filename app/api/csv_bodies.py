@@ -1,14 +1,16 @@
-"""CSV bodies of the audit routes: the events page and the deployment audit."""
+"""CSV bodies of the audit routes: the events page and the deployment audit.
+
+Both go through app/csv_tables.py, so text a caller reported (a service name, a
+reason, an actor) cannot run as a formula in the spreadsheet that opens the export.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
 
+from app.csv_tables import csv_table
 from app.velocity.records import Deployment
 from events.store import EventPage
 
@@ -33,18 +35,9 @@ DEPLOYMENT_COLUMNS = (
 )  # fmt: skip
 
 
-def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """A header row, then the rows, with CRLF line ends (RFC 4180)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue()
-
-
 def events_csv(page: EventPage) -> str:
     """The page as CSV: one row per event, data and metadata as JSON."""
-    return _table(
+    return csv_table(
         EVENT_COLUMNS,
         (
             (
@@ -67,7 +60,7 @@ def events_csv(page: EventPage) -> str:
 
 def deployments_csv(deployments: Iterable[Deployment]) -> str:
     """The deployment audit rows as CSV."""
-    return _table(
+    return csv_table(
         DEPLOYMENT_COLUMNS,
         (
             (d.deployment_id, d.environment, d.service, d.image_digest or "", d.status,

@@ -9,11 +9,11 @@ ledger already contradicts is 409. Never a 500 for a caller's mistake.
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from app.deps import refusal_response
+from app.http_errors import error_json, validation_json
 from app.queries.errors import InvalidParameter
 from app.services.access import Forbidden
 from app.services.errors import Conflict, FieldProblem, NotRegistered
@@ -22,7 +22,7 @@ from events.errors import LedgerError
 
 async def ledger_error(request: Request, error: Exception) -> JSONResponse:
     """A ledger error a caller caused: 400 with its message, never a 500."""
-    return JSONResponse({"detail": str(error)}, status_code=400)
+    return error_json(400, str(error))
 
 
 async def field_problem(request: Request, error: Exception) -> JSONResponse:
@@ -34,14 +34,14 @@ async def field_problem(request: Request, error: Exception) -> JSONResponse:
         "msg": str(error),
         "input": error.value,
     }
-    return await request_validation_exception_handler(request, RequestValidationError([detail]))
+    return validation_json(RequestValidationError([detail]))
 
 
 async def invalid_parameter(request: Request, error: Exception) -> JSONResponse:
     """A query parameter that names nothing known: the same 422 FastAPI gives, naming it."""
     assert isinstance(error, InvalidParameter)
     detail = {"type": "value_error", "loc": ("query", error.parameter), "msg": str(error)}
-    return await request_validation_exception_handler(request, RequestValidationError([detail]))
+    return validation_json(RequestValidationError([detail]))
 
 
 async def forbidden(request: Request, error: Exception) -> JSONResponse:
@@ -52,7 +52,7 @@ async def forbidden(request: Request, error: Exception) -> JSONResponse:
 
 async def conflict(request: Request, error: Exception) -> JSONResponse:
     """A request the ledger already contradicts: 409 with the reason."""
-    return JSONResponse({"detail": str(error)}, status_code=409)
+    return error_json(409, str(error))
 
 
 async def not_registered(request: Request, error: Exception) -> JSONResponse:

@@ -2,13 +2,17 @@
 
 `to_cloudevent` maps one event, with the little it needs from elsewhere in the
 ledger (an `Exportable`), to a CloudEvent, or to None for a type with no CDEvents
-counterpart. The CloudEvent's `id` is the ledger event's id, its `source` the
-configured shiplog source URI, its time the event's own time field when it has
-one, else when it was recorded. docs/cdevents.md has the table.
+counterpart. The CloudEvent's `id` is the ledger event's id and its `source` the
+configured shiplog source URI, except for events imported from a CloudEvent,
+which keep that CloudEvent's `source` and `id` (a link back, not a new identity);
+its time is the event's own time field when it has one, else when it was
+recorded. A CDEventImported goes out as the CDEvent it kept. docs/cdevents.md has
+the table.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +23,7 @@ from packageurl import PackageURL
 from events.catalogue import Event
 from events.vocabulary import (
     ArtifactPublished,
+    CDEventImported,
     ChangeMerged,
     CommitsPushed,
     DeploymentSucceeded,
@@ -73,6 +78,7 @@ EXPORTED: tuple[type[Event], ...] = (
     ExternalRunFinished,
     ArtifactPublished,
     ChangeMerged,
+    CDEventImported,
 )
 EXPORTED_TYPES = tuple(cls.type_name for cls in EXPORTED)
 
@@ -93,6 +99,7 @@ class Exportable:
     opener: Event | None = None  # the stream's first event (RunQueued, IncidentOpened)
     upgraded: bool = False  # DeploymentSucceeded: the service ran another image before
     image_repository: str | None = None  # where an ImagePushed pushed this digest, if any
+    origin: tuple[str, str] | None = None  # (source, id) of the CloudEvent it was imported from
 
     @property
     def ident(self) -> str:
@@ -123,30 +130,46 @@ def run_uri(run_id: str) -> str:
 
 
 def to_cloudevent(item: Exportable, origin: str) -> Json | None:
-    """The CloudEvent for `item`, with `origin` as its source; None if it has no counterpart."""
+    """The CloudEvent for `item`, with `origin` as its source; None if it has no counterpart.
+
+    An event imported from a CloudEvent keeps that CloudEvent's source and id instead.
+    """
+    if isinstance(item.event, CDEventImported):
+        return _kept(item.event)
     mapped = _map(item, origin)
     if mapped is None:
         return None
     event_type, subject, when, extra = mapped
     moment = timestamp(when or item.recorded_at)
-    event_id = str(item.event_id)
+    source, event_id = item.origin or (origin, str(item.event_id))
     context = {
         "specversion": CDEVENTS_VERSION,
         "id": event_id,
-        "source": origin,
+        "source": source,
         "type": event_type,
         "timestamp": moment,
     }
     data: Json = {"context": context, "subject": subject, **extra}
+    return _envelope(event_id, source, event_type, moment, data)
+
+
+def _envelope(event_id: str, source: str, event_type: str, moment: str, data: Json) -> Json:
     return {
         "specversion": "1.0",
         "id": event_id,
-        "source": origin,
+        "source": source,
         "type": event_type,
         "time": moment,
         "datacontenttype": "application/json",
         "data": data,
     }
+
+
+def _kept(event: CDEventImported) -> Json:
+    """A CDEvent recorded whole goes out as it came, under its own CloudEvent identity."""
+    data: Json = json.loads(event.cdevent_document)
+    moment = str(data.get("context", {}).get("timestamp") or timestamp(event.timestamp))
+    return _envelope(event.id, event.source, event.cdevent_type, moment, data)
 
 
 Mapped = tuple[str, Json, datetime | None, Json]

@@ -1,8 +1,10 @@
 """CloudEvents carrying CDEvents, checked and turned into what shiplog records (pure).
 
 `parse` checks a structured-mode CloudEvent (JSON) and its CDEvent `data` against
-the official schema of its type, and `plan` maps it to shiplog's vocabulary; both
-raise Refused listing every problem with its JSON path. The identity of an
+the official schema of its type (any of the 45 types of CDEvents 0.5.1), and `plan`
+maps it to shiplog's vocabulary: the types shiplog understands to its own events,
+every other one to a CDEventImported that keeps the CDEvent whole. Both raise Refused
+listing every problem with its JSON path. The identity of an
 imported CloudEvent is `key(source, id)`: a uuid5, from which the ids of the
 events it becomes are derived, so a resend is recognised. docs/cdevents.md has
 the tables.
@@ -13,19 +15,21 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, uuid5
 
 from packageurl import PackageURL
 
-from app.cdevents.schemas import SchemaProblem, validate
+from app.cdevents.schemas import SchemaProblem, supported_types, validate
+from app.inputs import TimeOutOfRange, printable, text_problem, utc_moment
 from app.repo_identity import NotARepository, canonical_repository
-from events.catalogue import NUL_IN_JSON, Event
+from events.catalogue import Event
 from events.errors import InvalidStreamName
 from events.streams import stream_name
 from events.vocabulary import (
     ArtifactPublished,
+    CDEventImported,
     ChangeMerged,
     ExternalRunFinished,
     ExternalRunQueued,
@@ -49,7 +53,7 @@ ROLLEDBACK = "dev.cdevents.service.rolledback.0.3.0"
 DETECTED = "dev.cdevents.incident.detected.0.3.0"
 RESOLVED = "dev.cdevents.incident.resolved.0.3.0"
 MERGED = "dev.cdevents.change.merged.0.3.0"
-IMPORTED_TYPES: tuple[str, ...] = (
+MAPPED_TYPES: tuple[str, ...] = (
     QUEUED,
     STARTED,
     FINISHED,
@@ -156,9 +160,20 @@ def subject_key(source: str, subject_id: str) -> str:
     return str(uuid5(NAMESPACE, f"subject\n{source}\n{subject_id}"))
 
 
-def from_binary(headers: Mapping[str, str], data: Any) -> dict[str, Any]:
-    """A binary-mode CloudEvent (`ce-*` headers, the CDEvent as body) in structured form."""
-    envelope: dict[str, Any] = {"datacontenttype": "application/json", "data": data}
+def imported_types() -> list[str]:
+    """Every CDEvent type shiplog records: each type of CDEvents 0.5.1, sorted."""
+    return supported_types()
+
+
+def from_binary(headers: Mapping[str, str], data: Any, content_type: str | None) -> dict[str, Any]:
+    """A binary-mode CloudEvent (`ce-*` headers, the CDEvent as body) in structured form.
+
+    `datacontenttype` is the request's Content-Type; without one (it is optional in
+    CloudEvents) the data is taken as JSON.
+    """
+    envelope: dict[str, Any] = {"data": data}
+    if content_type:
+        envelope["datacontenttype"] = content_type
     for attribute in ("specversion", "id", "source", "type", "time", "subject"):
         value = headers.get(f"ce-{attribute}")
         if value is not None:
@@ -175,9 +190,11 @@ def parse(body: Any) -> CloudEvent:
     problems = [*_envelope_problems(body)]
     if problems:
         raise Refused(problems)
-    if body["type"] not in IMPORTED_TYPES:
-        supported = ", ".join(IMPORTED_TYPES)
-        message = f"type {body['type']!r} is not imported; supported types: {supported}"
+    if body["type"] not in imported_types():
+        message = (
+            f"type {body['type']!r} is not a CDEvents 0.5.1 type; the 45 types of that "
+            "release are accepted (see `supported`)"
+        )
         raise Refused([SchemaProblem("$.type", message)], kind="unsupported_type")
     data = body["data"]
     problems = validate(body["type"], data, "$.data")
@@ -197,18 +214,25 @@ def parse(body: Any) -> CloudEvent:
     return CloudEvent(body["id"], body["source"], body["type"], timestamp, data)
 
 
-def _text_problems(body: dict[str, Any]) -> list[SchemaProblem]:
-    """Text PostgreSQL cannot store: NUL characters, lone surrogates (not UTF-8)."""
-    text = json.dumps(body, ensure_ascii=False)
-    if NUL_IN_JSON in text:
-        return [SchemaProblem("$", "text must not contain the NUL character (U+0000)")]
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as error:
-        return [
-            SchemaProblem("$", f"text is not valid Unicode (a lone surrogate?): {error.reason}")
-        ]
-    return []
+def _text_problems(document: Any, path: str = "$") -> list[SchemaProblem]:
+    """Each name or text in `document` PostgreSQL cannot store (NUL, lone surrogates), by path."""
+    problems: list[SchemaProblem] = []
+    pending: list[tuple[str, Any]] = [(path, document)]
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, str):
+            problem = text_problem(value)
+            if problem is not None:
+                problems.append(SchemaProblem(where, f"text {problem}"))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                problem = text_problem(key)
+                if problem is not None:
+                    problems.append(SchemaProblem(f"{where}.{printable(key)}", f"name {problem}"))
+                pending.append((f"{where}.{printable(key)}", item))
+        elif isinstance(value, list):
+            pending.extend((f"{where}[{index}]", item) for index, item in enumerate(value))
+    return sorted(problems, key=lambda problem: problem.path)
 
 
 def _depth(document: Any) -> int:
@@ -235,17 +259,22 @@ def _envelope_problems(body: dict[str, Any]) -> list[SchemaProblem]:
         if not isinstance(value, str) or not value:
             problems.append(SchemaProblem(f"$.{attribute}", "required: a non-empty string"))
     content_type = body.get("datacontenttype", "application/json")
-    if not isinstance(content_type, str) or content_type.split(";")[0].strip() not in (
-        "application/json",
-        "application/cdevents+json",
-    ):
-        problems.append(SchemaProblem("$.datacontenttype", "must be application/json"))
+    media = content_type.split(";")[0].strip().lower() if isinstance(content_type, str) else ""
+    if not (media in ("application/json", "text/json") or media.endswith("+json")):
+        problems.append(
+            SchemaProblem("$.datacontenttype", "must be JSON (application/json or a +json type)")
+        )
     if "data_base64" in body:
         problems.append(
             SchemaProblem("$.data_base64", "binary data is not a CDEvent; send JSON `data`")
         )
     if not isinstance(body.get("data"), dict):
         problems.append(SchemaProblem("$.data", "required: the CDEvent, a JSON object"))
+    if "time" in body:  # optional, but an RFC 3339 time when given (CloudEvents 1.0)
+        if isinstance(body["time"], str):
+            _timestamp(body["time"], "$.time", problems)
+        else:
+            problems.append(SchemaProblem("$.time", "must be an RFC 3339 date-time string"))
     return problems
 
 
@@ -262,9 +291,9 @@ def _timestamp(text: str, path: str, problems: list[SchemaProblem]) -> datetime 
         )
         return None
     try:
-        return moment.astimezone(UTC)
-    except OverflowError:
-        problems.append(SchemaProblem(path, f"{text!r} is out of range in UTC"))
+        return utc_moment(moment)
+    except TimeOutOfRange as error:
+        problems.append(SchemaProblem(path, str(error)))
         return None
 
 
@@ -307,9 +336,13 @@ def image_digest(artifact_id: str, path: str) -> str:
 def plan(event: CloudEvent, owner: str | None = None) -> Plan:
     """What shiplog records for a checked CloudEvent; Refused if it cannot be recorded.
 
-    `owner` names the integration that sent it, whose external runs and artifacts
-    get streams of their own (`extrun-<owner>/<key>`): tools never share them.
+    `owner` names the integration that sent it, whose external runs, artifacts and
+    CDEvents kept whole get streams of their own (`extrun-<owner>/<key>`): tools never
+    share them.
     """
+    prefix = "" if owner is None else f"{owner}/"
+    if event.type not in MAPPED_TYPES:
+        return _kept_whole(event, prefix)
     content = event.content
     subject_id = str(event.subject["id"])
     if event.type in (DEPLOYED, UPGRADED, ROLLEDBACK):
@@ -338,7 +371,23 @@ def plan(event: CloudEvent, owner: str | None = None) -> Plan:
             description=content.get("description") or None,
             subject=subject_id,
         )
-    return _other(event, subject_id, "" if owner is None else f"{owner}/")
+    return _other(event, subject_id, prefix)
+
+
+def _kept_whole(event: CloudEvent, prefix: str) -> Append:
+    """A CDEvent of a type shiplog has no event for: kept as it came, in its subject's stream."""
+    subject_id = str(event.subject["id"])
+    kept = CDEventImported(
+        cdevent_type=event.type,
+        subject_id=subject_id,
+        subject_source=event.subject_source,
+        timestamp=event.timestamp,
+        source=event.source,
+        id=event.id,
+        cdevent_document=json.dumps(event.data, ensure_ascii=False, separators=(",", ":")),
+    )
+    stream = "cdevent-" + prefix + subject_key(event.subject_source, subject_id)
+    return Append(stream, (kept,), event.key)
 
 
 def _other(event: CloudEvent, subject_id: str, prefix: str) -> Append:

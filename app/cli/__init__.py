@@ -24,14 +24,17 @@ from app.cli import (
     repo_commands,
     reproduce_command,
     run_commands,
+    sandbox_commands,
     scan_commands,
     secret_commands,
     serve_command,
     token_commands,
     velocity_command,
 )
+from app.config import ConfigError
 from app.engine import EngineUnavailable, engine_gone
 from app.executor.actions import StepFailed
+from app.executor.grants import GrantError
 from app.executor.secrets import SecretError
 from app.executor.source import SourceError
 from app.notify.rules import RulesError
@@ -65,6 +68,7 @@ projection_commands.register(app)
 repo_commands.register(app)
 reproduce_command.register(app)
 run_commands.register(app)
+sandbox_commands.register(app)
 scan_commands.register(app)
 secret_commands.register(app)
 serve_command.register(app)
@@ -74,6 +78,7 @@ velocity_command.register(app)
 
 # Errors a user can cause and fix: one line on stderr, exit status 2, no traceback.
 USER_ERRORS = (
+    ConfigError,
     AsOfError,
     BackupError,
     InvalidParameter,
@@ -81,6 +86,7 @@ USER_ERRORS = (
     LedgerError,
     PipelineError,
     SecretError,
+    GrantError,
     SourceError,
     StepFailed,
     EngineUnavailable,

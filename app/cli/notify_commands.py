@@ -104,12 +104,17 @@ def worker(
     mirrors = settings.home / "mirrors"
     with open_store(context) as store:
         if once:
-            while process_next_delivery(store, conninfo, mirrors) is not None:
+            while process_next_delivery(store, conninfo, mirrors, settings.keyring_path):
                 pass
             match_new_events(store, conninfo, rules, settings.public_url)
             sent, started = 0, datetime.now(UTC)  # what is due now, each message once
             while deliver_next(
-                store, conninfo, backoff, timeout=settings.notify_timeout, due_by=started
+                store,
+                conninfo,
+                backoff,
+                timeout=settings.notify_timeout,
+                keyring=settings.keyring_path,
+                due_by=started,
             ):
                 sent += 1
             typer.echo(f"worker: {sent} delivery attempt(s)")

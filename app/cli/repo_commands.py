@@ -62,6 +62,7 @@ def repo_add(
             context.database.app_url,
             request,
             Metadata(actor=context.settings.whoami(), source="cli"),
+            context.settings.keyring_path,
         )
     repo = done.repository
     typer.echo(f"repository {repo.identity} registered ({repo.forge})")

@@ -12,7 +12,7 @@ from app.engine import connect
 from app.pipeline.fields import Severity
 from app.services.scans import scan_image
 from app.supplychain.matching import Match
-from app.supplychain.service import describe
+from app.supplychain.service import describe, describe_skipped
 from events.catalogue import Metadata
 
 
@@ -54,9 +54,14 @@ def scan_image_command(
     made = "made and stored" if done.sbom_made else "stored"
     typer.echo(f"image {result.image_id}: SBOM {result.sbom_digest} ({made})")
     typer.echo(
-        f"advisory set {result.advisories.digest} ({len(result.advisories.advisories)} "
+        f"advisory set {result.advisories.digest} ({result.advisories.records} "
         f"advisories): {len(result.matches)} finding(s)"
     )
+    if result.advisories.skipped:
+        count = len(result.advisories.skipped)
+        typer.echo(f"warning: {count} advisory record(s) could not be read, skipped:", err=True)
+        for line in describe_skipped(result.advisories):
+            typer.echo(line, err=True)
     for match in result.matches:
         typer.echo(f"  {describe(match)}")
     blocking: list[Match] = result.gating(fail_on)

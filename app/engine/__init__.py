@@ -18,6 +18,7 @@ from app.engine.docker_engine import (
     engine_answers,
     engine_gone,
     engine_version,
+    local_socket_path,
     push_image,
     wait_for_engine,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "engine_gone",
     "engine_version",
     "ensure_busybox_image",
+    "local_socket_path",
     "push_image",
     "wait_for_engine",
 ]

@@ -53,6 +53,17 @@ def connect(base_url: str | None = None, *, timeout: int = 60) -> Any:
     return client
 
 
+DEFAULT_SOCKET = "/var/run/docker.sock"
+
+
+def local_socket_path() -> str | None:
+    """The path of the engine's unix socket on this host; None when DOCKER_HOST is not one."""
+    host = os.environ.get("DOCKER_HOST")
+    if not host:
+        return DEFAULT_SOCKET
+    return host.removeprefix("unix://") if host.startswith("unix://") else None
+
+
 def engine_gone(error: BaseException) -> bool:
     """Whether `error` says the engine stopped answering, rather than that it refused a call.
 

@@ -1,13 +1,14 @@
 """Step dispatch: run one step by its kind, with its log, and close it with StepFinished.
 
 Whatever the kind, a step ends the same way: StepTimedOut is exit code 124,
-StepFailed or an engine refusal is exit code 1 with the reason in the log. A step
+StepFailed or an engine refusal is exit code 1 with the reason in the log and in
+StepFinished. A step of an untrusted run that names a secret fails before it starts. A step
 stopped because the run is ending is closed with the stop's reason (or skipped, if
 it had not started); a step stopped because someone else ended the run is left to
 them, since they closed it. The Docker engine going away ends the step with exit
 code unknown and reason `engine restarted` (or `engine unavailable` if it did not
 come back in time), and then the run. The log is closed (and its digest taken)
-before StepFinished records it.
+before StepFinished records it; the reason is masked like the log.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from app.executor.logs import StepLogWriter
 from app.executor.runs import RunInterrupted, RunLedger
 from app.executor.scheduling import Outcome
 from app.executor.stop import TAKEN_OVER, EngineLost, RunStop
-from app.pipeline import Step
+from app.pipeline import Service, Step
 from app.steplogs import LogDigest
 from events.catalogue import Event
 from events.retry import disconnected
@@ -88,8 +89,10 @@ class Dispatcher:
 
         ending, raised = _Ending(), None
         try:
+            if env.untrusted:
+                withhold_secrets(f"step {step.name}", step)
             result = kind_of(step).run(dataclasses.replace(env, record=record), step, log)
-            ending.exit_code, ending.timed_out = result.exit_code, result.timed_out
+            ending = _Ending(result.exit_code, result.timed_out, result.reason)
             if result.built_image is not None:
                 for hook in self.hooks.after_build:
                     hook(env, step.name, result.built_image, log)
@@ -105,12 +108,13 @@ class Dispatcher:
             ending = _Ending(None, False, self.stop.reason)
         except StepFailed as error:
             log(f"shiplog: {error}")
-            ending.exit_code = 1
+            ending = _Ending(1, False, str(error))
         except docker.errors.APIError as error:
             # The engine refused a call the action does not translate, e.g. starting a
             # container whose image has no /bin/sh: that step failed, not the whole run.
-            log(f"shiplog: the Docker engine refused: {error.explanation or error}")
-            ending.exit_code = 1
+            reason = f"the Docker engine refused: {error.explanation or error}"
+            log(f"shiplog: {reason}")
+            ending = _Ending(1, False, reason)
         except RunInterrupted:
             writer.close()
             raise
@@ -122,6 +126,8 @@ class Dispatcher:
             # Not stored, so not verifiable: the step cannot count as a success.
             failure = log_failure[0]
             ending.reason = ending.reason or f"log not stored ({type(failure).__name__})"
+        if ending.reason is not None:
+            ending.reason = env.masker.mask(ending.reason)
         if not began and ending.exit_code is None:
             # Stopped before it began: it did not run, so it did not finish either.
             env.record(StepSkipped(step=step.name, reason=ending.reason or "stopped"))
@@ -177,6 +183,17 @@ class Dispatcher:
         reason = f"internal error ({type(error).__name__})"
         log(f"shiplog: {reason}; see the runner's log")
         return error, reason
+
+
+def withhold_secrets(owner: str, item: Step | Service) -> None:
+    """In an untrusted run: fail a step or service that names secrets, before it runs."""
+    names = sorted({name for _, name in item.secret_refs()})
+    if names:
+        raise StepFailed(
+            f"{owner} needs secret(s) {', '.join(names)}, and an untrusted run (a pull "
+            "request from a fork) gets none; keep it out of such runs (for a step: `when: "
+            "event: [push]`)"
+        )
 
 
 def ms_since(started: float) -> int:

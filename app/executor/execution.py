@@ -21,12 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from app.engine import engine_gone, wait_for_engine
-from app.executor.actions.containers import RunContext, cleanup_run, prepare_run, start_services
+from app.executor.actions.containers import RunContext, cleanup_run, prepare_run
 from app.executor.actions.errors import StepFailed
 from app.executor.actions.masking import Masker
+from app.executor.actions.sandbox import SandboxPolicy
+from app.executor.actions.services import start_services
 from app.executor.actions.support import RUN_LABEL
 from app.executor.checkout import check_out_run
-from app.executor.dispatch import Dispatcher, ms_since
+from app.executor.dispatch import Dispatcher, ms_since, withhold_secrets
 from app.executor.hooks import Hooks
 from app.executor.kinds.base import RunEnv
 from app.executor.runs import RunInterrupted, RunLedger, RunRecorder
@@ -64,8 +66,11 @@ class RunExecution:
     work_dir: Path
     parallelism: int
     observers: Observers
+    sandbox: SandboxPolicy
+    keyring: Path | None
     hooks: Hooks = field(default_factory=Hooks)
     osv_dir: Path | None = None
+    docker_cli: str | None = None
     engine_wait: float = 60.0
     push_attempts: int = 3
     push_retry_seconds: float = 1.0
@@ -155,7 +160,9 @@ class RunExecution:
 
     def _run(self, workspace: Path, cancelled: RunStop) -> str | None:
         """Check out, start the services and run the steps; the first failed step, if any."""
-        pipeline, secrets = check_out_run(self.queued, workspace, self.app_url)
+        checked = check_out_run(self.queued, workspace, self.app_url, self.keyring)
+        pipeline, secrets = checked.pipeline, checked.secrets
+        sandbox = self.sandbox.allowing(checked.privileges, checked.repository)
         labels = {RUN_LABEL: self.run_id}
         ctx = RunContext(
             client=self.client,
@@ -173,16 +180,22 @@ class RunExecution:
             masker=Masker(secrets.values()),
             record=self.record,
             app_url=self.app_url,
+            sandbox=sandbox,
             osv_dir=self.osv_dir,
+            untrusted=self.queued.untrusted,
+            docker_cli=self.docker_cli,
             push_attempts=self.push_attempts,
             push_retry_seconds=self.push_retry_seconds,
         )
         if pipeline.services:
+            for service in pipeline.services if self.queued.untrusted else ():
+                withhold_secrets(f"service {service.name}", service)
             start_services(
                 ctx,
                 pipeline.services,
                 secrets,
                 log=lambda name, line: self.observers.on_log(name, env.masker.mask(line)),
+                sandbox=sandbox,
             )
         dispatcher = Dispatcher(
             env, self.ledger, self.hooks, self.observers.on_log, cancelled, self.engine_wait

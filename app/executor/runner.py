@@ -23,13 +23,15 @@ from typing import Any
 import psycopg
 
 from app.config import Settings
-from app.engine import engine_version
+from app.engine import engine_version, local_socket_path
 from app.executor import leases
 from app.executor.actions.containers import cleanup_run
+from app.executor.actions.sandbox import SandboxPolicy
 from app.executor.execution import Observers, RunExecution
 from app.executor.hooks import runner_hooks
 from app.executor.runs import RunLedger, RunRecorder
 from app.keys import load_or_create_attestation_key
+from app.pipeline import memory_bytes
 from app.provenance.attestations import Attestor
 from events.catalogue import Metadata
 from events.retry import retrying
@@ -45,6 +47,21 @@ def runner_version() -> str:
         return importlib.metadata.version("shiplog")
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
+
+
+def sandbox_policy(settings: Settings) -> SandboxPolicy:
+    """How this runner confines step and service containers, from its settings."""
+    return SandboxPolicy(
+        memory=memory_bytes(settings.step_memory),
+        cpus=settings.step_cpus,
+        pids=settings.step_pids,
+        max_memory=memory_bytes(settings.step_max_memory),
+        max_cpus=settings.step_max_cpus,
+        max_pids=settings.step_max_pids,
+        capabilities=settings.step_capabilities,
+        default_user=settings.step_user,
+        docker_socket=local_socket_path(),
+    )
 
 
 def default_runner_name(settings: Settings) -> str:
@@ -115,8 +132,11 @@ class Runner:
             work_dir=self.settings.work_dir,
             parallelism=self.settings.step_parallelism,
             observers=self.observers,
+            sandbox=sandbox_policy(self.settings),
+            keyring=self.settings.keyring_path,
             hooks=self.hooks,
             osv_dir=self.settings.osv_dir,
+            docker_cli=self.settings.docker_cli,
             engine_wait=self.settings.engine_wait,
             push_attempts=self.settings.push_attempts,
             push_retry_seconds=self.settings.push_retry_delay,

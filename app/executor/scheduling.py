@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Literal
 
+from app.executor.repositories import branch_of
 from app.executor.stop import RunStop, stop_reason
 from app.pipeline import Pipeline, Step, When, ancestors, dependencies, ready
 
@@ -67,7 +68,7 @@ def run_graph(
 
 def when_rules_out(when: When, *, ref: str, trigger: str, failed_before: bool) -> str | None:
     """Why a step with this `when` is skipped in a run of `ref` by `trigger`, or None if it runs."""
-    branch = _branch(ref)
+    branch = branch_of(ref)
     status = "failure" if failed_before else "success"
     if when.matches(branch=branch, event=trigger, status=status):
         return None
@@ -76,8 +77,3 @@ def when_rules_out(when: When, *, ref: str, trigger: str, failed_before: bool) -
     if failed_before and when.matches(branch=branch, event=trigger, status="success"):
         return "an earlier step failed"
     return "its `when` does not match"
-
-
-def _branch(ref: str) -> str | None:
-    """The branch a ref names, or None for tags and detached heads."""
-    return ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
+from pathlib import Path
 
 from app.executor.secrets import MissingSecrets, SecretStore
 from app.forges.registry import RepositoryStore
@@ -41,12 +42,13 @@ def auth_env(credential: str, forge: str) -> dict[str, str]:
     }
 
 
-def clone_auth(conninfo: str, repository_url: str) -> Mapping[str, str]:
+def clone_auth(conninfo: str, repository_url: str, keyring: Path | None) -> Mapping[str, str]:
     """The git environment for cloning `repository_url`: its registered credential, if any.
 
     Only a repository registered under the URL's identity gets one, and only when its
     clone URL is that very URL: a run queued with another URL of the same name (a
-    look-alike host, another port) is never handed the credential.
+    look-alike host, another port) is never handed the credential. The credential is
+    sealed in the repository's own scope; `keyring` opens it (app/executor/secret_keys.py).
     """
     try:
         identity = repository_id(repository_url)
@@ -56,7 +58,9 @@ def clone_auth(conninfo: str, repository_url: str) -> Mapping[str, str]:
     if repo is None or repo.clone_url != repository_url:
         return {}
     try:
-        values = SecretStore(conninfo).values([clone_secret_name(identity)])
+        values = SecretStore(conninfo, keyring).values(
+            [clone_secret_name(identity)], str(identity), None
+        )
     except MissingSecrets:
         return {}
     return auth_env(values[clone_secret_name(identity)], repo.forge)

@@ -17,10 +17,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from app.forges.registry import Forge
+from app.inputs import TimeOutOfRange, text_problem, utc_moment
 
 ZERO_SHA = "0" * 40
 Json = Mapping[str, Any]
@@ -108,6 +109,14 @@ def _text(data: Json, path: str) -> str:
     value = _field(data, path)
     if not isinstance(value, str) or not value:
         raise Malformed(f"the payload's {path} is not a non-empty string")
+    return _storable(value, path)
+
+
+def _storable(value: str, path: str) -> str:
+    """`value` if PostgreSQL and JSON can hold it; else Malformed naming `path`."""
+    problem = text_problem(value)
+    if problem is not None:
+        raise Malformed(f"the payload's {path} {problem}")
     return value
 
 
@@ -140,9 +149,15 @@ def _commits(data: Json) -> tuple[PushedCommit, ...]:
             raise Malformed(f"the payload's commits[{index}].timestamp is not ISO 8601") from None
         if authored_at.tzinfo is None:
             raise Malformed(f"the payload's commits[{index}].timestamp has no offset")
+        try:
+            authored_at = utc_moment(authored_at)
+        except TimeOutOfRange as error:
+            raise Malformed(f"the payload's commits[{index}].timestamp: {error}") from None
         name, email = _optional(item, "author.name"), _optional(item, "author.email")
         author = f"{name} <{email}>" if name and email else (name or email or None)
-        found.append(PushedCommit(_sha(item, "id"), authored_at.astimezone(UTC), author))
+        if isinstance(author, str):
+            _storable(author, f"commits[{index}].author")
+        found.append(PushedCommit(_sha(item, "id"), authored_at, author))
     return tuple(found)
 
 

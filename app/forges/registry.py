@@ -58,7 +58,9 @@ class RepositoryStore:
     def __init__(self, conninfo: str) -> None:
         self._conninfo = conninfo
 
-    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    def _rows(
+        self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()
+    ) -> list[tuple[Any, ...]]:
         with psycopg.connect(self._conninfo, autocommit=True) as conn:
             cursor = conn.execute(sql, params)
             return cursor.fetchall() if cursor.description else []
@@ -68,12 +70,13 @@ class RepositoryStore:
         rows = self._rows(f"SELECT {_COLUMNS} FROM repositories WHERE identity = %s", (identity,))
         return Repository(*rows[0]) if rows else None
 
-    def all(self) -> list[Repository]:
-        """Every registered repository, by identity."""
-        return [
-            Repository(*row)
-            for row in self._rows(f"SELECT {_COLUMNS} FROM repositories ORDER BY identity")
-        ]
+    def all(self, *, after: str | None = None, limit: int | None = None) -> list[Repository]:
+        """The registered repositories by identity: those after `after`, at most `limit`."""
+        sql = (
+            f"SELECT {_COLUMNS} FROM repositories WHERE %(after)s::text IS NULL "
+            "OR identity > %(after)s ORDER BY identity LIMIT %(limit)s"
+        )
+        return [Repository(*row) for row in self._rows(sql, {"after": after, "limit": limit})]
 
     def save(
         self,

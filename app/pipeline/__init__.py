@@ -6,6 +6,7 @@ from app.pipeline.fields import DEFAULT_TIMEOUT, EVENTS, RESERVED_KINDS, STATUSE
 from app.pipeline.loader import DEFAULT_SOURCE, load_pipeline, parse_pipeline
 from app.pipeline.model import Pipeline, dependencies
 from app.pipeline.parts import WORKSPACE, FromSecret, Service, Trigger, When
+from app.pipeline.sandbox import PRIVILEGES, Resources, SandboxOptions, memory_bytes
 from app.pipeline.schema import SCHEMA_ID, pipeline_digest, pipeline_schema
 from app.pipeline.steps import (
     BuildSpec,
@@ -24,6 +25,7 @@ __all__ = [
     "DEFAULT_SOURCE",
     "DEFAULT_TIMEOUT",
     "EVENTS",
+    "PRIVILEGES",
     "RESERVED_KINDS",
     "SCHEMA_ID",
     "STATUSES",
@@ -39,6 +41,8 @@ __all__ = [
     "Problem",
     "PushSpec",
     "PushStep",
+    "Resources",
+    "SandboxOptions",
     "ScanSpec",
     "ScanStep",
     "Service",
@@ -49,6 +53,7 @@ __all__ = [
     "dependencies",
     "find_cycles",
     "load_pipeline",
+    "memory_bytes",
     "parse_pipeline",
     "pipeline_digest",
     "pipeline_schema",

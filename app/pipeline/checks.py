@@ -12,7 +12,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from app.pipeline.dag import find_cycles, step_dependencies
 from app.pipeline.fields import normalize_image
-from app.pipeline.parts import Loc, Service
+from app.pipeline.parts import FromSecret, Loc, Service
+from app.pipeline.sandbox import SandboxOptions
 from app.pipeline.steps import BuildStep, PushStep, ScanStep, Step, producer_of
 
 _STEP = TypeAdapter[Step](Step)
@@ -45,14 +46,22 @@ def check_pipeline(
     steps: Sequence[Step],
     services: Sequence[Service],
     known_secrets: Collection[str] | None = None,
+    allowed_privileges: Collection[str] | None = None,
 ) -> list[Finding]:
     """Every cross-step problem of a pipeline's steps and services, each valid on its own."""
     return check_parts(
-        list(enumerate(steps)), list(enumerate(services)), known_secrets=known_secrets
+        list(enumerate(steps)),
+        list(enumerate(services)),
+        known_secrets=known_secrets,
+        allowed_privileges=allowed_privileges,
     )
 
 
-def check_raw(data: Mapping[str, Any], known_secrets: Collection[str] | None) -> list[Finding]:
+def check_raw(
+    data: Mapping[str, Any],
+    known_secrets: Collection[str] | None,
+    allowed_privileges: Collection[str] | None = None,
+) -> list[Finding]:
     """The same checks on a document that failed validation, over the steps that are valid."""
     raw_steps = data.get("steps")
     raw_services = data.get("services")
@@ -65,6 +74,7 @@ def check_raw(data: Mapping[str, Any], known_secrets: Collection[str] | None) ->
         service_names=_raw_names(raw_services),
         named_steps=_raw_named(raw_steps),
         known_secrets=known_secrets,
+        allowed_privileges=allowed_privileges,
         complete=False,
     )
 
@@ -77,13 +87,16 @@ def check_parts(
     service_names: Collection[str] | None = None,
     named_steps: Sequence[tuple[int, str]] | None = None,
     known_secrets: Collection[str] | None = None,
+    allowed_privileges: Collection[str] | None = None,
     complete: bool = True,
 ) -> list[Finding]:
     """Cross-step checks over (index, step) and (index, service) pairs of one document.
 
     With `complete=False` some steps failed validation and are missing here, so checks that
     need every step (an image no step builds) are left out; `step_names` then lists all names
-    and `named_steps` the (index, name) of every step with a name, valid or not.
+    and `named_steps` the (index, name) of every step with a name, valid or not. Secrets and
+    privileges are checked only when the repository's `known_secrets` and
+    `allowed_privileges` are given.
     """
     names = set(step_names) if step_names is not None else {s.name for _, s in steps}
     hosts = set(service_names) if service_names is not None else {s.name for _, s in services}
@@ -95,8 +108,11 @@ def check_parts(
     findings += _depends_on(steps, names, hosts)
     findings += _cycles(steps)
     findings += _environment(steps)
+    findings += _secret_build_args(steps)
     if known_secrets is not None:
         findings += _secrets(steps, services, known_secrets)
+    if allowed_privileges is not None:
+        findings += _privileges(steps, services, allowed_privileges)
     return findings
 
 
@@ -270,10 +286,8 @@ def _secrets(
     known: Collection[str],
 ) -> list[Finding]:
     """Every secret name used is one the repository has."""
-    items: list[tuple[Loc, Step | Service]] = [(("steps", i), s) for i, s in steps]
-    items += [(("services", i), s) for i, s in services]
     findings: list[Finding] = []
-    for prefix, item in items:
+    for prefix, item in _located(steps, services):
         for loc, name in item.secret_refs():
             if name not in known:
                 hint = suggest(name, known) or (
@@ -281,3 +295,50 @@ def _secrets(
                 )
                 findings.append(Finding((*prefix, *loc), f"unknown secret '{name}'{hint}"))
     return findings
+
+
+def _secret_build_args(steps: Sequence[tuple[int, Step]]) -> list[Finding]:
+    """A secret build argument would stay in the image's history: refuse it, saying what to do."""
+    findings: list[Finding] = []
+    for index, step in steps:
+        if not isinstance(step, BuildStep):
+            continue
+        for key, value in step.build.args.items():
+            if isinstance(value, FromSecret):
+                message = (
+                    f"a secret build argument stays in the built image's history and config, "
+                    f"for anyone who pulls it; list '{value.from_secret}' under build.secrets "
+                    f"and read it in the Dockerfile with "
+                    f"`RUN --mount=type=secret,id={value.from_secret} ...` (a BuildKit secret "
+                    f"mount, the file /run/secrets/{value.from_secret})"
+                )
+                findings.append(Finding(("steps", index, "build", "args", key), message))
+    return findings
+
+
+def _privileges(
+    steps: Sequence[tuple[int, Step]],
+    services: Sequence[tuple[int, Service]],
+    allowed: Collection[str],
+) -> list[Finding]:
+    """Privileged mode, the host network or the Docker socket only where the repository may."""
+    findings: list[Finding] = []
+    for prefix, item in _located(steps, services):
+        if not isinstance(item, SandboxOptions):
+            continue
+        for loc, privilege in item.privileges():
+            if privilege not in allowed:
+                message = (
+                    f"this repository is not allowed '{privilege}'; an administrator can "
+                    f"allow it with `shiplog sandbox allow {privilege} --repo REPOSITORY`"
+                )
+                findings.append(Finding((*prefix, *loc), message))
+    return findings
+
+
+def _located(
+    steps: Sequence[tuple[int, Step]], services: Sequence[tuple[int, Service]]
+) -> list[tuple[Loc, Step | Service]]:
+    """Every step and service with its path in the document: `steps[i]`, `services[i]`."""
+    items: list[tuple[Loc, Step | Service]] = [(("steps", i), s) for i, s in steps]
+    return items + [(("services", i), s) for i, s in services]

@@ -39,6 +39,7 @@ _DOMAIN = rf"(?:{_HOST_PART}(?:\.{_HOST_PART})*(?::[0-9]+)?/)"
 _TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 _REPOSITORY = rf"{_DOMAIN}?{_COMPONENT}(?:/{_COMPONENT})*"
 _IMAGE = rf"^{_REPOSITORY}(?::{_TAG})?(?:@sha256:[a-f0-9]{{64}})?$"
+USER_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(?::[A-Za-z0-9_][A-Za-z0-9_.-]*)?$"
 _DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
 
 StepName = Annotated[str, StringConstraints(pattern=_NAME)]
@@ -64,6 +65,7 @@ PATTERN_HELP: dict[str, str] = {
     rf"^{_TAG}$": "a tag of letters, digits, '_', '.' and '-' (at most 128 characters)",
     r"^[^\s=]+$": "a label key without spaces or '='",
     r"^[A-Za-z0-9][A-Za-z0-9_.-]*$": "a build stage name",
+    USER_PATTERN: "a user name or uid, optionally with ':' and a group",
 }
 """What each pattern above asks for, in words, for error messages."""
 

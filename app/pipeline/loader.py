@@ -26,7 +26,12 @@ _TAGS: dict[str, Any] = {**STEP_KINDS, "from_secret value": FromSecret, "plain v
 """Union tags pydantic puts into `loc`, and the type each one stands for."""
 
 
-def load_pipeline(path: Path, *, known_secrets: Collection[str] | None = None) -> Pipeline:
+def load_pipeline(
+    path: Path,
+    *,
+    known_secrets: Collection[str] | None = None,
+    allowed_privileges: Collection[str] | None = None,
+) -> Pipeline:
     """Read and check a pipeline file; PipelineError lists every problem found."""
     source = str(path)
     try:
@@ -41,13 +46,23 @@ def load_pipeline(path: Path, *, known_secrets: Collection[str] | None = None) -
         line, column = len(before), len(before[-1]) + 1
         problem = Problem(source, line, column, "the file is not UTF-8 text")
         raise PipelineError([problem]) from error
-    return parse_pipeline(text, source, known_secrets=known_secrets)
+    return parse_pipeline(
+        text, source, known_secrets=known_secrets, allowed_privileges=allowed_privileges
+    )
 
 
 def parse_pipeline(
-    text: str, source: str = DEFAULT_SOURCE, *, known_secrets: Collection[str] | None = None
+    text: str,
+    source: str = DEFAULT_SOURCE,
+    *,
+    known_secrets: Collection[str] | None = None,
+    allowed_privileges: Collection[str] | None = None,
 ) -> Pipeline:
-    """Check the text of a pipeline file named `source`; PipelineError lists every problem."""
+    """Check the text of a pipeline file named `source`; PipelineError lists every problem.
+
+    `known_secrets` (the secrets the run's repository has) and `allowed_privileges` (what
+    an administrator allowed it) are checked when given, and left out when None.
+    """
     try:
         document = compose(text)
     except YamlSyntaxError as error:
@@ -77,9 +92,11 @@ def parse_pipeline(
     except ValidationError as error:
         translated = (_translate(detail, document) for detail in error.errors())
         findings += [finding for finding in translated if finding is not None]
-        findings += check_raw(data, known_secrets)
+        findings += check_raw(data, known_secrets, allowed_privileges)
     else:
-        findings += check_pipeline(pipeline.steps, pipeline.services, known_secrets)
+        findings += check_pipeline(
+            pipeline.steps, pipeline.services, known_secrets, allowed_privileges
+        )
     problems += [_problem(source, finding, document) for finding in findings]
     if problems or pipeline is None:
         raise PipelineError(problems)
@@ -173,7 +190,19 @@ def _translate(detail: ErrorDetails, document: Document) -> Finding | None:
         message = f"needs at least {ctx.get('min_length')} item(s)"
     elif kind == "string_too_short":
         message = "must not be empty"
+    elif kind in _BOUNDS:
+        words, key = _BOUNDS[kind]
+        message = f"must be {words} {ctx.get(key)}, not {value}"
     return Finding(loc, message, at_key=at_key)
+
+
+_BOUNDS = {
+    "greater_than_equal": ("at least", "ge"),
+    "greater_than": ("more than", "gt"),
+    "less_than_equal": ("at most", "le"),
+    "less_than": ("less than", "lt"),
+}
+"""Pydantic's number bounds: the words for each, and the key of its limit."""
 
 
 def _describe(value: Any, raw: str | None) -> str:

@@ -11,6 +11,7 @@ from app.pipeline.checks import check_pipeline, render_loc
 from app.pipeline.dag import step_dependencies
 from app.pipeline.fields import normalize_image
 from app.pipeline.parts import FrozenModel, Service, Trigger
+from app.pipeline.sandbox import SandboxOptions
 from app.pipeline.steps import Step, built_tags
 
 EXTENSION_PREFIX = "x-"
@@ -82,6 +83,11 @@ class Pipeline(FrozenModel):
         """Every secret name used by any step or service."""
         refs = [ref for item in (*self.steps, *self.services) for ref in item.secret_refs()]
         return frozenset(name for _, name in refs)
+
+    def privileges_asked(self) -> frozenset[str]:
+        """Every privilege (privileged, host-network, docker-socket) a step or service asks for."""
+        items = [item for item in (*self.steps, *self.services) if isinstance(item, SandboxOptions)]
+        return frozenset(privilege for item in items for _, privilege in item.privileges())
 
     def triggered_by(
         self, *, branch: str | None, event: str, changed: Sequence[str] | None = None

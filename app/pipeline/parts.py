@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag
 
+from app.pipeline.base import FrozenModel, Loc
 from app.pipeline.fields import (
     EnvName,
     Events,
@@ -21,18 +22,21 @@ from app.pipeline.fields import (
     Statuses,
     glob_match,
 )
+from app.pipeline.sandbox import SandboxOptions
 
-Loc = tuple[str | int, ...]
-"""A path into the document: mapping keys and list indexes, as in pydantic's `loc`."""
+__all__ = [
+    "WORKSPACE",
+    "BuildArg",
+    "FromSecret",
+    "FrozenModel",
+    "Loc",
+    "Service",
+    "Trigger",
+    "When",
+]
 
 WORKSPACE = "/workspace"
 """Where every step's container sees the checked-out source; also its working directory."""
-
-
-class FrozenModel(BaseModel):
-    """A model of the pipeline file: frozen, and refusing unknown keys."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class FromSecret(FrozenModel):
@@ -120,7 +124,7 @@ def _branch_ok(patterns: Iterable[str], branch: str | None) -> bool:
     return any(glob_match(pattern, branch) for pattern in patterns)
 
 
-class Service(FrozenModel):
+class Service(SandboxOptions):
     """A sidecar container started before the first step, reachable by its name as host name."""
 
     name: ServiceName = Field(description="Host name of the service on the run's network.")

@@ -33,6 +33,7 @@ from app.pipeline.fields import (
     normalize_image,
 )
 from app.pipeline.parts import BuildArg, FromSecret, FrozenModel, Loc, When
+from app.pipeline.sandbox import SandboxOptions
 
 
 class _Step(FrozenModel):
@@ -88,7 +89,7 @@ class _Step(FrozenModel):
         return []
 
 
-class CommandStep(_Step):
+class CommandStep(_Step, SandboxOptions):
     """Runs commands in a container of `image`, in the shared workspace."""
 
     kind: ClassVar[str] = "step with commands"
@@ -128,7 +129,13 @@ class BuildSpec(FrozenModel):
     target: StageName | None = Field(default=None, description="Stage to build; default last.")
     args: dict[EnvName, BuildArg] = Field(
         default_factory=dict,
-        description="Build arguments; a value `{from_secret: NAME}` is taken from a secret.",
+        description="Build arguments, plain strings. A `{from_secret: NAME}` value is refused: "
+        "build arguments stay in the image's history; list the secret in `secrets` instead.",
+    )
+    secrets: tuple[SecretName, ...] = Field(
+        default=(),
+        description="Secrets the build may read through BuildKit secret mounts, each as "
+        "`RUN --mount=type=secret,id=NAME` (the file /run/secrets/NAME); never kept in the image.",
     )
     tags: tuple[ImageRef, ...] = Field(
         min_length=1, description="Tags given to the image; later steps use them as `image`."
@@ -146,7 +153,10 @@ class BuildStep(_Step):
 
     def secret_refs(self) -> list[tuple[Loc, str]]:
         """Every secret name this step uses, with where inside the step it is named."""
-        return [
+        mounted: list[tuple[Loc, str]] = [
+            (("build", "secrets", index), name) for index, name in enumerate(self.build.secrets)
+        ]
+        return mounted + [
             (("build", "args", key, "from_secret"), value.from_secret)
             for key, value in self.build.args.items()
             if isinstance(value, FromSecret)

@@ -125,6 +125,8 @@ def statement(
         "labels": dict(built.labels),
         "imageId": built.image_id,
     }
+    if built.secret_mounts:
+        internal["secretMounts"] = list(built.secret_mounts)
     if built.target is not None:
         internal["target"] = built.target
     metadata = {"invocationId": run_id, "startedOn": format_timestamp(claim.recorded_at)}

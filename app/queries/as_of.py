@@ -22,8 +22,9 @@ tables up to the cursor (events.projections.fold_as_of).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
+from app.inputs import TimeOutOfRange, parse_time
 from events.store import Cursor, EventStore
 
 AsOf = Cursor | datetime
@@ -45,13 +46,14 @@ def parse_as_of(text: str) -> AsOf:
         except ValueError as error:
             raise AsOfError(str(error)) from None
     try:
-        moment = datetime.fromisoformat(value)
+        return parse_time(value)
+    except TimeOutOfRange as error:
+        raise AsOfError(f"invalid as_of {text!r}: {error}") from None
     except ValueError:
         raise AsOfError(
             f"invalid as_of {text!r}: expected a ledger cursor TX_ID:POSITION (e.g. 812:40) "
             "or an ISO 8601 time (e.g. 2026-11-01T12:00:00Z)"
         ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def resolve_as_of(store: EventStore, text: str | None) -> Cursor | None:

@@ -51,12 +51,21 @@ def export_page(store: EventStore, after: Cursor, limit: int, origin: str) -> Ex
             opener=openers.get(row.stream),
             upgraded=row.event_id in upgraded,
             image_repository=repositories.get(digest) if digest else None,
+            origin=_imported_from(row),
         )
         cloudevent = exports.to_cloudevent(item, origin)
         if cloudevent is not None:
             out.append(cloudevent)
     last = page.events[-1].cursor if page.events else after
     return ExportPage(out, last, more=page.next is not None)
+
+
+def _imported_from(row: StoredEvent) -> tuple[str, str] | None:
+    """The (source, id) of the CloudEvent a ledger event was imported from, if it was."""
+    source, ident = row.metadata.get("cloudevent_source"), row.metadata.get("cloudevent_id")
+    if isinstance(source, str) and isinstance(ident, str):
+        return source, ident
+    return None
 
 
 def _decode(store: EventStore, row: StoredEvent) -> Event:

@@ -49,10 +49,17 @@ def environment_history(
     return EnvironmentHistory(environment, running, history)
 
 
-def all_running(store: EventStore, as_of: Cursor | None = None) -> dict[str, list[Running]]:
-    """Every environment (sorted) → what each of its services runs, as of `as_of`."""
+def all_running(
+    store: EventStore,
+    as_of: Cursor | None = None,
+    *,
+    after: str | None = None,
+    limit: int | None = None,
+) -> dict[str, list[Running]]:
+    """Environments (sorted, after `after`, at most `limit`) → what their services run, as of."""
     with store.connection() as conn:
-        return {env: q.running(conn, env, as_of) for env in q.environments(conn, as_of)}
+        names = [env for env in q.environments(conn, as_of) if after is None or env > after]
+        return {env: q.running(conn, env, as_of) for env in names[:limit]}
 
 
 def environment_names(store: EventStore, as_of: Cursor | None = None) -> list[str]:

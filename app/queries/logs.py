@@ -69,6 +69,14 @@ def read_log(
         return _read(conn, run_id, step, after_line, limit)
 
 
+def log_page(
+    store: EventStore, run_id: UUID | str, step: str, *, after_line: int, limit: int
+) -> list[LogLine]:
+    """Up to `limit` lines of a step's log after line `after_line`, on a pooled connection."""
+    with store.connection() as conn:
+        return _read(conn, run_id, step, after_line, limit)
+
+
 def first_lines(
     store: EventStore, run_id: UUID | str, steps: Sequence[str], limit: int
 ) -> dict[str, list[LogLine]]:

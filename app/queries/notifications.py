@@ -21,11 +21,15 @@ class TargetView:
     disabled: str | None
 
 
-def list_targets(conninfo: str) -> list[TargetView]:
-    """Every notification target, by name."""
+def list_targets(
+    conninfo: str, *, after: str | None = None, limit: int | None = None
+) -> list[TargetView]:
+    """The notification targets by name: those after `after`, at most `limit`."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
         rows = conn.execute(
             "SELECT name, kind, url, cardinality(secrets) > 0, allow_private, disabled "
-            "FROM notification_targets ORDER BY name"
+            "FROM notification_targets WHERE %(after)s::text IS NULL OR name > %(after)s "
+            "ORDER BY name LIMIT %(limit)s",
+            {"after": after, "limit": limit},
         ).fetchall()
     return [TargetView(r[0], r[1], origin(r[2]), r[3], r[4], r[5]) for r in rows]

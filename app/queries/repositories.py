@@ -49,8 +49,10 @@ class DeliveryView:
     runs: tuple[str, ...]
 
 
-def list_repositories(conninfo: str) -> list[RepositoryView]:
-    """Every registered repository, by identity."""
+def list_repositories(
+    conninfo: str, *, after: str | None = None, limit: int | None = None
+) -> list[RepositoryView]:
+    """The registered repositories by identity: those after `after`, at most `limit`."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
         stored = {row[0] for row in conn.execute("SELECT name FROM secrets").fetchall()}
     return [
@@ -64,7 +66,7 @@ def list_repositories(conninfo: str) -> list[RepositoryView]:
             registered_at=repo.registered_at,
             registered_by=repo.registered_by,
         )
-        for repo in RepositoryStore(conninfo).all()
+        for repo in RepositoryStore(conninfo).all(after=after, limit=limit)
     ]
 
 

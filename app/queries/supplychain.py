@@ -2,7 +2,9 @@
 
 Which images contain an affected package is answered from each image's latest
 ScanCompleted (in a run's stream or its `image-<id>` stream), so a re-scan against
-a newer advisory set changes the answer without a rebuild. Which images contain a
+a newer advisory set changes the answer without a rebuild. Its findings are read
+from the findings document it names (migrations/0065_scan_findings.sql), or, for a
+scan recorded before findings were stored apart, from the event itself. Which images contain a
 package is answered from the package index of the stored SBOMs
 (migrations/0018_sboms.sql). Where those images run, and since when, comes from the
 deployments projection (by image id, or by a manifest digest a run pushed the image
@@ -12,8 +14,9 @@ not a partial list.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,10 +30,12 @@ from app.queries.images import image_id_for
 from app.supplychain.sbom import InvalidSbom, read_packages
 from events.lookups import StoredEvent
 from events.projections import ProjectionError, current_tables
-from events.store import Cursor, EventStore
-from events.vocabulary import SbomGenerated, ScanCompleted
+from events.store import Cursor, EventStore, RecordedEvent
+from events.vocabulary import SbomGenerated, ScanCompleted, SkippedAdvisory
 
 _SBOM_COLUMNS = "digest, image_id, document, components, stored_at"
+AFFECTED_PAGE = 100
+MAX_AFFECTED_PAGE = 1000
 
 
 class SbomNotFound(LookupError):
@@ -143,10 +148,42 @@ def _where_deployed(conn: psycopg.Connection[Any], images: list[AffectedImage]) 
         by_id[owner[stretch.image_digest]].deployments.append(stretch)
 
 
-def _latest_scans(store: EventStore, images: list[str] | None = None) -> list[StoredEvent]:
-    """The latest ScanCompleted of each image (of `images`, if given), as stored."""
+def _latest_scans(store: EventStore, images: list[str] | None = None) -> list[RecordedEvent]:
+    """The latest ScanCompleted of each image (of `images`, if given), upcast."""
     found = store.by_data_field([ScanCompleted.type_name], "image_digest", images)
-    return list(found.values())
+    return [store.upcast(event) for event in found.values()]
+
+
+class FindingsNotStored(LookupError):
+    """A ScanCompleted names a findings document that is not stored."""
+
+
+def _documents(store: EventStore, digests: Sequence[str]) -> dict[str, list[ImageFinding]]:
+    """The stored findings documents among `digests`, by digest."""
+    if not digests:
+        return {}
+    with store.connection() as conn:
+        rows = conn.execute(
+            "SELECT digest, document FROM scan_findings WHERE digest = ANY(%s)", [list(digests)]
+        ).fetchall()
+    return {
+        digest: [_finding(item) for item in json.loads(bytes(document))["findings"]]
+        for digest, document in rows
+    }
+
+
+def scan_findings(store: EventStore, scans: Sequence[ScanCompleted]) -> list[list[ImageFinding]]:
+    """Every finding of each scan: from its stored document, or inline (schema version 1)."""
+    documents = _documents(store, [s.findings_digest for s in scans if s.findings_digest])
+    out = []
+    for scan in scans:
+        if scan.findings_digest is None:
+            out.append([_finding(f.model_dump(mode="json")) for f in scan.findings])
+        elif scan.findings_digest in documents:
+            out.append(documents[scan.findings_digest])
+        else:
+            raise FindingsNotStored(f"no findings document is stored under {scan.findings_digest}")
+    return out
 
 
 def _finding(raw: dict[str, Any]) -> ImageFinding:
@@ -161,32 +198,53 @@ def _finding(raw: dict[str, Any]) -> ImageFinding:
     )
 
 
-def _scanned(image: AffectedImage, scan: StoredEvent) -> None:
+def _completed(scans: list[RecordedEvent]) -> list[ScanCompleted]:
+    """The ScanCompleted payloads of `scans`."""
+    return [scan.data for scan in scans if isinstance(scan.data, ScanCompleted)]
+
+
+def _scanned(image: AffectedImage, scan: RecordedEvent) -> None:
     image.scanned_at, image.scan_stream = scan.recorded_at, scan.stream
-    image.advisory_set_digest = scan.data["advisory_set_digest"]
+    image.advisory_set_digest = _completed([scan])[0].advisory_set_digest
 
 
-def images_affected_by(store: EventStore, advisory: str) -> list[AffectedImage]:
-    """Images whose latest scan found `advisory` (by its id or one of its aliases)."""
+def _page(found: list[AffectedImage], after: str | None, limit: int) -> list[AffectedImage]:
+    """The images after image id `after`, by image id, at most `limit`."""
+    ordered = sorted(found, key=lambda image: image.image_digest)
+    return [i for i in ordered if after is None or i.image_digest > after][:limit]
+
+
+def images_affected_by(
+    store: EventStore, advisory: str, *, after: str | None = None, limit: int = AFFECTED_PAGE
+) -> list[AffectedImage]:
+    """Images whose latest scan found `advisory` (by its id or one of its aliases).
+
+    A page of them, by image id: those after `after`, at most `limit`.
+    """
+    scans = _latest_scans(store)
+    completed = _completed(scans)
     found: list[AffectedImage] = []
-    for scanned in _latest_scans(store):
-        digest, data = scanned.data["image_digest"], scanned.data
-        hits = [
-            _finding(f)
-            for f in data.get("findings") or ()
-            if f["advisory"] == advisory or advisory in (f.get("aliases") or ())
-        ]
+    for scanned, event, findings in zip(
+        scans, completed, scan_findings(store, completed), strict=True
+    ):
+        hits = [f for f in findings if f.advisory == advisory or advisory in f.aliases]
         if hits:
-            image = AffectedImage(digest, sorted({f.purl for f in hits}), hits)
+            image = AffectedImage(event.image_digest, sorted({f.purl for f in hits}), hits)
             _scanned(image, scanned)
             found.append(image)
+    found = _page(found, after, limit)
     with store.connection() as conn:
         _where_deployed(conn, found)
     return found
 
 
-def images_with_package(store: EventStore, purl_text: str) -> list[AffectedImage]:
-    """Images whose SBOM lists the package (any version unless the purl names one)."""
+def images_with_package(
+    store: EventStore, purl_text: str, *, after: str | None = None, limit: int = AFFECTED_PAGE
+) -> list[AffectedImage]:
+    """Images whose SBOM lists the package (any version unless the purl names one).
+
+    A page of them, by image id: those after `after`, at most `limit`.
+    """
     try:
         purl = PackageURL.from_string(purl_text)
     except ValueError as error:
@@ -207,13 +265,15 @@ def images_with_package(store: EventStore, purl_text: str) -> list[AffectedImage
         entry = images.setdefault(image_id, AffectedImage(image_id))
         if package not in entry.packages:
             entry.packages.append(package)
-    for scanned in _latest_scans(store, list(images)):
-        image = images[scanned.data["image_digest"]]
+    scans = _latest_scans(store, list(images))
+    completed = _completed(scans)
+    for scanned, event, findings in zip(
+        scans, completed, scan_findings(store, completed), strict=True
+    ):
+        image = images[event.image_digest]
         _scanned(image, scanned)
-        image.findings = [
-            _finding(f) for f in scanned.data.get("findings") or () if f["purl"] in image.packages
-        ]
-    found = list(images.values())
+        image.findings = [f for f in findings if f.purl in image.packages]
+    found = _page(list(images.values()), after, limit)
     with store.connection() as conn:
         _where_deployed(conn, found)
     return found
@@ -250,7 +310,7 @@ class SbomSummary:
 
 @dataclass(frozen=True)
 class ScanSummary:
-    """An image's latest scan: the advisory set it used and its findings, gravest first."""
+    """An image's latest scan: its advisory set, findings gravest first, records it skipped."""
 
     scanned_at: datetime
     stream: str
@@ -261,6 +321,11 @@ class ScanSummary:
     fail_on: str | None
     findings: list[ImageFinding]
     by_severity: list[tuple[str, int]]
+    findings_total: int = 0
+    gating_total: int = 0
+    skipped: tuple[SkippedAdvisory, ...] = ()  # the first ones; skipped_total counts them all
+    skipped_total: int = 0
+    findings_stored: bool = True  # False: the findings document is missing, only counts known
 
 
 def _latest_about(
@@ -298,27 +363,55 @@ def sbom_summary(
     )
 
 
+def scan_severities(data: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """A ScanCompleted's findings per severity, gravest first, from its payload as stored.
+
+    A scan whose findings are in a stored document (`findings_digest`) counts them in
+    `severities` (`unknown` shown as `unrated`); one of schema version 1 lists every
+    finding in `findings`.
+    """
+    counts = data.get("severities")
+    if not data.get("findings_digest") or not isinstance(counts, Mapping):
+        return severity_counts(data.get("findings") or ())
+    named = {(UNRATED if name == "unknown" else name): n for name, n in counts.items()}
+    return [(name, named[name]) for name in (*SEVERITIES, UNRATED) if named.get(name)]
+
+
 def latest_scan(
     store: EventStore, image_id: str, as_of: Cursor | None = None
 ) -> ScanSummary | None:
-    """The image's latest ScanCompleted at or before `as_of` (None: now), findings gravest first."""
-    event = _latest_about(store, ScanCompleted.type_name, image_id, as_of)
-    if event is None:
+    """The image's latest ScanCompleted at or before `as_of` (None: now), findings gravest first.
+
+    The findings come from the document the scan names (or, for a scan of schema
+    version 1, from the event); if that document is missing, only the counts are shown.
+    """
+    stored = _latest_about(store, ScanCompleted.type_name, image_id, as_of)
+    if stored is None:
         return None
-    data = event.data
-    findings = [_finding(f) for f in data.get("findings") or ()]
+    event = _completed([store.upcast(stored)])[0]
+    try:
+        findings = scan_findings(store, [event])[0]
+    except FindingsNotStored:
+        findings, kept = [], False
+    else:
+        kept = True
     rank = {name: i for i, name in enumerate((*SEVERITIES, UNRATED))}
     findings.sort(key=lambda f: (rank.get(f.severity or UNRATED, len(rank)), f.package, f.advisory))
     return ScanSummary(
-        scanned_at=event.recorded_at,
-        stream=event.stream,
-        step=data.get("step"),
-        sbom_digest=str(data["sbom_digest"]),
-        advisory_set_digest=str(data["advisory_set_digest"]),
-        advisories=int(data["advisories"]),
-        fail_on=data.get("fail_on"),
+        scanned_at=stored.recorded_at,
+        stream=stored.stream,
+        step=event.step,
+        sbom_digest=event.sbom_digest,
+        advisory_set_digest=event.advisory_set_digest,
+        advisories=event.advisories,
+        fail_on=event.fail_on,
         findings=findings,
-        by_severity=severity_counts(findings),
+        by_severity=severity_counts(findings) if kept else scan_severities(event.model_dump()),
+        findings_total=len(findings) if kept else event.findings_total,
+        gating_total=event.gating_total,
+        skipped=event.skipped,
+        skipped_total=event.skipped_total,
+        findings_stored=kept,
     )
 
 

@@ -43,7 +43,7 @@ def source_date_epoch(subject: Subject) -> int | None:
 
 
 def check_recorded(subject: Subject) -> None:
-    """Refuse what the ledger does not hold: uncommitted changes, secret build arguments."""
+    """Refuse what the ledger does not hold: uncommitted changes, secrets the build read."""
     if subject.queued.dirty:
         raise CannotReproduce(
             f"run {subject.run_id} built uncommitted changes (a dirty checkout), "
@@ -54,6 +54,12 @@ def check_recorded(subject: Subject) -> None:
         raise CannotReproduce(
             f"the build argument(s) {names} came from secrets, whose values the ledger "
             "never records"
+        )
+    if subject.built.secret_mounts:
+        names = ", ".join(subject.built.secret_mounts)
+        raise CannotReproduce(
+            f"the build read the secret(s) {names} through secret mounts, whose values the "
+            "ledger never records"
         )
 
 

@@ -3,10 +3,13 @@
 app/cdevents/imports.py checks the CloudEvent against the official schema and
 plans what to record; deployments and incidents then go through the same commands
 as POST /api/deployments and /api/incidents (with metadata source `cdevents`),
-everything else is appended here. The ids of the events a CloudEvent becomes are
-uuid5 of its identity (`imports.key(source, id)`) and the event type, so a resend
-writes nothing and answers the original positions, and the same identity with
-other content is a Conflict. Incidents are the exception: their events are keyed
+everything else is appended here: the types shiplog maps to its own events, and
+CDEventImported for every other valid CDEvent. Every event written carries the
+CloudEvent's `source` and `id` in its metadata, so the export gives them back.
+The ids of the events a CloudEvent becomes are uuid5 of its identity
+(`imports.key(source, id)`) and the event type, so a resend writes nothing and
+answers the original positions, and the same identity with other content is a
+Conflict. Incidents are the exception: their events are keyed
 by the incident (one IncidentOpened, one IncidentResolved per incident), as for
 POST /api/incidents. All of these ids are namespaced by the reporter
 (app/services/idempotency.py): an integration's CloudEvent identities are its own.
@@ -35,10 +38,11 @@ from app.services.deployments import DeploymentReport, Reporter, record_deployme
 from app.services.errors import Conflict, FieldProblem
 from app.services.idempotency import Namespace, Written, append_once
 from app.services.incidents import IncidentReport, record_incident
-from events.catalogue import Event, Metadata
+from events.catalogue import Event
 from events.store import EventStore
 from events.vocabulary import (
     ArtifactPublished,
+    CDEventImported,
     ChangeMerged,
     DeploymentStarted,
     DeploymentSucceeded,
@@ -60,6 +64,7 @@ KEYED: tuple[type[Event], ...] = (
     ExternalRunFinished,
     ArtifactPublished,
     ChangeMerged,
+    CDEventImported,
 )
 UNKNOWN = "unknown"
 
@@ -84,7 +89,7 @@ def import_cloudevent(store: EventStore, body: Any, by: Reporter) -> Imported:
         by.times.check("timestamp", event.timestamp)
     except FieldProblem as problem:
         raise Refused([SchemaProblem(TIMESTAMP_PATH, str(problem))]) from None
-    by = replace(by, source=SOURCE)
+    by = replace(by, source=SOURCE, cloudevent=(event.source, event.id))
     planned = plan(event, by.namespace.owner)
     _refuse_reuse(store, event, planned, by.namespace)
     try:
@@ -122,7 +127,7 @@ def _record(store: EventStore, event: CloudEvent, planned: Plan, by: Reporter) -
         what = f"CloudEvent {event.id!r} from {event.source!r}"
         ns = by.namespace
         ids = [(item, ns.event_id(planned.id_key, type(item))) for item in planned.events]
-        metadata = Metadata(actor=by.actor, source=SOURCE)
+        metadata = by.metadata()
         written = append_once(store, planned.stream, ids, metadata, what)
         stream = planned.stream
     return Imported(event.type, stream, written.positions, written.replayed)

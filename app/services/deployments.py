@@ -18,7 +18,14 @@ from typing import Literal
 from uuid import UUID
 
 from app.services.errors import Conflict, FieldProblem
-from app.services.idempotency import SHARED, Namespace, Written, append_once, valid_stream
+from app.services.idempotency import (
+    SHARED,
+    Namespace,
+    Written,
+    append_once,
+    cloudevent_metadata,
+    valid_stream,
+)
 from app.services.reported_times import TimeRules, stored_time
 from events.catalogue import Event, Metadata
 from events.store import EventStore
@@ -90,12 +97,21 @@ def planned_events(report: DeploymentReport, namespace: Namespace = SHARED) -> l
 
 @dataclass(frozen=True)
 class Reporter:
-    """Who reports: the actor events record, the namespace of its ids, the time rules."""
+    """Who reports: the actor events record, the namespace of its ids, the time rules.
+
+    `cloudevent` is the (source, id) of the CloudEvent a report came in, kept in the
+    metadata of the events it becomes.
+    """
 
     actor: str
     namespace: Namespace = SHARED
     times: TimeRules = field(default_factory=TimeRules)
     source: str = SOURCE
+    cloudevent: tuple[str, str] | None = None
+
+    def metadata(self) -> Metadata:
+        """The metadata of the events this reporter's report becomes."""
+        return cloudevent_metadata(self.actor, self.source, self.cloudevent)
 
 
 def record_deployment(store: EventStore, report: DeploymentReport, by: Reporter) -> Written:
@@ -124,5 +140,4 @@ def record_deployment(store: EventStore, report: DeploymentReport, by: Reporter)
         began = stored_time(started.data, "started_at", started.recorded_at)
         by.times.check_order("finished_at", report.finished_at, "its recorded start", began)
     planned = [(event, ids[type(event)]) for event in events]
-    metadata = Metadata(actor=by.actor, source=by.source)
-    return append_once(store, stream, planned, metadata, f"deployment {recorded!r}")
+    return append_once(store, stream, planned, by.metadata(), f"deployment {recorded!r}")

@@ -67,6 +67,17 @@ class Namespace:
 SHARED = Namespace()
 
 
+def cloudevent_metadata(
+    actor: str, source: str, cloudevent: tuple[str, str] | None = None
+) -> Metadata:
+    """Metadata for events reported from outside: with the CloudEvent's (source, id) if any."""
+    if cloudevent is None:
+        return Metadata(actor=actor, source=source)
+    return Metadata(
+        actor=actor, source=source, cloudevent_source=cloudevent[0], cloudevent_id=cloudevent[1]
+    )
+
+
 def valid_stream(category_name: str, ident: str, field: str) -> str:
     """The stream `category_name-ident`, or a FieldProblem naming `field`."""
     try:

@@ -20,7 +20,7 @@ from app.services.deployments import Reporter
 from app.services.errors import Conflict, FieldProblem
 from app.services.idempotency import Written, payload, same_or_conflict, valid_stream
 from app.services.reported_times import stored_time
-from events.catalogue import Event, Metadata
+from events.catalogue import Event
 from events.store import NO_STREAM, EventStore, ExpectedVersion
 from events.vocabulary import IncidentOpened, IncidentResolved
 
@@ -81,7 +81,7 @@ def record_incident(store: EventStore, report: IncidentReport, by: Reporter) -> 
     if new:
         ids = [ns.event_id(report.incident_id, type(event)) for event in new]
         expected: ExpectedVersion = NO_STREAM if opened is None else 0
-        metadata = Metadata(actor=by.actor, source=by.source)
+        metadata = by.metadata()
         with store.transaction() as tx:
             tx.append(stream, new, expected, metadata, event_ids=ids)
     wanted = [opened_id, resolved_id] if report.resolved else [opened_id]

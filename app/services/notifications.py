@@ -45,13 +45,19 @@ from app.notify.store import (
     TargetStore,
 )
 from app.pipeline.fields import glob_match
-from app.queries.supplychain import running_places
+from app.queries.supplychain import (
+    FindingsNotStored,
+    ImageFinding,
+    running_places,
+    scan_findings,
+)
 from app.repo_identity import clone_secret_name, comparable_repository
 from app.services.errors import FieldProblem, NotRegistered
 from app.standard_webhooks import secret_key, signature_header
 from events.catalogue import Metadata
 from events.store import ANY, Cursor, EventStore, RecordedEvent
 from events.vocabulary import (
+    Finding,
     NotificationFailed,
     NotificationSent,
     NotificationTargetAdded,
@@ -209,7 +215,11 @@ def _critical(
     """A scan's grave findings of an image (that runs somewhere, if the rule says so)."""
     scan = event.data
     assert isinstance(scan, ScanCompleted)
-    grave = sorted({f.advisory for f in scan.findings if at_least(f.severity, rule.severity)})
+    try:
+        findings: Sequence[ImageFinding | Finding] = scan_findings(store, [scan])[0]
+    except FindingsNotStored:  # its document is missing: the gating findings are all we have
+        findings = scan.gating
+    grave = sorted({f.advisory for f in findings if at_least(f.severity, rule.severity)})
     if not grave:
         return None
     places = running_places(store, scan.image_digest)
@@ -342,6 +352,7 @@ def deliver_next(
     backoff: Backoff,
     *,
     timeout: float,
+    keyring: Path | None,
     due_by: datetime | None = None,
 ) -> Attempt | None:
     """Send the oldest message due (by `due_by`, default now), record how it went; None: none."""
@@ -350,7 +361,7 @@ def deliver_next(
             return None
         message = claimed.message
         if message.target.startswith(STATUS_PREFIX):
-            prepared = _status_request(conninfo, message.target, message.notices[-1])
+            prepared = _status_request(conninfo, message.target, message.notices[-1], keyring)
         else:
             prepared = _target_request(conninfo, message.target, message)
         if isinstance(prepared, str):  # nowhere to send it any more
@@ -393,14 +404,18 @@ def _target_request(conninfo: str, name: str, message: Message) -> Prepared | st
     return target.url, body, headers, target.allow_private
 
 
-def _status_request(conninfo: str, target: str, notice: Notice) -> Prepared | str:
+def _status_request(
+    conninfo: str, target: str, notice: Notice, keyring: Path | None
+) -> Prepared | str:
     """The forge API request that sets a commit status (GitHub, Gitea or GitLab)."""
     identity = target.removeprefix(STATUS_PREFIX)
     repo = RepositoryStore(conninfo).get(identity)
     if repo is None or not repo.commit_status:
         return f"{identity} no longer reports commit statuses"
     try:
-        credential = SecretStore(conninfo).values([clone_secret_name(identity)])
+        credential = SecretStore(conninfo, keyring).values(
+            [clone_secret_name(identity)], identity, None
+        )
     except MissingSecrets:
         return f"{identity} has no credential for its forge's API"
     token = basic_auth(credential[clone_secret_name(identity)], repo.forge)[1]
@@ -516,6 +531,7 @@ def work_notifications(
     backoff: Backoff,
     timeout: float,
     stop: threading.Event,
+    keyring: Path | None,
     poll_seconds: float = 1.0,
 ) -> None:
     """Match events to rules and deliver messages until `stop`; failures are logged, not fatal."""
@@ -524,7 +540,9 @@ def work_notifications(
         busy = False
         try:
             busy = match_new_events(store, conninfo, rules, public_url) > 0
-            while not stop.is_set() and deliver_next(store, conninfo, backoff, timeout=timeout):
+            while not stop.is_set() and deliver_next(
+                store, conninfo, backoff, timeout=timeout, keyring=keyring
+            ):
                 busy = True
         except Exception:  # one bad message or event must not stop the worker
             LOG.exception("notification work failed")

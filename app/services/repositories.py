@@ -1,22 +1,25 @@
 """Registering the repositories whose forge webhooks may start runs: admin actions.
 
 `register_repository` saves the repository under its canonical identity
-(app/repo_identity.py), stores its clone credential as a secret named per repository
-(app/services/secrets.py), makes a webhook secret when there is none (or when asked to
-rotate it) and hands it back once, and records RepositoryRegistered in
-`repo-<identity>` as the admin who asked. `remove_repository` undoes it.
+(app/repo_identity.py), stores its clone credential as a secret named per repository,
+in that repository's scope (app/services/secrets.py), makes a webhook secret when
+there is none (or when asked to rotate it) and hands it back once, and records
+RepositoryRegistered in `repo-<identity>` as the admin who asked.
+`remove_repository` undoes it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
+from app.executor.secrets import secret_scope
 from app.executor.source import strip_credentials
 from app.forges.registry import FORGES, Forge, Repository, RepositoryStore, new_webhook_secret
 from app.repo_identity import NotARepository, clone_secret_name, repository_id
 from app.services.errors import FieldProblem, NotRegistered
-from app.services.secrets import delete_secret, secret_names, set_secret
+from app.services.secrets import delete_secret, list_secrets, set_secret
 from events.catalogue import Metadata
 from events.store import ANY, EventStore
 from events.vocabulary import RepositoryRegistered, RepositoryRemoved
@@ -47,9 +50,16 @@ class Registered:
 
 
 def register_repository(
-    store: EventStore, conninfo: str, request: RepositoryRequest, metadata: Metadata
+    store: EventStore,
+    conninfo: str,
+    request: RepositoryRequest,
+    metadata: Metadata,
+    keyring: Path,
 ) -> Registered:
-    """Register (or update) a repository as `metadata.actor`; see the module docstring."""
+    """Register (or update) a repository as `metadata.actor`; see the module docstring.
+
+    `keyring` is the secrets keyring the clone credential is sealed with.
+    """
     if request.forge not in FORGES:
         raise FieldProblem("forge", f"one of {', '.join(FORGES)}, not {request.forge!r}")
     forge: Forge = request.forge
@@ -72,8 +82,9 @@ def register_repository(
     existing = repositories.get(str(identity))
     secret = new_webhook_secret() if existing is None or request.rotate_secret else None
     name = clone_secret_name(identity)
+    scope = secret_scope(str(identity))
     if request.credential is not None:
-        set_secret(conninfo, name, request.credential)
+        set_secret(conninfo, keyring, scope, name, request.credential)
     saved = repositories.save(
         str(identity),
         forge=forge,
@@ -83,7 +94,10 @@ def register_repository(
         actor=metadata.actor,
         webhook_secret=secret,
     )
-    has_credential = request.credential is not None or name in secret_names(conninfo)
+    has_credential = request.credential is not None or any(
+        secret.name == name and secret.scope == scope
+        for secret in list_secrets(conninfo, str(identity))
+    )
     store.append(
         identity.stream,
         [
@@ -110,7 +124,7 @@ def remove_repository(store: EventStore, conninfo: str, name: str, metadata: Met
         raise FieldProblem("repository", str(error)) from None
     if not RepositoryStore(conninfo).delete(str(identity)):
         raise NotRegistered(f"no repository {identity} is registered")
-    delete_secret(conninfo, clone_secret_name(identity))
+    delete_secret(conninfo, secret_scope(str(identity)), clone_secret_name(identity))
     store.append(identity.stream, [RepositoryRemoved(repository=str(identity))], ANY, metadata)
     return str(identity)
 

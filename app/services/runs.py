@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from app.executor.grants import SandboxGrants
 from app.executor.runs import RunLedger, RunState, run_stream
 from app.executor.secrets import SecretStore
 from app.executor.source import inspect_checkout
@@ -76,7 +77,12 @@ def queue_checkout(
     if not path.is_file():
         raise MissingPipeline(f"no pipeline file {pipeline} in {facts.root}")
     text = path.read_bytes()
-    parse_pipeline(text.decode("utf-8"), pipeline, known_secrets=SecretStore(app_url).names())
+    parse_pipeline(
+        text.decode("utf-8"),
+        pipeline,
+        known_secrets=SecretStore(app_url).names_for(facts.repository, facts.branch),
+        allowed_privileges=SandboxGrants(app_url).granted(facts.repository),
+    )
     queued = RunQueued(
         repository=facts.repository,
         commit=facts.commit,

@@ -16,7 +16,7 @@ from app.queries.supplychain import sbom_of
 from app.supplychain.imagefs import image_facts
 from app.supplychain.sbom import read_packages
 from app.supplychain.service import ScanResult, advisories_from, make_sbom, sbom_event, scan
-from app.supplychain.storage import store_sbom
+from app.supplychain.storage import store_findings, store_sbom
 from events.catalogue import Metadata
 from events.store import ANY, EventStore
 from events.streams import stream_name
@@ -72,5 +72,7 @@ def scan_image(
         image_id, packages = read_packages(stored.document)
         digest = stored.digest
     result = scan(image_id, digest, packages, advisories)
+    with store.connection() as conn:
+        store_findings(conn, result.document)
     store.append(image_stream(image_id), [result.event(fail_on=fail_on)], ANY, metadata)
     return ImageScan(result, made_now)

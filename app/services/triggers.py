@@ -24,6 +24,8 @@ from datetime import timedelta
 from pathlib import Path
 from uuid import NAMESPACE_URL, uuid5
 
+from app.executor.grants import SandboxGrants
+from app.executor.repositories import branch_of
 from app.executor.secrets import SecretStore
 from app.executor.source import SourceError
 from app.forges.credentials import clone_auth
@@ -52,13 +54,15 @@ class TriggerOutcome:
     run_id: str | None = None
 
 
-def process_next_delivery(store: EventStore, conninfo: str, mirrors: Path) -> TriggerOutcome | None:
+def process_next_delivery(
+    store: EventStore, conninfo: str, mirrors: Path, keyring: Path | None
+) -> TriggerOutcome | None:
     """Settle the oldest delivery that is due; None when none is."""
     with DeliveryInbox(conninfo).claim() as claimed:
         if claimed is None:
             return None
         try:
-            return _settle(store, conninfo, mirrors, claimed)
+            return _settle(store, conninfo, mirrors, keyring, claimed)
         except SourceError as error:
             return _later(claimed, f"fetching the commit failed: {error}")
         except Exception as error:  # a bug must not make the delivery due again at once
@@ -75,13 +79,16 @@ def _later(claimed: Claimed, outcome: str) -> TriggerOutcome:
     return TriggerOutcome(claimed.item.id, outcome)
 
 
-def _settle(store: EventStore, conninfo: str, mirrors: Path, claimed: Claimed) -> TriggerOutcome:
+def _settle(
+    store: EventStore, conninfo: str, mirrors: Path, keyring: Path | None, claimed: Claimed
+) -> TriggerOutcome:
     item, trigger = claimed.item, claimed.item.trigger
     repo = RepositoryStore(conninfo).get(item.repository)
     if repo is None:
         claimed.done("the repository is no longer registered")
         return TriggerOutcome(item.id, "the repository is no longer registered")
-    mirror = Mirror(mirrors, repo.identity, repo.clone_url, clone_auth(conninfo, repo.clone_url))
+    auth = clone_auth(conninfo, repo.clone_url, keyring)
+    mirror = Mirror(mirrors, repo.identity, repo.clone_url, auth)
     refs = [trigger.ref]
     if trigger.event == "pull_request" and trigger.branch:
         refs.append(f"refs/heads/{trigger.branch}")  # the base, for the changed files
@@ -100,7 +107,13 @@ def _settle(store: EventStore, conninfo: str, mirrors: Path, claimed: Claimed) -
         pipeline = parse_pipeline(
             text.decode("utf-8", "replace"),
             DEFAULT_SOURCE,
-            known_secrets=SecretStore(conninfo).names(),
+            # A fork's pull request gets no secrets: its file is not checked against them.
+            known_secrets=None
+            if trigger.untrusted
+            else SecretStore(conninfo).names_for(repo.identity, branch_of(trigger.ref)),
+            allowed_privileges=None
+            if trigger.untrusted
+            else SandboxGrants(conninfo).granted(repo.identity),
         )
     except PipelineError as error:
         return done(f"{DEFAULT_SOURCE} at {trigger.sha[:12]} is not valid: {error}")
@@ -143,12 +156,13 @@ def work_deliveries(
     mirrors: Path,
     stop: threading.Event,
     *,
+    keyring: Path | None,
     poll_seconds: float = 1.0,
 ) -> None:
     """Settle deliveries until `stop` is set; a failure is logged and the loop goes on."""
     while not stop.is_set():
         try:
-            found = process_next_delivery(store, conninfo, mirrors)
+            found = process_next_delivery(store, conninfo, mirrors, keyring)
         except Exception:  # one bad delivery must not stop the worker
             LOG.exception("settling a webhook delivery failed")
             found = None

@@ -11,10 +11,11 @@ range has `limit` events, the version must also be below one of them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from app.supplychain.osv import SEVERITIES, Advisory, AdvisorySet, Affected, Range
+from app.supplychain.advisoryindex import AdvisorySet
+from app.supplychain.osv import SEVERITIES, Advisory, Affected, Range
 from app.supplychain.packages import Package
 from app.supplychain.versions import VersionKey, parser_for
 
@@ -58,14 +59,22 @@ def affects(entry: Affected, version_text: str) -> tuple[bool, str | None]:
     try:
         version = parse(version_text)
     except ValueError:
-        return version_text in entry.versions, None
+        version = None
+    return _affects(entry, version_text, version, parse)
+
+
+def _affects(
+    entry: Affected, text: str, version: VersionKey | None, parse: Callable[[str], VersionKey]
+) -> tuple[bool, str | None]:
+    """`affects` with the installed version already parsed (None if it does not parse)."""
+    if version is None:
+        return text in entry.versions, None
     for listed in entry.versions:
         try:
-            if parse(listed) == version:
+            if listed == text or parse(listed) == version:
                 return True, _first_fixed(entry, version)
         except ValueError:
-            if listed == version_text:
-                return True, _first_fixed(entry, version)
+            continue  # listed versions are compared as text when they do not parse
     for rng in entry.ranges:
         hit, fixed = _in_range(version, rng)
         if hit:
@@ -98,12 +107,22 @@ def ecosystem_matches(advisory_ecosystem: str, package_ecosystem: str) -> bool:
 
 def match_packages(packages: Iterable[Package], advisories: AdvisorySet) -> list[Match]:
     """Every (advisory, package) pair where the advisory affects the installed version."""
+    packages = list(packages)
+    filed = advisories.lookup((p.osv_ecosystem, p.advisory_name) for p in packages)
     found: dict[tuple[str, str], Match] = {}
     for package in packages:
-        for advisory, entry in advisories.candidates(package.osv_ecosystem, package.advisory_name):
+        parse = parser_for(package.osv_ecosystem)
+        if parse is None:
+            continue
+        text = package.advisory_version
+        try:
+            version = parse(text)
+        except ValueError:
+            version = None
+        for advisory, entry in filed[(package.osv_ecosystem, package.advisory_name)]:
             if not ecosystem_matches(entry.ecosystem, package.osv_ecosystem):
                 continue
-            hit, fixed = affects(entry, package.advisory_version)
+            hit, fixed = _affects(entry, text, version, parse)
             if hit and (advisory.id, package.purl) not in found:
                 severity = entry.severity or advisory.severity
                 found[(advisory.id, package.purl)] = Match(advisory, package, fixed, severity)

@@ -1,22 +1,21 @@
-"""OSV advisories from a local directory: loaded, checked, indexed and digested.
+"""OSV advisory records: found in a local directory, read and checked one by one.
 
 `SHIPLOG_OSV_DIR` holds OSV JSON records, one per `.json` file at any depth, and/or
 `.zip` archives of them (the per-ecosystem `all.zip` exports). Nothing is fetched.
-A record that is not valid OSV, or whose versions its ecosystem cannot order, is
-refused with an AdvisoryError naming the file and the field.
+A record that is not valid OSV, or whose versions its ecosystem cannot order, cannot
+be read: `read_record` answers a SkippedRecord naming the file, the field and why,
+and the set is prepared without it (app/supplychain/advisoryindex.py).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import threading
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cvss import CVSS2, CVSS3, CVSS4
 from cvss.exceptions import CVSSError
@@ -42,10 +41,10 @@ _ORDERED_RANGES = ("ECOSYSTEM", "SEMVER")
 
 
 class AdvisoryError(ValueError):
-    """An advisory file is not valid OSV; the message names the file and the field."""
+    """An advisory record or directory cannot be read; the message names the file and field."""
 
     def __init__(self, source: str, field: str | None, problem: str) -> None:
-        self.source, self.field = source, field
+        self.source, self.field, self.problem = source, field, problem
         where = f"{source}: field {field}" if field else source
         super().__init__(f"advisory {where}: {problem}")
 
@@ -57,11 +56,14 @@ class NoAdvisories(AdvisoryError):
         ValueError.__init__(
             self, "no advisory directory is configured: set SHIPLOG_OSV_DIR (or pass --osv-dir)"
         )
-        self.source, self.field = "", None
+        self.source, self.field, self.problem = "", None, "no advisory directory"
 
 
-@dataclass(frozen=True)
-class Event:
+# Events, ranges, affected entries and advisories are NamedTuples: a scan builds them by
+# the thousand from the prepared index, and a tuple is the cheapest immutable record.
+
+
+class Event(NamedTuple):
     """One event of a range: its kind and version (parsed when the ecosystem is known)."""
 
     kind: str
@@ -69,16 +71,14 @@ class Event:
     key: VersionKey | None
 
 
-@dataclass(frozen=True)
-class Range:
+class Range(NamedTuple):
     """An ECOSYSTEM or SEMVER range of an affected package, its events in version order."""
 
     kind: str
     events: tuple[Event, ...]
 
 
-@dataclass(frozen=True)
-class Affected:
+class Affected(NamedTuple):
     """One package an advisory affects, in one ecosystem, with its ranges and versions."""
 
     ecosystem: str
@@ -88,8 +88,7 @@ class Affected:
     severity: str | None
 
 
-@dataclass(frozen=True)
-class Advisory:
+class Advisory(NamedTuple):
     """An OSV record as far as matching needs it."""
 
     id: str
@@ -97,19 +96,20 @@ class Advisory:
     severity: str | None
     affected: tuple[Affected, ...]
     source: str
+    withdrawn: bool = False
 
 
 @dataclass(frozen=True)
-class AdvisorySet:
-    """Every advisory of a directory, indexed by (ecosystem, package name), with its digest."""
+class SkippedRecord:
+    """A record of the set that could not be read: where, its id if it has one, and why."""
 
-    advisories: tuple[Advisory, ...]
-    digest: str
-    index: dict[tuple[str, str], tuple[tuple[Advisory, Affected], ...]]
+    source: str
+    id: str | None
+    reason: str
 
-    def candidates(self, ecosystem: str, name: str) -> tuple[tuple[Advisory, Affected], ...]:
-        """The (advisory, affected entry) pairs filed under this ecosystem and name."""
-        return self.index.get((ecosystem.split(":", 1)[0], index_name(ecosystem, name)), ())
+    def as_json(self) -> dict[str, str | None]:
+        """The form ScanCompleted and the findings document keep."""
+        return {"source": self.source, "id": self.id, "reason": self.reason}
 
 
 def index_name(ecosystem: str, name: str) -> str:
@@ -117,26 +117,47 @@ def index_name(ecosystem: str, name: str) -> str:
     return pep503(name) if ecosystem.split(":", 1)[0] == "PyPI" else name
 
 
-def _files(root: Path) -> Iterator[tuple[str, bytes]]:
-    """(name relative to `root`, bytes) of every OSV record under it, in name order."""
-    names: list[str] = []
-    for folder, _, files in os.walk(root):
-        base = os.path.relpath(folder, root)
-        prefix = "" if base == "." else base.replace(os.sep, "/") + "/"
-        names += [prefix + name for name in files if name.endswith((".json", ".zip"))]
-    for relative in sorted(names):
+def record_files(root: Path) -> list[tuple[str, int, int]]:
+    """(path relative to `root`, size, mtime in ns) of every `.json` and `.zip` under it.
+
+    Hidden files and folders (the prepared index among them) are not part of the set.
+    """
+    found: list[tuple[str, int, int]] = []
+    pending = [(str(root), "")]
+    while pending:
+        folder, prefix = pending.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir():
+                    pending.append((entry.path, f"{prefix}{entry.name}/"))
+                elif entry.name.endswith((".json", ".zip")):
+                    status = entry.stat()
+                    found.append((prefix + entry.name, status.st_size, status.st_mtime_ns))
+    return sorted(found)
+
+
+def read_files(
+    root: Path, names: list[str]
+) -> Iterator[tuple[str, bytes | None, SkippedRecord | None]]:
+    """(source, bytes, None) of every record in these files, zip members included.
+
+    A file that cannot be read, or a zip that is not one, is (source, None, why).
+    """
+    for relative in names:
         path = root / relative
-        if relative.endswith(".json"):
-            with open(path, "rb") as handle:
-                yield relative, handle.read()
-        else:
-            try:
-                with zipfile.ZipFile(path) as archive:
-                    for member in sorted(archive.namelist()):
-                        if member.endswith(".json"):
-                            yield f"{relative}!{member}", archive.read(member)
-            except zipfile.BadZipFile as error:
-                raise AdvisoryError(relative, None, f"not a zip archive ({error})") from None
+        try:
+            if relative.endswith(".json"):
+                with open(path, "rb") as handle:
+                    yield relative, handle.read(), None
+                continue
+            with zipfile.ZipFile(path) as archive:
+                for member in sorted(archive.namelist()):
+                    if member.endswith(".json"):
+                        yield f"{relative}!{member}", archive.read(member), None
+        except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as error:
+            yield relative, None, SkippedRecord(relative, None, f"cannot be read ({error})")
 
 
 def _text(value: Any, source: str, field: str, *, required: bool = True) -> str | None:
@@ -175,6 +196,8 @@ def _cvss(kind: str, vector: str) -> str | None:
         elif kind == "CVSS_V2":
             score = float(CVSS2(vector).scores()[0])
             word = "high" if score >= 7 else "medium" if score >= 4 else "low"
+        elif kind == "Ubuntu":  # Ubuntu's own priority words: negligible ... critical
+            word = vector
         else:
             word = ""
         _SCORES[cache_key] = _WORDS.get(word.lower())
@@ -281,53 +304,28 @@ def parse_advisory(data: Any, source: str) -> Advisory:
                 severity=_severity(entry, source, f"{field}."),
             )
         )
+    withdrawn = record.get("withdrawn")
     return Advisory(
         id=ident,
         aliases=aliases,
         severity=_severity(record, source, ""),
         affected=tuple(affected),
         source=source,
+        withdrawn=isinstance(withdrawn, str) and bool(withdrawn),
     )
 
 
-_LAST: list[AdvisorySet] = []
-"""The set loaded last: a runner scanning image after image reads the same files again."""
-_LAST_LOCK = threading.Lock()
-
-
-def load_advisories(root: Path) -> AdvisorySet:
-    """Every OSV record under `root`, checked and indexed; AdvisoryError on the first bad one.
-
-    The files are always read and digested; when their digest is that of the set loaded
-    last, that set is returned instead of parsing them all again.
-    """
-    if not root.is_dir():
-        raise AdvisoryError(str(root), None, "the advisory directory does not exist")
-    files = list(_files(root))
-    hasher = hashlib.sha256()
-    for source, data in files:
-        hasher.update(f"{source}\0{hashlib.sha256(data).hexdigest()}\n".encode())
-    digest = "sha256:" + hasher.hexdigest()
-    with _LAST_LOCK:
-        if _LAST and _LAST[0].digest == digest:
-            return _LAST[0]
-    advisories: list[Advisory] = []
-    for source, data in files:
-        try:
-            parsed = json.loads(data)
-        except ValueError as error:
-            raise AdvisoryError(source, None, f"not JSON ({error})") from None
-        advisories.append(parse_advisory(parsed, source))
-    index: dict[tuple[str, str], list[tuple[Advisory, Affected]]] = {}
-    for advisory in advisories:
-        for entry in advisory.affected:
-            base = entry.ecosystem.split(":", 1)[0]
-            index.setdefault((base, index_name(base, entry.name)), []).append((advisory, entry))
-    loaded = AdvisorySet(
-        advisories=tuple(advisories),
-        digest=digest,
-        index={key: tuple(value) for key, value in index.items()},
-    )
-    with _LAST_LOCK:
-        _LAST[:] = [loaded]
-    return loaded
+def read_record(source: str, data: bytes) -> Advisory | SkippedRecord:
+    """One record's bytes as an Advisory, or a SkippedRecord saying why it cannot be read."""
+    try:
+        parsed = json.loads(data)
+    except ValueError as error:
+        return SkippedRecord(source, None, f"not JSON ({error})")
+    except RecursionError:
+        return SkippedRecord(source, None, "not JSON (nested too deeply)")
+    try:
+        return parse_advisory(parsed, source)
+    except AdvisoryError as error:
+        ident = parsed.get("id") if isinstance(parsed, dict) else None
+        reason = f"field {error.field}: {error.problem}" if error.field else error.problem
+        return SkippedRecord(source, ident if isinstance(ident, str) else None, reason)

@@ -1,10 +1,13 @@
-"""Storing SBOMs content-addressed in PostgreSQL (migrations/0018_sboms.sql).
+"""Storing SBOMs and scan findings content-addressed in PostgreSQL.
+
+SBOMs: migrations/0018_sboms.sql; findings documents: migrations/0065_scan_findings.sql.
 
 app/queries/supplychain.py reads them back.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +16,7 @@ from packageurl import PackageURL
 
 from app.supplychain.packages import Package
 from app.supplychain.sbom import Sbom, sbom_digest
+from app.supplychain.service import FindingsDocument
 
 
 def store_sbom(conn: psycopg.Connection[Any], sbom: Sbom, packages: Sequence[Package]) -> bool:
@@ -40,3 +44,15 @@ def store_sbom(conn: psycopg.Connection[Any], sbom: Sbom, packages: Sequence[Pac
                 rows,
             )
     return True
+
+
+def store_findings(conn: psycopg.Connection[Any], document: FindingsDocument) -> bool:
+    """Store a scan's findings document under its digest; False if it was already there."""
+    if "sha256:" + hashlib.sha256(document.document).hexdigest() != document.digest:
+        raise ValueError("the findings document's digest does not match its bytes")
+    row = conn.execute(
+        "INSERT INTO scan_findings (digest, document, findings) VALUES (%s, %s, %s)"
+        " ON CONFLICT (digest) DO NOTHING RETURNING digest",
+        (document.digest, document.document, document.findings),
+    ).fetchone()
+    return row is not None

@@ -7,7 +7,9 @@ and `--keep-recent` take the same forms.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+
+from app.inputs import TimeOutOfRange, parse_time, utc_moment
 
 _AGE = re.compile(r"(\d{1,5})([mhdw])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -26,12 +28,19 @@ def parse_moment(text: str, now: datetime) -> datetime:
     value = text.strip()
     age = age_length(value)
     if age is not None:
-        return now - age
+        try:
+            moment = now - age
+        except OverflowError:
+            raise ValueError(
+                f"invalid time {text!r}: {value} before {now:%Y-%m-%d} is before year 1"
+            ) from None
+        return utc_moment(moment)
     try:
-        moment = datetime.fromisoformat(value)
+        return parse_time(value)
+    except TimeOutOfRange as error:
+        raise ValueError(f"invalid time {text!r}: {error}") from None
     except ValueError:
         raise ValueError(
             f"invalid time {text!r}: expected an age such as 90d, 12w or 36h, "
             "or an ISO 8601 time such as 2026-01-31T00:00:00Z"
         ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
+from app.csv_tables import csv_table
 from app.velocity.metrics import Velocity
 from app.velocity.stats import Summary
 
@@ -19,12 +19,17 @@ CSV_COLUMNS = (
 
 
 def to_csv(groups: Iterable[Velocity]) -> str:
-    """CSV: per group a row with `week` empty (the whole window), then a row per week."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    """CSV: per group a row with `week` empty (the whole window), then a row per week.
+
+    Service and environment names come from reports, so the table is neutralised
+    against formulas (app/csv_tables.py).
+    """
+    return csv_table(CSV_COLUMNS, _rows(groups))
+
+
+def _rows(groups: Iterable[Velocity]) -> Iterator[tuple[Any, ...]]:
     for v in groups:
-        writer.writerow(
+        yield (
             (v.service, v.environment, "", v.deployments, _num(v.deployments_per_day),
              _num(v.weekly_deployments.median), _num(v.weekly_deployments.p90),
              v.frequency_level or "", _num(v.lead_time.median), _num(v.lead_time.p90),
@@ -33,12 +38,11 @@ def to_csv(groups: Iterable[Velocity]) -> str:
              v.recovery_level or "", v.unrecovered)
         )  # fmt: skip
         for w in v.weekly:
-            writer.writerow(
+            yield (
                 (v.service, v.environment, w.week.isoformat(), w.deployments, "", "", "", "",
                  _num(w.lead_time_median), "", "", "", "", _num(w.change_failure_rate), "",
                  _num(w.recovery_median), "", "", "")
             )  # fmt: skip
-    return out.getvalue()
 
 
 def _num(value: float | None) -> str:

@@ -13,7 +13,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from app.deps import ACCESS_RESPONSES, READ_ACCESS
-from app.web.errors import install_page_errors
+from app.web.errors import install_page_errors, page_path
+from app.web.live_feeds import open_live_feeds
 from app.web.routes import (
     environments,
     images,
@@ -28,6 +29,8 @@ from app.web.routes import (
     velocity,
 )
 from app.web.templating import STATIC_DIR
+
+__all__ = ["install_pages", "open_live_feeds", "page_path"]
 
 
 def install_pages(app: FastAPI) -> None:

@@ -5,22 +5,21 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import (
-    http_exception_handler,
-    request_validation_exception_handler,
-)
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
+from fastapi.utils import is_body_allowed_for_status_code
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.deps import SAFE_METHODS, refusal_response
+from app.http_errors import error_json, validation_json
+from app.inputs import printable
 from app.services.access import Forbidden
 from app.web.templating import render
 from events.projections import ProjectionError
 
 RETRY = {"Retry-After": "5"}
 # Paths that answer JSON or text, never a page.
-_MACHINE_PREFIXES = ("/api/", "/openapi", "/docs", "/metrics", "/healthz", "/readyz")
+_MACHINE_PREFIXES = ("/api/", "/hooks/", "/openapi", "/docs", "/metrics", "/healthz", "/readyz")
 
 
 class PageError(Exception):
@@ -47,15 +46,20 @@ class NotFound(PageError):
         super().__init__(404, message)
 
 
+def page_path(path: str) -> bool:
+    """True when `path` is an HTML page's rather than the API's (or a probe's)."""
+    return not path.startswith(_MACHINE_PREFIXES)
+
+
 def wants_page(request: Request) -> bool:
     """True when `request` is for an HTML page rather than the API."""
-    return not request.url.path.startswith(_MACHINE_PREFIXES)
+    return page_path(request.url.path)
 
 
 async def page_error(request: Request, error: Exception) -> Response:
     """A PageError as an HTML page with its status."""
     assert isinstance(error, PageError)
-    context = {"status": error.status_code, "message": error.message, "title": "Error"}
+    context = {"status": error.status_code, "message": printable(error.message), "title": "Error"}
     return render(request, "error.html", context, status_code=error.status_code)
 
 
@@ -63,12 +67,12 @@ async def validation_error(request: Request, error: Exception) -> Response:
     """A request FastAPI refused: an HTML 400 page for pages, the usual 422 JSON for the API."""
     assert isinstance(error, RequestValidationError)
     if not wants_page(request):
-        return await request_validation_exception_handler(request, error)
+        return validation_json(error)
     problems = [
         f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
         for problem in error.errors()
     ]
-    context = {"status": 400, "message": "; ".join(problems), "title": "Bad request"}
+    context = {"status": 400, "message": printable("; ".join(problems)), "title": "Bad request"}
     return render(request, "error.html", context, status_code=400)
 
 
@@ -76,8 +80,11 @@ async def http_error(request: Request, error: Exception) -> Response:
     """404 and friends for pages as HTML; the API's as JSON, as before."""
     assert isinstance(error, StarletteHTTPException)
     if not wants_page(request):
-        return await http_exception_handler(request, error)
-    message = "no such page" if error.status_code == 404 else str(error.detail)
+        headers = getattr(error, "headers", None)
+        if not is_body_allowed_for_status_code(error.status_code):
+            return Response(status_code=error.status_code, headers=headers)
+        return error_json(error.status_code, error.detail, headers)
+    message = "no such page" if error.status_code == 404 else printable(str(error.detail))
     context = {"status": error.status_code, "message": message, "title": "Error"}
     return render(request, "error.html", context, status_code=error.status_code)
 
@@ -85,7 +92,7 @@ async def http_error(request: Request, error: Exception) -> Response:
 async def projection_missing(request: Request, error: Exception) -> Response:
     """A read model not built yet: 503 (try again shortly), as a page or as JSON."""
     if not wants_page(request):
-        return JSONResponse({"detail": str(error)}, status_code=503, headers=RETRY)
+        return error_json(503, str(error), RETRY)
     context = {"status": 503, "message": str(error), "title": "Not ready yet"}
     response = render(request, "error.html", context, status_code=503)
     response.headers.update(RETRY)

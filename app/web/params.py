@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 
+from app.inputs import parse_time, text_problem
 from app.web.errors import BadParameter
 from events.store import START, Cursor
 
@@ -18,6 +19,9 @@ def text(params: Mapping[str, str], name: str, *, pattern: str | None = None) ->
     value = params.get(name, "").strip()
     if not value:
         return None
+    problem = text_problem(value)
+    if problem is not None:
+        raise BadParameter(name, problem)
     if len(value) > 200:
         raise BadParameter(name, "longer than 200 characters")
     if any(ord(ch) < 32 for ch in value):
@@ -28,15 +32,14 @@ def text(params: Mapping[str, str], name: str, *, pattern: str | None = None) ->
 
 
 def moment(params: Mapping[str, str], name: str) -> datetime | None:
-    """An ISO 8601 time (`2026-11-27T18:00`, naive is UTC), or None when absent."""
+    """An ISO 8601 time (`2026-11-27T18:00`, naive is UTC) in UTC, or None when absent."""
     value = text(params, name)
     if value is None:
         return None
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise BadParameter(name, f"{value!r} is not an ISO 8601 time") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return parse_time(value)
+    except ValueError as error:
+        raise BadParameter(name, str(error)) from None
 
 
 def integer(params: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

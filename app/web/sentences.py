@@ -22,7 +22,7 @@ from typing import Any
 from jinja2 import Environment, Template
 from markupsafe import Markup, escape
 
-from app.queries.supplychain import severity_counts
+from app.queries.supplychain import scan_severities
 from app.web.templating import templates
 
 # Reused pieces: a step's name, an image (linked to its page), a run (linked to its page).
@@ -64,11 +64,13 @@ SENTENCES: dict[str, str] = {
     "{{ kind }} {{ n }}{{ ')' if loop.last }}{% endfor %}",
     "ScanCompleted": "scan of "
     + _IMAGE % "image_digest"
-    + ": {{ e.findings | length | plural('finding') }}"
-    "{% for severity, n in e.findings | severities %}{{ ' (' if loop.first else ', ' }}"
+    + ": {{ (e.findings_total if e.findings_digest else e.findings | length) | plural('finding') }}"
+    "{% for severity, n in e | severities %}{{ ' (' if loop.first else ', ' }}"
     "{{ n }} {{ severity }}{{ ')' if loop.last }}{% endfor %}"
     " against {{ e.advisories | plural('advisory', 'advisories') }}"
-    "{% if e.fail_on %}, fails on {{ e.fail_on }} or graver{% endif %}",
+    "{% if e.fail_on %}, fails on {{ e.fail_on }} or graver{% endif %}"
+    "{% if e.skipped_total %}; {{ e.skipped_total | plural('unreadable advisory record') }}"
+    " skipped{% endif %}",
     "ProvenanceSigned": "provenance of "
     + _IMAGE % "image_digest"
     + " signed (key {{ e.key_id | ident(copy=False) }})",
@@ -125,6 +127,9 @@ SENTENCES: dict[str, str] = {
     "ExternalRunFinished": "{{ e.pipeline_name or 'pipeline' }} run "
     "{{ e.run | ident(copy=False) }} finished{% if e.outcome %}: {{ e.outcome }}{% endif %}"
     "{% if e.errors %} ({{ e.errors }}){% endif %}",
+    # cdevent-<key>: a CDEvent of a type shiplog has no event of its own for, kept whole
+    "CDEventImported": "CDEvent <code>{{ e.cdevent_type }}</code> from {{ e.source }} about "
+    "{{ e.subject_id | ident(copy=False) }}",
     "ArtifactPublished": "published {{ e.artifact_id | ident(copy=False) }}"
     "{% if e.digest %} as {{ e.digest | image_link }}{% endif %}"
     "{% if e.user %} by {{ e.user }}{% endif %}",
@@ -161,7 +166,7 @@ def _environment() -> Environment:
     """The sentences' environment: the pages' loader and filters, None printed as nothing."""
     env = Environment(loader=templates.env.loader, autoescape=True, finalize=_no_none)
     env.filters.update(templates.env.filters)
-    env.filters["severities"] = severity_counts
+    env.filters["severities"] = scan_severities
     return env
 
 

@@ -105,3 +105,32 @@ def test_a_cloudevent_identity_claimed_by_another_tool_first_is_still_the_real_t
     assert by_tool["argo"].startswith("argo/") and by_tool["squatter"].startswith("squatter/")
     # One CloudEvent identity, two owners: each tool's copy is its own.
     assert by_tool["argo"].removeprefix("argo/") == by_tool["squatter"].removeprefix("squatter/")
+
+
+def test_an_integrations_cloudevents_keep_their_identity_in_its_own_namespace(
+    client_as: Callable[..., TestClient], store: EventStore
+) -> None:
+    tested = {"id": "ev-2", "source": TOOL, "type": "dev.cdevents.testcaserun.finished.0.3.0"}
+    content = {"outcome": "success", "environment": {"id": "production"}}
+    data = {
+        "context": tested | {"specversion": "0.5.1", "timestamp": "2026-03-01T10:00:00Z"},
+        "subject": {"id": "case-1", "content": content},
+    }
+    kept_whole = tested | {"specversion": "1.0", "data": data}
+    streams: dict[str, str] = {}
+    for name in ("squatter", "argo"):
+        tool = client_as(Role.INTEGRATION, name=name)
+        for body in (deployed(DIGEST), kept_whole):
+            answer = post_cloudevent(tool, body)
+            assert answer.status_code == 201, answer.text
+            assert answer.json()["replayed"] is False  # the other tool's copy claims nothing
+            assert post_cloudevent(tool, body).json()["replayed"] is True
+        streams[name] = answer.json()["stream"]
+    assert streams["argo"].startswith("cdevent-argo/")
+    assert streams["argo"].removeprefix("cdevent-argo/") == streams["squatter"].removeprefix(
+        "cdevent-squatter/"
+    )
+    recorded = store.read_all()
+    assert len(recorded) == 6  # a deployment (started, succeeded) and a test run, per tool
+    identities = {(e.metadata.cloudevent_source, e.metadata.cloudevent_id) for e in recorded}
+    assert identities == {(TOOL, "ev-1"), (TOOL, "ev-2")}

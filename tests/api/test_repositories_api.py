@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from app.cli import app
+from app.config import Settings
 from app.database import Database
 from app.executor.secrets import SecretStore
 from app.repo_identity import clone_secret_name
@@ -30,7 +31,7 @@ def register(client: TestClient, **extra: object) -> dict[str, object]:
 
 
 def test_registering_answers_the_identity_and_the_webhook_secret_once(
-    client: TestClient, store: EventStore, database: Database
+    client: TestClient, store: EventStore, database: Database, settings: Settings
 ) -> None:
     first = register(client, credential="x-access-token:ghs_clone")
     assert first["identity"] == IDENTITY
@@ -50,7 +51,8 @@ def test_registering_answers_the_identity_and_the_webhook_secret_once(
     assert events[1].data.secret_rotated is False
     ledger = json.dumps([e.data.model_dump(mode="json") for e in events])
     assert "ghs_clone" not in ledger and "whsec_" not in ledger
-    stored = SecretStore(database.app_url).values([clone_secret_name(IDENTITY)])
+    secrets = SecretStore(database.app_url, settings.keyring_path)
+    stored = secrets.values([clone_secret_name(IDENTITY)], IDENTITY, None)
     assert stored[clone_secret_name(IDENTITY)] == "x-access-token:ghs_clone"
 
 
@@ -86,7 +88,9 @@ def test_removing_forgets_the_repository_and_its_credential(
     register(client, credential="ghs_clone")
     assert client.delete("/api/repositories/git@github.com:acme/web.git").status_code == 200
     assert client.get("/api/repositories").json() == []
-    assert clone_secret_name(IDENTITY) not in SecretStore(database.app_url).names()
+    assert clone_secret_name(IDENTITY) not in SecretStore(database.app_url).names_for(
+        IDENTITY, None
+    )
     assert store.read_stream(f"repo-{IDENTITY}")[-1].type_name == "RepositoryRemoved"
     missing = client.delete("/api/repositories/github.com/acme/web")
     assert missing.status_code == 404 and "no repository github.com/acme/web" in missing.text

@@ -20,10 +20,9 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from app.backup import server_major
 from app.cli import app
 from app.config import Settings, get_settings
-from app.database import EMBEDDED_DATABASE, Database, embedded_app_password, login_as
+from app.database import Database
 from app.keys import load_or_create_signing_key
 from app.projections import PROJECTIONS, projector
 from events.catalogue import Metadata
@@ -33,8 +32,7 @@ from events.sealer import seal_all
 from events.store import ANY, EventStore, RecordedEvent
 from events.vocabulary import StepSkipped
 from tests.support.factories import queued, step_finished, step_started
-from tests.support.private_postgres import PrivateDebianServer, PrivateServer
-from tests.support.servers import with_dbname
+from tests.support.private_postgres import fresh_cluster_like, restored_app_url
 
 META = Metadata(actor="alice", source="test")
 
@@ -58,17 +56,8 @@ def fill(store: EventStore, database: Database) -> None:
 @pytest.fixture
 def target(admin_url: str) -> Iterator[tuple[dict[str, str], Path]]:
     """A fresh cluster like the suite's: (environment for `shiplog`, its home)."""
-    if server_major(admin_url) == 15:
-        debian = PrivateDebianServer(15)
-        url = debian.create_database("restored")
-        home = Path(debian.root) / "home"
-        app_url = login_as(url, "shiplog_app")  # the fresh cluster trusts local connections
-        yield {"SHIPLOG_DATABASE_URL": app_url, "SHIPLOG_OWNER_DATABASE_URL": url}, home
-        debian.close()
-    else:
-        embedded = PrivateServer().start()
-        yield {}, embedded.home
-        embedded.close()
+    with fresh_cluster_like(admin_url) as made:
+        yield made
 
 
 def checksums(store: EventStore) -> dict[str, dict[str, str]]:
@@ -114,8 +103,7 @@ def test_a_backup_restored_into_a_fresh_cluster_verifies_rebuilds_equal_and_keep
     verified = cli.invoke(app, ["verify"])
     assert verified.exit_code == 0, verified.output
 
-    app_url = environment.get("SHIPLOG_DATABASE_URL") or restored_app_url(home)
-    with EventStore(app_url) as copy:
+    with EventStore(restored_app_url(environment, home)) as copy:
         after = copy.read_all()
         assert [e.event_id for e in after] == [e.event_id for e in before]  # the same order
         assert max(e.tx_id for e in after) < min(e.tx_id for e in before)  # rebased below
@@ -131,11 +119,3 @@ def test_a_backup_restored_into_a_fresh_cluster_verifies_rebuilds_equal_and_keep
     again = cli.invoke(app, ["restore", str(backup)])
     assert again.exit_code != 0 and "already holds" in str(again.exception)
     get_settings.cache_clear()
-
-
-def restored_app_url(home: Path) -> str:
-    """The application role's URL on the embedded server under `home`."""
-    from app.database import start_embedded
-
-    owner_url = with_dbname(start_embedded(home), EMBEDDED_DATABASE)
-    return login_as(owner_url, "shiplog_app", embedded_app_password(home))

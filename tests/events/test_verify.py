@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-import json
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 import pytest
 
 from app.database import Database
-from events.canonical import canonical_json, event_document
 from events.catalogue import Metadata
-from events.merkle import leaf_hash
 from events.sealer import seal_all
 from events.signing import CheckpointSigner
 from events.store import NO_STREAM, EventStore
 from events.verify import EVENT_COLUMNS, recompute_hash, verify_ledger
 from events.vocabulary import ScanCompleted
-from tests.support.ledger_samples import ALICE, SIGNER, fill, nth_position, superuser
+from tests.support.ledger_samples import (
+    ALICE,
+    SIGNER,
+    fill,
+    insert_as_stored,
+    nth_position,
+    superuser,
+)
 
 
 def sealed_ledger(database: Database, store: EventStore, runs: int = 6) -> int:
@@ -66,7 +69,7 @@ def test_freshly_appended_floats_large_numbers_and_unicode_verify(
         "nested": [{"😀": [1, -2, {"z": None, "a": True}]}],
     }
     store.append(f"run-{uuid.uuid4()}", [_scan()], NO_STREAM, ALICE)
-    _insert_raw(database, values)
+    insert_as_stored(database, "run-raw", "Raw", 1, values, Metadata(actor="bob").to_json())
     seal_all(database.app_url, SIGNER)
 
     report = verify_ledger(database.owner_url, SIGNER.verifier())
@@ -80,36 +83,7 @@ def _scan() -> ScanCompleted:
         sbom_digest="sha256:" + "2" * 64,
         advisory_set_digest="x",
         advisories=0,
-        findings=(),
     )
-
-
-def _insert_raw(database: Database, data: dict[str, Any]) -> None:
-    """Insert an event the way the store does, with a payload the catalogue would not allow."""
-    event_id, recorded_at = uuid.uuid4(), datetime.now(UTC)
-    meta = Metadata(actor="bob").to_json()
-    document = event_document(
-        stream="run-raw",
-        version=0,
-        event_id=event_id,
-        type_name="Raw",
-        schema_version=1,
-        data=data,
-        metadata=meta,
-        recorded_at=recorded_at,
-    )
-    with psycopg.connect(database.app_url) as conn:
-        conn.execute(
-            "INSERT INTO events (stream, version, event_id, type, schema_version, data, metadata,"
-            " recorded_at, hash) VALUES ('run-raw', 0, %s, 'Raw', 1, %s, %s, %s, %s)",
-            (
-                event_id,
-                json.dumps(data),
-                json.dumps(meta),
-                recorded_at,
-                leaf_hash(canonical_json(document)),
-            ),
-        )
 
 
 def test_editing_one_events_data_is_caught_naming_its_position(

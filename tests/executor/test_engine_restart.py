@@ -52,10 +52,16 @@ PIPELINE = commands_pipeline(
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[PrivateEngine]:
-    """A private dockerd with the busybox image, for this module's tests to restart."""
+    """A private dockerd with the busybox image, for this module's tests to restart.
+
+    The shared engine's default bridge must outlive it: every later build needs it.
+    """
+    shared_bridge = Path("/sys/class/net/docker0")
+    had_bridge = shared_bridge.exists()
     private, _ = start_private_engine()
     yield private
     private.close()
+    assert shared_bridge.exists() or not had_bridge, "the private dockerd removed docker0"
 
 
 @pytest.fixture

@@ -83,7 +83,8 @@ def push_payload(repo: GitRepo, ref: str, before: str, after: str) -> dict[str, 
 
 def settle(store: EventStore, database: Database, tmp_path: Path) -> str:
     """Settle the next delivery; its outcome."""
-    found = process_next_delivery(store, database.app_url, tmp_path / "mirrors")
+    keyring = fast_settings(tmp_path / "home", database).keyring_path  # the client's
+    found = process_next_delivery(store, database.app_url, tmp_path / "mirrors", keyring)
     assert found is not None
     return found.outcome
 
@@ -143,7 +144,7 @@ def test_without_the_credential_the_fetch_is_refused_and_tried_again_later(
     assert "s3cret" not in outcome
     (delivery,) = recent_deliveries(database.app_url)
     assert (delivery.state, delivery.attempts) == ("pending", 1)
-    assert process_next_delivery(store, database.app_url, tmp_path / "mirrors") is None  # later
+    assert process_next_delivery(store, database.app_url, tmp_path / "mirrors", None) is None
 
 
 def test_a_push_touching_only_ignored_paths_and_a_commit_without_a_pipeline_queue_nothing(

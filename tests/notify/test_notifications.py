@@ -21,13 +21,25 @@ import pytest
 from fastapi.testclient import TestClient
 from standardwebhooks import Webhook
 
+from app.config import Settings
 from app.database import Database
 from app.notify.backoff import Backoff
 from app.notify.rules import Rule
 from app.services.notifications import deliver_next, match_new_events
+from app.supplychain.service import FindingsDocument
+from app.supplychain.storage import store_findings
+from events.canonical import canonical_json
 from events.catalogue import Metadata
 from events.store import ANY, EventStore
-from events.vocabulary import RunClaimed, RunFailed, RunQueued, RunSucceeded
+from events.vocabulary import (
+    Finding,
+    RunClaimed,
+    RunFailed,
+    RunQueued,
+    RunSucceeded,
+    ScanCompleted,
+    SeverityCounts,
+)
 from tests.support.receiver import Answer, Receiver, receiver
 
 SECRET = "whsec_" + base64.b64encode(b"s" * 32).decode()
@@ -81,9 +93,11 @@ def start_rules(store: EventStore, database: Database) -> None:
     assert match_new_events(store, database.app_url, [RULE], PUBLIC) == 0
 
 
-def deliver(store: EventStore, database: Database, timeout: float = 5.0) -> object:
-    """Deliver the next due message."""
-    return deliver_next(store, database.app_url, FAST, timeout=timeout)
+def deliver(
+    store: EventStore, database: Database, timeout: float = 5.0, keyring: Path | None = None
+) -> object:
+    """Deliver the next due message (with the secrets keyring where it needs a credential)."""
+    return deliver_next(store, database.app_url, FAST, timeout=timeout, keyring=keyring)
 
 
 def notify_events(store: EventStore, target: str = "hook") -> list[dict[str, object]]:
@@ -228,6 +242,31 @@ def test_a_subject_is_told_once_per_state_and_repeats_are_grouped(
     assert sent["items"] == 4
 
 
+def test_a_scan_whose_findings_are_stored_apart_is_told_from_its_findings_document(
+    client: TestClient, store: EventStore, database: Database, hook: Receiver
+) -> None:
+    add_target(client, "hook", hook.url)
+    start_rules(store, database)
+    image = "sha256:" + "c1" * 32
+    grave = Finding(advisory="DSA-9", package="bash", installed_version="5.2", ecosystem="Debian",
+                    purl="pkg:deb/debian/bash@5.2", severity="critical")  # fmt: skip
+    mild = grave.model_copy(update={"advisory": "DSA-8", "severity": "low"})
+    body = canonical_json({"findings": [f.model_dump(mode="json") for f in (grave, mild)]})
+    document = FindingsDocument("sha256:" + hashlib.sha256(body).hexdigest(), body, 2)
+    with store.connection() as conn:
+        store_findings(conn, document)
+    scan = ScanCompleted(image_digest=image, sbom_digest=image, advisory_set_digest=image,
+                         advisories=2, findings_digest=document.digest, findings_total=2,
+                         severities=SeverityCounts(critical=1, low=1))  # fmt: skip
+    store.append(f"image-{image}", [scan], ANY, RUNNER)  # no fail_on: nothing inline
+    rule = Rule(name="grave", events=("ScanCompleted",), targets=("hook",), running_only=False)
+    match_new_events(store, database.app_url, [rule], PUBLIC)
+    assert deliver(store, database) is not None
+    (got,) = hook.received
+    (notice,) = json.loads(got.body)["data"]["notices"]
+    assert notice["state"] == "DSA-9" and notice["link"] == f"{PUBLIC}/images/{image}"
+
+
 def test_deliveries_pending_survive_a_restart_of_shiplog(
     client: TestClient,
     store: EventStore,
@@ -293,6 +332,7 @@ def test_commit_statuses_go_back_to_the_forge_for_repositories_that_ask(
     client: TestClient,
     store: EventStore,
     database: Database,
+    settings: Settings,
     hook: Receiver,
     forge: str,
     path: str,
@@ -320,7 +360,7 @@ def test_commit_statuses_go_back_to_the_forge_for_repositories_that_ask(
     store.append(stream, [queued, RunClaimed(runner="r", runner_version="1")], ANY, RUNNER)
     store.append(stream, [RunSucceeded(duration_ms=1)], ANY, RUNNER)
     match_new_events(store, database.app_url, [], PUBLIC)
-    while deliver(store, database) is not None:
+    while deliver(store, database, keyring=settings.keyring_path) is not None:
         pass
     assert [r.path for r in hook.received] == [path + sha] * 2
     assert all(r.headers[auth[0]] == auth[1] for r in hook.received)

@@ -16,7 +16,6 @@ from pydantic import ValidationError
 from app.pipeline import (
     BuildStep,
     CommandStep,
-    FromSecret,
     Pipeline,
     PipelineError,
     PushStep,
@@ -64,8 +63,8 @@ def test_full_example_parses_into_typed_steps_services_and_trigger() -> None:
     build, lint, test, push, report = pipeline.steps
     assert isinstance(build, BuildStep)
     assert build.build.dockerfile == "docker/Dockerfile"
-    assert build.build.args["PIP_INDEX_TOKEN"] == FromSecret(from_secret="PIP_INDEX_TOKEN")
-    assert build.build.args["PYTHON_VERSION"] == "3.11"
+    assert build.build.secrets == ("PIP_INDEX_TOKEN",)
+    assert build.build.args == {"PYTHON_VERSION": "3.11"}
     assert build.timeout == 20 * 60
     assert isinstance(test, CommandStep)
     assert test.reports == ("reports/*.xml",)
@@ -158,7 +157,7 @@ def test_unknown_key_nested_deep_is_refused_at_the_key_with_a_suggestion() -> No
         ".shiplog.yml:7:37: steps[0].build.args.TOKEN.defualt: unknown key 'defualt'; "
         "allowed: from_secret",
         ".shiplog.yml:8:7: steps[0].build.lables: unknown key 'lables' (did you mean 'labels'?); "
-        "allowed: context, dockerfile, target, args, tags, labels",
+        "allowed: context, dockerfile, target, args, secrets, tags, labels",
     ]
 
 
@@ -253,7 +252,7 @@ def test_unknown_secret_names_are_refused_wherever_they_are_used() -> None:
           - name: build
             build:
               tags: [app]
-              args: {TOKEN: {from_secret: TOKN}}
+              secrets: [TOKN]
           - name: test
             image: app
             secrets: [DB_PASSWORD]
@@ -269,7 +268,7 @@ def test_unknown_secret_names_are_refused_wherever_they_are_used() -> None:
     assert refused(text, known_secrets=known) == [
         ".shiplog.yml:5:15: services[0].secrets[0]: unknown secret 'DB_PASS' "
         "(did you mean 'DB_PASSWORD'?)",
-        ".shiplog.yml:10:35: steps[0].build.args.TOKEN.from_secret: unknown secret 'TOKN' "
+        ".shiplog.yml:10:17: steps[0].build.secrets[0]: unknown secret 'TOKN' "
         "(did you mean 'TOKEN'?)",
         ".shiplog.yml:20:31: steps[2].push.password.from_secret: unknown secret "
         "'REGISTRY_PASWORD' (did you mean 'REGISTRY_PASSWORD'?)",

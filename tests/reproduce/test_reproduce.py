@@ -362,21 +362,29 @@ def recorded_run(store: EventStore, **changes: Any) -> tuple[str, ImageBuilt]:
     return run_id, built
 
 
-def test_secret_build_arguments_and_dirty_checkouts_cannot_be_reproduced_from_the_ledger(
+def test_builds_that_read_secrets_and_dirty_checkouts_cannot_be_reproduced_from_the_ledger(
     store: EventStore, settings: Settings, docker_client: Any
 ) -> None:
     reproducer = Reproducer(store, docker_client, settings.work_dir)
     secret_run, _ = recorded_run(store, secret_args=("NPM_TOKEN",))
+    mounted_run, _ = recorded_run(store, secret_mounts=("PIP_TOKEN",))
     dirty_run, _ = recorded_run(store, dirty=True)
 
     (secret,) = subjects(store, docker_client, secret_run)
+    (mounted,) = subjects(store, docker_client, mounted_run)
     (dirty,) = subjects(store, docker_client, dirty_run)
     with_secret = reproducer.reproduce(secret, Metadata(actor="alice")).completed
+    with_mount = reproducer.reproduce(mounted, Metadata(actor="alice")).completed
     from_dirty = reproducer.reproduce(dirty, Metadata(actor="alice")).completed
 
     assert with_secret.verdict == "cannot-reproduce"
     assert with_secret.reason == (
         "the build argument(s) NPM_TOKEN came from secrets, whose values the ledger never records"
+    )
+    assert (with_mount.verdict, with_mount.reason) == (
+        "cannot-reproduce",
+        "the build read the secret(s) PIP_TOKEN through secret mounts, whose values the ledger "
+        "never records",
     )
     assert from_dirty.verdict == "cannot-reproduce"
     assert from_dirty.reason is not None and "uncommitted changes" in from_dirty.reason

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import uuid
 from pathlib import Path
@@ -17,7 +18,7 @@ from app.config import Settings, get_settings
 from app.database import Database
 from app.pipeline import PipelineError, dependencies, parse_pipeline
 from app.projections import projector
-from app.queries.supplychain import load_sbom
+from app.queries.supplychain import ImageFinding, load_sbom, scan_findings
 from app.server import create_app
 from app.services.access import Role
 from app.supplychain.sbom import sbom_digest
@@ -55,9 +56,15 @@ pytestmark = pytest.mark.usefixtures("leftover_guard")  # nothing left on the en
 __all__ = ["images"]
 
 
-def pairs(event: ScanCompleted) -> set[tuple[str, str]]:
+def found(store: EventStore, event: ScanCompleted) -> list[ImageFinding]:
+    """Every finding of a scan, read from the findings document it names."""
+    assert event.findings_digest is not None and event.findings == ()
+    return scan_findings(store, [event])[0]
+
+
+def pairs(store: EventStore, event: ScanCompleted) -> set[tuple[str, str]]:
     """(advisory, package) of each finding."""
-    return {(f.advisory, f.package) for f in event.findings}
+    return {(f.advisory, f.package) for f in found(store, event)}
 
 
 @pytest.fixture
@@ -112,13 +119,18 @@ steps:
         one(events, ScanCompleted, step="report"),
         one(events, ScanCompleted, step="gate"),
     )
-    assert pairs(report) == pairs(gate) == DEBIAN_V1
+    assert pairs(store, report) == pairs(store, gate) == DEBIAN_V1
     assert (report.fail_on, gate.fail_on) == (None, "critical")
     assert report.sbom_digest == made[0].sbom_digest
     assert report.advisories == len(advisories_v1())
-    critical = [f for f in gate.findings if f.severity == "critical"]
+    critical = [f for f in found(store, gate) if f.severity == "critical"]
     assert {f.package for f in critical} == {"libssl3", "openssl"}
-    assert all(f.ecosystem == "Debian:12" for f in gate.findings)
+    assert {(f.advisory, f.package) for f in gate.gating} == {
+        (f.advisory, f.package) for f in critical
+    }
+    assert gate.gating_total == 2 and report.gating == () and report.gating_total == 0
+    assert report.findings_total == len(DEBIAN_V1) == sum(report.severities.model_dump().values())
+    assert report.findings_digest == gate.findings_digest  # the same findings, one document
     stored = load_sbom(store, made[0].sbom_digest)
     assert sbom_digest(stored.document) == made[0].sbom_digest
     assert stored.image_id == image_id
@@ -190,8 +202,8 @@ def test_shiplog_scan_rescans_an_old_image_from_its_stored_sbom_against_newer_ad
     assert isinstance(before, ScanCompleted) and isinstance(after, ScanCompleted)
     assert before.sbom_digest == after.sbom_digest == made.sbom_digest
     assert before.advisory_set_digest != after.advisory_set_digest
-    assert pairs(before) == {("DSA-0002-1", "libssl3"), ("DSA-0002-1", "openssl")}
-    assert pairs(after) == DEBIAN_V1
+    assert pairs(store, before) == {("DSA-0002-1", "libssl3"), ("DSA-0002-1", "openssl")}
+    assert pairs(store, after) == DEBIAN_V1
     assert (before.step, after.fail_on) == (None, "critical")
     assert stream[2].metadata.source == "cli"
 
@@ -215,16 +227,14 @@ def shiplog(database: Database, tmp_path: Path, *args: str) -> subprocess.Comple
     )
 
 
-def test_shiplog_scan_of_a_bad_advisory_file_or_unknown_image_exits_2_and_records_nothing(
+def test_shiplog_scan_without_its_advisory_folder_or_image_exits_2_and_records_nothing(
     database: Database, images: dict[str, str], tmp_path: Path
 ) -> None:
-    bad = write_advisories(tmp_path / "bad", [osv("PYSEC-1", "PyPI", "x", ranges=fixed("1.0.0"))])
-    (bad / "PyPI" / "PYSEC-2.json").write_text('{"id": "PYSEC-2", "affected": [{"package": 1}]}')
-    done = shiplog(database, tmp_path, "scan", images["debian-tag"], "--osv-dir", str(bad))
+    nowhere = tmp_path / "nowhere"
+    done = shiplog(database, tmp_path, "scan", images["debian-tag"], "--osv-dir", str(nowhere))
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        "shiplog: advisory PyPI/PYSEC-2.json: field affected[0].package: "
-        "expected an object, got int"
+        f"shiplog: advisory {nowhere}: the advisory directory does not exist"
     )
     good = write_advisories(tmp_path / "good", advisories_v1())
     missing = shiplog(database, tmp_path, "scan", "shiplog-test/nothing:1", "--osv-dir", str(good))
@@ -290,7 +300,7 @@ def test_the_api_serves_stored_sboms_and_answers_which_images_an_advisory_or_pac
         "DEBIAN-CVE-2024-0003",
     }
     other = client.get("/api/affected", params={"purl": "pkg:deb/debian/openssl@9.9"}).json()
-    assert other == {"images": []}
+    assert other == {"images": [], "next": None}
     pypi = client.get("/api/affected", params={"purl": "pkg:pypi/urllib3@2.0.0rc1"}).json()
     assert [i["image_digest"] for i in pypi["images"]] == [images["python"]]
     refused = client.get("/api/affected", params={"purl": "openssl"})
@@ -359,29 +369,70 @@ steps:
     completed = scanned[0].data
     assert isinstance(completed, ScanCompleted)
     assert completed.sbom_digest == made.sbom_digest
-    assert pairs(completed) == DEBIAN_V1
+    assert pairs(store, completed) == DEBIAN_V1
 
 
-def test_findings_too_many_for_one_event_fail_the_scan_step_with_a_clear_reason(
+def test_thousands_of_findings_fit_one_scan_completed_and_the_document_lists_them_all(
     cli: CliRunner,
     store: EventStore,
-    osv_dir: Path,
+    settings: Settings,
     images: dict[str, str],
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("SHIPLOG_MAX_EVENT_BYTES", "1500")
-    get_settings.cache_clear()
-    pipeline = (
-        f"name: small\nsteps:\n  - name: scan\n    scan:\n      image: {images['debian-tag']}\n"
+    records = [
+        {
+            **osv(f"DSA-{n:04d}-1", "Debian:12", "openssl", ranges=fixed("3.0.11-1~deb12u2")),
+            "database_specific": {"severity": "critical"},
+        }
+        for n in range(1500)
+    ]
+    directory = write_advisories(tmp_path / "many", records)
+    result = cli.invoke(
+        app, ["scan", images["debian-tag"], "--osv-dir", str(directory), "--fail-on", "low"]
     )
-    result = cli.invoke(app, ["run", str(make_repo(tmp_path / "repo", {".shiplog.yml": pipeline}))])
-    assert result.exit_code == 1, result.output
-    run_id = run_id_in(result.output)
-    events = run_events(store, run_id)
-    assert one(events, StepFinished, step="scan").exit_code == 1
-    assert one(events, RunFailed).reason == "step 'scan' failed"
-    assert of_type(events, ScanCompleted) == []
-    log = cli.invoke(app, ["logs", run_id, "scan"]).output
-    assert "7 findings do not fit in one ScanCompleted event" in log
-    assert "raise SHIPLOG_MAX_EVENT_BYTES" in log
+    assert result.exit_code == 1, result.output  # every finding is gating (critical)
+    assert "3000 finding(s)" in result.output  # libssl3 and openssl, from source openssl
+    (completed,) = [e.data for e in store.read_stream(f"image-{images['debian']}")][-1:]
+    assert isinstance(completed, ScanCompleted)
+    assert (completed.findings_total, completed.gating_total) == (3000, 3000)
+    assert len(completed.gating) == 100 and completed.severities.critical == 3000
+    assert len(found(store, completed)) == 3000
+    with TestClient(create_app(settings)) as client:
+        projector(store).catch_up_all()
+        answer = client.get("/api/affected", params={"advisory": "DSA-1499-1"})
+    assert answer.status_code == 200, answer.text
+    ((image,),) = [answer.json()["images"]]
+    assert {f["package"] for f in image["findings"]} == {"libssl3", "openssl"}
+
+
+def test_unreadable_advisory_records_are_skipped_logged_recorded_and_shown(
+    cli: CliRunner,
+    store: EventStore,
+    settings: Settings,
+    images: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    directory = write_advisories(tmp_path / "osv", advisories_v1())
+    (directory / "Alpine").mkdir(exist_ok=True)
+    (directory / "Alpine" / "broken.json").write_text("{not json")
+    bad_version = osv("ALPINE-X", "Alpine:v3.19", "musl", ranges=fixed("1.2.4_bogus1-r5"))
+    (directory / "Alpine" / "ALPINE-X.json").write_text(json.dumps(bad_version))
+    result = cli.invoke(app, ["scan", images["debian-tag"], "--osv-dir", str(directory)])
+    assert result.exit_code == 0, result.output
+    assert "warning: 2 advisory record(s) could not be read, skipped:" in result.output
+    assert "skipped Alpine/ALPINE-X.json (ALPINE-X): field affected[0]" in result.output
+    (completed,) = [e.data for e in store.read_stream(f"image-{images['debian']}")][-1:]
+    assert isinstance(completed, ScanCompleted)
+    assert pairs(store, completed) == DEBIAN_V1  # the scan went on
+    assert completed.skipped_total == 2
+    assert [(k.source, k.id) for k in completed.skipped] == [
+        ("Alpine/ALPINE-X.json", "ALPINE-X"),
+        ("Alpine/broken.json", None),
+    ]
+    assert "unknown suffix _bogus" in completed.skipped[0].reason
+    with TestClient(create_app(settings)) as client:
+        projector(store).catch_up_all()
+        page = client.get(f"/images/{images['debian']}")
+    assert page.status_code == 200
+    assert "2 advisory records could not be read and were skipped" in page.text
+    assert "Alpine/ALPINE-X.json" in page.text and "not JSON" in page.text

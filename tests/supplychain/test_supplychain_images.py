@@ -9,8 +9,8 @@ from typing import Any
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
+from app.supplychain.advisoryindex import load_advisories
 from app.supplychain.matching import match_packages
-from app.supplychain.osv import load_advisories
 from app.supplychain.service import make_sbom
 from tests.support.supplychain_samples import (
     EXPECTED_V1,

@@ -1,16 +1,20 @@
-"""OSV advisory sets: loading, clear errors for bad files, digests, and range semantics."""
+"""OSV advisory sets: loading, unreadable records skipped by name, digests, range semantics."""
 
 from __future__ import annotations
 
 import json
+import os
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from app.supplychain import advisoryindex
+from app.supplychain.advisoryindex import INDEX_NAME, load_advisories
 from app.supplychain.matching import affects, at_or_above, ecosystem_matches
-from app.supplychain.osv import AdvisoryError, load_advisories, parse_advisory
+from app.supplychain.osv import AdvisoryError, SkippedRecord, parse_advisory
 from app.supplychain.service import advisories_from
 from tests.support.supplychain_samples import fixed, osv, write_advisories
 
@@ -21,15 +25,16 @@ def entry(ecosystem: str, *events: dict[str, str], kind: str = "ECOSYSTEM") -> A
     return parse_advisory(record, "x.json").affected[0]
 
 
-def refused(tmp_path: Path, record: Any, name: str = "bad.json") -> AdvisoryError:
-    """The error loading a directory holding only `record` (written as given) raises."""
-    directory = tmp_path / "osv"
+def skipped(tmp_path: Path, record: Any, name: str = "bad.json") -> SkippedRecord:
+    """What loading a directory holding `record` (written as given) and a good one skips."""
+    directory = write_advisories(tmp_path / "osv", [osv("GOOD-1", "PyPI", "good")])
     text = record if isinstance(record, str) else json.dumps(record)
     (directory / name).parent.mkdir(parents=True, exist_ok=True)
     (directory / name).write_text(text)
-    with pytest.raises(AdvisoryError) as caught:
-        load_advisories(directory)
-    return caught.value
+    loaded = load_advisories(directory)
+    assert loaded.records == 1 and [a.id for a, _ in loaded.candidates("PyPI", "good")]
+    (only,) = loaded.skipped
+    return only
 
 
 @pytest.mark.parametrize(
@@ -46,7 +51,7 @@ def refused(tmp_path: Path, record: Any, name: str = "bad.json") -> AdvisoryErro
         (
             osv("A", "Debian:12", "p", ranges=fixed("abc")),
             "affected[0].ranges[0].events[1].fixed",
-            "is not a Debian version",
+            "is not a Debian version: the upstream version must start with a digit",
         ),
         (
             osv("A", "npm", "p", ranges=[{"type": "SEMVER", "events": [{"introduced": "1.x"}]}]),
@@ -75,19 +80,19 @@ def refused(tmp_path: Path, record: Any, name: str = "bad.json") -> AdvisoryErro
         ),
     ],
 )
-def test_a_bad_advisory_file_is_refused_naming_the_file_and_the_field(
-    tmp_path: Path, record: Any, field: str | None, words: str
+def test_an_unreadable_record_is_skipped_naming_the_file_the_field_and_why(
+    tmp_path: Path, record: Any, field: str | None, words: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    error = refused(tmp_path, record, "PyPI/bad-one.json")
-    assert error.source == "PyPI/bad-one.json"
-    assert error.field == field
-    assert str(error).startswith("advisory PyPI/bad-one.json")
-    assert words in str(error)
+    bad = skipped(tmp_path, record, "PyPI/bad-one.json")
+    assert bad.source == "PyPI/bad-one.json"
+    assert bad.id == (record.get("id") if isinstance(record, dict) else None)
+    assert words in bad.reason
     if field:
-        assert f"field {field}" in str(error)
+        assert bad.reason.startswith(f"field {field}: ")
+    assert f"advisory PyPI/bad-one.json skipped: {bad.reason}" in caplog.text  # a warning
 
 
-def test_zip_exports_are_read_and_errors_name_the_member(tmp_path: Path) -> None:
+def test_zip_exports_are_read_and_an_unreadable_member_is_skipped_by_name(tmp_path: Path) -> None:
     directory = tmp_path / "osv"
     directory.mkdir()
     with zipfile.ZipFile(directory / "all.zip", "w") as archive:
@@ -97,12 +102,17 @@ def test_zip_exports_are_read_and_errors_name_the_member(tmp_path: Path) -> None
         )
         archive.writestr("GHSA-2.json", json.dumps(osv("GHSA-2", "npm", "b", versions=["1.0.0"])))
     loaded = load_advisories(directory)
-    assert [a.id for a in loaded.advisories] == ["GHSA-1", "GHSA-2"]
+    assert loaded.records == 2 and loaded.skipped == ()
     assert [a.id for a, _ in loaded.candidates("npm", "b")] == ["GHSA-2"]
     with zipfile.ZipFile(directory / "all.zip", "a") as archive:
         archive.writestr("GHSA-3.json", "[]")
-    with pytest.raises(AdvisoryError, match=r"all\.zip!GHSA-3\.json: field \(record\)"):
-        load_advisories(directory)
+    (directory / "broken.zip").write_bytes(b"PK not really")
+    again = load_advisories(directory)
+    assert again.records == 2
+    assert [(s.source, s.reason[:40]) for s in again.skipped] == [
+        ("all.zip!GHSA-3.json", "field (record): expected an object, got "),
+        ("broken.zip", "cannot be read (File is not a zip file)"),
+    ]
 
 
 def test_the_advisory_set_digest_changes_with_any_file_and_only_then(tmp_path: Path) -> None:
@@ -175,15 +185,53 @@ def test_without_an_advisory_directory_a_scan_says_how_to_configure_one() -> Non
     )
 
 
-def test_an_unchanged_set_is_reused_and_a_changed_file_is_read_again(tmp_path: Path) -> None:
+def test_the_index_is_prepared_once_beside_the_set_and_again_when_a_file_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     directory = write_advisories(tmp_path / "osv", [osv("A-1", "PyPI", "p", ranges=fixed("1.0"))])
+    old = 1_600_000_000
+    for path in directory.rglob("*.json"):
+        os.utime(path, (old, old))  # not modified just now, so the fingerprint is trusted
     first = load_advisories(directory)
-    assert load_advisories(directory) is first
+    assert first.index == directory / INDEX_NAME
+    parsed: list[str] = []
+    monkeypatch.setattr(advisoryindex, "read_record", lambda s, d: parsed.append(s))
+    again = load_advisories(directory)  # fingerprint unchanged: no record is read again
+    assert parsed == [] and again.digest == first.digest
+    for path in directory.rglob("*.json"):
+        os.utime(path, (old + 5, old + 5))  # touched, same bytes: digested, not parsed
+    assert load_advisories(directory).digest == first.digest and parsed == []
+    monkeypatch.undo()
     write_advisories(directory, [osv("A-1", "PyPI", "p", ranges=fixed("2.0"))])
     changed = load_advisories(directory)
     assert changed.digest != first.digest
     ((_, entry),) = changed.candidates("PyPI", "p")
     assert affects(entry, "1.5") == (True, "2.0")
+
+
+def test_a_read_only_set_is_indexed_in_the_cache_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = write_advisories(tmp_path / "osv", [osv("A-1", "PyPI", "p", ranges=fixed("1.0"))])
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    directory.chmod(0o555)
+    try:
+        loaded = load_advisories(directory)
+    finally:
+        directory.chmod(0o755)
+    if os.geteuid() != 0:  # root writes anywhere
+        assert loaded.index is not None and loaded.index.is_relative_to(tmp_path / "cache")
+    assert [a.id for a, _ in loaded.candidates("PyPI", "p")] == ["A-1"]
+
+
+def test_withdrawn_records_are_read_but_never_match(tmp_path: Path) -> None:
+    withdrawn = {
+        **osv("W-1", "PyPI", "p", ranges=fixed("2.0")),
+        "withdrawn": "2024-01-01T00:00:00Z",
+    }
+    loaded = load_advisories(write_advisories(tmp_path / "osv", [withdrawn]))
+    assert (loaded.records, loaded.withdrawn, loaded.skipped) == (1, 1, ())
+    assert loaded.candidates("PyPI", "p") == ()
 
 
 def test_an_advisoryecosystem_matches_its_release_only_with_or_without_a_suffix() -> None:
@@ -193,3 +241,13 @@ def test_an_advisoryecosystem_matches_its_release_only_with_or_without_a_suffix(
     assert not ecosystem_matches("Debian:11", "Debian:12")
     assert not ecosystem_matches("Ubuntu:22.04:LTS", "Ubuntu:22.0")
     assert not ecosystem_matches("Alpine:v3.18", "Alpine:v3.19")
+
+
+def test_scans_preparing_the_same_set_at_once_agree_and_leave_one_index(tmp_path: Path) -> None:
+    records = [osv(f"A-{n}", "PyPI", f"p{n % 7}", ranges=fixed("1.0")) for n in range(300)]
+    directory = write_advisories(tmp_path / "osv", records)
+    with ThreadPoolExecutor(4) as pool:
+        loaded = list(pool.map(lambda _: load_advisories(directory), range(4)))
+    assert len({item.digest for item in loaded}) == 1
+    assert all(len(item.candidates("PyPI", "p3")) == 43 for item in loaded)
+    assert sorted(p.name for p in directory.iterdir() if p.name.startswith(".")) == [INDEX_NAME]

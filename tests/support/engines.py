@@ -3,9 +3,17 @@
 Restarting dockerd kills every container on it, so a test that restarts an engine
 must never restart the one other suites use (/var/run/docker.sock). PrivateEngine runs
 a second dockerd with its own socket, data root, exec root (and so its own
-containerd) and pid file, no default bridge, no iptables rules and an address pool of
-its own, so its networks cannot collide with the shared engine's. It needs root and
-Debian's docker.io, as the shared engine does.
+containerd) and pid file, in a network namespace of its own, no default bridge, no
+iptables rules and an address pool of its own, so its networks cannot collide with the
+shared engine's. It needs root, Debian's docker.io and unshare(1), as the shared engine
+does.
+
+Why a network namespace: a dockerd without a default bridge deletes the `docker0`
+interface as stale when it starts again after a stop, and in the host's namespace that
+is the shared engine's default bridge: every later build on the shared engine would
+fail ("could not find bridge docker0"). In a namespace of its own it only ever sees
+its own interfaces. It talks to its clients over a unix socket, which no network
+namespace hides.
 """
 
 from __future__ import annotations
@@ -42,12 +50,17 @@ class PrivateEngine:
 
     def start(self) -> PrivateEngine:
         """Start dockerd and wait until it answers."""
-        binary = shutil.which("dockerd")
-        if binary is None or os.geteuid() != 0:
-            docker_missing("a private Docker engine needs root and dockerd (Debian's docker.io)")
+        binary, unshare = shutil.which("dockerd"), shutil.which("unshare")
+        if binary is None or unshare is None or os.geteuid() != 0:
+            docker_missing(
+                "a private Docker engine needs root, dockerd (Debian's docker.io) and unshare"
+            )
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [
+                    unshare,  # execs dockerd: the process is dockerd itself, for signals
+                    "--net",
+                    "--",
                     binary,
                     f"--host={self.url}",
                     f"--data-root={self.root / 'data'}",

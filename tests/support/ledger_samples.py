@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 import psycopg
 
 from app.database import Database
+from events.canonical import canonical_json, event_document
+from events.merkle import leaf_hash
 from events.signing import CheckpointSigner
 from events.store import ANY, NO_STREAM, EventStore
 from events.vocabulary import (
@@ -92,3 +95,41 @@ def nth_position(database: Database, n: int) -> int:
         ).fetchone()
     assert row is not None
     return int(row[0])
+
+
+def insert_as_stored(
+    database: Database,
+    stream: str,
+    type_name: str,
+    schema_version: int,
+    data: dict[str, Any],
+    metadata: dict[str, Any],
+) -> None:
+    """Insert an event at version 0 of `stream` as the store does (hash and all), bypassing
+    the catalogue: a payload it would refuse today, or one of an older schema version."""
+    event_id, recorded_at = uuid.uuid4(), datetime.now(UTC)
+    document = event_document(
+        stream=stream,
+        version=0,
+        event_id=event_id,
+        type_name=type_name,
+        schema_version=schema_version,
+        data=data,
+        metadata=metadata,
+        recorded_at=recorded_at,
+    )
+    with psycopg.connect(database.app_url) as conn:
+        conn.execute(
+            "INSERT INTO events (stream, version, event_id, type, schema_version, data, metadata,"
+            " recorded_at, hash) VALUES (%s, 0, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                stream,
+                event_id,
+                type_name,
+                schema_version,
+                json.dumps(data),
+                json.dumps(metadata),
+                recorded_at,
+                leaf_hash(canonical_json(document)),
+            ),
+        )

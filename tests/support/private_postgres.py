@@ -13,11 +13,13 @@ directory, /tmp/pytest-of-root, to mode 0700 when it starts.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +27,16 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from app.database import Database, embedded_pid, login_as, start_embedded, stop_embedded
+from app.backup import server_major
+from app.database import (
+    EMBEDDED_DATABASE,
+    Database,
+    embedded_app_password,
+    embedded_pid,
+    login_as,
+    start_embedded,
+    stop_embedded,
+)
 from app.resources import migrations_dir
 from events.migrations import migrate
 from tests.support.servers import with_dbname
@@ -106,6 +117,38 @@ class PrivateDebianServer:
         """Stop the cluster and delete it."""
         self._as_postgres(f"{self.bin}/pg_ctl -D {self.data} -m fast -w stop")
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def fresh_cluster_like(admin_url: str) -> Iterator[tuple[dict[str, str], Path]]:
+    """A new cluster of the suite's kind to restore into: (environment for `shiplog`, home).
+
+    Shiplog's embedded server under a home of its own, or, when the suite runs on
+    Debian's PostgreSQL 15, a new PostgreSQL 15 cluster; deleted afterwards.
+    """
+    if server_major(admin_url) == 15:
+        debian = PrivateDebianServer(15)
+        try:
+            url = debian.create_database("restored")
+            app_url = login_as(url, "shiplog_app")  # the fresh cluster trusts local connections
+            environment = {"SHIPLOG_DATABASE_URL": app_url, "SHIPLOG_OWNER_DATABASE_URL": url}
+            yield environment, Path(debian.root) / "home"
+        finally:
+            debian.close()
+    else:
+        embedded = PrivateServer().start()
+        try:
+            yield {}, embedded.home
+        finally:
+            embedded.close()
+
+
+def restored_app_url(environment: dict[str, str], home: Path) -> str:
+    """The application role's URL on the database `shiplog restore` filled (fresh_cluster_like)."""
+    if "SHIPLOG_DATABASE_URL" in environment:
+        return environment["SHIPLOG_DATABASE_URL"]
+    owner_url = with_dbname(start_embedded(home), EMBEDDED_DATABASE)
+    return login_as(owner_url, "shiplog_app", embedded_app_password(home))
 
 
 def _free_port() -> int:

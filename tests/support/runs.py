@@ -35,9 +35,11 @@ from app.config import Settings
 from app.database import Database
 from app.engine import connect
 from app.executor.runner import Runner
+from app.queries.logs import log_digest
 from app.resources import example_dir
 from events.catalogue import Event
 from events.store import EventStore, RecordedEvent
+from events.vocabulary import StepFinished
 
 E = TypeVar("E", bound=Event)
 
@@ -310,6 +312,21 @@ def queue_detached(cli: CliRunner, repo: Path) -> str:
     result = cli.invoke(app, ["run", "--detach", str(repo)])
     assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
     return run_id_in(result.output)
+
+
+def shiplog_run(cli: CliRunner, repo: Path, *options: str) -> tuple[str, str, int]:
+    """`shiplog run [options] REPO` in this process: (run id, output, exit code)."""
+    result = cli.invoke(app, ["run", *options, str(repo)])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return run_id_in(result.output), result.output, result.exit_code
+
+
+def verify_logs(database: Database, run_id: str, finished: list[StepFinished]) -> None:
+    """Every StepFinished's log digest is that of the log stored for its step."""
+    for event in finished:
+        stored = log_digest(database.app_url, run_id, event.step)
+        assert (stored.sha256, stored.lines) == (event.log_sha256, event.log_lines), event.step
 
 
 def run_id_in(output: str) -> str:

@@ -118,6 +118,14 @@ def test_sentences_say_what_happened_as_a_person_would() -> None:
         f"scan of {DIGEST}: 3 findings (1 high, 1 low, 1 unrated) against 4 advisories, "
         "fails on high or graver"
     )
+    stored_apart = scan | {
+        "findings_digest": DIGEST, "findings_total": 3000, "skipped_total": 2,
+        "severities": {"critical": 1000, "high": 0, "medium": 0, "low": 1999, "unknown": 1},
+    }  # fmt: skip
+    assert words("ScanCompleted", stored_apart) == (
+        f"scan of {DIGEST}: 3000 findings (1000 critical, 1999 low, 1 unrated) against "
+        "4 advisories; 2 unreadable advisory records skipped"
+    )
 
 
 def test_a_type_without_a_sentence_lists_its_fields_without_none() -> None:
@@ -136,6 +144,7 @@ def test_a_type_without_a_sentence_lists_its_fields_without_none() -> None:
         ("incident-inc-1", "/?stream=incident-inc-1"),
         ("extrun-4f1c", "/?stream=extrun-4f1c"),
         ("artifact-pkg", "/?stream=artifact-pkg"),
+        ("cdevent-4f1c", "/?stream=cdevent-4f1c"),
     ],
 )
 def test_every_kind_of_stream_links_to_its_page_or_its_own_events(stream: str, href: str) -> None:

@@ -9,7 +9,14 @@ from fastapi import APIRouter, Query
 from app.api.params import invalid_query
 from app.api.schemas.supplychain import AffectedImageOut, AffectedOut
 from app.deps import StoreDep
-from app.queries.supplychain import BadPurl, images_affected_by, images_with_package
+from app.inputs import CleanStr
+from app.queries.supplychain import (
+    AFFECTED_PAGE,
+    MAX_AFFECTED_PAGE,
+    BadPurl,
+    images_affected_by,
+    images_with_package,
+)
 
 router = APIRouter(prefix="/api", tags=["supply chain"])
 
@@ -22,13 +29,17 @@ router = APIRouter(prefix="/api", tags=["supply chain"])
 def get_affected(
     store: StoreDep,
     advisory: Annotated[
-        str | None,
+        CleanStr | None,
         Query(max_length=200, description="An advisory id or alias, e.g. `CVE-2024-1234`."),
     ] = None,
     purl: Annotated[
-        str | None,
+        CleanStr | None,
         Query(max_length=1000, description="A package URL; without a version, any version."),
     ] = None,
+    after: Annotated[
+        CleanStr | None, Query(max_length=200, description="`next` of the previous page.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_AFFECTED_PAGE)] = AFFECTED_PAGE,
 ) -> AffectedOut:
     """Images whose latest scan found `advisory`, or whose SBOM lists the package `purl`,
 
@@ -37,11 +48,15 @@ def get_affected(
     if (advisory is None) == (purl is None):
         raise invalid_query("advisory", "give exactly one of 'advisory' and 'purl'", advisory)
     if advisory is not None:
-        images = images_affected_by(store, advisory)
+        images = images_affected_by(store, advisory, after=after, limit=limit + 1)
     else:
         assert purl is not None
         try:
-            images = images_with_package(store, purl)
+            images = images_with_package(store, purl, after=after, limit=limit + 1)
         except BadPurl as error:
             raise invalid_query("purl", str(error), purl) from None
-    return AffectedOut(images=[AffectedImageOut.model_validate(image) for image in images])
+    following = images[limit - 1].image_digest if len(images) > limit else None
+    return AffectedOut(
+        images=[AffectedImageOut.model_validate(image) for image in images[:limit]],
+        next=following,
+    )

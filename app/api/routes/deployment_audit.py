@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
 from app.api.csv_bodies import deployments_csv
+from app.api.params import NEXT_HEADER
 from app.api.schemas.deployments import DeploymentAuditPageOut, DeploymentOut
 from app.deps import AsOfDep, StoreDep
+from app.inputs import CleanStr, UtcMoment
 from app.queries.deployments import MAX_LIMIT
 from app.queries.environments import DeploymentAudit, audit_deployments
 
 router = APIRouter(prefix="/api", tags=["audit"])
-
-NEXT_HEADER = "X-Shiplog-Next"
 
 
 @router.get(
@@ -26,13 +25,13 @@ NEXT_HEADER = "X-Shiplog-Next"
 def get_deployment_audit(
     store: StoreDep,
     as_of: AsOfDep,
-    env: Annotated[str | None, Query(description="Only this environment.")] = None,
-    service: Annotated[str | None, Query(description="Only this service.")] = None,
+    env: Annotated[CleanStr | None, Query(description="Only this environment.")] = None,
+    service: Annotated[CleanStr | None, Query(description="Only this service.")] = None,
     since: Annotated[
-        datetime | None, Query(description="Started at or after (ISO 8601; naive is UTC).")
+        UtcMoment | None, Query(description="Started at or after (ISO 8601; naive is UTC).")
     ] = None,
     until: Annotated[
-        datetime | None, Query(description="Started before (ISO 8601; naive is UTC).")
+        UtcMoment | None, Query(description="Started before (ISO 8601; naive is UTC).")
     ] = None,
     after: Annotated[
         int | None, Query(ge=0, le=2**63 - 1, description="`next` of a previous page.")

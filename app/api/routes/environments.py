@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
+from app.api.params import KEYSET_ANSWER, KeysetDep, keyset_page
 from app.api.schemas.deployments import (
     DeploymentOut,
     EnvironmentOut,
@@ -13,20 +14,32 @@ from app.api.schemas.deployments import (
     RunningOut,
 )
 from app.deps import AsOfDep, StoreDep
+from app.inputs import CleanStr
 from app.queries.deployments import MAX_LIMIT
 from app.queries.environments import all_running, environment_history
 
 router = APIRouter(prefix="/api", tags=["deployments"])
 
 
-@router.get("/environments", response_model=list[EnvironmentRunningOut])
-def list_environments(store: StoreDep, as_of: AsOfDep) -> list[EnvironmentRunningOut]:
-    """Every environment with a deployment, and what each of its services runs."""
+@router.get(
+    "/environments",
+    response_model=list[EnvironmentRunningOut],
+    responses=KEYSET_ANSWER,
+)
+def list_environments(
+    store: StoreDep,
+    as_of: AsOfDep,
+    response: Response,
+    page: KeysetDep,
+) -> list[EnvironmentRunningOut]:
+    """Environments with a deployment, by name, and what each of their services runs."""
+    found = list(all_running(store, as_of, after=page.after, limit=page.limit + 1).items())
+    found = keyset_page(found, page.limit, response, key=lambda item: item[0])
     return [
         EnvironmentRunningOut(
             environment=env, running=[RunningOut.model_validate(r) for r in running]
         )
-        for env, running in all_running(store, as_of).items()
+        for env, running in found
     ]
 
 
@@ -35,9 +48,9 @@ def get_environment(
     store: StoreDep,
     as_of: AsOfDep,
     environment: Annotated[
-        str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="e.g. `production`.")
+        CleanStr, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="e.g. `production`.")
     ],
-    service: Annotated[str | None, Query(description="Only this service's history.")] = None,
+    service: Annotated[CleanStr | None, Query(description="Only this service's history.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="History rows.")] = 50,
     after: Annotated[
         int | None,

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
 from app.api.csv_bodies import events_csv
-from app.api.params import DEFAULT_LIMIT, MAX_LIMIT, parse_cursor
+from app.api.params import DEFAULT_LIMIT, MAX_LIMIT, NEXT_HEADER, parse_cursor
 from app.api.schemas.events import EventPageOut
 from app.deps import StoreDep
+from app.inputs import CleanStr, UtcMoment
 from events.lookups import EventQuery
 
 router = APIRouter(prefix="/api", tags=["audit"])
-
-NEXT_HEADER = "X-Shiplog-Next"
 
 
 @router.get(
@@ -30,26 +28,26 @@ NEXT_HEADER = "X-Shiplog-Next"
 )
 def get_events(
     store: StoreDep,
-    stream: Annotated[str | None, Query(description="Exact stream, e.g. `run-<id>`.")] = None,
+    stream: Annotated[CleanStr | None, Query(description="Exact stream, e.g. `run-<id>`.")] = None,
     category: Annotated[
-        str | None,
+        CleanStr | None,
         Query(pattern=r"^[a-z][a-z0-9_]*$", description="Stream prefix before the first dash."),
     ] = None,
     types: Annotated[
-        list[str], Query(alias="type", description="Event type; repeat for several.")
+        list[CleanStr], Query(alias="type", description="Event type; repeat for several.")
     ] = [],  # noqa: B006  (FastAPI copies query defaults)
-    actor: Annotated[str | None, Query(description="`metadata.actor` equals this.")] = None,
+    actor: Annotated[CleanStr | None, Query(description="`metadata.actor` equals this.")] = None,
     correlation: Annotated[
-        str | None, Query(description="`metadata.correlation_id` equals this.")
+        CleanStr | None, Query(description="`metadata.correlation_id` equals this.")
     ] = None,
     since: Annotated[
-        datetime | None, Query(description="Recorded at or after (ISO 8601; naive is UTC).")
+        UtcMoment | None, Query(description="Recorded at or after (ISO 8601; naive is UTC).")
     ] = None,
     until: Annotated[
-        datetime | None, Query(description="Recorded before (ISO 8601; naive is UTC).")
+        UtcMoment | None, Query(description="Recorded before (ISO 8601; naive is UTC).")
     ] = None,
     after: Annotated[
-        str | None, Query(description="Cursor `tx_id:position` from a previous page's `next`.")
+        CleanStr | None, Query(description="Cursor `tx_id:position` from a previous page's `next`.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query
 from app.api.params import invalid_query, parse_cursor
 from app.api.schemas.images import ImageOut, ImageSummaryOut
 from app.deps import AsOfDep, StoreDep
+from app.inputs import CleanStr
 from app.queries.images import (
     MAX_LIMIT,
     Page,
@@ -24,7 +25,7 @@ DIGEST = r"^sha256:[0-9a-f]{64}$"
 
 
 @router.get("/images/{digest}", responses={404: {"description": "No such image (then)."}})
-def get_image(digest: str, store: StoreDep, as_of: AsOfDep) -> ImageOut:
+def get_image(digest: CleanStr, store: StoreDep, as_of: AsOfDep) -> ImageOut:
     """What an image (by image id or pushed manifest digest) was built from, and where it went."""
     facts = find_image(store, digest, as_of)
     if facts is None:
@@ -38,21 +39,22 @@ def list_images(
     store: StoreDep,
     as_of: AsOfDep,
     commit: Annotated[
-        str | None,
+        CleanStr | None,
         Query(pattern=r"^[0-9a-fA-F]{7,64}$", description="Built from this commit (sha prefix)."),
     ] = None,
     base: Annotated[
-        str | None, Query(pattern=DIGEST, description="Built on the base image with this digest.")
+        CleanStr | None,
+        Query(pattern=DIGEST, description="Built on the base image with this digest."),
     ] = None,
     label: Annotated[
-        str | None,
+        CleanStr | None,
         Query(
             min_length=1,
             description="Carrying this label: `KEY` (any value) or `KEY=VALUE`.",
         ),
     ] = None,
     after: Annotated[
-        str | None,
+        CleanStr | None,
         Query(description="The `cursor` of the last image of the previous page (keyset)."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")] = 100,

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Response, status
 
 from app.deps import AsOfDep, StoreDep
+from app.inputs import CleanStr
 from app.provenance.dsse import IN_TOTO_PAYLOAD_TYPE
 from app.provenance.slsa import statement_bytes
 from app.queries.provenance import ImageNotFound, attestation, provenance
@@ -15,7 +16,7 @@ router = APIRouter(prefix="/api/images", tags=["provenance"])
 
 DSSE_MEDIA_TYPE = "application/vnd.dsse.envelope.v1+json"
 Digest = Annotated[
-    str,
+    CleanStr,
     Path(
         pattern=r"^sha256:[0-9a-f]{64}$",
         description="The image id or a manifest digest it was pushed as, `sha256:<64 hex>`.",

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Path, Query
 
 from app.api.schemas.supplychain import ReproductionOut
 from app.deps import StoreDep
+from app.inputs import CleanStr
 from app.queries.reproductions import DEFAULT_LIMIT, MAX_LIMIT, latest_reproductions
 
 router = APIRouter(prefix="/api", tags=["images"])
 
 Digest = Annotated[
-    str,
+    CleanStr,
     Path(
         pattern=r"^sha256:[0-9a-f]{64}$",
         description="The image id or a manifest digest it was pushed under, `sha256:<hex>`.",

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Path, Response
 
 from app.api.schemas.base import DIGEST_PATTERN
 from app.deps import StoreDep
+from app.inputs import CleanStr
 from app.queries.supplychain import SbomNotFound, image_sbom
 
 router = APIRouter(prefix="/api", tags=["supply chain"])
@@ -26,7 +27,7 @@ CYCLONEDX_JSON = "application/vnd.cyclonedx+json; version=1.6"
 def get_image_sbom(
     store: StoreDep,
     digest: Annotated[
-        str,
+        CleanStr,
         Path(
             pattern=DIGEST_PATTERN,
             description="The image id, or a manifest digest a run pushed it as, `sha256:<hex>`.",

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from app.api.schemas.velocity import SummaryOut, VelocityOut, VelocityReportOut
 from app.deps import AsOfDep, SettingsDep, StoreDep
+from app.inputs import CleanStr
 from app.queries.velocity import velocity_report
 from app.velocity.render import to_csv
 
@@ -23,15 +24,17 @@ def get_velocity(
     store: StoreDep,
     settings: SettingsDep,
     as_of: AsOfDep,
-    service: Annotated[str | None, Query(description="Only this service.")] = None,
+    service: Annotated[CleanStr | None, Query(description="Only this service.")] = None,
     env: Annotated[
-        str | None, Query(description="Only this one of the production environments.")
+        CleanStr | None, Query(description="Only this one of the production environments.")
     ] = None,
     since: Annotated[
-        str | None, Query(description="Window start: an age (`90d`, `12w`, `36h`) or ISO time.")
+        CleanStr | None,
+        Query(description="Window start: an age (`90d`, `12w`, `36h`) or ISO time."),
     ] = None,
     until: Annotated[
-        str | None, Query(description="Window end (excluded): an age or ISO time; default now.")
+        CleanStr | None,
+        Query(description="Window end (excluded): an age or ISO time; default now."),
     ] = None,
     output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> Response | VelocityReportOut:

@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from app.api.schemas.base import FromRecord, Name, Text
+from app.api.schemas.writes import reported
 
 
 class RepositoryIn(BaseModel):
     """A repository an admin registers so that its forge's webhooks may start runs."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = reported(url="https://github.com/acme/web.git", forge="github")
 
     url: Text = Field(description="The clone URL (https or ssh), without credentials.")
     forge: Literal["github", "gitea", "gitlab"] = Field(description="Which forge hosts it.")

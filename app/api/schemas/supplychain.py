@@ -49,9 +49,12 @@ class AffectedImageOut(FromRecord):
 
 
 class AffectedOut(BaseModel):
-    """The images found, by image id."""
+    """A page of the images found, by image id."""
 
     images: list[AffectedImageOut]
+    next: str | None = Field(
+        default=None, description="Pass as `after` for the next page; null on the last."
+    )
 
 
 class FileDifferenceOut(BaseModel):

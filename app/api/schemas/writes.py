@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import uuid4
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -10,10 +11,21 @@ from app.api.schemas.base import DIGEST_PATTERN, Name, Sha, Text, UtcTime
 from app.services.deployments import DeploymentStatus
 
 
+def reported(**example: Any) -> ConfigDict:
+    """A report's model config: unknown fields refused, `example` shown in the OpenAPI document."""
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
+
+
 class DeploymentIn(BaseModel):
     """A deployment as another tool reports it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = reported(
+        environment="production",
+        service="web",
+        image_digest="sha256:" + "ab" * 32,
+        status="succeeded",
+        commit="4b825dc642cb6eb9a060e54bf8d69288fbee4904",
+    )
 
     environment: Name = Field(description="The environment; its events go to `env-<name>`.")
     service: Name = Field(description="The service rolled out to.")
@@ -46,7 +58,11 @@ class DeploymentIn(BaseModel):
 class IncidentIn(BaseModel):
     """An incident as another tool reports it: opened, resolved, or both."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = reported(
+        environment="production",
+        service="web",
+        summary="checkout answers 502 since the last rollout",
+    )
 
     incident_id: Name = Field(
         default_factory=lambda: str(uuid4()),

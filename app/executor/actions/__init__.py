@@ -14,7 +14,6 @@ from app.executor.actions.containers import (
     network_name,
     prepare_run,
     run_command_step,
-    start_services,
     step_container_running,
 )
 from app.executor.actions.context_digest import context_digest, digest_entries
@@ -23,6 +22,7 @@ from app.executor.actions.junit import TestSummary, read_reports
 from app.executor.actions.labels import SourceFacts
 from app.executor.actions.masking import MASK
 from app.executor.actions.push import PushedImage, run_push_step
+from app.executor.actions.services import start_services
 from app.executor.actions.support import LogSink
 
 __all__ = [

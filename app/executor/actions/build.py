@@ -1,8 +1,11 @@
 """Build steps: resolve the inputs (bases, Dockerfile, context, args), label, build, tag.
 
 Every external base image is resolved to a digest before the build, and must already be
-on the engine (`pull=False`). Secret build arguments go to the engine but never into
-what is returned or logged: their values are masked in the build output.
+on the engine (`pull=False`). A build that reads secrets (`build.secrets`) runs on
+BuildKit with secret mounts (buildkit.py), and the Dockerfile must mount each of them;
+any other build runs on the engine's builder through the SDK. Secret values never go
+into what is returned, and are masked in the build output. Build arguments taken from
+secrets are refused: they would stay in the image's history.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import IO, Any
+from typing import Any
 
 import docker.errors
 from docker.utils import parse_repository_tag
 
+from app.executor.actions.build_request import BuildRequest
+from app.executor.actions.buildkit import buildkit_build, buildkit_cli
 from app.executor.actions.containers import POLL_SECONDS, RunContext
 from app.executor.actions.context_digest import (
     archive_entries,
@@ -31,6 +36,7 @@ from app.executor.actions.dockerfile import (
     Stage,
     parse_stages,
     root_base,
+    secret_mounts,
     stages_to_build,
 )
 from app.executor.actions.errors import StepCancelled, StepFailed, StepTimedOut
@@ -54,7 +60,7 @@ class BuiltImage:
     dockerfile_sha256: str
     context_digest: str
     build_args: dict[str, str]
-    secret_args: tuple[str, ...]
+    secret_mounts: tuple[str, ...]
     target: str | None
     labels: dict[str, str]
     tags: tuple[str, ...]
@@ -73,12 +79,15 @@ def run_build_step(
     log: LogSink,
     nocache: bool = False,
     apply_tags: bool = True,
+    docker_cli: str | None = None,
 ) -> BuiltImage:
     """Build the step's image from the workspace with resolved bases, label and tag it.
 
     A reproduction (app/reproduce/) rebuilds with `nocache` (every instruction runs
     again) and without `apply_tags`: the image is left untagged, so the step's tags
     keep naming the original; the labels and the returned `tags` are the step's still.
+    `secrets` must hold every secret of `build.secrets`; `docker_cli` is the docker
+    command BuildKit builds run with (default: found on PATH).
     """
     spec = step.build
     if ctx.cancelled.is_set():
@@ -87,29 +96,33 @@ def run_build_step(
     dockerfile = inside(ctx.workspace, f"{spec.context}/{spec.dockerfile}", "Dockerfile")
     if not dockerfile.is_file():
         raise StepFailed(f"Dockerfile {spec.context}/{spec.dockerfile} is not a file")
-    plain, hidden = _split_args(spec.args, secrets)
-    mask = Masker(hidden.values())
+    plain = _plain_args(spec.args)
+    mounted = _mounted_secrets(spec.secrets, secrets)
+    mask = Masker(mounted.values())
     with context_archive(context, spec.dockerfile) as archive:
         # what was sent is what is recorded, even if a parallel step changes the workspace
         dockerfile_bytes = archive_file(archive, spec.dockerfile) or dockerfile.read_bytes()
-        bases, final = _resolve_bases(
-            ctx.client, dockerfile_bytes, {**plain, **hidden}, spec.target, mask
-        )
+        bases, final = _resolve_bases(ctx.client, dockerfile_bytes, plain, spec.target, mask)
         labels = oci_labels(source, ctx.run_id, spec.tags, final and final[0], spec.labels)
         digest = digest_entries(archive_entries(archive))
-        image_id = _build(
-            ctx,
+        request = BuildRequest(
             archive=archive,
             dockerfile=spec.dockerfile,
             tag=spec.tags[0] if apply_tags else None,
-            buildargs={**plain, **hidden},
+            buildargs=plain,
             labels=labels,
             target=spec.target,
             deadline=time.monotonic() + step.timeout,
             log=lambda line: log(mask(line)),
             mask=mask,
             nocache=nocache,
+            secrets=mounted,
         )
+        if mounted:
+            _check_mounted(dockerfile_bytes, spec.dockerfile, mounted)
+            image_id = buildkit_build(ctx, request, cli=buildkit_cli(docker_cli))
+        else:
+            image_id = _build(ctx, request)
     if final is not None:
         _check_base_kept(ctx.client, image_id, *final)
     for tag in spec.tags[1:] if apply_tags else ():
@@ -121,27 +134,46 @@ def run_build_step(
         dockerfile_sha256=hashlib.sha256(dockerfile_bytes).hexdigest(),
         context_digest=digest,
         build_args=plain,
-        secret_args=tuple(sorted(hidden)),
+        secret_mounts=tuple(sorted(mounted)),
         target=spec.target,
         labels=labels,
         tags=tuple(spec.tags),
     )
 
 
-def _split_args(
-    args: Mapping[str, str | FromSecret], secrets: Mapping[str, str]
-) -> tuple[dict[str, str], dict[str, str]]:
-    """The plain build arguments, and the secret ones with their values."""
+def _plain_args(args: Mapping[str, str | FromSecret]) -> dict[str, str]:
+    """The build arguments; one taken from a secret is refused (it would stay in the image)."""
     plain: dict[str, str] = {}
-    hidden: dict[str, str] = {}
     for name, value in args.items():
-        if isinstance(value, str):
-            plain[name] = value
-        elif value.from_secret in secrets:
-            hidden[name] = secrets[value.from_secret]
-        else:
-            raise StepFailed(f"build argument {name}: secret {value.from_secret} not provided")
-    return plain, hidden
+        if not isinstance(value, str):
+            raise StepFailed(
+                f"build argument {name}: a secret build argument stays in the image's "
+                f"history; mount secret {value.from_secret} instead (build.secrets)"
+            )
+        plain[name] = value
+    return plain
+
+
+def _mounted_secrets(names: tuple[str, ...], secrets: Mapping[str, str]) -> dict[str, str]:
+    """The values of the secrets the build mounts; StepFailed naming any not provided."""
+    missing = [name for name in names if name not in secrets]
+    if missing:
+        raise StepFailed(f"build.secrets: secret(s) not provided: {', '.join(missing)}")
+    return {name: secrets[name] for name in names}
+
+
+def _check_mounted(dockerfile: bytes, path: str, mounted: Mapping[str, str]) -> None:
+    """Every secret given to the build is read by a `RUN --mount=type=secret` of the Dockerfile."""
+    try:
+        used = secret_mounts(dockerfile.decode("utf-8-sig", "replace"))
+    except DockerfileError as exc:
+        raise StepFailed(f"Dockerfile: {exc}") from None
+    unused = sorted(set(mounted) - set(used))
+    if unused:
+        raise StepFailed(
+            f"build.secrets: {path} has no `RUN --mount=type=secret,id=NAME` for "
+            f"{', '.join(unused)}; a secret reaches a build only through such a mount"
+        )
 
 
 def _resolve_bases(
@@ -197,28 +229,15 @@ class _BuildWatchdog(threading.Thread):
                     self.client.api.kill(current)
 
 
-def _build(
-    ctx: RunContext,
-    *,
-    archive: IO[bytes],
-    dockerfile: str,
-    tag: str | None,
-    buildargs: dict[str, str],
-    labels: dict[str, str],
-    target: str | None,
-    deadline: float,
-    log: LogSink,
-    mask: Masker,
-    nocache: bool = False,
-) -> str:
+def _build(ctx: RunContext, request: BuildRequest) -> str:
     """Run the legacy builder on the context archive, streaming its output; return the image id."""
-    watchdog = _BuildWatchdog(ctx.client, ctx.cancelled, deadline)
+    watchdog = _BuildWatchdog(ctx.client, ctx.cancelled, request.deadline)
 
     def line(text: str) -> None:
         match = _RUNNING_IN.search(text)
         if match:
             watchdog.running_in = match.group(1)
-        log(text)
+        request.log(text)
 
     lines = LineSplitter(line)
     error: str | None = None
@@ -226,16 +245,16 @@ def _build(
     watchdog.start()
     try:
         for chunk in ctx.client.api.build(
-            fileobj=archive,
+            fileobj=request.archive,
             custom_context=True,
-            dockerfile=dockerfile,
-            tag=tag,
-            buildargs=buildargs,
-            labels=labels,
-            target=target,
+            dockerfile=request.dockerfile,
+            tag=request.tag,
+            buildargs=dict(request.buildargs),
+            labels=dict(request.labels),
+            target=request.target,
             rm=True,
             forcerm=True,
-            nocache=nocache,
+            nocache=request.nocache,
             pull=False,
             decode=True,
         ):
@@ -258,10 +277,10 @@ def _build(
     if watchdog.reason == "timed out":
         raise StepTimedOut("build stopped: it ran longer than the step's timeout")
     if error is not None:
-        raise StepFailed(f"build failed: {mask(error.strip())}")
-    if image_id is None and tag is None:
+        raise StepFailed(f"build failed: {request.mask(error.strip())}")
+    if image_id is None and request.tag is None:
         raise StepFailed("build failed: the engine did not say which image it built")
-    return image_id or str(ctx.client.images.get(tag).id)
+    return image_id or str(ctx.client.images.get(request.tag).id)
 
 
 def _check_base_kept(client: Any, image_id: str, base: BaseImage, base_id: str) -> None:

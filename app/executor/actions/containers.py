@@ -1,14 +1,14 @@
-"""Containers of a run: its network, sidecar services, command steps, and cleaning up after it.
+"""Containers of a run: its network, its command steps, and cleaning up after it.
 
-Every object made here carries the run's labels, with `dev.shiplog.run=<run id>` always
-among them, so that `cleanup_run` (and the reaper, for a run whose runner died) finds it.
+Every object made here (and by services.py) carries the run's labels, with
+`dev.shiplog.run=<run id>` always among them, so that `cleanup_run` (and the reaper, for
+a run whose runner died) finds it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
 import shlex
 import threading
 import time
@@ -20,10 +20,17 @@ from typing import Any
 import docker.errors
 
 from app.engine import EngineStopped, engine_answers
+from app.executor.actions.cgroups import (
+    ProbeReader,
+    pids_events_file,
+    probe_mark,
+    probed_command,
+    refused_forks,
+)
 from app.executor.actions.errors import StepCancelled, StepFailed
+from app.executor.actions.sandbox import Limits, SandboxPolicy, image_user
 from app.executor.actions.support import (
     RUN_LABEL,
-    SERVICE_LABEL,
     STEP_LABEL,
     LineSplitter,
     LogSink,
@@ -32,9 +39,7 @@ from app.executor.actions.support import (
     resolve_image,
     secret_env,
 )
-from app.pipeline import WORKSPACE, CommandStep, Service
-
-_log = logging.getLogger(__name__)
+from app.pipeline import WORKSPACE, CommandStep
 
 NETWORK_PREFIX = "shiplog-"
 STOP_GRACE_SECONDS = 2
@@ -59,7 +64,10 @@ class RunContext:
 
 @dataclass(frozen=True)
 class CommandOutcome:
-    """How a command step's container ended; `image_digest` and `commands_digest` as recorded."""
+    """How a command step's container ended; `image_digest` and `commands_digest` as recorded.
+
+    `reason` says why the sandbox stopped it (out of memory, out of processes, out of time).
+    """
 
     exit_code: int
     duration_ms: int
@@ -68,6 +76,7 @@ class CommandOutcome:
     image: str
     image_digest: str | None
     commands_digest: str
+    reason: str | None = None
 
 
 def network_name(run_id: str) -> str:
@@ -107,69 +116,30 @@ def commands_digest(script: str) -> str:
     return "sha256:" + hashlib.sha256(script.encode()).hexdigest()
 
 
-def _shell_args(script: str) -> dict[str, Any]:
+def shell_args(script: str) -> dict[str, Any]:
+    """Container arguments that run `script` in the image's /bin/sh (none for no script)."""
     return {"entrypoint": SHELL, "command": [script]} if script else {}
 
 
-def start_services(
-    ctx: RunContext,
-    services: Sequence[Service],
-    secrets: Mapping[str, str],
-    log: Callable[[str, str], None],
-) -> None:
-    """Start each sidecar on the run network, reachable by its name; forward its output lines."""
-    for service in services:
-        if ctx.cancelled.is_set():
-            raise StepCancelled("the run was cancelled before its services started")
-        image_id, _ = resolve_image(ctx.client, service.image)
-        environment = {
-            **service.environment,
-            **secret_env(f"service {service.name}", service.secrets, secrets),
-        }
-        endpoint = ctx.client.api.create_endpoint_config(aliases=[service.name])
-        try:
-            container = ctx.client.containers.run(
-                image_id,
-                detach=True,
-                environment=environment,
-                hostname=service.name,
-                network=ctx.network,
-                networking_config={ctx.network: endpoint},
-                labels=object_labels(ctx.labels, ctx.run_id, **{SERVICE_LABEL: service.name}),
-                **_shell_args(build_script(service.commands)),
-            )
-        except docker.errors.APIError as exc:
-            raise StepFailed(f"service {service.name} did not start: {exc.explanation}") from None
-        threading.Thread(
-            target=_forward_service_output,
-            args=(container, service.name, log),
-            name=f"shiplog-service-{service.name}",
-            daemon=True,
-        ).start()
-
-
-def _forward_service_output(container: Any, name: str, log: Callable[[str, str], None]) -> None:
-    """Send a service's output to `log` until its container stops or is removed."""
-    lines = LineSplitter(lambda line: log(name, line))
-    try:
-        for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
-            lines.feed(chunk)
-        lines.flush()
-    except Exception as exc:  # the run ended: container removed, or the sink closed
-        _log.debug("output of service %s ended: %s", name, exc)
-
-
 class _Watchdog(threading.Thread):
-    """Kills the container at the deadline, or stops it when the run is cancelled."""
+    """Kills the container at the deadline or at its process limit; stops it on a cancel."""
 
-    def __init__(self, container: Any, cancelled: threading.Event, deadline: float) -> None:
+    def __init__(
+        self,
+        container: Any,
+        cancelled: threading.Event,
+        deadline: float,
+        pids_events: Path | None = None,
+    ) -> None:
         super().__init__(name=f"shiplog-watchdog-{container.id[:12]}", daemon=True)
         self.container = container
         self.cancel_event = cancelled
         self.deadline = deadline
+        self.pids_events = pids_events
         self.finished = threading.Event()
         self.timed_out = False
         self.cancelled = False
+        self.out_of_processes = False
 
     def run(self) -> None:
         while not self.finished.wait(POLL_SECONDS):
@@ -181,6 +151,12 @@ class _Watchdog(threading.Thread):
                 if time.monotonic() >= self.deadline:
                     self.container.kill()
                     self.timed_out = True
+                    return
+                if self.pids_events is not None and refused_forks(self.pids_events) > 0:
+                    # A fork was refused: a fork bomb, or a step that needs a higher limit.
+                    # Either way it cannot go on as written; stop it now, not at its timeout.
+                    self.container.kill()
+                    self.out_of_processes = True
                     return
             except docker.errors.APIError:  # it exited (or was removed) on its own meanwhile
                 return
@@ -195,43 +171,48 @@ def run_command_step(
     log: LogSink,
     on_started: Callable[[str, str | None, str], None],
     timeout: float,
+    sandbox: SandboxPolicy,
     image_id: str | None = None,
 ) -> CommandOutcome:
     """Run the step's commands in a container of `image` in the workspace; stream its output.
 
     Give `image_id` for an image built by this run: that image runs, whatever `image` (the
     tag, still what is reported) names on the engine by now, e.g. after another run's build.
+    The container is confined by `sandbox`; one that runs out of memory or processes is
+    stopped, and the outcome's `reason` says so.
     """
+    owner = f"step {step.name}"
     if ctx.cancelled.is_set():
-        raise StepCancelled(f"step {step.name}: the run was cancelled before it started")
+        raise StepCancelled(f"{owner}: the run was cancelled before it started")
     image_id, image_digest = resolve_image(ctx.client, image_id or image)
     script = build_script(step.commands)
     digest = commands_digest(script)
-    environment = {
-        **step.environment,
-        **secret_env(f"step {step.name}", step.secrets, secrets),
-    }
+    environment = {**step.environment, **secret_env(owner, step.secrets, secrets)}
+    limits = sandbox.limits(owner, step)
+    confined = sandbox.container_options(owner, step, image_user(ctx.client, image_id), ctx.network)
+    workspace = {str(ctx.workspace): {"bind": WORKSPACE, "mode": "rw"}}
+    mark = probe_mark()
+    probe = ProbeReader(log, mark)
     try:
         container = ctx.client.containers.create(
             image_id,  # the id, not the tag: what runs is what was resolved
             environment=environment,
             working_dir=WORKSPACE,
-            volumes={str(ctx.workspace): {"bind": WORKSPACE, "mode": "rw"}},
-            network=ctx.network,
             labels=object_labels(ctx.labels, ctx.run_id, **{STEP_LABEL: step.name}),
-            **_shell_args(script),
+            **{**confined, "volumes": {**confined.get("volumes", {}), **workspace}},
+            **(probed_command(script, mark) if script else {}),
         )
     except docker.errors.APIError as exc:
-        raise StepFailed(f"step {step.name}: container not created: {exc.explanation}") from None
+        raise StepFailed(f"{owner}: container not created: {exc.explanation}") from None
     try:
         started = time.monotonic()
         container.start()
         on_started(image, image_digest, digest)
-        watchdog = _Watchdog(container, ctx.cancelled, started + timeout)
+        watchdog = _Watchdog(container, ctx.cancelled, started + timeout, _pids_events(container))
         watchdog.start()
         removed_while_cancelled = False
         try:
-            exit_code = _follow(container, log)
+            exit_code = _follow(container, probe)
         except docker.errors.NotFound:
             if not ctx.cancelled.is_set():
                 raise StepFailed(
@@ -246,8 +227,13 @@ def run_command_step(
             # A stopping dockerd kills the container and still answers on the connections
             # it has: the exit code seen may be the engine's doing, not the step's.
             raise EngineStopped(f"step {step.name}: the Docker engine stopped while it ran")
+        reason = _why_stopped(container, watchdog, limits, timeout, probe.refused)
+        if reason is not None and exit_code == 0:
+            exit_code = 1  # it hit a limit, and carried on as if it had not
     finally:
         _remove(container)
+    if reason is not None:
+        log(f"shiplog: {reason}")
     return CommandOutcome(
         exit_code=exit_code,
         duration_ms=duration_ms,
@@ -256,7 +242,42 @@ def run_command_step(
         image=image,
         image_digest=image_digest,
         commands_digest=digest,
+        reason=reason,
     )
+
+
+def _pids_events(container: Any) -> Path | None:
+    """The running container's pids.events file, if this host shows it."""
+    try:
+        container.reload()
+    except docker.errors.APIError:
+        return None
+    pid = int((container.attrs.get("State") or {}).get("Pid") or 0)
+    return pids_events_file(pid) if pid > 0 else None
+
+
+def _why_stopped(
+    container: Any, watchdog: _Watchdog, limits: Limits, timeout: float, refused: int
+) -> str | None:
+    """Why the sandbox ended the container early (or failed it), in words; None if it did not."""
+    if watchdog.timed_out:
+        return f"timed out: stopped after its timeout of {timeout:g} s"
+    if watchdog.out_of_processes or refused:
+        stopped = " and was stopped" if watchdog.out_of_processes else ""
+        return (
+            f"out of processes: it reached its limit of {limits.pids} processes "
+            f"(resources.pids){stopped}"
+        )
+    try:
+        container.reload()
+    except docker.errors.APIError:
+        return None
+    if (container.attrs.get("State") or {}).get("OOMKilled"):
+        return (
+            f"out of memory: it exceeded its limit of {limits.describe_memory()} "
+            "(resources.memory) and was killed"
+        )
+    return None
 
 
 def _follow(container: Any, log: LogSink) -> int:

@@ -169,3 +169,30 @@ def root_base(stages: list[Stage], stage: Stage) -> Stage:
     while stage.parent is not None:
         stage = stages[stage.parent]
     return stage
+
+
+def secret_mounts(text: str) -> dict[str, int]:
+    """The ids of the BuildKit secret mounts (`RUN --mount=type=secret,id=...`), each with the
+    line of its first use. An id left out is the base name of the mount's target, as BuildKit
+    reads it."""
+    used: dict[str, int] = {}
+    for line, instruction in _logical_lines(text):
+        keyword, _, rest = instruction.partition(" ")
+        if keyword.upper() != "RUN":
+            continue
+        for word in rest.split():
+            if not word.startswith("--"):
+                break  # the flags come before the command
+            flag, _, value = word[2:].partition("=")
+            if flag.lower() != "mount":
+                continue
+            options = dict(part.partition("=")[::2] for part in value.split(","))
+            if options.get("type") != "secret":
+                continue
+            target = options.get("target") or options.get("dst") or options.get("destination")
+            mount_id = options.get("id") or (
+                target.rstrip("/").rsplit("/", 1)[-1] if target else ""
+            )
+            if mount_id:
+                used.setdefault(mount_id, line)
+    return used

@@ -14,7 +14,15 @@ from app.executor.actions.support import STEP_LABEL, LogSink, object_labels
 from app.pipeline import ScanStep
 from app.supplychain.imagefs import ImageUnavailable
 from app.supplychain.osv import AdvisoryError
-from app.supplychain.service import MadeSbom, ScanResult, advisories_from, describe, make_sbom, scan
+from app.supplychain.service import (
+    MadeSbom,
+    ScanResult,
+    advisories_from,
+    describe,
+    describe_skipped,
+    make_sbom,
+    scan,
+)
 
 
 def make_step_sbom(ctx: RunContext, step: str, image: str, log: LogSink) -> MadeSbom:
@@ -39,8 +47,12 @@ def scan_step_packages(
     except AdvisoryError as error:
         raise StepFailed(f"step {step.name}: {error}") from None
     result = scan(made.facts.image_id, made.sbom.digest, made.packages, advisories)
-    count = len(advisories.advisories)
+    count = advisories.records
     log(f"{count} advisories ({advisories.digest}): {len(result.matches)} findings")
+    if advisories.skipped:
+        log(f"warning: {len(advisories.skipped)} advisory records could not be read, skipped:")
+        for line in describe_skipped(advisories):
+            log(line)
     for match in result.matches:
         log(f"  {describe(match)}")
     return result

@@ -17,6 +17,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from app.executor.actions.containers import RunContext
 from app.executor.actions.masking import Masker
+from app.executor.actions.sandbox import SandboxPolicy
 from app.executor.actions.support import LogSink
 from app.pipeline import Pipeline, Step
 from events.catalogue import Event
@@ -43,7 +44,12 @@ class RunEnv:
     masker: Masker
     record: RecordEvents
     app_url: str
+    sandbox: SandboxPolicy
     osv_dir: Path | None = None
+    untrusted: bool = False
+    """The run is of code nobody vouched for (a fork's pull request): no secrets at all."""
+    docker_cli: str | None = None
+    """The docker command for BuildKit builds (SHIPLOG_DOCKER_CLI); None: found on PATH."""
     push_attempts: int = 3
     push_retry_seconds: float = 1.0
     # Tag -> image id of what this run built. Tags are shared by every run on the
@@ -59,11 +65,15 @@ class RunEnv:
 
 @dataclass(frozen=True)
 class StepResult:
-    """How a step ended when it did not raise; `built_image` feeds the after-build hooks."""
+    """How a step ended when it did not raise; `built_image` feeds the after-build hooks.
+
+    `reason` says why it failed when its exit code alone does not (the sandbox stopped it).
+    """
 
     exit_code: int = 0
     timed_out: bool = False
     built_image: str | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ def run_build(env: RunEnv, step: BuildStep, log: LogSink) -> StepResult:
     """Build the step's image; later steps of the run use it by id, never by its tags."""
     env.record(typed_step_started(step, "docker build", step.build.model_dump(mode="json")))
     facts = SourceFacts.of_run(env.queued, env.pipeline.name)
-    built = run_build_step(env.ctx, step, source=facts, secrets=env.secrets, log=log)
+    built = run_build_step(
+        env.ctx, step, source=facts, secrets=env.secrets, log=log, docker_cli=env.docker_cli
+    )
     env.built.update(dict.fromkeys(built.tags, built.image_id))
     env.built_steps[step.name] = built.image_id
     env.record(ImageBuilt(step=step.name, **built.as_event_fields()))

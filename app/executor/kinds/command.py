@@ -33,6 +33,7 @@ def run_command(env: RunEnv, step: CommandStep, log: LogSink) -> StepResult:
         log=log,
         on_started=started,
         timeout=float(step.timeout),
+        sandbox=env.sandbox,
     )
     if outcome.cancelled:
         raise StepCancelled(f"step {step.name}: the run was cancelled")
@@ -41,7 +42,9 @@ def run_command(env: RunEnv, step: CommandStep, log: LogSink) -> StepResult:
         summary = read_reports(env.ctx.workspace, step.reports)
         if summary is not None:
             env.record(TestsReported(step=step.name, **summary.as_event_fields()))
-    return StepResult(exit_code=outcome.exit_code, timed_out=outcome.timed_out)
+    return StepResult(
+        exit_code=outcome.exit_code, timed_out=outcome.timed_out, reason=outcome.reason
+    )
 
 
 COMMAND = StepKind(CommandStep, run_command)

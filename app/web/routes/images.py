@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from app.deps import AsOfDep, StoreDep
+from app.inputs import CleanStr
 from app.web.templating import render
 from app.web.views.images import image_page
 
@@ -13,7 +14,7 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
 @router.get("/images/{digest}", response_class=HTMLResponse)
-def image_html(request: Request, store: StoreDep, digest: str, as_of: AsOfDep) -> HTMLResponse:
+def image_html(request: Request, store: StoreDep, digest: CleanStr, as_of: AsOfDep) -> HTMLResponse:
     """The image page (a manifest digest or an engine image id), as of `as_of` if given."""
     view = image_page(store, digest, as_of)
     context = {"title": f"Image {digest[:14]}…", "view": view,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.deps import StoreDep
+from app.inputs import CleanStr
 from app.queries.search import SearchHit, search
 from app.web import params
 from app.web.errors import BadParameter
@@ -32,7 +33,7 @@ def found(match: SearchHit) -> Found:
 
 
 @router.get("/search", response_class=HTMLResponse)
-def search_html(request: Request, store: StoreDep, q: str = "") -> Response:
+def search_html(request: Request, store: StoreDep, q: CleanStr = "") -> Response:
     """One match: a redirect to its page; several: a list; none: 404 saying what was sought."""
     query = params.text({"q": q}, "q")
     if not query:

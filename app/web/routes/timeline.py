@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from app.deps import StoreDep
+from app.inputs import CleanStr
 from app.web import params
 from app.web.templating import render
 from app.web.views.timeline import TimelineFilters, timeline_page
@@ -20,7 +21,7 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 def timeline(
     request: Request,
     store: StoreDep,
-    types: Annotated[list[str], Query(alias="type")] = [],  # noqa: B006
+    types: Annotated[list[CleanStr], Query(alias="type")] = [],  # noqa: B006
 ) -> HTMLResponse:
     """Every event, newest first, filtered by the query string; live on the first page."""
     filters = TimelineFilters.parse(request.query_params, types)

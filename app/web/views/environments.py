@@ -17,6 +17,7 @@ from events.store import EventStore
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+-]*")
 HISTORY = 100
+INCIDENTS = 100
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class EnvironmentPage:
     history: list[Deployment]
     more: bool
     incidents: list[Incident]
+    more_incidents: bool = False
 
     @property
     def rollbacks(self) -> list[Deployment]:
@@ -45,5 +47,10 @@ def environment_page(store: EventStore, name: str) -> EnvironmentPage:
         raise NotFound(f"no environment {name!r} is recorded: nothing was deployed to it")
     history = found.history
     return EnvironmentPage(
-        name, found.running, history.deployments, history.next is not None, incidents
+        name,
+        found.running,
+        history.deployments,
+        history.next is not None,
+        incidents[:INCIDENTS],
+        len(incidents) > INCIDENTS,
     )

@@ -3,7 +3,8 @@
 The build, its inputs, labels, tests and pushes come from the images projection
 (app/queries/images.py: a registry manifest digest or an engine image id); where
 it ran, and still runs, from the deployments projection (app/queries/deployments.py);
-its SBOM and latest scan from app/queries/supplychain.py; its reproductions from
+its SBOM and latest scan (with the advisory records it skipped) from
+app/queries/supplychain.py; its reproductions from
 app/queries/reproductions.py. Everything is as of the page's `as_of` (None: now).
 """
 
