@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
             threading.Thread(
                 target=projector(store).follow,
                 args=(stop,),
-                kwargs={"keyring": settings.keyring_path, "poll_seconds": settings.poll_interval},
+                kwargs={"poll_seconds": settings.poll_interval},
                 name="shiplog-projections",
                 daemon=True,
             ),

@@ -397,7 +397,7 @@ def test_thousands_of_findings_fit_one_scan_completed_and_the_document_lists_the
     assert (completed.findings_total, completed.gating_total) == (3000, 3000)
     assert len(completed.gating) == 100 and completed.severities.critical == 3000
     assert len(found(store, completed)) == 3000
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=bearer(store, "viewer", Role.VIEWER)) as client:
         projector(store).catch_up_all()
         answer = client.get("/api/affected", params={"advisory": "DSA-1499-1"})
     assert answer.status_code == 200, answer.text
@@ -430,7 +430,7 @@ def test_unreadable_advisory_records_are_skipped_logged_recorded_and_shown(
         ("Alpine/broken.json", None),
     ]
     assert "unknown suffix _bogus" in completed.skipped[0].reason
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=bearer(store, "viewer", Role.VIEWER)) as client:
         projector(store).catch_up_all()
         page = client.get(f"/images/{images['debian']}")
     assert page.status_code == 200

@@ -27,6 +27,7 @@ from app.deps import (
     note_refusal,
     same_origin,
 )
+from app.inputs import CleanStr
 from app.queries.credentials import CredentialRefused, token_credential
 from app.services.access import Forbidden, anonymous
 from app.services.sessions import NewSession, end_session, redeem_signin_link, start_session
@@ -38,7 +39,7 @@ PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 # The form itself: not cached; its post must say it comes from here (under no-referrer
 # a browser sends `Origin: null`, which is refused as another site's).
 FORM = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin"}
-Field = Annotated[str, Form(max_length=500)]
+Field = Annotated[CleanStr, Form(max_length=500)]
 
 
 def local_path(target: str | None) -> str:
@@ -91,8 +92,8 @@ def signin_form(
     request: Request,
     store: StoreDep,
     settings: SettingsDep,
-    next: str = "/",
-    code: str | None = None,
+    next: CleanStr = "/",
+    code: CleanStr | None = None,
 ) -> Response:
     """The sign-in form; with `code` (the link `shiplog serve` printed), signs in at once."""
     target = local_path(next)
