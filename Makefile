@@ -24,7 +24,7 @@ demo: $(STAMP)
 test: lint
 	scripts/ensure-docker
 	scripts/ensure-browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -25,7 +25,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from app.database import embedded_tool
+from app.database import embedded_tool, set_app_password
 from app.projections import projector
 from app.resources import migrations_dir
 from events.errors import LedgerError
@@ -80,8 +80,14 @@ def backup_database(owner_url: str, file: Path) -> int:
     return file.stat().st_size
 
 
-def restore_database(owner_url: str, app_url: str, app_role: str, file: Path) -> Restored:
-    """Restore `file` into the empty database at `owner_url`, then make it whole (see above)."""
+def restore_database(
+    owner_url: str, app_url: str, app_role: str, file: Path, app_password: str | None = None
+) -> Restored:
+    """Restore `file` into the empty database at `owner_url`, then make it whole (see above).
+
+    The application role is made (able to log in) if the cluster lacks it, and given
+    `app_password` if one is given (the embedded server's), before it reads.
+    """
     if not file.is_file():
         raise BackupError(f"no backup file {file}")
     with psycopg.connect(owner_url, autocommit=True) as conn:
@@ -94,7 +100,7 @@ def restore_database(owner_url: str, app_url: str, app_role: str, file: Path) ->
         # The backup grants to the application role, a cluster-wide object it cannot carry.
         conn.execute(
             f"DO $$ BEGIN CREATE ROLE {sql.Identifier(app_role).as_string(conn)} "
-            "NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+            "LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
         )
     tool = postgres_tool("pg_restore", server_major(owner_url))
     _run([str(tool), "--single-transaction", "--no-owner", f"--dbname={owner_url}", str(file)],
@@ -102,6 +108,8 @@ def restore_database(owner_url: str, app_url: str, app_role: str, file: Path) ->
     with psycopg.connect(owner_url, autocommit=True) as conn:
         rebase = rebase_transaction_ids(conn)
     migrate(owner_url, migrations_dir())
+    if app_password is not None:
+        set_app_password(owner_url, app_role, app_password)
     with EventStore(app_url) as store:
         rebuilt = projector(store).rebuild()
     return Restored(rebase, rebuilt)

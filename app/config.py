@@ -54,11 +54,18 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(
         default=None,
-        description="PostgreSQL 15+ URL of the schema owner. Unset: an embedded server under home.",
+        description="PostgreSQL 15+ URL shiplog connects with, as the application role "
+        "(`shiplog_app`: SELECT and INSERT on the ledger only). Unset: an embedded server "
+        "under home.",
+    )
+    owner_database_url: str | None = Field(
+        default=None,
+        description="URL of the schema's owner, used only by `shiplog migrate` (with "
+        "`database_url`). Unused by the embedded server, which sets up both roles itself.",
     )
     app_role: str = Field(
         default="shiplog_app",
-        description="Role the application works as (SELECT and INSERT on the ledger only).",
+        description="Role the application logs in as on the embedded server.",
     )
     migrations_dir: Path = Field(
         default_factory=migrations_dir,
@@ -69,6 +76,31 @@ class Settings(BaseSettings):
     )
     ledger_origin: str = Field(
         default="shiplog", description="Name of this ledger in signed checkpoints."
+    )
+
+    public_read: bool = Field(
+        default=False,
+        description="Let anyone read the pages and the API without signing in; writes still "
+        "need a token. Off: reading needs the `viewer` role.",
+    )
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("localhost", "127.0.0.1", "[::1]"),
+        description="Host names the server answers to (the Host header; a defence against DNS "
+        "rebinding); comma-separated in SHIPLOG_ALLOWED_HOSTS. `shiplog serve` adds the "
+        "address it binds.",
+    )
+    max_clock_skew: PositiveFloat = Field(
+        default=300.0,
+        description="Seconds a reported time (a deployment's start, an incident's end, a "
+        "CDEvent's timestamp) may lie ahead of this server's clock before it is refused.",
+    )
+    session_hours: PositiveFloat = Field(
+        default=12.0, description="Hours a web sign-in lasts (never beyond its token's expiry)."
+    )
+    refusals_per_minute: PositiveInt = Field(
+        default=6,
+        description="AccessDenied events recorded per minute and actor at most (a flood of "
+        "refused writes is counted, not recorded one by one).",
     )
 
     actor: str | None = Field(
@@ -223,7 +255,7 @@ class Settings(BaseSettings):
         "SHIPLOG_PRODUCTION_ENVIRONMENTS, comma-separated (e.g. `production,prod-eu`).",
     )
 
-    @field_validator("production_environments", "step_capabilities", mode="before")
+    @field_validator("production_environments", "allowed_hosts", "step_capabilities", mode="before")
     @classmethod
     def _split_names(cls, value: object) -> object:
         """A comma-separated string becomes its non-empty names."""

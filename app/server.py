@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from app import api, web
 from app.config import Settings, get_settings
@@ -25,6 +26,7 @@ from app.http_limits import BodyLimit
 from app.projections import projector
 from app.services.delivery import delivery_worker, drift_worker, open_desk, swarm_pool
 from app.services.notifications import notification_backoff, work_notifications
+from app.services.refusals import RefusalLimiter
 from app.services.triggers import work_deliveries
 from events.store import EventStore
 
@@ -152,6 +154,10 @@ def create_app(settings: Settings | None = None, *, follow: bool = False) -> Fas
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.refusals = RefusalLimiter(settings.refusals_per_minute)
+    # The Host header must name this server: a page on another name that DNS
+    # rebinding points at this address is refused before any route runs.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts))
     api.install_api(app)
     # The pages install last: their handlers for a projection not ready yet, a
     # malformed request and an HTTP error answer a page with HTML and leave the

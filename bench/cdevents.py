@@ -25,20 +25,13 @@ from time import perf_counter
 from typing import Any
 from uuid import uuid4
 
-import psycopg
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
-
 from app.cdevents.exports import EXPORTED_TYPES
-from app.database import with_role
 from app.queries.cdevents import export_page
-from app.resources import migrations_dir
 from app.services.cdevents import import_cloudevent
-from app.services.deployments import DeploymentReport, record_deployment
-from bench.server import bench_admin_url
+from app.services.deployments import DeploymentReport, Reporter, record_deployment
+from bench.server import bench_admin_url, fresh_database
 from events.catalogue import Metadata
 from events.lookups import EventQuery
-from events.migrations import migrate
 from events.store import ANY, START, EventStore
 from events.vocabulary import (
     ImagePushed,
@@ -49,25 +42,15 @@ from events.vocabulary import (
     StepStarted,
 )
 
-APP_ROLE = "shiplog_app"
+BENCH = Reporter("bench")
 DIGEST = "sha256:" + "ab" * 32
 
 
 @contextmanager
 def fresh_store(admin_url: str) -> Iterator[EventStore]:
     """An event store on a new, migrated database, dropped afterwards."""
-    name = f"shiplog_bench_cdevents_{uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    owner_url = make_conninfo(admin_url, dbname=name)
-    try:
-        migrate(owner_url, migrations_dir())
-        with EventStore(with_role(owner_url, APP_ROLE)) as store:
-            yield store
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-            conn.execute(drop.format(sql.Identifier(name)))
+    with fresh_database(admin_url, "cdevents") as made, EventStore(made.app_url) as store:
+        yield store
 
 
 def fill(store: EventStore, runs: int) -> None:
@@ -95,7 +78,7 @@ def fill(store: EventStore, runs: int) -> None:
         events.append(RunSucceeded(duration_ms=50))
         store.append(f"run-{uuid4()}", events, ANY, meta)
         deployment = DeploymentReport("production", "web", digest, "succeeded", f"d{n}")
-        record_deployment(store, deployment, "bench")
+        record_deployment(store, deployment, BENCH)
 
 
 def read_all(page: Callable[[Any], tuple[int, Any, bool]]) -> int:
@@ -147,12 +130,10 @@ def import_case(store: EventStore, count: int) -> tuple[float, float]:
     """Seconds for `count` CloudEvent imports and for `count` direct record_deployment calls."""
     start = perf_counter()
     for n in range(count):
-        import_cloudevent(store, cloudevent(n), "bench")
+        import_cloudevent(store, cloudevent(n), BENCH)
     middle = perf_counter()
     for n in range(count):
-        record_deployment(
-            store, DeploymentReport("qa", "web", DIGEST, "succeeded", f"q{n}"), "bench"
-        )
+        record_deployment(store, DeploymentReport("qa", "web", DIGEST, "succeeded", f"q{n}"), BENCH)
     return middle - start, perf_counter() - middle
 
 

@@ -44,7 +44,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from app.config import Settings
-from app.database import with_role
+from app.database import login_as
 from app.engine import DEFAULT_BUSYBOX_TAG, connect, engine_version, ensure_busybox_image
 from app.executor import checkout, execution, runner
 from app.executor.actions import containers
@@ -130,9 +130,9 @@ class Bench:
 
     def shiplog(self, timing: Timing = nullcontext) -> tuple[float, float]:
         """One run, in-process: (RunQueued -> RunSucceeded as recorded, queue -> cleaned up)."""
-        with self.fresh() as owner_url, EventStore(with_role(owner_url, APP_ROLE)) as store:
-            settings = Settings(home=self.scratch / "home", database_url=owner_url)
-            app_url = with_role(owner_url, APP_ROLE)
+        with self.fresh() as owner_url, EventStore(login_as(owner_url, APP_ROLE)) as store:
+            app_url = login_as(owner_url, APP_ROLE)
+            settings = Settings(home=self.scratch / "home", database_url=app_url)
             local = runner.Runner(settings, store, app_url, self.client, name="bench")
             job = self.queued(SEQUENTIAL)
             with timing():
@@ -182,7 +182,8 @@ def sequential(bench: Bench, reps: int) -> dict[str, list[float]]:
 def start_runner(owner_url: str, home: Path) -> subprocess.Popen[str]:
     """`shiplog runner` in a process of its own, polling every 0.2 s; waits until it works."""
     home.mkdir(parents=True)
-    env = {**os.environ, "SHIPLOG_HOME": str(home), "SHIPLOG_DATABASE_URL": owner_url,
+    app_url = login_as(owner_url, APP_ROLE)
+    env = {**os.environ, "SHIPLOG_HOME": str(home), "SHIPLOG_DATABASE_URL": app_url,
            "SHIPLOG_RUNNER_NAME": home.name, "SHIPLOG_POLL_INTERVAL": "0.2",
            "SHIPLOG_RUNNER_CONCURRENCY": str(CONCURRENCY)}  # fmt: skip
     shiplog = Path(sys.executable).parent / "shiplog"
@@ -202,7 +203,7 @@ def throughput(bench: Bench, runs: int, rep: int) -> dict[str, Any]:
         try:
             for n in range(RUNNERS):
                 workers.append(start_runner(owner_url, bench.scratch / f"case2-{rep}-runner-{n}"))
-            with EventStore(with_role(owner_url, APP_ROLE)) as store:
+            with EventStore(login_as(owner_url, APP_ROLE)) as store:
                 job = bench.queued(THREE)
                 for _ in range(runs):
                     queue_run(store, job, Metadata(actor="bench", source="cli"))

@@ -35,7 +35,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
-from app.database import with_role
+from app.database import login_as
 from app.resources import migrations_dir
 from bench.paths import PROJECT_ROOT
 from bench.server import bench_admin_url
@@ -253,7 +253,7 @@ class Server:
 @contextmanager
 def shiplog_writer(owner_url: str, writers: int) -> Iterator[Write]:
     """shiplog's EventStore as the application role, shared by all writer threads."""
-    with EventStore(with_role(owner_url, APP_ROLE), pool_size=max(2, writers)) as store:
+    with EventStore(login_as(owner_url, APP_ROLE), pool_size=max(2, writers)) as store:
 
         def write(txn: Txn) -> None:
             expected: ExpectedVersion = txn.first - 1 if txn.first else NO_STREAM
@@ -375,7 +375,7 @@ def read_rates(server: Server, plan: Plan) -> tuple[list[float], list[float]]:
     with server.database() as url:
         prefill(url, plan.read_events)
         settle(url)
-        with EventStore(with_role(url, APP_ROLE)) as store:
+        with EventStore(login_as(url, APP_ROLE)) as store:
             for _ in range(plan.reps):
                 for rates, read in ((decoded, store.read_all), (fetched, _bare_page(store))):
                     cursor, count, start = START, 0, perf_counter()
@@ -419,7 +419,7 @@ def seal_rates(server: Server, plan: Plan) -> list[float] | None:
             settle(url)
             signer = CheckpointSigner.generate("shiplog")
             start = perf_counter()
-            seal_all(with_role(url, APP_ROLE), signer, batch=10_000)
+            seal_all(login_as(url, APP_ROLE), signer, batch=10_000)
             elapsed = perf_counter() - start
             with psycopg.connect(url) as conn:
                 sealed = conn.execute("SELECT count(*) FROM ledger_leaves").fetchall()[0][0]

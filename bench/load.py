@@ -5,7 +5,9 @@
 Everything is real and on loopback: `shiplog serve` and `shiplog runner` processes on
 a fresh database of the embedded server under .bench-home/ (or
 SHIPLOG_BENCH_DATABASE_URL), the Docker engine running the runners' pipelines, and
-locust (as a library) driving the HTTP clients. Each client, in a loop, lists runs,
+locust (as a library) driving the HTTP clients. The server and the runners log in as
+shiplog_app (the owner only migrates); the clients and the live pages send a
+deployer's bearer token, as a deploying tool would. Each client, in a loop, lists runs,
 reads a page of the audit log, reads one run, checks /healthz, and reports a
 deployment (POST /api/deployments). Live pages are SSE readers of /live/timeline.
 
@@ -34,9 +36,13 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from app.database import login_as
 from app.resources import migrations_dir
+from app.services.access import Role
+from app.services.tokens import create_token
 from bench.server import bench_admin_url
 from events.migrations import migrate
+from events.store import EventStore
 
 SHIPLOG = Path(sys.executable).parent / "shiplog"
 ROUTES = (
@@ -100,10 +106,27 @@ def _drop(admin_url: str, owner_url: str) -> None:
         )
 
 
+def _app_url(owner_url: str) -> str:
+    """The application role's URL (the bench's server trusts local connections)."""
+    return login_as(owner_url, "shiplog_app")
+
+
 def _env(owner_url: str, home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPLOG_")}
-    env.update(SHIPLOG_DATABASE_URL=owner_url, SHIPLOG_HOME=str(home), **extra)
+    env.update(
+        SHIPLOG_DATABASE_URL=_app_url(owner_url),
+        SHIPLOG_OWNER_DATABASE_URL=owner_url,
+        SHIPLOG_HOME=str(home),
+        **extra,
+    )
     return env
+
+
+def _deployer_token(owner_url: str) -> dict[str, str]:
+    """The Authorization header of a new deployer token (reads and reports deployments)."""
+    with EventStore(_app_url(owner_url)) as store:
+        made = create_token(store, "load", frozenset({Role.DEPLOYER}), "bench")
+    return {"Authorization": f"Bearer {made.secret}"}
 
 
 def _count(owner_url: str, query: str, *params: Any) -> int:
@@ -123,13 +146,16 @@ def _repo(root: Path) -> Path:
     return root
 
 
-def _live_reader(base: str, stop: threading.Event, rows: list[int]) -> None:
+def _live_reader(
+    base: str, headers: dict[str, str], stop: threading.Event, rows: list[int]
+) -> None:
     """An open live timeline page: count the rows it receives until `stop`."""
     import httpx2 as httpx
 
     while not stop.is_set():
         try:
-            with httpx.stream("GET", f"{base}/live/timeline", timeout=5) as response:
+            live = f"{base}/live/timeline"
+            with httpx.stream("GET", live, headers=headers, timeout=5) as response:
                 for line in response.iter_lines():
                     if line.startswith("event: row"):
                         rows[0] += 1
@@ -139,14 +165,19 @@ def _live_reader(base: str, stop: threading.Event, rows: list[int]) -> None:
             time.sleep(0.2)
 
 
-def _locust(base: str, clients: int, seconds: float, acknowledged: list[str]) -> Any:
-    """Run the API clients with locust for `seconds`; its stats."""
+def _locust(
+    base: str, headers: dict[str, str], clients: int, seconds: float, acknowledged: list[str]
+) -> Any:
+    """Run the API clients with locust for `seconds`, sending `headers`; its stats."""
     from locust import HttpUser, between, task
     from locust.env import Environment
 
     class ApiClient(HttpUser):  # type: ignore[misc]
         host = base
         wait_time = between(0.05, 0.2)
+
+        def on_start(self) -> None:
+            self.client.headers.update(headers)
 
         @task
         def visit(self) -> None:
@@ -220,8 +251,9 @@ def run_load(
         )
         queuer.start()
         rows = [0]
+        headers = _deployer_token(owner)
         readers = [
-            threading.Thread(target=_live_reader, args=(base, stop, rows), daemon=True)
+            threading.Thread(target=_live_reader, args=(base, headers, stop, rows), daemon=True)
             for _ in range(live)
         ]
         for reader in readers:
@@ -229,7 +261,7 @@ def run_load(
         before = _count(owner, "SELECT count(*) FROM events")
         acknowledged: list[str] = []
         started = time.monotonic()
-        stats = _locust(base, clients, seconds, acknowledged)
+        stats = _locust(base, headers, clients, seconds, acknowledged)
         elapsed = time.monotonic() - started
         stop.set()
         events = _count(owner, "SELECT count(*) FROM events") - before

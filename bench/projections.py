@@ -33,7 +33,7 @@ from typing import Any
 
 import psycopg
 
-from app.database import with_role
+from app.database import login_as
 from app.projections import PROJECTIONS, projector
 from app.queries.images import find_image, images_from_commit, images_on_base, images_with_label
 from app.queries.velocity import window_report
@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
         with server.database() as owner_url:
             print(f"... generating and loading about {args.events:,} events", flush=True)
             loaded = fill(owner_url, args.events)
-            with EventStore(with_role(owner_url, APP_ROLE)) as store:
+            with EventStore(login_as(owner_url, APP_ROLE)) as store:
                 print("... bare decoded read", flush=True)
                 read, count = read_rate(store)
                 print("... rebuild of every projection", flush=True)

@@ -31,7 +31,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from app.database import with_role
+from app.database import login_as
 from app.projections import projector
 from app.provenance.attestations import Attestor
 from app.provenance.dsse import verify_envelope
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     server = Server(admin_url)
     started = perf_counter()
     try:
-        with server.database() as owner_url, EventStore(with_role(owner_url, APP_ROLE)) as store:
+        with server.database() as owner_url, EventStore(login_as(owner_url, APP_ROLE)) as store:
             ids = fill(store, args.runs)
             key = Ed25519PrivateKey.generate()
             figures: dict[str, Any] = per_run(store, ids, key)

@@ -515,6 +515,11 @@ class Transaction:
         self._store = store
         self._conn = conn
 
+    @property
+    def connection(self) -> psycopg.Connection[Any]:
+        """The transaction's connection, for rows of side tables that commit with the events."""
+        return self._conn
+
     def append(
         self,
         stream: str,

@@ -1280,6 +1280,58 @@ class CDEventImported(Event):
     )
 
 
+# --- access-<actor> and token-<name>: who may act, and who was refused --------------------
+
+ACCESS = ("access",)
+TOKEN = ("token",)
+
+
+class AccessDenied(Event):
+    """A write was refused: its caller had no credential, a bad one, or not the role it needs."""
+
+    categories = ACCESS
+    action: str = Field(
+        description="What was refused: the method and path, e.g. `POST /api/deployments`."
+    )
+    reason: str = Field(
+        description="Why, in a sentence: the roles needed, or what was wrong with the credential."
+    )
+    credential: str = Field(
+        description="How the caller was identified: `token`, `session`, or `none` (no good "
+        "credential)."
+    )
+    needed: tuple[str, ...] = Field(
+        default=(),
+        description="The roles of which the action needs one (empty: a credential problem).",
+    )
+    client: str | None = Field(default=None, description="The client's network address, if known.")
+    suppressed: int = Field(
+        default=0,
+        description="Refusals of this actor not recorded one by one since its previous "
+        "AccessDenied (the rate limit): a flood is counted, it does not fill the ledger.",
+    )
+
+
+class TokenCreated(Event):
+    """An API token was made: its name (the actor it records), roles and expiry; not its secret."""
+
+    categories = TOKEN
+    token_id: str = Field(description="The token's id (a uuid), as `shiplog token list` shows it.")
+    name: str = Field(description="The token's name: the actor of everything done with it.")
+    roles: tuple[str, ...] = Field(description="The roles it holds, e.g. `deployer`.")
+    expires_at: datetime | None = Field(
+        default=None, description="When it stops working (UTC); null: until revoked."
+    )
+
+
+class TokenRevoked(Event):
+    """An API token was revoked: it, and every web session signed in with it, stop working."""
+
+    categories = TOKEN
+    token_id: str = Field(description="The revoked token's id.")
+    name: str = Field(description="The revoked token's name.")
+
+
 CATALOGUE = Catalogue(
     cls
     for cls in list(globals().values())

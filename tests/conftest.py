@@ -11,28 +11,32 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from psycopg import sql
 from typer.testing import CliRunner
 
 from app.config import Settings, get_settings
-from app.database import Database, embedded_pid, start_embedded, stop_embedded
+from app.database import Database, embedded_pid, login_as, start_embedded, stop_embedded
 from app.resources import migrations_dir
 from app.server import create_app
+from app.services.access import Role
 from events.migrations import migrate
 from events.store import EventStore
 from tests.paths import PROJECT_ROOT
+from tests.support.access import TEST_APP_PASSWORD, bearer, set_test_app_password
 from tests.support.servers import docker_missing, with_dbname
 
-# The fixtures of real pipeline runs (`runners`, `runner_processes`, `leftover_guard`) and
-# of delivery (`swarm`, `namespace`, `osv_advisories`).
-pytest_plugins = ("tests.support.runs", "tests.support.delivery")
+# The fixtures of real pipeline runs (`runners`, `runner_processes`, `leftover_guard`), of
+# delivery (`swarm`, `namespace`, `osv_advisories`) and the real browser of the web tests
+# (`browser`).
+pytest_plugins = ("tests.support.runs", "tests.support.delivery", "tests.support.browser")
 
 # One template per test session, so two suites on one server never drop each other's.
 TEMPLATE = f"shiplog_test_template_{os.getpid()}"
@@ -63,6 +67,7 @@ def template_database(admin_url: str) -> Iterator[str]:
         conn.execute(drop)
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE)))
     migrate(with_dbname(admin_url, TEMPLATE), migrations_dir())
+    set_test_app_password(admin_url)
     yield TEMPLATE
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(drop)
@@ -79,7 +84,8 @@ def database(admin_url: str, template_database: str) -> Iterator[Database]:
             )
         )
     owner_url = with_dbname(admin_url, name)
-    yield Database(owner_url=owner_url, app_role="shiplog_app", location=name)
+    app_url = login_as(owner_url, "shiplog_app", TEST_APP_PASSWORD)
+    yield Database(app_url=app_url, owner_url=owner_url, location=name)
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
@@ -93,10 +99,22 @@ def store(database: Database) -> Iterator[EventStore]:
         yield event_store
 
 
+# TestClient sends `Host: testserver`; the server answers only the host names it is told.
+# Settings made by any test (not only through the fixture below) read this from the
+# environment, so every test application answers TestClient.
+TEST_HOSTS = ("localhost", "127.0.0.1", "[::1]", "testserver")
+os.environ.setdefault("SHIPLOG_ALLOWED_HOSTS", ",".join(TEST_HOSTS))
+
+
 @pytest.fixture
 def settings(tmp_path: Path, database: Database) -> Settings:
-    """Settings pointing at the test database, with a private home directory."""
-    return Settings(home=tmp_path / "home", database_url=database.owner_url)
+    """Settings pointing at the test database (as shiplog_app), with a private home directory."""
+    return Settings(
+        home=tmp_path / "home",
+        database_url=database.app_url,
+        owner_database_url=database.owner_url,
+        allowed_hosts=TEST_HOSTS,
+    )
 
 
 @pytest.fixture
@@ -104,16 +122,45 @@ def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunn
     """A CLI runner whose `shiplog` works on the test database and a private home."""
     monkeypatch.setenv("SHIPLOG_HOME", str(settings.home))
     monkeypatch.setenv("SHIPLOG_DATABASE_URL", settings.database_url or "")
+    monkeypatch.setenv("SHIPLOG_OWNER_DATABASE_URL", settings.owner_database_url or "")
     get_settings.cache_clear()
     yield CliRunner()
     get_settings.cache_clear()
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    """A client of create_app(settings), its lifespan (store, migrations) running."""
-    with TestClient(create_app(settings)) as test_client:
+def web_app(settings: Settings) -> FastAPI:
+    """The application under test, created over the test database."""
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(web_app: FastAPI, store: EventStore) -> Iterator[TestClient]:
+    """A client of create_app(settings), its lifespan running, signed in as an admin token.
+
+    The token is named `admin`: writes through this client record the actor `admin`.
+    For another role, or nobody, take `client_as`.
+    """
+    with TestClient(web_app) as test_client:
+        test_client.headers.update(bearer(store, "admin", Role.ADMIN))
         yield test_client
+
+
+@pytest.fixture
+def client_as(web_app: FastAPI, client: TestClient, store: EventStore) -> Callable[..., TestClient]:
+    """Make clients of the same running application holding a token of the given roles.
+
+    `client_as(Role.DEPLOYER)` acts as a token named `deployer`; `client_as(Role.VIEWER,
+    Role.OPERATOR, name="ops")` names it; `client_as()` sends no credential at all.
+    """
+
+    def make(*roles: Role, name: str | None = None) -> TestClient:
+        other = TestClient(web_app)  # shares the lifespan `client` started
+        if roles or name:
+            other.headers.update(bearer(store, name or "-".join(roles), *roles))
+        return other
+
+    return make
 
 
 # --- Docker: a real engine, a local busybox base image, a loopback registry ---------------
@@ -195,3 +242,19 @@ def run_label(docker_client: Any) -> Iterator[dict[str, str]]:
     selector = f"{DOCKER_TEST_LABEL}={labels[DOCKER_TEST_LABEL]}"
     for container in docker_client.containers.list(all=True, filters={"label": selector}):
         container.remove(force=True)
+
+
+# Fixtures that bring up a Docker engine, a registry, a swarm or Chromium. A test that
+# uses any of them (directly or through another fixture) is marked `engine`. CI runs the
+# whole suite on the embedded PostgreSQL, then runs it again on Debian's PostgreSQL 15
+# without these: what they add over the first pass is the engine's and the browser's
+# behaviour, which does not change with the database server, and running them twice
+# would take CI past its time limit.
+ENGINE_FIXTURES = frozenset({"docker_client", "busybox_image", "registry", "swarm", "browser"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that need a Docker engine or a browser as `engine`."""
+    for item in items:
+        if ENGINE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.engine)

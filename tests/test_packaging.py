@@ -29,7 +29,9 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from app.database import login_as
 from tests.paths import PROJECT_ROOT
+from tests.support.access import TEST_APP_PASSWORD
 from tests.support.web_server import free_port
 
 # What a clean clone does not have: local state, caches and earlier builds.
@@ -61,15 +63,24 @@ class Installed:
         """The venv's `shiplog` console script."""
         return self.venv / "bin" / "shiplog"
 
-    def environment(self, home: Path, database_url: str) -> dict[str, str]:
-        """This process's environment without shiplog or Python path settings, plus these two."""
+    def environment(self, home: Path, owner_url: str) -> dict[str, str]:
+        """This process's environment without shiplog or Python path settings, plus shiplog's.
+
+        The database as a user sets it up: the application role's URL, and the owner's
+        for `shiplog migrate` only.
+        """
         inherited = {
             name: value
             for name, value in os.environ.items()
             if not name.startswith("SHIPLOG_")
             and name not in {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"}
         }
-        return inherited | {"SHIPLOG_HOME": str(home), "SHIPLOG_DATABASE_URL": database_url}
+        app_url = login_as(owner_url, "shiplog_app", TEST_APP_PASSWORD)
+        return inherited | {
+            "SHIPLOG_HOME": str(home),
+            "SHIPLOG_DATABASE_URL": app_url,
+            "SHIPLOG_OWNER_DATABASE_URL": owner_url,
+        }
 
     def run(self, *args: str, env: dict[str, str], timeout: float = 120) -> str:
         """Run `shiplog args` from the work directory; its output, or a failure showing it."""
@@ -120,8 +131,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
 
 
 @pytest.fixture
-def empty_database(admin_url: str) -> Iterator[str]:
-    """The owner URL of a new database without a schema, dropped after the test."""
+def empty_database(admin_url: str, template_database: str) -> Iterator[str]:
+    """The owner URL of a new database without a schema, dropped after the test.
+
+    (After the template: the cluster's shiplog_app role then exists, with its test password.)
+    """
     name = f"shiplog_wheel_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -154,6 +168,7 @@ def test_migrate_then_serve_pages_and_static_files_from_the_wheel(
     assert [line.removeprefix("applied ") for line in output.splitlines()[:-1]] == shipped
     assert f"schema up to date ({len(shipped)} applied now)" in output
 
+    secret = installed.run("token", "create", "viewer", "--role", "viewer", env=env)
     port = free_port()
     server = subprocess.Popen(
         [str(installed.shiplog), "serve", "--port", str(port)],
@@ -167,7 +182,8 @@ def test_migrate_then_serve_pages_and_static_files_from_the_wheel(
         base = wait_until_serving(server, f"http://127.0.0.1:{port}")
         ready = httpx.get(f"{base}/readyz", timeout=10)
         assert ready.json() == {"status": "ready"}  # no migration the wheel ships is pending
-        page = httpx.get(f"{base}/", timeout=10)
+        viewer = {"Authorization": f"Bearer {secret.strip()}"}
+        page = httpx.get(f"{base}/", headers=viewer, timeout=10)
         assert page.status_code == 200
         assert '<link rel="stylesheet" href="/static/shiplog.css">' in page.text
         assert "Timeline · shiplog</title>" in page.text
@@ -186,6 +202,7 @@ def test_demo_runs_the_example_shipped_in_the_wheel(
     busybox_image: str,
 ) -> None:
     env = installed.environment(tmp_path / "home", empty_database)
+    installed.run("migrate", env=env)  # a server of your own is migrated by its owner, first
 
     output = installed.run("demo", env=env)
 

@@ -1,8 +1,11 @@
 """The HTTP API: JSON (and CSV) over the ledger, one router per resource under routes/.
 
 Handlers parse the request, call a command in app/services or a question in
-app/queries with the actor app/deps.py bound, and shape the answer with a model
+app/queries with the principal app/deps.py bound, and shape the answer with a model
 from schemas/. `install_api(app)` adds the routers and the API's error handlers.
+Every router but the probes', whoami's and the forges' webhooks' reads behind
+`read_access` (the `viewer` role, unless public read is on); each write names the
+roles it needs with `require`; a webhook is proven by its forge's signature instead.
 """
 
 from __future__ import annotations
@@ -33,12 +36,10 @@ from app.api.routes import (
     velocity,
     whoami,
 )
+from app.deps import ACCESS_RESPONSES, CREDENTIAL_RESPONSE, READ_ACCESS
 
 ROUTERS = (
-    health,
-    hooks,
     events,
-    whoami,
     deployments,
     delivery,
     incidents,
@@ -79,5 +80,14 @@ LEDGER_ERROR_RESPONSE: dict[int | str, dict[str, Any]] = {
 def install_api(app: FastAPI) -> None:
     """Add the API's routers and error handlers to `app`."""
     install_api_errors(app)
-    for module in ROUTERS:
+    # Probes answer anyone; whoami anyone with a good credential or none; forges'
+    # webhooks are proven by their signature.
+    for module in (health, hooks):
         app.include_router(module.router, responses=LEDGER_ERROR_RESPONSE)
+    app.include_router(whoami.router, responses=LEDGER_ERROR_RESPONSE | CREDENTIAL_RESPONSE)
+    for module in ROUTERS:
+        app.include_router(
+            module.router,
+            dependencies=READ_ACCESS,
+            responses=LEDGER_ERROR_RESPONSE | ACCESS_RESPONSES,
+        )

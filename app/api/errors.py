@@ -24,6 +24,7 @@ from app.delivery.errors import (
     UnknownService,
 )
 from app.delivery.orchestrator import OrchestratorError
+from app.deps import refusal_response
 from app.http_errors import error_json, validation_json
 from app.queries.errors import InvalidParameter
 from app.services.access import Forbidden
@@ -56,8 +57,9 @@ async def invalid_parameter(request: Request, error: Exception) -> JSONResponse:
 
 
 async def forbidden(request: Request, error: Exception) -> JSONResponse:
-    """A principal without the role an action needs: 403 naming the role."""
-    return error_json(403, str(error))
+    """No good credential (401, with a Bearer challenge) or not the role it needs (403)."""
+    assert isinstance(error, Forbidden)
+    return refusal_response(error)
 
 
 async def conflict(request: Request, error: Exception) -> JSONResponse:

@@ -333,10 +333,16 @@ def image_digest(artifact_id: str, path: str) -> str:
     return version
 
 
-def plan(event: CloudEvent) -> Plan:
-    """What shiplog records for a checked CloudEvent; Refused if it cannot be recorded."""
+def plan(event: CloudEvent, owner: str | None = None) -> Plan:
+    """What shiplog records for a checked CloudEvent; Refused if it cannot be recorded.
+
+    `owner` names the integration that sent it, whose external runs, artifacts and
+    CDEvents kept whole get streams of their own (`extrun-<owner>/<key>`): tools never
+    share them.
+    """
+    prefix = "" if owner is None else f"{owner}/"
     if event.type not in MAPPED_TYPES:
-        return _kept_whole(event)
+        return _kept_whole(event, prefix)
     content = event.content
     subject_id = str(event.subject["id"])
     if event.type in (DEPLOYED, UPGRADED, ROLLEDBACK):
@@ -365,10 +371,10 @@ def plan(event: CloudEvent) -> Plan:
             description=content.get("description") or None,
             subject=subject_id,
         )
-    return _other(event, subject_id)
+    return _other(event, subject_id, prefix)
 
 
-def _kept_whole(event: CloudEvent) -> Append:
+def _kept_whole(event: CloudEvent, prefix: str) -> Append:
     """A CDEvent of a type shiplog has no event for: kept as it came, in its subject's stream."""
     subject_id = str(event.subject["id"])
     kept = CDEventImported(
@@ -380,11 +386,11 @@ def _kept_whole(event: CloudEvent) -> Append:
         id=event.id,
         cdevent_document=json.dumps(event.data, ensure_ascii=False, separators=(",", ":")),
     )
-    stream = "cdevent-" + subject_key(event.subject_source, subject_id)
+    stream = "cdevent-" + prefix + subject_key(event.subject_source, subject_id)
     return Append(stream, (kept,), event.key)
 
 
-def _other(event: CloudEvent, subject_id: str) -> Append:
+def _other(event: CloudEvent, subject_id: str, prefix: str) -> Append:
     """Pipeline runs, artifacts and changes: shiplog's own types for them."""
     content = event.content
     source = event.subject_source
@@ -411,9 +417,9 @@ def _other(event: CloudEvent, subject_id: str) -> Append:
             user=content.get("user"),
             published_at=at,
         )
-        stream = "artifact-" + subject_key(source, subject_id)
+        stream = "artifact-" + prefix + subject_key(source, subject_id)
         return Append(stream, (published,), event.key)
-    stream = "extrun-" + subject_key(source, subject_id)
+    stream = "extrun-" + prefix + subject_key(source, subject_id)
     name, uri = content.get("pipelineName"), content.get("uri")
     run: Event
     if event.type == QUEUED:

@@ -29,6 +29,7 @@ from app.cli import (
     scan_commands,
     secret_commands,
     serve_command,
+    token_commands,
     velocity_command,
 )
 from app.config import ConfigError
@@ -75,6 +76,7 @@ sandbox_commands.register(app)
 scan_commands.register(app)
 secret_commands.register(app)
 serve_command.register(app)
+token_commands.register(app)
 velocity_command.register(app)
 
 

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from app.backup import backup_database, restore_database
-from app.context import prepare
+from app.context import owner_url_for, prepare
+from app.database import embedded_app_password
 
 
 def register(app: typer.Typer) -> None:
@@ -24,7 +25,7 @@ def backup(
 ) -> None:
     """Back the database up into FILE; keep SHIPLOG_HOME/keys with it to verify a restore."""
     context = prepare()
-    size = backup_database(context.database.owner_url, file)
+    size = backup_database(owner_url_for(context.database, "a backup"), file)
     typer.echo(f"backed up {context.database.location} into {file} ({size} bytes)")
 
 
@@ -33,8 +34,10 @@ def restore(
 ) -> None:
     """Restore FILE into the (empty) database, rebase its transaction ids, rebuild projections."""
     context = prepare(run_migrations=False)
-    database = context.database
-    done = restore_database(database.owner_url, database.app_url, database.app_role, file)
+    database, settings = context.database, context.settings
+    password = embedded_app_password(settings.home) if database.embedded else None
+    owner_url = owner_url_for(database, "restoring")
+    done = restore_database(owner_url, database.app_url, settings.app_role, file, password)
     rebase = done.rebase
     typer.echo(
         f"restored {file} into {database.location}: {rebase.events} events rebased below this "

@@ -5,9 +5,8 @@ from __future__ import annotations
 import typer
 
 from app.config import get_settings
-from app.context import prepare
+from app.context import migrate_as_owner, prepare
 from app.database import embedded_pid, resolve, stop_embedded
-from events.migrations import migrate as apply_migrations
 from events.migrations import pending
 
 
@@ -23,8 +22,7 @@ def register(app: typer.Typer) -> None:
 
 def db_migrate() -> None:
     """Apply the pending migrations, in order, once each."""
-    context = prepare(run_migrations=False)
-    applied = apply_migrations(context.database.owner_url, context.settings.migrations_dir)
+    applied = migrate_as_owner(prepare(run_migrations=False))
     for name in applied:
         typer.echo(f"applied {name}")
     typer.echo(f"schema up to date ({len(applied)} applied now)")
@@ -35,7 +33,8 @@ def db_status() -> None:
     settings = get_settings()
     database = resolve(settings)
     typer.echo(database.location)
-    waiting = pending(database.owner_url, settings.migrations_dir)
+    # The owner's URL where known: on a fresh server the application role may not exist yet.
+    waiting = pending(database.owner_url or database.app_url, settings.migrations_dir)
     typer.echo(f"pending migrations: {', '.join(waiting) if waiting else 'none'}")
 
 

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from app.cli.ages import parse_age
-from app.context import Context, open_store, prepare
+from app.context import Context, open_store, owner_url_for, prepare
 from app.engine import connect
 from app.executor.execution import Observers
 from app.executor.local import run_here
@@ -222,9 +222,8 @@ def _expire(older_than: str | None) -> None:
         raise LedgerError("shiplog logs expire needs --older-than, e.g. --older-than 90d")
     cutoff = datetime.now(UTC) - parse_age(older_than, "--older-than")
     context = prepare()
-    expired = expire_logs(
-        context.database.owner_url, older_than=cutoff, actor=context.settings.whoami()
-    )
+    owner_url = owner_url_for(context.database, "expiring logs")
+    expired = expire_logs(owner_url, older_than=cutoff, actor=context.settings.whoami())
     typer.echo(
         f"expired {expired.logs} logs ({expired.lines} lines) last written before "
         f"{cutoff:%Y-%m-%d %H:%M} UTC; the ledger keeps their digests and every event"

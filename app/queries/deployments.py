@@ -71,13 +71,17 @@ class Running:
 
 
 def running(conn: Connection, environment: str, as_of: Cursor | None = None) -> list[Running]:
-    """Per service of `environment`, the image its last finished rollout or rollback left."""
+    """Per service of `environment`, the image its last finished rollout or rollback left.
+
+    Last in the ledger's order, not by the time a tool reported: a rollout reported
+    as finishing in the future cannot stay "running" over the rollouts after it.
+    """
     table = tables(conn)["deployment_events"]
     cond, params = upto(as_of)
     rows = conn.execute(
         f"SELECT DISTINCT ON (service) service, image_digest, at, deployment_id, kind, actor "
         f"FROM {table} WHERE environment = %s AND {_RUNNING} AND {cond} "
-        "ORDER BY service, at DESC, position DESC",
+        "ORDER BY service, tx_id DESC, position DESC",
         [environment, *params],
     ).fetchall()
     return [Running(environment, *row) for row in rows]
@@ -133,8 +137,9 @@ def deployed_images(
     from the finish of the rollout (DeploymentSucceeded) or rollback
     (RolledBack) that brought it until the next one that brought another image
     (`until` None: it still runs). Started or failed rollouts never count: a
-    service runs an image only once a rollout of it succeeded. Sorted by
-    digest, environment, service and time.
+    service runs an image only once a rollout of it succeeded. One image follows
+    another in the ledger's order (reported times only label the stretches).
+    Sorted by digest, environment, service and time.
     """
     wanted = sorted(set(digests))
     if not wanted:
@@ -146,7 +151,7 @@ def deployed_images(
         f"  WHERE image_digest = ANY(%s) AND {_RUNNING} AND {cond}) "
         f"SELECT environment, service, image_digest, at, deployment_id FROM {table} "
         f"JOIN pairs USING (environment, service) WHERE {_RUNNING} AND {cond} "
-        "ORDER BY environment, service, at, position",
+        "ORDER BY environment, service, tx_id, position",
         [wanted, *params, *params],
     ).fetchall()
     return sorted(

@@ -17,7 +17,7 @@ MAX_PROJECTION_LAG = 1000
 def pending_migrations(store: EventStore, database: Database, migrations_dir: Path) -> list[str]:
     """Names of migrations not yet applied; raises psycopg.Error if the database is down."""
     store.head()
-    return pending(database.owner_url, migrations_dir)
+    return pending(database.app_url, migrations_dir)
 
 
 def projections_behind(store: EventStore, max_lag: int = MAX_PROJECTION_LAG) -> dict[str, int]:

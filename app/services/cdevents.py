@@ -11,7 +11,10 @@ The ids of the events a CloudEvent becomes are uuid5 of its identity
 answers the original positions, and the same identity with other content is a
 Conflict. Incidents are the exception: their events are keyed
 by the incident (one IncidentOpened, one IncidentResolved per incident), as for
-POST /api/incidents.
+POST /api/incidents. All of these ids are namespaced by the reporter
+(app/services/idempotency.py): an integration's CloudEvent identities are its own.
+The CloudEvent's timestamp is checked as every reported time is
+(app/services/reported_times.py); a problem with it is answered at its JSON path.
 """
 
 from __future__ import annotations
@@ -26,14 +29,16 @@ from app.cdevents.imports import (
     DeploymentPlan,
     IncidentPlan,
     Plan,
+    Refused,
     parse,
     plan,
 )
-from app.services.deployments import DeploymentReport, record_deployment
-from app.services.errors import Conflict
-from app.services.idempotency import Written, append_once, event_id_for
+from app.cdevents.schemas import SchemaProblem
+from app.services.deployments import DeploymentReport, Reporter, record_deployment
+from app.services.errors import Conflict, FieldProblem
+from app.services.idempotency import Namespace, Written, append_once
 from app.services.incidents import IncidentReport, record_incident
-from events.catalogue import Event, Metadata
+from events.catalogue import Event
 from events.store import EventStore
 from events.vocabulary import (
     ArtifactPublished,
@@ -74,12 +79,33 @@ class Imported:
     replayed: bool
 
 
-def import_cloudevent(store: EventStore, body: Any, actor: str) -> Imported:
-    """Check, map and record one CloudEvent as `actor`; Refused, FieldProblem or Conflict."""
+TIMESTAMP_PATH = "$.data.context.timestamp"
+
+
+def import_cloudevent(store: EventStore, body: Any, by: Reporter) -> Imported:
+    """Check, map and record one CloudEvent as `by.actor`; Refused, FieldProblem or Conflict."""
     event = parse(body)
-    planned = plan(event)
-    _refuse_reuse(store, event, planned)
-    origin = (event.source, event.id)
+    try:
+        by.times.check("timestamp", event.timestamp)
+    except FieldProblem as problem:
+        raise Refused([SchemaProblem(TIMESTAMP_PATH, str(problem))]) from None
+    by = replace(by, source=SOURCE, cloudevent=(event.source, event.id))
+    planned = plan(event, by.namespace.owner)
+    _refuse_reuse(store, event, planned, by.namespace)
+    try:
+        return _record(store, event, planned, by)
+    except FieldProblem as problem:
+        if problem.field not in TIME_FIELDS:
+            raise
+        raise Refused([SchemaProblem(TIMESTAMP_PATH, str(problem))]) from None
+
+
+# The report fields a CloudEvent's timestamp fills: their problems are the timestamp's.
+TIME_FIELDS = ("started_at", "finished_at", "opened_at", "resolved_at")
+
+
+def _record(store: EventStore, event: CloudEvent, planned: Plan, by: Reporter) -> Imported:
+    """Record what `planned` says; where its events are."""
     if isinstance(planned, DeploymentPlan):
         report = DeploymentReport(
             environment=planned.environment,
@@ -91,34 +117,33 @@ def import_cloudevent(store: EventStore, body: Any, actor: str) -> Imported:
             started_at=planned.at,
             finished_at=planned.at,
         )
-        written = record_deployment(store, report, actor, source=SOURCE, cloudevent=origin)
+        written = record_deployment(store, report, by)
         stream = f"env-{planned.environment}"
     elif isinstance(planned, IncidentPlan):
-        written = _incident(store, planned, actor, origin)
-        stream = f"incident-{planned.incident_id}"
+        written = _incident(store, planned, by)
+        stream = f"incident-{by.namespace.ident(planned.incident_id)}"
     else:
-        planned = _link_rollback(store, planned)
+        planned = _link_rollback(store, planned, by.namespace)
         what = f"CloudEvent {event.id!r} from {event.source!r}"
-        ids = [(item, event_id_for(planned.id_key, type(item))) for item in planned.events]
-        metadata = Metadata(
-            actor=actor, source=SOURCE, cloudevent_source=event.source, cloudevent_id=event.id
-        )
+        ns = by.namespace
+        ids = [(item, ns.event_id(planned.id_key, type(item))) for item in planned.events]
+        metadata = by.metadata()
         written = append_once(store, planned.stream, ids, metadata, what)
         stream = planned.stream
     return Imported(event.type, stream, written.positions, written.replayed)
 
 
-def _refuse_reuse(store: EventStore, event: CloudEvent, planned: Plan) -> None:
+def _refuse_reuse(store: EventStore, event: CloudEvent, planned: Plan, ns: Namespace) -> None:
     """Conflict if this CloudEvent's identity was imported before as something else."""
-    ids = {event_id_for(event.key, cls): cls for cls in KEYED}
+    ids = {ns.event_id(event.key, cls): cls for cls in KEYED}
     mine: set[UUID] = set()
     if isinstance(planned, DeploymentPlan):
         mine = {
-            event_id_for(event.key, DeploymentStarted),
-            event_id_for(event.key, DeploymentSucceeded),
+            ns.event_id(event.key, DeploymentStarted),
+            ns.event_id(event.key, DeploymentSucceeded),
         }
     elif isinstance(planned, Append):
-        mine = {event_id_for(planned.id_key, type(item)) for item in planned.events}
+        mine = {ns.event_id(planned.id_key, type(item)) for item in planned.events}
     for found in store.find(list(ids)).values():
         if found.event_id not in mine:
             raise Conflict(
@@ -128,7 +153,7 @@ def _refuse_reuse(store: EventStore, event: CloudEvent, planned: Plan) -> None:
             )
 
 
-def _link_rollback(store: EventStore, planned: Append) -> Append:
+def _link_rollback(store: EventStore, planned: Append, ns: Namespace) -> Append:
     """A RolledBack names the rollout it undoes: the service's last succeeded deployment.
 
     CDEvents does not say which rollout a rollback undoes. The service's last
@@ -139,7 +164,7 @@ def _link_rollback(store: EventStore, planned: Append) -> Append:
     rolled = planned.events[0]
     if not isinstance(rolled, RolledBack):
         return planned
-    own_id = event_id_for(planned.id_key, RolledBack)
+    own_id = ns.event_id(planned.id_key, RolledBack)
     earlier = store.find([own_id]).get(own_id)
     if earlier is not None:
         target = earlier.data.get("deployment_id")
@@ -149,14 +174,12 @@ def _link_rollback(store: EventStore, planned: Append) -> Append:
         )
         target = None if last is None else last.data.get("deployment_id")
     if not isinstance(target, str):
-        return planned
+        target = ns.ident(rolled.deployment_id)  # the CloudEvent's key, as the reporter's
     linked = rolled.model_copy(update={"deployment_id": target})
     return replace(planned, events=(linked,))
 
 
-def _incident(
-    store: EventStore, planned: IncidentPlan, actor: str, origin: tuple[str, str]
-) -> Written:
+def _incident(store: EventStore, planned: IncidentPlan, by: Reporter) -> Written:
     """IncidentOpened for incident.detected; IncidentResolved for incident.resolved."""
     if not planned.resolved:
         report = IncidentReport(
@@ -166,8 +189,8 @@ def _incident(
             summary=planned.summary,
             opened_at=planned.at,
         )
-        return record_incident(store, report, actor, source=SOURCE, cloudevent=origin)
-    opened_id = event_id_for(planned.incident_id, IncidentOpened)
+        return record_incident(store, report, by)
+    opened_id = by.namespace.event_id(planned.incident_id, IncidentOpened)
     if not store.find([opened_id]):
         raise Conflict(
             f"incident {planned.subject!r} was never detected here: send its "
@@ -181,4 +204,4 @@ def _incident(
         resolution=planned.description,
         resolved_at=planned.at,
     )
-    return record_incident(store, report, actor, source=SOURCE, cloudevent=origin)
+    return record_incident(store, report, by)

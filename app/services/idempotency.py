@@ -2,7 +2,10 @@
 
 Events reported from outside (deployments, incidents, CDEvents) get event ids that
 are uuid5 of the caller's key and the event type, so a resend names the same
-events. Events already recorded with the same payload are answered with their
+events. Keys are namespaced by who reports them (`Namespace`): people and
+deployers share one namespace; each integration has its own, so one tool cannot
+claim another's deployment id or CloudEvent first, and the ids it records read
+`<integration>/<its id>`. Events already recorded with the same payload are answered with their
 original positions and not written again; recorded with another payload, the
 request is a Conflict. After writing, the ids are read back: a concurrent request
 with the same key may have recorded them first, and must have recorded the same.
@@ -34,8 +37,34 @@ class Written:
 
 
 def event_id_for(key: str, event_type: type[Event]) -> UUID:
-    """The deterministic id of the `event_type` event of the thing named `key`."""
+    """The deterministic id of the `event_type` event of the thing named `key` (shared ids)."""
     return uuid5(NAMESPACE, f"{key}\n{event_type.type_name}")
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """Whose ids a report names: the shared namespace (`owner` None) or one integration's."""
+
+    owner: str | None = None
+
+    def ident(self, given: str) -> str:
+        """The id recorded for `given`: as given, or `<integration>/<given>`."""
+        return given if self.owner is None else f"{self.owner}/{given}"
+
+    def event_id(self, given: str, event_type: type[Event]) -> UUID:
+        """The deterministic id of the `event_type` event of `given` in this namespace.
+
+        The shared namespace keeps the ids shiplog always derived; an integration's
+        come from a uuid5 namespace of its own, so no key anyone else sends (even one
+        spelled `<integration>/<id>`) can name them.
+        """
+        if self.owner is None:
+            return event_id_for(given, event_type)
+        base = uuid5(NAMESPACE, f"namespace\n{self.owner}")
+        return uuid5(base, f"{self.ident(given)}\n{event_type.type_name}")
+
+
+SHARED = Namespace()
 
 
 def cloudevent_metadata(

@@ -6,23 +6,20 @@ that), resolves it (`resolved`), or both at once. Event ids are deterministic
 the same payloads answers their original positions and writes nothing. Resolving
 an incident that is already resolved, with another resolution, is a Conflict; an
 identical resolve cannot be told from a retry of the first, so it is answered as one.
+An integration's incident ids (and the deployments it names as causes) are its own:
+recorded as `<integration>/<id>`. The reported times are checked as a deployment's
+are, and an incident cannot be resolved before it was opened.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from app.services.deployments import SOURCE
+from app.services.deployments import Reporter
 from app.services.errors import Conflict, FieldProblem
-from app.services.idempotency import (
-    Written,
-    cloudevent_metadata,
-    event_id_for,
-    payload,
-    same_or_conflict,
-    valid_stream,
-)
+from app.services.idempotency import Written, payload, same_or_conflict, valid_stream
+from app.services.reported_times import stored_time
 from events.catalogue import Event
 from events.store import NO_STREAM, EventStore, ExpectedVersion
 from events.vocabulary import IncidentOpened, IncidentResolved
@@ -43,32 +40,34 @@ class IncidentReport:
     resolved_at: datetime | None = None
 
 
-def record_incident(
-    store: EventStore,
-    report: IncidentReport,
-    actor: str,
-    source: str = SOURCE,
-    *,
-    cloudevent: tuple[str, str] | None = None,
-) -> Written:
-    """Open and/or resolve the incident in `incident-<id>` as `actor`; see the module docstring."""
-    stream = valid_stream("incident", report.incident_id, "incident_id")
+def record_incident(store: EventStore, report: IncidentReport, by: Reporter) -> Written:
+    """Open and/or resolve the incident in `incident-<id>` as `by.actor`; see the module doc."""
+    ns = by.namespace
+    if report.caused_by_deployment is not None:
+        report = replace(report, caused_by_deployment=ns.ident(report.caused_by_deployment))
+    ident = ns.ident(report.incident_id)
+    stream = valid_stream("incident", ident, "incident_id")
     if report.environment is not None:
         valid_stream("env", report.environment, "environment")
     if report.resolution is not None and not report.resolved:
         raise FieldProblem("resolution", "a resolution is recorded only with resolved: true")
     if report.resolved_at is not None and not report.resolved:
         raise FieldProblem("resolved_at", "a resolution time is recorded only with resolved: true")
-    opened_id = event_id_for(report.incident_id, IncidentOpened)
-    resolved_id = event_id_for(report.incident_id, IncidentResolved)
+    by.times.check("opened_at", report.opened_at)
+    by.times.check("resolved_at", report.resolved_at)
+    opened_id = ns.event_id(report.incident_id, IncidentOpened)
+    resolved_id = ns.event_id(report.incident_id, IncidentResolved)
     known = store.find([opened_id, resolved_id])
-    what = f"incident {report.incident_id!r}"
+    what = f"incident {ident!r}"
     opened = known.get(opened_id)
     new: list[Event] = []
     if opened is None:
         new.append(opening(report))
+        began = report.opened_at
     else:
         check_opening(report, opened.data, what)
+        began = stored_time(opened.data, "opened_at", opened.recorded_at)
+    by.times.check_order("resolved_at", report.resolved_at, "opened_at", began)
     if report.resolved:
         resolving = IncidentResolved(resolution=report.resolution, resolved_at=report.resolved_at)
         earlier = known.get(resolved_id)
@@ -80,15 +79,15 @@ def record_incident(
                 f"resolution {earlier.data.get('resolution')!r}); an incident is resolved once"
             )
     if new:
-        ids = [event_id_for(report.incident_id, type(event)) for event in new]
+        ids = [ns.event_id(report.incident_id, type(event)) for event in new]
         expected: ExpectedVersion = NO_STREAM if opened is None else 0
+        metadata = by.metadata()
         with store.transaction() as tx:
-            metadata = cloudevent_metadata(actor, source, cloudevent)
             tx.append(stream, new, expected, metadata, event_ids=ids)
     wanted = [opened_id, resolved_id] if report.resolved else [opened_id]
     after = store.find(wanted)
     for event in new:  # a concurrent request may have recorded these ids first
-        found = after[event_id_for(report.incident_id, type(event))]
+        found = after[ns.event_id(report.incident_id, type(event))]
         same_or_conflict(store, stream, event, found, what)
     return Written([after[i].position for i in wanted], replayed=not new)
 

@@ -131,9 +131,13 @@ def velocity(
 
 
 def _in_order(deployments: list[Deployment]) -> list[Deployment]:
-    """Finished deployments by finish time, then ledger position."""
+    """Finished deployments in the ledger's order of their outcomes.
+
+    Not by the finish times their tools reported: which rollout followed which is
+    what the ledger recorded, so a time reported wrong cannot reorder them.
+    """
     done = [d for d in deployments if d.outcome is not None and d.finished_at is not None]
-    return sorted(done, key=lambda d: (d.finished_at, d.position))
+    return sorted(done, key=lambda d: d.outcome_cursor or (d.tx_id, d.position))
 
 
 def _group(

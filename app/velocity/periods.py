@@ -1,4 +1,8 @@
-"""Reading report periods: a relative age (`90d`, `12w`, `36h`) or an ISO 8601 time."""
+"""Reading report periods: a relative age (`90d`, `12w`, `36h`, `30m`) or an ISO 8601 time.
+
+`age_length` is the one reader of ages: token expiries and the CLI's `--older-than`
+and `--keep-recent` take the same forms.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,25 @@ from datetime import datetime, timedelta
 
 from app.inputs import TimeOutOfRange, parse_time, utc_moment
 
-_AGE = re.compile(r"(\d{1,5})([hdw])")
-_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
+_AGE = re.compile(r"(\d{1,5})([mhdw])")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def age_length(text: str) -> timedelta | None:
+    """The length an age like `90d` / `12w` / `36h` / `30m` names; None if `text` is not one."""
+    age = _AGE.fullmatch(text.strip())
+    if age is None:
+        return None
+    return timedelta(**{_UNITS[age.group(2)]: int(age.group(1))})
 
 
 def parse_moment(text: str, now: datetime) -> datetime:
     """`now` minus an age like `90d` / `12w` / `36h`, or an ISO 8601 time (naive means UTC)."""
     value = text.strip()
-    age = _AGE.fullmatch(value)
+    age = age_length(value)
     if age is not None:
         try:
-            moment = now - timedelta(**{_UNITS[age.group(2)]: int(age.group(1))})
+            moment = now - age
         except OverflowError:
             raise ValueError(
                 f"invalid time {text!r}: {value} before {now:%Y-%m-%d} is before year 1"

@@ -54,6 +54,9 @@ class Deployment:
     reason: str | None = None
     position: int = 0  # of its first row in subscription order
     tx_id: int = 0
+    # (tx_id, position) of its outcome row: where it finished in the ledger's order,
+    # which (not the reported finish time) says which rollout came after which.
+    outcome_cursor: tuple[int, int] | None = None
 
     @property
     def status(self) -> str:
@@ -122,7 +125,9 @@ def _apply(fields: dict[str, Any], row: DeploymentRow) -> None:
         )
         fields.setdefault("image_digest", row.image_digest)  # the outcome's digest wins
     elif row.kind in ("succeeded", "failed"):
-        fields.update(outcome=row.kind, finished_at=row.at)
+        fields.update(
+            outcome=row.kind, finished_at=row.at, outcome_cursor=(row.tx_id, row.position)
+        )
         if row.image_digest is not None:
             fields["image_digest"] = row.image_digest
         if row.reason is not None:

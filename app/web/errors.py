@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.utils import is_body_allowed_for_status_code
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.deps import SAFE_METHODS, refusal_response
 from app.http_errors import error_json, validation_json
 from app.inputs import printable
+from app.services.access import Forbidden
 from app.web.templating import render
 from events.projections import ProjectionError
 
@@ -95,8 +99,22 @@ async def projection_missing(request: Request, error: Exception) -> Response:
     return response
 
 
+async def access_refused(request: Request, error: Exception) -> Response:
+    """Not signed in: to the sign-in form (a page read) or 401; signed in without the role: 403."""
+    assert isinstance(error, Forbidden)
+    if not wants_page(request):
+        return refusal_response(error)
+    if error.principal.anonymous and request.method in SAFE_METHODS and error.needed:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/signin?{urlencode({'next': target})}", status_code=303)
+    status = 401 if error.principal.anonymous else 403
+    context = {"status": status, "message": str(error), "title": "Not allowed"}
+    return render(request, "error.html", context, status_code=status)
+
+
 def install_page_errors(app: FastAPI) -> None:
     """Register the HTML error handlers on `app`."""
+    app.add_exception_handler(Forbidden, access_refused)
     app.add_exception_handler(ProjectionError, projection_missing)
     app.add_exception_handler(PageError, page_error)
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -209,6 +209,16 @@ SENTENCES: dict[str, str] = {
     " (attempt {{ e.attempt }}, HTTP {{ e.status }})",
     "NotificationFailed": "could not tell <strong>{{ e.target }}</strong> about {{ e.subject }}"
     " (attempt {{ e.attempt }}): {{ e.reason }}{% if not e.final %}, will retry{% endif %}",
+    # access-<actor> and token-<name>
+    "AccessDenied": "refused <code>{{ e.action }}</code>"
+    "{% if e.client %} from {{ e.client }}{% endif %}: {{ e.reason }}"
+    "{% if e.suppressed %} ({{ e.suppressed | plural('more refusal') }} not recorded one by one"
+    "){% endif %}",
+    "TokenCreated": "API token <strong>{{ e.name }}</strong> made"
+    "{% if e.roles %} with the role{% if e.roles | length > 1 %}s{% endif %} "
+    "{{ e.roles | join(', ') }}{% endif %}"
+    "{% if e.expires_at %}, until {{ e.expires_at }}{% endif %}",
+    "TokenRevoked": "API token <strong>{{ e.name }}</strong> revoked, with its web sessions",
 }
 
 

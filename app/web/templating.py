@@ -118,6 +118,13 @@ templates.env.filters["ref_name"] = ref_name
 def render(
     request: Request, name: str, context: dict[str, Any], *, status_code: int = 200
 ) -> HTMLResponse:
-    """Render template `name` with `context` (plus the request and the current query)."""
-    page = {"request": request, "now": datetime.now(UTC), "q": request.query_params.get("q", "")}
+    """Render template `name` with `context` (plus the request, the query and who asks)."""
+    page = {
+        "request": request,
+        "now": datetime.now(UTC),
+        "q": request.query_params.get("q", ""),
+        # Who is signed in (app/deps.py puts it on the request), for the page header.
+        "principal": getattr(request.state, "principal", None),
+        "csrf": getattr(request.state, "csrf", None),
+    }
     return templates.TemplateResponse(request, name, page | context, status_code=status_code)

@@ -6,9 +6,10 @@ so list routes answer with data and not only 404s. Every operation of the docume
 fuzzed with the checks: no server error; the status code is one the document lists;
 the content type and the body match the documented response.
 
-Each request is sent as a role, with that role's bearer token. Until the API
-authenticates, the only role is the anonymous one; when authentication lands,
-`ROLE_TOKENS` gains one token per role (and each role's run checks its answers).
+Each request is sent as several callers, each with its own bearer token: an admin
+(everything allowed, so the routes' own answers are fuzzed), a viewer (reads only), a
+runner (a machine's role: refused even reads, 403) and nobody (401). Every answer,
+refusals included, must be one the document declares.
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ from schemathesis.checks import positive_data_acceptance
 from app.config import Settings
 from app.projections import projector
 from app.server import create_app
+from app.services.access import Role
 from events.store import EventStore
+from tests.support.access import bearer
 from tests.support.run_history import append_interleaved, history
 
-ROLE_TOKENS: dict[str, str | None] = {"anonymous": None}
-"""Bearer token per role; None sends no Authorization header."""
+ROLES = {"admin": Role.ADMIN, "viewer": Role.VIEWER, "runner": Role.RUNNER, "anonymous": None}
+"""The callers each request is sent as; None sends no Authorization header."""
 EXAMPLES = 12
 """Generated requests per operation (and role)."""
 # Not checked (yet): that every value the document allows is accepted. The document
@@ -51,14 +54,16 @@ def served_app(settings: Settings, store: EventStore) -> Iterator[FastAPI]:
         yield application
 
 
-def role_headers(role: str) -> dict[str, str]:
-    """The headers a request of `role` carries: its bearer token, if it has one."""
-    token = ROLE_TOKENS[role]
-    return {"Authorization": f"Bearer {token}"} if token else {}
+@pytest.fixture
+def role_headers(store: EventStore) -> dict[str, dict[str, str]]:
+    """The headers each caller's requests carry: its bearer token, if it has one."""
+    return {
+        name: bearer(store, name, role) if role is not None else {} for name, role in ROLES.items()
+    }
 
 
-def fuzz(operation: Any) -> str | None:
-    """Fuzz one operation as every role; the first failure found, or None."""
+def fuzz(operation: Any, role_headers: dict[str, dict[str, str]]) -> str | None:
+    """Fuzz one operation as every caller; the first failure found, or None."""
 
     @given(case=operation.as_strategy())
     @settings(
@@ -69,8 +74,8 @@ def fuzz(operation: Any) -> str | None:
         suppress_health_check=list(HealthCheck),
     )
     def examples(case: Any) -> None:
-        for role in sorted(ROLE_TOKENS):
-            case.call_and_validate(headers=role_headers(role), excluded_checks=EXCLUDED)
+        for role in sorted(role_headers):
+            case.call_and_validate(headers=role_headers[role], excluded_checks=EXCLUDED)
 
     try:
         examples()
@@ -80,10 +85,11 @@ def fuzz(operation: Any) -> str | None:
 
 
 def test_every_route_answers_as_documented_and_never_with_a_server_error(
-    served_app: FastAPI,
+    served_app: FastAPI, role_headers: dict[str, dict[str, str]]
 ) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", served_app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 10
-    failures = [found for found in map(fuzz, operations) if found is not None]
+    found = (fuzz(operation, role_headers) for operation in operations)
+    failures = [failure for failure in found if failure is not None]
     assert not failures, "\n\n".join(failures)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from app.services.access import Role
 from events.store import EventStore, RecordedEvent
 
 DIGEST = "sha256:" + "ab" * 32
-CAROL = {"X-Shiplog-Actor": "carol@example.com"}
 
 
 def deployment(**changes: Any) -> dict[str, Any]:
@@ -65,12 +66,12 @@ def field_named(response: Any) -> list[str]:
         ("failed", ["DeploymentStarted", "DeploymentFailed"]),
     ],
 )
-def test_each_status_writes_its_events_with_the_header_actor_and_source_api(
+def test_each_status_writes_its_events_with_the_token_name_as_actor_and_source_api(
     client: TestClient, store: EventStore, status: str, types: list[str]
 ) -> None:
     extra = {"reason": "health check failed"} if status == "failed" else {}
     response = client.post(
-        "/api/deployments", json=deployment(status=status, run_id="run-9", **extra), headers=CAROL
+        "/api/deployments", json=deployment(status=status, run_id="run-9", **extra)
     )
     assert response.status_code == 201, response.text
     body = response.json()
@@ -83,7 +84,7 @@ def test_each_status_writes_its_events_with_the_header_actor_and_source_api(
     }
     assert len({event.recorded_at for event in events}) == 1  # one append, one transaction
     for event in events:
-        assert event.metadata.actor == "carol@example.com"
+        assert event.metadata.actor == "admin"  # the client's token
         assert event.metadata.source == "api"
         assert data(event)["deployment_id"] == "dep-1"
         assert data(event)["service"] == "web"
@@ -96,9 +97,9 @@ def test_each_status_writes_its_events_with_the_header_actor_and_source_api(
 def test_an_identical_retry_returns_the_original_positions_and_writes_nothing(
     client: TestClient, store: EventStore
 ) -> None:
-    first = client.post("/api/deployments", json=deployment(), headers=CAROL)
+    first = client.post("/api/deployments", json=deployment())
     before = everything(store)
-    again = client.post("/api/deployments", json=deployment(), headers=CAROL)
+    again = client.post("/api/deployments", json=deployment())
     assert again.status_code == 201, again.text
     assert again.json()["positions"] == first.json()["positions"]
     assert again.json()["replayed"] is True
@@ -208,12 +209,11 @@ def test_a_deployment_without_an_id_gets_a_new_one_each_time(
 def test_an_incident_is_opened_then_resolved_and_resolving_again_is_a_conflict(
     client: TestClient, store: EventStore
 ) -> None:
-    opened = client.post("/api/incidents", json=incident(), headers=CAROL)
+    opened = client.post("/api/incidents", json=incident())
     assert opened.status_code == 201, opened.text
     resolved = client.post(
         "/api/incidents",
         json={"incident_id": "inc-1", "resolved": True, "resolution": "rolled back"},
-        headers=CAROL,
     )
     assert resolved.status_code == 201, resolved.text
     events = store.read_stream("incident-inc-1")
@@ -221,7 +221,7 @@ def test_an_incident_is_opened_then_resolved_and_resolving_again_is_a_conflict(
     assert resolved.json()["positions"] == [event.position for event in events]
     assert data(events[0])["caused_by_deployment"] == "dep-1"
     assert data(events[1])["resolution"] == "rolled back"
-    assert {event.metadata.actor for event in events} == {"carol@example.com"}
+    assert {event.metadata.actor for event in events} == {"admin"}
 
     again = client.post(
         "/api/incidents", json={"incident_id": "inc-1", "resolved": True, "resolution": "fixed"}
@@ -292,11 +292,12 @@ def test_an_incident_cannot_be_reopened_with_other_details(
 
 
 def test_written_events_appear_in_the_audit_query_filtered_by_actor(
-    client: TestClient,
+    client: TestClient, client_as: Callable[..., TestClient]
 ) -> None:
-    client.post("/api/deployments", json=deployment(), headers=CAROL)
+    carol = client_as(Role.DEPLOYER, Role.OPERATOR, name="carol@example.com")
+    carol.post("/api/deployments", json=deployment())
     client.post("/api/deployments", json=deployment(deployment_id="dep-2", status="started"))
-    client.post("/api/incidents", json=incident(resolved=True), headers=CAROL)
+    carol.post("/api/incidents", json=incident(resolved=True))
     response = client.get("/api/events", params={"actor": "carol@example.com"})
     assert response.status_code == 200, response.text
     listed = [(event["stream"], event["type"]) for event in response.json()["events"]]

@@ -35,7 +35,6 @@ from tests.support.factories import queued, step_finished, step_started
 DIGEST = "sha256:" + "ab" * 32
 OTHER_DIGEST = "sha256:" + "cd" * 32
 TOOL = "https://ci.example.com/argo"
-CAROL = {"X-Shiplog-Actor": "carol@example.com"}
 CE_JSON = {"Content-Type": "application/cloudevents+json"}
 RUNNER = Metadata(actor="runner:r1", source="runner")
 T = "dev.cdevents."
@@ -103,11 +102,9 @@ def resolved(**changes: Any) -> dict[str, Any]:
 
 
 def post(client: TestClient, body: Any, headers: dict[str, str] | None = None) -> Any:
-    """POST `body` as JSON to /api/cdevents as a CloudEvent, as carol."""
+    """POST `body` as JSON to /api/cdevents as a CloudEvent, as the client's token."""
     content = json.dumps(body).encode()  # ASCII: a lone surrogate travels as a \uXXXX escape
-    return client.post(
-        "/api/cdevents", content=content, headers={**CE_JSON, **CAROL, **(headers or {})}
-    )
+    return client.post("/api/cdevents", content=content, headers={**CE_JSON, **(headers or {})})
 
 
 def data(event: RecordedEvent) -> dict[str, Any]:
@@ -178,7 +175,7 @@ def test_a_deployed_or_upgraded_service_is_recorded_as_a_succeeded_deployment(
     assert started["started_at"] == succeeded["finished_at"] == "2026-03-01T10:00:00Z"
     assert started["deployment_id"] == imports.key(TOOL, "ev-1")
     for event in events:
-        assert event.metadata.actor == "carol@example.com"
+        assert event.metadata.actor == "admin"  # the client's token
         assert event.metadata.source == "cdevents"
 
 
@@ -350,7 +347,7 @@ def test_binary_mode_ce_headers_with_the_cdevent_as_body_is_the_same_cloudevent(
     client: TestClient, store: EventStore
 ) -> None:
     body = deployed()
-    headers = {"Content-Type": "application/json", **CAROL}
+    headers = {"Content-Type": "application/json"}
     headers |= {f"ce-{name}": body[name] for name in ("specversion", "id", "source", "type")}
     binary = client.post("/api/cdevents", json=body["data"], headers=headers)
     assert binary.status_code == 201, binary.text

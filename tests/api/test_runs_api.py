@@ -15,8 +15,10 @@ from app.executor.actions.masking import Masker
 from app.executor.logs import StepLogWriter
 from app.projections import projector
 from app.server import create_app
+from app.services.access import Role
 from events.store import EventStore
 from events.vocabulary import StepStarted
+from tests.support.access import bearer
 from tests.support.run_history import RunPlan, append_interleaved, history
 
 
@@ -119,7 +121,9 @@ def test_a_step_log_is_served_as_text_and_a_missing_one_is_a_404(
 def test_an_app_that_follows_keeps_its_projections_caught_up_with_new_events(
     settings: Settings, store: EventStore
 ) -> None:
-    with TestClient(create_app(settings, follow=True)) as client:
+    with TestClient(
+        create_app(settings, follow=True), headers=bearer(store, "admin", Role.ADMIN)
+    ) as client:
         plans, streams = history(runs=5, seed=13)
         append_interleaved(store, streams, seed=14)
         deadline = time.monotonic() + 60  # a bound on waiting, not a speed claim

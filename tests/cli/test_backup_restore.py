@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from app.cli import app
 from app.config import Settings, get_settings
-from app.database import Database, with_role
+from app.database import Database
 from app.keys import load_or_create_signing_key
 from app.projections import PROJECTIONS, projector
 from events.catalogue import Metadata
@@ -32,7 +32,7 @@ from events.sealer import seal_all
 from events.store import ANY, EventStore, RecordedEvent
 from events.vocabulary import StepSkipped
 from tests.support.factories import queued, step_finished, step_started
-from tests.support.private_postgres import fresh_cluster_like, restored_owner_url
+from tests.support.private_postgres import fresh_cluster_like, restored_app_url
 
 META = Metadata(actor="alice", source="test")
 
@@ -91,6 +91,7 @@ def test_a_backup_restored_into_a_fresh_cluster_verifies_rebuilds_equal_and_keep
 
     environment, home = target
     monkeypatch.delenv("SHIPLOG_DATABASE_URL", raising=False)
+    monkeypatch.delenv("SHIPLOG_OWNER_DATABASE_URL", raising=False)
     for key, value in environment.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("SHIPLOG_HOME", str(home))
@@ -102,8 +103,7 @@ def test_a_backup_restored_into_a_fresh_cluster_verifies_rebuilds_equal_and_keep
     verified = cli.invoke(app, ["verify"])
     assert verified.exit_code == 0, verified.output
 
-    owner_url = restored_owner_url(environment, home)
-    with EventStore(with_role(owner_url, "shiplog_app")) as copy:
+    with EventStore(restored_app_url(environment, home)) as copy:
         after = copy.read_all()
         assert [e.event_id for e in after] == [e.event_id for e in before]  # the same order
         assert max(e.tx_id for e in after) < min(e.tx_id for e in before)  # rebased below

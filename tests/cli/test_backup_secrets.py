@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 from app.backup import postgres_tool, server_major
 from app.cli import app
 from app.config import Settings, get_settings
-from app.database import Database, with_role
+from app.database import Database
 from app.executor.secrets import SecretError, SecretStore
 from tests.support.leaks import leaks
-from tests.support.private_postgres import fresh_cluster_like, restored_owner_url
+from tests.support.private_postgres import fresh_cluster_like, restored_app_url
 
 REPO = "https://github.com/acme/backed-up.git"
 
@@ -50,6 +50,7 @@ def test_a_backup_holds_secrets_only_sealed_and_a_restore_opens_them_only_with_t
 
     with fresh_cluster_like(admin_url) as (environment, home):
         monkeypatch.delenv("SHIPLOG_DATABASE_URL", raising=False)
+        monkeypatch.delenv("SHIPLOG_OWNER_DATABASE_URL", raising=False)
         for key, setting in environment.items():
             monkeypatch.setenv(key, setting)
         monkeypatch.setenv("SHIPLOG_HOME", str(home))
@@ -57,7 +58,7 @@ def test_a_backup_holds_secrets_only_sealed_and_a_restore_opens_them_only_with_t
         restored = cli.invoke(app, ["restore", str(backup)])
         assert restored.exit_code == 0, f"{restored.output}\n{restored.exception!r}"
         keyring = home / "keys" / "secrets.keyring"
-        app_url = with_role(restored_owner_url(environment, home), "shiplog_app")
+        app_url = restored_app_url(environment, home)
         secrets = SecretStore(app_url, keyring)
         with pytest.raises(SecretError) as without:
             secrets.values(["DEPLOY_TOKEN"], REPO, "main")

@@ -25,8 +25,10 @@ from app.config import Settings
 from app.database import Database
 from app.executor.runs import RunLedger
 from app.projections import projector
+from app.services.access import Role
 from events.store import EventStore
 from events.vocabulary import RunSucceeded, StepFinished
+from tests.support.access import bearer
 from tests.support.invariant import assert_run_closed
 from tests.support.runs import (
     BUSYBOX,
@@ -119,7 +121,7 @@ def test_runs_on_skewed_hosts_keep_the_ledgers_order_and_true_durations(
         assert events[-1].data.duration_ms >= 1000
 
     projector(store).catch_up_all()
-    with TestClient(_app(settings)) as client:
+    with TestClient(_app(settings), headers=bearer(store, "viewer", Role.VIEWER)) as client:
         for run_id in run_ids:
             body = client.get(f"/api/runs/{run_id}").json()
             assert body["run"]["status"] == "succeeded"

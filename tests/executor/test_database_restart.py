@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from app.database import EMBEDDED_DATABASE, embedded_pid, with_role
+from app.database import EMBEDDED_DATABASE, embedded_app_password, embedded_pid, login_as
 from events.store import EventStore
 from events.vocabulary import RunSucceeded, StepFinished
 from tests.support.invariant import assert_run_closed
@@ -69,11 +69,12 @@ def test_a_database_restart_mid_step_costs_the_run_nothing(
     server: PrivateServer, docker_client: Any, tmp_path: Path
 ) -> None:
     repo = make_repo(tmp_path / "repo", {".shiplog.yml": PIPELINE})
-    app_url = with_role(with_dbname(server.admin_url, EMBEDDED_DATABASE), "shiplog_app")
     with shiplog(server.home, "run", str(repo)) as run:
         try:
             wait_until(lambda: "queued run" in (run.stdout.readline() if run.stdout else ""),
                        timeout=60, what="the run to be queued")  # fmt: skip
+            owner_url = with_dbname(server.admin_url, EMBEDDED_DATABASE)
+            app_url = login_as(owner_url, "shiplog_app", embedded_app_password(server.home))
             with EventStore(app_url) as store:
                 (run_id,) = [e.stream[4:] for e in store.read_all() if e.type_name == "RunQueued"]
             wait_until(

@@ -79,7 +79,8 @@ def start_run(
     env = {key: value for key, value in os.environ.items() if not key.startswith("SHIPLOG_")}
     env.update(
         DOCKER_HOST=engine.url,
-        SHIPLOG_DATABASE_URL=database.owner_url,
+        SHIPLOG_DATABASE_URL=database.app_url,
+        SHIPLOG_OWNER_DATABASE_URL=database.owner_url or "",
         SHIPLOG_HOME=str(home),
         SHIPLOG_ENGINE_WAIT=str(wait),
     )

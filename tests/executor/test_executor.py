@@ -600,7 +600,7 @@ steps:
     repo = make_repo(tmp_path / "repo", {".shiplog.yml": pipeline})
     env = {
         "PATH": "/usr/bin:/bin",
-        "SHIPLOG_DATABASE_URL": database.owner_url,
+        "SHIPLOG_DATABASE_URL": database.app_url,
         "SHIPLOG_HOME": str(tmp_path / "home"),
     }
     done = subprocess.run(

@@ -287,7 +287,7 @@ def test_ctrl_c_on_shiplog_run_records_run_cancelled_and_removes_its_containers(
     pipeline = commands_pipeline(step("long", "echo working", "sleep 300"))
     repo = make_repo(tmp_path / "repo", {".shiplog.yml": pipeline})
     env = {key: value for key, value in os.environ.items() if not key.startswith("SHIPLOG_")}
-    env.update(SHIPLOG_DATABASE_URL=database.owner_url, SHIPLOG_HOME=str(tmp_path / "home"))
+    env.update(SHIPLOG_DATABASE_URL=database.app_url, SHIPLOG_HOME=str(tmp_path / "home"))
     with subprocess.Popen(
         [str(SHIPLOG), "run", str(repo)],
         env=env,
@@ -329,7 +329,7 @@ def test_ctrl_c_on_shiplog_run_records_run_cancelled_and_removes_its_containers(
 def revoked(database: Database, privilege: str, table: str) -> Iterator[None]:
     """For the block, the application role lacks `privilege` on `table`: a real database fault."""
     names = {"privilege": sql.SQL(privilege), "table": sql.Identifier(table)}
-    role = sql.Identifier(database.app_role)
+    role = sql.Identifier("shiplog_app")
     with psycopg.connect(database.owner_url, autocommit=True) as conn:
         conn.execute(
             sql.SQL("REVOKE {privilege} ON {table} FROM {role}").format(**names, role=role)

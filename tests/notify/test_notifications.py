@@ -284,7 +284,8 @@ def test_deliveries_pending_survive_a_restart_of_shiplog(
     rules.write_text("rules:\n  - name: runs\n    events: [RunFailed]\n    targets: [hook]\n")
     env = {
         **os.environ,
-        "SHIPLOG_DATABASE_URL": database.owner_url,
+        "SHIPLOG_DATABASE_URL": database.app_url,
+        "SHIPLOG_OWNER_DATABASE_URL": database.owner_url or "",
         "SHIPLOG_HOME": str(tmp_path / "home"),
         "SHIPLOG_NOTIFY_RULES": str(rules),
         "SHIPLOG_NOTIFY_RETRY_BASE": "0.05",

@@ -25,6 +25,7 @@ from app.provenance.attestations import envelope_digest
 from app.queries.logs import log_digest, read_log
 from app.queries.provenance import provenance
 from app.server import create_app
+from app.services.access import Role
 from events.store import EventStore
 from events.vocabulary import (
     ImageBuilt,
@@ -33,6 +34,7 @@ from events.vocabulary import (
     RunQueued,
     StepFinished,
 )
+from tests.support.access import bearer
 from tests.support.runs import (
     BUSYBOX,
     commands_pipeline,
@@ -103,7 +105,7 @@ def test_the_runner_signs_a_pushed_build_whose_statement_holds_the_real_digests(
         (manifest,),
     )
     projector(store).catch_up_all()
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=bearer(store, "admin", Role.ADMIN)) as client:
         by_manifest = client.get(f"/api/images/{manifest}/provenance")
         by_id = client.get(f"/api/images/{image.id}/provenance")
         envelope = client.get(f"/api/images/{manifest}/attestation")

@@ -18,7 +18,9 @@ from app.queries.images import (
     images_with_label,
 )
 from app.server import create_app
+from app.services.access import Role
 from events.store import Cursor, EventStore
+from tests.support.access import bearer
 from tests.support.run_history import RunPlan, append_interleaved, history
 
 BASE = "sha256:" + "d" * 64
@@ -152,9 +154,9 @@ def test_the_api_says_what_is_wrong_with_an_image_question(
 
 
 def test_an_image_question_before_the_projection_caught_up_is_a_503_not_a_500(
-    settings: Settings,
+    settings: Settings, store: EventStore
 ) -> None:
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=bearer(store, "admin", Role.ADMIN)) as client:
         response = client.get("/api/images/sha256:" + "9" * 64)
     assert response.status_code == 503
     assert "has not caught up" in response.json()["detail"]

@@ -37,6 +37,7 @@ from app.reproduce.filesystem import (
 )
 from app.reproduce.reproducer import INTERRUPTED, Reproducer
 from app.server import create_app
+from app.services.access import Role
 from app.services.reproductions import subjects
 from events.catalogue import Metadata
 from events.projections import ProjectionError, table_checksums
@@ -50,6 +51,7 @@ from events.vocabulary import (
     ReproductionRequested,
     RunQueued,
 )
+from tests.support.access import bearer
 from tests.support.runs import (
     BUSYBOX,
     SHIPLOG,
@@ -172,7 +174,7 @@ def test_a_run_reproduces_each_image_same_content_but_a_build_time_file_differs_
 
     # What the image page shows, once the projections have caught up.
     projector(store).catch_up_all()
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=bearer(store, "admin", Role.ADMIN)) as client:
         answer = client.get(f"/api/images/{built['stamped'].image_id}/reproductions")
         assert answer.status_code == 200, answer.text
         (shown,) = answer.json()
@@ -297,7 +299,7 @@ def test_an_image_named_by_its_pushed_digest_is_found_through_the_push_and_rebui
     assert verdict["verdict"] in ("identical", "same-content")
     assert "manifest-digest" not in verdict["compared"]  # the rebuild is never pushed
     projector(store).catch_up_all()
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=bearer(store, "admin", Role.ADMIN)) as client:
         by_digest = client.get(f"/api/images/{pushed.digest}/reproductions").json()
         by_id = client.get(f"/api/images/{built.image_id}/reproductions").json()
     assert [r["repro_id"] for r in by_digest] == [verdict["repro_id"]]

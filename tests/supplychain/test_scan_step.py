@@ -20,6 +20,7 @@ from app.pipeline import PipelineError, dependencies, parse_pipeline
 from app.projections import projector
 from app.queries.supplychain import ImageFinding, load_sbom, scan_findings
 from app.server import create_app
+from app.services.access import Role
 from app.supplychain.sbom import sbom_digest
 from events.store import EventStore
 from events.vocabulary import (
@@ -31,6 +32,7 @@ from events.vocabulary import (
     StepFinished,
 )
 from tests.paths import PROJECT_ROOT
+from tests.support.access import bearer
 from tests.support.runs import (
     SHIPLOG,
     make_repo,
@@ -211,7 +213,7 @@ def shiplog(database: Database, tmp_path: Path, *args: str) -> subprocess.Comple
     env = {
         "PATH": "/usr/bin:/bin",
         "PYTHONPATH": str(PROJECT_ROOT),  # this checkout's code, whatever is installed
-        "SHIPLOG_DATABASE_URL": database.owner_url,
+        "SHIPLOG_DATABASE_URL": database.app_url,
         "SHIPLOG_HOME": str(tmp_path / "home"),
     }
     return subprocess.run(
@@ -345,7 +347,7 @@ steps:
     pushed = one(events, ImagePushed).digest
     assert pushed != made.image_digest
 
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=bearer(store, "admin", Role.ADMIN)) as client:
         deploy(client, "production", pushed, "2024-03-01T10:00:00Z")  # as a registry names it
         projector(store).catch_up_all()
         by_push = client.get(f"/api/images/{pushed}/sbom")
@@ -395,7 +397,7 @@ def test_thousands_of_findings_fit_one_scan_completed_and_the_document_lists_the
     assert (completed.findings_total, completed.gating_total) == (3000, 3000)
     assert len(completed.gating) == 100 and completed.severities.critical == 3000
     assert len(found(store, completed)) == 3000
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=bearer(store, "viewer", Role.VIEWER)) as client:
         projector(store).catch_up_all()
         answer = client.get("/api/affected", params={"advisory": "DSA-1499-1"})
     assert answer.status_code == 200, answer.text
@@ -428,7 +430,7 @@ def test_unreadable_advisory_records_are_skipped_logged_recorded_and_shown(
         ("Alpine/broken.json", None),
     ]
     assert "unknown suffix _bogus" in completed.skipped[0].reason
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=bearer(store, "viewer", Role.VIEWER)) as client:
         projector(store).catch_up_all()
         page = client.get(f"/images/{images['debian']}")
     assert page.status_code == 200

@@ -1,4 +1,4 @@
-"""Debian's Chromium through Playwright for the browser tests, and their screenshots.
+"""Debian's Chromium through Playwright for the browser tests, signing in, and screenshots.
 
 No browser is downloaded: Chromium is Debian's (`apt-get install chromium`, which
 .ci/run does). Without it a browser test is skipped, or fails under
@@ -43,6 +43,14 @@ def browser() -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+
+
+def sign_in(page: Any, base: str, secret: str) -> None:
+    """Sign `page`'s browser context in with the token `secret`, through the sign-in form."""
+    page.goto(f"{base}/signin")
+    page.fill("#signin-token", secret)
+    page.click("form.signin button[type=submit]")
+    page.wait_for_url(f"{base}/")
 
 
 def shot(page: Any, name: str) -> None:

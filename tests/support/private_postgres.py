@@ -31,7 +31,9 @@ from app.backup import server_major
 from app.database import (
     EMBEDDED_DATABASE,
     Database,
+    embedded_app_password,
     embedded_pid,
+    login_as,
     start_embedded,
     stop_embedded,
 )
@@ -69,7 +71,9 @@ class PrivateServer:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         owner_url = with_dbname(self.admin_url, name)
         migrate(owner_url, migrations_dir())
-        return Database(owner_url=owner_url, app_role="shiplog_app", location=name)
+        # The embedded server trusts its own socket: shiplog_app logs in without a password.
+        app_url = login_as(owner_url, "shiplog_app")
+        return Database(app_url=app_url, owner_url=owner_url, location=name)
 
     def close(self) -> None:
         """Stop the server if it runs, and delete it."""
@@ -126,7 +130,9 @@ def fresh_cluster_like(admin_url: str) -> Iterator[tuple[dict[str, str], Path]]:
         debian = PrivateDebianServer(15)
         try:
             url = debian.create_database("restored")
-            yield {"SHIPLOG_DATABASE_URL": url}, Path(debian.root) / "home"
+            app_url = login_as(url, "shiplog_app")  # the fresh cluster trusts local connections
+            environment = {"SHIPLOG_DATABASE_URL": app_url, "SHIPLOG_OWNER_DATABASE_URL": url}
+            yield environment, Path(debian.root) / "home"
         finally:
             debian.close()
     else:
@@ -137,11 +143,12 @@ def fresh_cluster_like(admin_url: str) -> Iterator[tuple[dict[str, str], Path]]:
             embedded.close()
 
 
-def restored_owner_url(environment: dict[str, str], home: Path) -> str:
-    """The owner URL of the database `shiplog restore` filled in a fresh_cluster_like."""
-    return environment.get("SHIPLOG_DATABASE_URL") or with_dbname(
-        start_embedded(home), EMBEDDED_DATABASE
-    )
+def restored_app_url(environment: dict[str, str], home: Path) -> str:
+    """The application role's URL on the database `shiplog restore` filled (fresh_cluster_like)."""
+    if "SHIPLOG_DATABASE_URL" in environment:
+        return environment["SHIPLOG_DATABASE_URL"]
+    owner_url = with_dbname(start_embedded(home), EMBEDDED_DATABASE)
+    return login_as(owner_url, "shiplog_app", embedded_app_password(home))
 
 
 def _free_port() -> int:

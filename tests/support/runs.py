@@ -300,7 +300,8 @@ def fast_settings(home: Path, database: Database, **changes: Any) -> Settings:
     """Settings with a private home and heartbeats short enough for tests."""
     values: dict[str, Any] = {
         "home": home,
-        "database_url": database.owner_url,
+        "database_url": database.app_url,
+        "owner_database_url": database.owner_url,
         "heartbeat_interval": 0.3,
         "heartbeat_timeout": 3.0,
         "poll_interval": 0.2,

@@ -113,7 +113,6 @@ def record_history(store: EventStore, client: TestClient) -> History:
         ANY,
         Metadata(actor="git", source="test"),
     )  # fmt: skip
-    headers = {"X-Shiplog-Actor": "deployer"}
     for digest, deployment in ((OLD_DIGEST, "dep-old"), (DIGEST, "dep-new")):
         for status in ("started", "succeeded"):
             response = client.post(
@@ -126,7 +125,6 @@ def record_history(store: EventStore, client: TestClient) -> History:
                     "deployment_id": deployment,
                     **({"repository": REPOSITORY, "commit": COMMIT} if digest == DIGEST else {}),
                 },
-                headers=headers,
             )
             assert response.status_code == 201, response.text
     response = client.post(
@@ -138,7 +136,6 @@ def record_history(store: EventStore, client: TestClient) -> History:
             "summary": "checkout errors after the release",
             "caused_by_deployment": "dep-new",
         },
-        headers=headers,
     )
     assert response.status_code == 201, response.text
     projector(store).catch_up_all()

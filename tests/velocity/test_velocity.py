@@ -22,11 +22,14 @@ from fastapi.testclient import TestClient
 from psycopg import sql
 
 from app.config import Settings
-from app.database import Database
+from app.database import Database, login_as
 from app.projections import projector
 from app.server import create_app
+from app.services.access import Role
 from events.projections import table_checksums
 from events.store import Cursor, EventStore
+from tests.conftest import TEST_HOSTS
+from tests.support.access import TEST_APP_PASSWORD, bearer
 from tests.support.servers import with_dbname
 from tests.support.velocity_expected import (
     expected,
@@ -66,14 +69,19 @@ def world(
                 sql.Identifier(name), sql.Identifier(template_database)
             )
         )
-    database = Database(with_dbname(admin_url, name), "shiplog_app", name)
+    owner_url = with_dbname(admin_url, name)
+    database = Database(login_as(owner_url, "shiplog_app", TEST_APP_PASSWORD), owner_url, name)
     history, events = generate()
     store = EventStore(database.app_url)
     half = write(store, [t for t in events if t.at < HALF])
     write(store, [t for t in events if t.at >= HALF])
     projector(store).catch_up_all()
-    settings = Settings(home=Path(tmp_path_factory.mktemp("home")), database_url=database.owner_url)
-    with TestClient(create_app(settings)) as client:
+    settings = Settings(
+        home=Path(tmp_path_factory.mktemp("home")),
+        database_url=database.app_url,
+        allowed_hosts=TEST_HOSTS,
+    )
+    with TestClient(create_app(settings), headers=bearer(store, "viewer", Role.VIEWER)) as client:
         yield World(client, store, history, events, half)
     store.close()
     with psycopg.connect(admin_url, autocommit=True) as conn:
@@ -328,11 +336,14 @@ def test_rebuilt_projection_holds_exactly_what_the_live_one_held(world: World) -
 def test_velocity_covers_every_configured_production_environment(
     world: World, tmp_path: Path
 ) -> None:
-    owner_url = world.client.app.state.settings.database_url  # type: ignore[attr-defined]
+    app_url = world.client.app.state.settings.database_url  # type: ignore[attr-defined]
     settings = Settings(
-        home=tmp_path, database_url=owner_url, production_environments=("production", "staging")
+        home=tmp_path,
+        database_url=app_url,
+        production_environments=("production", "staging"),
+        allowed_hosts=TEST_HOSTS,
     )
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=world.client.headers) as client:
         response = client.get(
             "/api/velocity", params={"since": SINCE.isoformat(), "until": UNTIL.isoformat()}
         )

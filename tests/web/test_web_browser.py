@@ -6,9 +6,8 @@ its events must appear on the open page without a reload. Then the visitor
 follows run → image → environment, and uses the search box. A screenshot of
 each page is saved under test-artifacts/web/.
 
-No browser is downloaded: Chromium is Debian's (`apt-get install chromium`,
-which .ci/run does). Without it the test is skipped, or fails under
-SHIPLOG_REQUIRE_BROWSER=1 or SHIPLOG_REQUIRE_DOCKER=1 (as in CI).
+The browser (tests/support/browser.py) signs in with a token first, as a person
+would; the API calls the test makes carry tokens of their own.
 """
 
 from __future__ import annotations
@@ -23,9 +22,11 @@ from typer.testing import CliRunner
 
 from app.config import Settings
 from app.database import Database
+from app.services.access import Role
 from events.store import EventStore
 from events.vocabulary import ImagePushed, StepStarted
-from tests.support.browser import browser, shot  # noqa: F401  (the fixture, the helper)
+from tests.support.access import bearer, token
+from tests.support.browser import shot, sign_in
 from tests.support.runs import (
     fast_settings,
     hello_app,
@@ -59,7 +60,7 @@ def with_slow_step(pipeline: str, tag: str) -> str:
 
 
 def test_a_visitor_watches_a_run_live_and_follows_it_to_its_image_and_environment(
-    browser: Any,  # noqa: F811
+    browser: Any,
     cli: CliRunner,
     store: EventStore,
     database: Database,
@@ -76,8 +77,12 @@ def test_a_visitor_watches_a_run_live_and_follows_it_to_its_image_and_environmen
     repo = hello_app(tmp_path / "hello", pipeline)
     runner = runners(fast_settings(tmp_path / "runner", database), "web-e2e")
 
+    visitor = token(store, "visitor", Role.VIEWER)
+    deployer = bearer(store, "deployer", Role.DEPLOYER)
     with serving(settings) as base:
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        signed_in = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = signed_in.new_page()
+        sign_in(page, base, visitor)
         page.goto(base + "/")
         assert page.locator("#timeline-empty").is_visible()
         # Keyboard first: Tab reaches the skip link, which leads to the content.
@@ -100,7 +105,7 @@ def test_a_visitor_watches_a_run_live_and_follows_it_to_its_image_and_environmen
                 what="the slow step to start",
             )
             # The run page while the step runs: its log grows without a reload.
-            run_page = browser.new_page(viewport={"width": 1280, "height": 900})
+            run_page = signed_in.new_page()
             run_page.goto(f"{base}/runs/{run_id}")
             log = run_page.locator("#step-slow pre")
             log.wait_for()
@@ -136,7 +141,7 @@ def test_a_visitor_watches_a_run_live_and_follows_it_to_its_image_and_environmen
             f"{base}/api/deployments",
             json={"environment": "production", "service": "hello",
                   "image_digest": pushed.digest, "status": "succeeded"},
-            headers={"X-Shiplog-Actor": "deployer"},
+            headers=deployer,
         )  # fmt: skip
         assert response.status_code == 201, response.text
 
@@ -147,7 +152,9 @@ def test_a_visitor_watches_a_run_live_and_follows_it_to_its_image_and_environmen
         wait_until(deployed, timeout=30, what="the image page to show the deployment")
         assert "running now" in page.locator("#placements").inner_text()
         provenance = page.locator("a[download]", has_text="SLSA provenance").get_attribute("href")
-        statement = httpx.get(base + str(provenance)).json()
+        statement = httpx.get(
+            base + str(provenance), headers={"Authorization": f"Bearer {visitor}"}
+        ).json()
         assert statement["predicateType"] == "https://slsa.dev/provenance/v1"
         assert pushed.digest.removeprefix("sha256:") in json.dumps(statement["subject"])
         shot(page, "image")
@@ -165,8 +172,8 @@ def test_a_visitor_watches_a_run_live_and_follows_it_to_its_image_and_environmen
         for name in ("ledger", "velocity"):
             page.goto(f"{base}/{name}")
             shot(page, name)
-        phone = browser.new_page(viewport={"width": 390, "height": 844})
-        phone.goto(base + "/")
+        phone = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+        sign_in(phone, base, visitor)
         width = phone.evaluate("document.documentElement.scrollWidth")
         assert width <= 390 + 1, f"the timeline needs {width} px at phone width"
         shot(phone, "timeline-phone")

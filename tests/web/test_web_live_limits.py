@@ -1,7 +1,8 @@
 """Live feeds share one LISTEN connection per process, are capped in all and per client, end idle.
 
 A real server (uvicorn) with small caps; clients come from distinct loopback
-addresses (127.0.0.2, 127.0.0.3, ...), as distinct machines would.
+addresses (127.0.0.2, 127.0.0.3, ...), as distinct machines would, each with a
+viewer's token.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import pytest
 
 from app.config import Settings
 from app.database import Database
+from app.services.access import Role
 from app.web.live_feeds import APPLICATION_NAME
 from events.catalogue import Metadata
 from events.store import ANY, EventStore
+from tests.support.access import bearer
 from tests.support.factories import queued
 from tests.support.web_server import serving
 
@@ -32,9 +35,16 @@ def capped(settings: Settings) -> Settings:
     )
 
 
-def client_at(address: str) -> httpx.Client:
-    """An HTTP client whose connections come from `address` (a loopback address)."""
-    return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=30)
+@pytest.fixture
+def viewer(store: EventStore) -> dict[str, str]:
+    """The Authorization header of a viewer's token: the feeds are reads."""
+    return bearer(store, "watcher", Role.VIEWER)
+
+
+def client_at(address: str, headers: dict[str, str]) -> httpx.Client:
+    """An HTTP client sending `headers` whose connections come from `address` (loopback)."""
+    transport = httpx.HTTPTransport(local_address=address)
+    return httpx.Client(transport=transport, headers=headers, timeout=30)
 
 
 @contextlib.contextmanager
@@ -57,13 +67,13 @@ def listeners(database: Database) -> int:
 
 
 def test_more_feeds_than_the_caps_are_refused_with_503_and_a_closed_one_frees_its_place(
-    capped: Settings, database: Database
+    capped: Settings, database: Database, viewer: dict[str, str]
 ) -> None:
     with (
         serving(capped) as base,
-        client_at("127.0.0.2") as alice,
-        client_at("127.0.0.3") as bob,
-        client_at("127.0.0.4") as carol,
+        client_at("127.0.0.2", viewer) as alice,
+        client_at("127.0.0.3", viewer) as bob,
+        client_at("127.0.0.4", viewer) as carol,
         contextlib.ExitStack() as open_feeds,
     ):
         for _ in range(2):
@@ -91,10 +101,10 @@ def test_more_feeds_than_the_caps_are_refused_with_503_and_a_closed_one_frees_it
 
 
 def test_a_feed_that_sends_nothing_ends_after_the_idle_time_out_and_one_that_sends_goes_on(
-    capped: Settings, store: EventStore
+    capped: Settings, store: EventStore, viewer: dict[str, str]
 ) -> None:
     store.append("run-a", [queued()], ANY, Metadata(actor="alice", source="test"))
-    with serving(capped) as base, client_at("127.0.0.2") as alice:
+    with serving(capped) as base, client_at("127.0.0.2", viewer) as alice:
         quiet = "/live/timeline?type=RunCancelled&after=0:0"
         with feed(alice, base + quiet) as response:
             assert response.status_code == 200

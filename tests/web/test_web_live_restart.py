@@ -15,8 +15,10 @@ import pytest
 
 from app.config import Settings
 from app.executor.logs import StepLogWriter
+from app.services.access import Role
 from events.catalogue import Metadata
 from events.store import ANY, EventStore
+from tests.support.access import bearer
 from tests.support.factories import step_started
 from tests.support.private_postgres import PrivateServer
 from tests.support.web_server import serving
@@ -38,17 +40,17 @@ def test_live_feeds_resume_after_a_database_restart_without_missing_or_repeating
     server: PrivateServer, tmp_path: Path
 ) -> None:
     database = server.database("live_restart")
-    settings = Settings(home=tmp_path / "home", database_url=database.owner_url)
+    settings = Settings(
+        home=tmp_path / "home", database_url=database.app_url, owner_database_url=database.owner_url
+    )
     rows: list[dict[str, str]] = []
     lines: list[dict[str, str]] = []
     with serving(settings) as base, EventStore(database.app_url) as store:
+        auth = bearer(store, "viewer", Role.VIEWER)
+        timeline, log_feed = "/live/timeline?after=0:0", f"/live/runs/{RUN}/steps/s/log"
         feeds = [
-            threading.Thread(
-                target=lambda: rows.extend(sse_events(base, "/live/timeline?after=0:0", 6))
-            ),
-            threading.Thread(
-                target=lambda: lines.extend(sse_events(base, f"/live/runs/{RUN}/steps/s/log", 6))
-            ),
+            threading.Thread(target=lambda: rows.extend(sse_events(base, timeline, 6, auth))),
+            threading.Thread(target=lambda: lines.extend(sse_events(base, log_feed, 6, auth))),
         ]
         for feed in feeds:
             feed.start()

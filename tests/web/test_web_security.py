@@ -1,9 +1,10 @@
 """The pages work under their Content-Security-Policy: Chromium reports no violation on any page.
 
 Every page of a recorded history, and a running run whose live log and summary
-update, are opened in Debian's Chromium against a real server; a listener added
-before any page script records each `securitypolicyviolation`, and the live
-updates must arrive (so the feeds and fetches the policy allows really work).
+update, are opened in Debian's Chromium against a real server, signed in as a
+viewer; a listener added before any page script records each
+`securitypolicyviolation`, and the live updates must arrive (so the feeds and
+fetches the policy allows really work).
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from fastapi.testclient import TestClient
 from app.config import Settings
 from app.executor.logs import StepLogWriter
 from app.projections import projector
+from app.services.access import Role
 from events.catalogue import Metadata
 from events.store import ANY, EventStore
 from events.vocabulary import RunClaimed, StepStarted
+from tests.support.access import token
+from tests.support.browser import sign_in
 from tests.support.factories import queued
 from tests.support.web_history import DIGEST, record_history
 from tests.support.web_server import serving
@@ -57,10 +61,13 @@ def test_every_page_and_its_live_updates_run_without_a_policy_violation(
         "/search?q=web",
         "/no-such-page",
     ]
+    visitor = token(store, "visitor", Role.VIEWER)
     with serving(settings) as base:
         context = browser.new_context()
         context.add_init_script(RECORD_VIOLATIONS)
         page = context.new_page()
+        sign_in(page, base, visitor)  # the sign-in page itself is checked on the way
+        assert violations(page) == []
         for path in pages:
             page.goto(base + path)
             page.wait_for_load_state("load")

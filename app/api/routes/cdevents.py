@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from app.api.params import DEFAULT_LIMIT, MAX_LIMIT, parse_cursor
 from app.api.schemas.events import CloudEventImportOut, CloudEventPageOut
 from app.cdevents.imports import Refused, from_binary, imported_types
-from app.deps import IntegrationDep, SettingsDep, StoreDep
+from app.deps import IntegrationDep, SettingsDep, StoreDep, reporter_of
 from app.inputs import CleanStr
 from app.queries.cdevents import export_page
 from app.services.cdevents import import_cloudevent
@@ -147,12 +147,13 @@ async def cloudevent_body(request: Request) -> Any:
     },
 )
 async def post_cdevent(
-    request: Request, store: StoreDep, who: IntegrationDep
+    request: Request, store: StoreDep, settings: SettingsDep, who: IntegrationDep
 ) -> CloudEventImportOut:
     """Import one CDEvent sent as a CloudEvent; see docs/cdevents.md for what it records."""
     body = await cloudevent_body(request)
     try:
-        imported = await run_in_threadpool(import_cloudevent, store, body, who.actor)
+        by = reporter_of(who, settings, source="cdevents")
+        imported = await run_in_threadpool(import_cloudevent, store, body, by)
     except Refused as error:
         raise refusal(error) from None
     return CloudEventImportOut(

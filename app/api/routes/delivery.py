@@ -30,7 +30,7 @@ from app.delivery.decisions import approve, reject
 from app.delivery.errors import UnknownDeployment
 from app.delivery.requests import DeployAsk, promotion_ask
 from app.delivery.rollout import Progress, waits_of
-from app.deps import ApproverDep, DeployerDep, DeskDep, OperatorDep
+from app.deps import ApproverDep, DeskDep, OperatorDep, RolloutDep
 from app.services.delivery import (
     check_drift,
     drive,
@@ -63,7 +63,7 @@ def post_deployment_request(
     environment: EnvironmentPath,
     body: DeployIn,
     desk: DeskDep,
-    who: DeployerDep,
+    who: RolloutDep,
     background: BackgroundTasks,
 ) -> DeploymentStateOut:
     """Ask for `image_digest` in `service` of the environment; it rolls out after the answer."""
@@ -82,7 +82,7 @@ def post_promotion(
     environment: EnvironmentPath,
     body: PromoteIn,
     desk: DeskDep,
-    who: DeployerDep,
+    who: RolloutDep,
     background: BackgroundTasks,
 ) -> DeploymentStateOut:
     """Promote what `service` runs in `from_environment` to this environment."""
@@ -176,7 +176,7 @@ def post_rejection(
     responses={**UNKNOWN, 409: {"description": "Nothing earlier to return to, or a rollout runs."}},
 )
 def post_rollback(
-    environment: EnvironmentPath, body: RollbackIn, desk: DeskDep, who: DeployerDep
+    environment: EnvironmentPath, body: RollbackIn, desk: DeskDep, who: RolloutDep
 ) -> RollbackOut:
     """Return a service to an earlier digest (waiting for the swarm) and pin it there."""
     done = rollback(
@@ -196,9 +196,7 @@ def post_rollback(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=UNKNOWN,
 )
-def post_unpin(
-    environment: EnvironmentPath, body: UnpinIn, desk: DeskDep, who: DeployerDep
-) -> None:
+def post_unpin(environment: EnvironmentPath, body: UnpinIn, desk: DeskDep, who: RolloutDep) -> None:
     """Let a pinned service receive other digests again."""
     release_pin(desk, environment, body.service, who.actor, reason=body.reason)
 

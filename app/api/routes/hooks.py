@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from app.deps import DatabaseDep, StoreDep
+from app.deps import DatabaseDep, ForgeSignedDep, StoreDep
 from app.inputs import CleanStr, printable
 from app.services.webhooks import RejectionLimiter, receive_webhook
 
@@ -34,10 +34,11 @@ def _limiter(request: Request) -> RejectionLimiter:
         202: {"description": "Accepted: the push is recorded and its runs are being queued."},
         401: {"description": "The signature or token does not prove the forge sent it."},
         404: {"description": "No webhook endpoint for that forge (github, gitea, gitlab)."},
+        413: {"description": "The body is larger than forges send (25 MiB)."},
     },
 )
 async def post_hook(
-    forge: CleanStr, request: Request, store: StoreDep, database: DatabaseDep
+    forge: CleanStr, request: Request, store: StoreDep, database: DatabaseDep, _: ForgeSignedDep
 ) -> JSONResponse:
     """Receive one webhook delivery from GitHub, Gitea or GitLab (see docs/webhooks.md)."""
     body = await request.body()  # capped as it arrives (app/http_limits.py)

@@ -24,7 +24,7 @@ from app.delivery.errors import (
     UnknownService,
 )
 from app.delivery.requests import DeployAsk, promotion_ask
-from app.deps import ApproverDep, DeployerDep, DeskDep
+from app.deps import ApproverDep, DeskDep, RolloutDep
 from app.services.delivery import drive, release_pin, request_only, rollback
 from app.web.errors import PageError
 
@@ -75,7 +75,7 @@ def to_environment(environment: str) -> RedirectResponse:
 
 @router.post("/deliveries")
 def deploy_html(
-    form: Form, desk: DeskDep, who: DeployerDep, background: BackgroundTasks
+    form: Form, desk: DeskDep, who: RolloutDep, background: BackgroundTasks
 ) -> RedirectResponse:
     """The image page's button: deliver a digest to `target`, `<environment>/<service>`."""
     environment, _, service = field(form, "target").partition("/")
@@ -88,7 +88,7 @@ def deploy_html(
 
 @router.post("/environments/{environment}/promote")
 def promote_html(
-    environment: str, form: Form, desk: DeskDep, who: DeployerDep, background: BackgroundTasks
+    environment: str, form: Form, desk: DeskDep, who: RolloutDep, background: BackgroundTasks
 ) -> RedirectResponse:
     """The environment page's button: promote what a required environment runs."""
     with as_page():
@@ -135,9 +135,7 @@ def reject_html(
 
 
 @router.post("/environments/{environment}/rollback")
-def rollback_html(
-    environment: str, form: Form, desk: DeskDep, who: DeployerDep
-) -> RedirectResponse:
+def rollback_html(environment: str, form: Form, desk: DeskDep, who: RolloutDep) -> RedirectResponse:
     """The environment page's Roll back: to the digest chosen, with the reason typed there."""
     with as_page():
         rollback(
@@ -152,7 +150,7 @@ def rollback_html(
 
 
 @router.post("/environments/{environment}/unpin")
-def unpin_html(environment: str, form: Form, desk: DeskDep, who: DeployerDep) -> RedirectResponse:
+def unpin_html(environment: str, form: Form, desk: DeskDep, who: RolloutDep) -> RedirectResponse:
     """The environment page's Unpin."""
     with as_page():
         release_pin(
