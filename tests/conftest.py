@@ -246,10 +246,9 @@ def run_label(docker_client: Any) -> Iterator[dict[str, str]]:
 
 # Fixtures that bring up a Docker engine, a registry, a swarm or Chromium. A test that
 # uses any of them (directly or through another fixture) is marked `engine`. CI runs the
-# whole suite on the embedded PostgreSQL, then runs it again on Debian's PostgreSQL 15
-# without these: what they add over the first pass is the engine's and the browser's
-# behaviour, which does not change with the database server, and running them twice
-# would take CI past its time limit.
+# whole suite on the embedded PostgreSQL, then the server-dependent directories again on
+# Debian's PostgreSQL 15 without these (.ci/run): what they add is the engine's and the
+# browser's behaviour, which does not change with the database server.
 ENGINE_FIXTURES = frozenset({"docker_client", "busybox_image", "registry", "swarm", "browser"})
 
 

@@ -11,6 +11,7 @@ templates and serves the shipped static files, and `shiplog demo` runs the shipp
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -200,14 +201,17 @@ def test_demo_runs_the_example_shipped_in_the_wheel(
     tmp_path: Path,
     docker_client: Any,
     busybox_image: str,
+    demo_services: None,
 ) -> None:
     env = installed.environment(tmp_path / "home", empty_database)
     installed.run("migrate", env=env)  # a server of your own is migrated by its owner, first
 
     output = installed.run("demo", env=env)
 
-    assert "the registry holds hello:1.0.0 as sha256:" in output
-    assert "ledger verified: 19 events" in output
+    # The example, its environments file and the proxy's image all come from the wheel.
+    assert "the registry holds hello:1.1.0 as sha256:" in output
+    assert "canary promoted after 3 steps" in output
+    assert re.search(r"ledger verified: \d+ events", output), output
 
 
 def wait_until_serving(server: subprocess.Popen[str], base: str) -> str:

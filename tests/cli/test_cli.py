@@ -7,26 +7,16 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from typer.testing import CliRunner
 
 from app.cli import app
 from app.projections import projector
 from app.queries.velocity import velocity_report
 from events.store import NO_STREAM, EventStore
-from tests.support.delivery import remove_services
 from tests.support.factories import ALICE, queued, step_started
-
-
-@pytest.fixture
-def demo_services(swarm: Any) -> Iterator[None]:
-    """The demo leaves its services on the swarm for a newcomer; a test removes them."""
-    yield
-    remove_services(swarm, "shiplog-demo-")
 
 
 def test_demo_delivers_scans_and_reproduces_the_example_then_seals_and_verifies(

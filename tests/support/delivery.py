@@ -203,6 +203,13 @@ def namespace(swarm: Any) -> Iterator[str]:
     remove_services(swarm, prefix)
 
 
+@pytest.fixture
+def demo_services(swarm: Any) -> Iterator[None]:
+    """The demo leaves its services on the swarm for a newcomer; a test removes them."""
+    yield
+    remove_services(swarm, "shiplog-demo-")
+
+
 def remove_services(client: Any, prefix: str) -> None:
     """Remove every swarm service named `<prefix>…`, wait for its tasks to go, then the
     secrets and configs shiplog made for them and the networks named `<prefix>…`."""

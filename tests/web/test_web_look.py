@@ -57,7 +57,12 @@ OVERFLOW = """
 
 @pytest.fixture
 def demo_site(
-    cli: CliRunner, settings: Settings, store: EventStore, docker_client: Any, busybox_image: str
+    cli: CliRunner,
+    settings: Settings,
+    store: EventStore,
+    docker_client: Any,
+    busybox_image: str,
+    demo_services: None,
 ) -> Iterator[tuple[str, dict[str, str], str]]:
     """The demo's data served by `shiplog serve`: (base URL, page name → path, viewer token)."""
     result = cli.invoke(app, ["demo"])
