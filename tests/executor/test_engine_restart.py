@@ -37,6 +37,7 @@ from tests.support.runs import (
     fast_settings,
     leases,
     leftovers,
+    logged_lines,
     make_repo,
     of_type,
     one,
@@ -119,6 +120,13 @@ def test_dockerd_restarted_mid_step_ends_the_step_engine_restarted_and_fails_the
     with start_run(repo, database, home, engine, wait=60) as process:
         try:
             run_id = running_step(process, database, engine_client, "long")
+            # The container runs before its first lines reach the ledger; the seal is
+            # only checkable once they have.
+            wait_until(
+                lambda: len(logged_lines(database, run_id, "long")) >= 2,
+                timeout=60,
+                what="step long's first lines to be stored",
+            )
             engine.stop()
             time.sleep(1)
             engine.start()

@@ -228,6 +228,16 @@ def ledger_text(database: Database) -> str:
     return "\n".join([*(f"{d}\n{m}" for d, m in events), *(line for (line,) in logs)])
 
 
+def logged_lines(database: Database, run_id: str, step: str) -> list[str]:
+    """The lines stored so far for one step of a run, in order."""
+    with psycopg.connect(database.owner_url) as conn:
+        rows = conn.execute(
+            "SELECT line FROM step_logs WHERE run_id = %s AND step = %s ORDER BY line_no",
+            (run_id, step),
+        ).fetchall()
+    return [line for (line,) in rows]
+
+
 def leases(database: Database) -> list[tuple[str, str]]:
     """(run id, runner) of every heartbeat row."""
     with psycopg.connect(database.owner_url) as conn:
