@@ -133,6 +133,10 @@ class Catalogue:
 
         return decorate
 
+    def categories(self) -> list[str]:
+        """Every stream category some event type may be appended to, in name order."""
+        return sorted({category for cls in self._classes.values() for category in cls.categories})
+
     def __iter__(self) -> Iterator[type[Event]]:
         return iter(sorted(self._classes.values(), key=lambda cls: cls.type_name))
 

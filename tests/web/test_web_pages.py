@@ -122,6 +122,20 @@ def test_timeline_filters_live_in_the_url_and_narrow_the_rows(
         assert part in live  # the live feed follows the same filters
 
 
+def test_timeline_filters_offer_every_category_and_type_of_the_catalogue(
+    web: TestClient, store: EventStore, history: History
+) -> None:
+    _, doc = page(web, "/?category=hooks")
+    options = doc.by_id("f-category").find_all("option")
+    offered = [o.attrs["value"] for o in options]
+    assert offered == ["", *store.catalogue.categories()]
+    assert {"run", "env", "hooks", "notify", "engine", "cdevent"} <= set(offered)
+    assert [o.attrs["value"] for o in options if "selected" in o.attrs] == ["hooks"]
+    suggested = [o.attrs["value"] for o in doc.by_id("event-types").find_all("option")]
+    assert suggested == sorted(cls.type_name for cls in store.catalogue)
+    assert "WebhookRejected" in suggested
+
+
 def test_timeline_filter_by_repository_shows_that_repositorys_runs(
     web: TestClient, store: EventStore, history: History
 ) -> None:

@@ -117,6 +117,10 @@ class TimelinePage:
     next: Cursor | None = None
     live_after: Cursor = START
     first_page: bool = True
+    categories: list[str] = field(default_factory=list)
+    """The stream categories the filter offers: every one the catalogue allows."""
+    type_names: list[str] = field(default_factory=list)
+    """The event types the type filter suggests: every one of the catalogue."""
 
 
 def timeline_page(store: EventStore, filters: TimelineFilters, after: Cursor) -> TimelinePage:
@@ -124,7 +128,16 @@ def timeline_page(store: EventStore, filters: TimelineFilters, after: Cursor) ->
     live_after = ledger_head(store)
     page = newest_events(store, filters, after)
     rows = [row_of(event) for event in page.events]
-    return TimelinePage(filters, rows, page.next, live_after, after == START)
+    catalogue = store.catalogue
+    return TimelinePage(
+        filters,
+        rows,
+        page.next,
+        live_after,
+        first_page=after == START,
+        categories=catalogue.categories(),
+        type_names=[cls.type_name for cls in catalogue],
+    )
 
 
 def rows_after(store: EventStore, filters: TimelineFilters, after: Cursor) -> list[EventRow]:
