@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import socket
-import threading
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -32,77 +27,9 @@ from events.vocabulary import (
     StandbyRetired,
     TrafficSwitched,
 )
-from tests.support.delivery import FAST_ROLLING, build_app, environments, write_environments
+from tests.support.delivery import build_app, env_events, get, proxied, traffic, write_environments
 
 pytestmark = pytest.mark.usefixtures("leftover_guard", "osv_advisories")
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def free_ports(count: int) -> list[int]:
-    """Ports nothing listens on now, on the loopback."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
-def proxied(namespace: str, strategy: str, **extra: Any) -> tuple[dict[str, Any], int, int]:
-    """Staging with a proxied `web`; the public and preview ports."""
-    public, admin, metrics, preview = free_ports(4)
-    web = {
-        "replicas": 1,
-        "ports": [{"published": public, "target": 8080}],
-        "proxy": {"admin_port": admin, "metrics_port": metrics, "preview_port": preview},
-        "health": {
-            "command": ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/healthz"],
-            "interval": "1s",
-            "timeout": "1s",
-            "retries": 2,
-        },
-        "rolling": FAST_ROLLING,
-        "strategy": strategy,
-        **extra,
-    }
-    config = environments(namespace)
-    config["environments"][0]["services"]["web"] = web
-    return config, public, preview
-
-
-def get(port: int, path: str = "/") -> str:
-    """What the node answers on `port` (the status for an error)."""
-    try:
-        with _opener.open(f"http://127.0.0.1:{port}{path}", timeout=5) as answer:
-            return answer.read().decode().strip()
-    except urllib.error.HTTPError as error:
-        return f"HTTP {error.code}"
-
-
-@contextmanager
-def traffic(port: int) -> Iterator[None]:
-    """Requests to `port` every few milliseconds while the block runs (a canary needs traffic)."""
-    stop = threading.Event()
-
-    def send() -> None:
-        while not stop.wait(0.02):
-            with suppress(OSError):
-                get(port)
-
-    thread = threading.Thread(target=send, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-
-
-def env_events(store: EventStore) -> list[Any]:
-    """Staging's events' payloads."""
-    return [e.data for e in store.read_stream("env-staging")]
 
 
 def test_blue_green_switches_in_one_proxy_change_and_rolls_back_to_the_standby_instantly(
