@@ -15,6 +15,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 
 from app.config import Settings
@@ -208,17 +209,36 @@ def advance_waiting(desk: Desk) -> list[Progress]:
     return moved
 
 
+@dataclass(frozen=True)
+class DeliveryRound:
+    """What one pass of the delivery worker did."""
+
+    reaped: tuple[str, ...]  # deployments failed because their driver was lost
+    advanced: tuple[Progress, ...]  # waiting deployments taken further
+    retired: tuple[str, ...]  # standbys scaled to zero, as `environment/service`
+
+
+def delivery_round(desk: Desk, actor: str) -> DeliveryRound:
+    """One pass: fail deployments whose driver is lost, advance the waiting ones, retire the
+    standbys kept past their time (what the delivery worker does every poll)."""
+    reaped = reap_lost_drivers(desk)
+    advanced = advance_waiting(desk)
+    retired = retire_standbys(desk, actor)
+    return DeliveryRound(tuple(reaped), tuple(advanced), tuple(retired))
+
+
+def drift_round(desk: Desk, actor: str) -> list[DriftReport]:
+    """One drift check of every environment, as `actor` (what the drift worker does)."""
+    return [reconcile(desk, environment.name, actor) for environment in desk.config.environments]
+
+
 def delivery_worker(
     make_desk: Callable[[], Desk], stop: threading.Event, interval: float, actor: str
 ) -> None:
-    """Until `stop`: every `interval` seconds, fail deployments whose driver is lost, advance
-    the waiting ones and retire the standbys kept past their time, as `actor` (errors logged)."""
+    """Until `stop`: a `delivery_round` every `interval` seconds, as `actor` (errors logged)."""
     while not stop.wait(interval):
         try:
-            desk = make_desk()
-            reap_lost_drivers(desk)
-            advance_waiting(desk)
-            retire_standbys(desk, actor)
+            delivery_round(make_desk(), actor)
         except Exception:  # a broken environments file or an unreachable swarm: try again
             logger.exception("the delivery worker could not advance waiting deployments")
 
@@ -254,8 +274,6 @@ def drift_worker(
     """Until `stop`: every `interval` seconds, check every environment for drift (as `actor`)."""
     while not stop.wait(interval):
         try:
-            desk = make_desk()
-            for environment in desk.config.environments:
-                reconcile(desk, environment.name, actor)
+            drift_round(make_desk(), actor)
         except Exception:  # a broken environments file or an unreachable swarm: try again
             logger.exception("the drift reconciler could not compare the swarms")
