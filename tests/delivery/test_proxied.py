@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from app.cli import app
 from app.config import Settings
 from app.delivery.desk import Desk
+from app.delivery.haproxy import ProxyHandle, runtime_command
 from app.delivery.proxied import retire_standbys
 from app.services.delivery import deploy
 from events.store import EventStore
@@ -23,6 +24,8 @@ from events.vocabulary import (
     CanaryPromoted,
     CanaryStepStarted,
     DeploymentFailed,
+    DriftDetected,
+    DriftResolved,
     RolledBack,
     StandbyRetired,
     TrafficSwitched,
@@ -73,6 +76,34 @@ def test_blue_green_switches_in_one_proxy_change_and_rolls_back_to_the_standby_i
     green = swarm.services.get(f"{namespace}-stg-web-green")
     assert green.attrs["Spec"]["Mode"]["Replicated"]["Replicas"] == 0
     assert get(public) == "version v1"
+
+    # Drift compares what the proxy serves with the ledger: a weight set by hand is drift.
+    assert cli.invoke(app, ["drift", "staging"]).exit_code == 0
+    admin = config["environments"][0]["services"]["web"]["proxy"]["admin_port"]
+    by_hand = ProxyHandle("127.0.0.1", admin, 0, None, public)
+    runtime_command(by_hand, "set server app/green1 weight 50")
+    assert cli.invoke(app, ["drift", "staging"]).exit_code == 1
+    drift = env_events(store)[-1]
+    assert isinstance(drift, DriftDetected) and drift.differences == ("weights",)
+    assert drift.intended and drift.intended.weights == {
+        "app": {"blue": 100, "green": 0},
+        "preview": {"blue": 100, "green": 0},
+    }
+    assert drift.observed and drift.observed.weights
+    assert drift.observed.weights["app"] == {
+        "blue": 100,
+        "green1": 50,
+        **{f"green{n}": 0 for n in range(2, 11)},
+    }
+    runtime_command(by_hand, "set server app/green1 weight 0")
+    assert cli.invoke(app, ["drift", "staging"]).exit_code == 0
+    resolved = env_events(store)[-1]
+    assert isinstance(resolved, DriftResolved) and resolved.how == "matches"
+
+    # The retired colour (scaled to zero) takes the next digest: its tasks start afresh.
+    assert cli.invoke(app, ["unpin", "staging", "web", "--reason", "v2.1"]).exit_code == 0
+    assert deploy(desk, "staging", "web", images["v2"], "alice").request.status == "succeeded"
+    assert get(public) == "version v2"
 
 
 CANARY = {
