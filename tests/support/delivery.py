@@ -45,15 +45,19 @@ _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no pro
 
 SERVE = """\
 #!/bin/sh
-# The delivered app: busybox httpd on 8080, unless its mode says to misbehave.
+# The delivered app: busybox httpd on 8080, unless its mode says to misbehave. It ends at
+# once on SIGTERM: as PID 1 without a handler, it would wait out Swarm's 10 s grace period
+# at every task stopped (a rolling update's old task, every teardown).
+trap 'exit 0' TERM
 mode=$(cat /etc/mode)
 case "$mode" in
-    broken) exec sleep 100000 ;;  # never listens, so its health check fails
+    broken) sleep 100000 & wait; exit ;;  # never listens, so its health check fails
     errors)  # without index.html, httpd answers / with cgi-bin/index.cgi: a 500, always
         rm /www/index.html
         mkdir -p /www/cgi-bin && cp /usr/local/lib/fail.cgi /www/cgi-bin/index.cgi ;;
 esac
-exec httpd -f -p 8080 -h /www
+httpd -f -p 8080 -h /www &
+wait
 """
 FAIL_CGI = """\
 #!/bin/sh
