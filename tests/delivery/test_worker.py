@@ -26,8 +26,9 @@ from events.vocabulary import (
     DeploymentSucceeded,
     DriftDetected,
     DriftResolved,
+    RolledBack,
 )
-from tests.support.delivery import build_app, environments, write_environments
+from tests.support.delivery import build_app, environments, swarm_image, write_environments
 from tests.support.runs import SHIPLOG, wait_until
 
 pytestmark = pytest.mark.usefixtures("leftover_guard", "osv_advisories")
@@ -47,10 +48,12 @@ def test_the_worker_advances_due_deployments_fails_lost_ones_and_checks_drift(
     write_environments(settings, environments(namespace))
     desk = desks()
     assert deploy(desk, "staging", "web", images["v1"], "alice").request.status == "succeeded"
-    swarm.services.get(f"{namespace}-stg-web").scale(2)  # by hand: drift
+    web = f"{namespace}-stg-web"
+    swarm.services.get(web).scale(2)  # by hand: drift
     # Due: asked for and recorded, but nobody drives it.
     due = request_only(desk, DeployAsk("production", "web", images["v1"]), "alice").request
-    # Lost: its driver appended the start and died before its first heartbeat.
+    # Lost: its driver appended the start, had Swarm update the service, and died before
+    # its first heartbeat.
     lost = request_only(desk, DeployAsk("staging", "web", images["v2"]), "alice").request
     long_ago = desk.now() - timedelta(hours=1)
     started = DeploymentStarted(
@@ -61,6 +64,10 @@ def test_the_worker_advances_due_deployments_fails_lost_ones_and_checks_drift(
         started_at=long_ago,
     )
     desk.record("staging", [started], "alice")
+    v2 = f"{images.repository}@{images['v2']}"
+    subprocess.run(
+        ["docker", "service", "update", "--image", v2, web], check=True, capture_output=True
+    )
 
     get_settings.cache_clear()
     result = cli.invoke(app, ["worker", "--once"], env={"SHIPLOG_HEARTBEAT_TIMEOUT": "5"})
@@ -77,6 +84,11 @@ def test_the_worker_advances_due_deployments_fails_lost_ones_and_checks_drift(
     assert failed.data.deployment_id == lost.deployment_id
     assert failed.data.reason.startswith("driver lost: no driver held its lease")
     assert failed.metadata.actor.startswith("reaper:")
+    # Swarm's rollback returned the service to the last good digest, recorded as the reaper.
+    (rolled,) = [e for e in staging if isinstance(e.data, RolledBack)]
+    assert (rolled.data.image_digest, rolled.data.from_digest) == (images["v1"], images["v2"])
+    assert rolled.metadata.actor == failed.metadata.actor
+    assert swarm_image(swarm, web) == f"{images.repository}@{images['v1']}"
     (drift,) = [e.data for e in staging if isinstance(e.data, DriftDetected)]
     assert drift.differences == ("replicas",) and drift.observed and drift.observed.replicas == 2
     production = [e.data for e in store.read_stream("env-production")]
@@ -86,7 +98,7 @@ def test_the_worker_advances_due_deployments_fails_lost_ones_and_checks_drift(
     )
 
     # Without --once it keeps at it: the drift undone by hand is seen resolved.
-    swarm.services.get(f"{namespace}-stg-web").scale(1)
+    swarm.services.get(web).scale(1)
     with subprocess.Popen(
         [str(SHIPLOG), "worker"],
         env={**os.environ, "SHIPLOG_DRIFT_INTERVAL": "0.5"},
