@@ -61,7 +61,7 @@ from psycopg.conninfo import make_conninfo
 
 from app.cli.demo import traffic
 from app.config import Settings
-from app.database import login_as, start_embedded
+from app.database import login_as
 from app.delivery.desk import Desk
 from app.delivery.proxied import retire_standbys
 from app.engine import LocalRegistry, connect, engine_version, ensure_busybox_image
@@ -71,8 +71,8 @@ from app.resources import example_dir, migrations_dir
 from app.services.delivery import deploy, open_desk, swarm_pool
 from app.services.runs import queue_checkout
 from bench.executor import DROP, admin
-from bench.paths import BENCH_HOME
 from bench.proxied_by_hand import HandProxied, docker, remove_bench_objects, set_up_by_hand
+from bench.server import bench_admin_url
 from events.catalogue import Metadata
 from events.migrations import migrate
 from events.store import EventStore
@@ -273,7 +273,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     reps = max(3, args.reps)
     strategies = [s for s in STRATEGIES if s in args.strategies.split(",")]
-    admin_url = os.environ.get("SHIPLOG_BENCH_DATABASE_URL") or start_embedded(BENCH_HOME)
+    admin_url = bench_admin_url()  # the embedded server it started is stopped at exit
     name = f"shiplog_bench_delivery_{uuid.uuid4().hex[:8]}"
     admin(admin_url, "CREATE DATABASE {}", name)
     owner_url = make_conninfo(admin_url, dbname=name)
