@@ -114,10 +114,13 @@ class Settings(BaseSettings):
         default=4, description="Independent steps of one run that may run at the same time."
     )
     heartbeat_interval: PositiveFloat = Field(
-        default=5.0, description="Seconds between a runner's heartbeats."
+        default=5.0,
+        description="Seconds between the heartbeats of a runner (and of a deployment's driver).",
     )
     heartbeat_timeout: PositiveFloat = Field(
-        default=30.0, description="Seconds without a heartbeat after which a run's runner is lost."
+        default=30.0,
+        description="Seconds without a heartbeat after which a run's runner (or a deployment's "
+        "driver) is lost.",
     )
     engine_wait: PositiveFloat = Field(
         default=60.0,

@@ -893,18 +893,27 @@ class SwarmState(Value):
     labels: dict[str, str] = Field(
         default_factory=dict, description="Its `dev.shiplog.*` labels (environment, service...)."
     )
+    weights: dict[str, dict[str, int]] | None = Field(
+        default=None,
+        description="For a blue/green or canary service, what its proxy gives each colour "
+        "(0-256), per backend (`app`, `preview`): a colour's servers under the colour's name, "
+        "each server under its own (`green2`) where they differ; `{}` when the proxy does not "
+        "answer; null for other services.",
+    )
 
 
 class DriftDetected(Event):
     """The swarm runs a service otherwise than the ledger says it should, or runs one unknown."""
 
     categories = ENV
+    schema_version = 2  # 2 added the proxy's weights to observed and intended
     service: str = Field(
         description="The service as the environment names it; for a service the ledger does "
         "not know, its name on the swarm."
     )
     differences: tuple[str, ...] = Field(
-        description="What differs: `missing`, `image`, `replicas`, `labels`, `unknown`."
+        description="What differs: `missing`, `image`, `replicas`, `labels`, `weights` (what "
+        "the proxy serves), `unknown`."
     )
     observed: SwarmState | None = Field(
         default=None, description="What the swarm runs; null when the service is missing."
@@ -1397,5 +1406,7 @@ for _name in (
     CATALOGUE.upcaster(_name, from_version=1)(_unchanged)
 for _name in ("DeploymentStarted", "RolledBack"):
     CATALOGUE.upcaster(_name, from_version=2)(_unchanged)
+# DriftDetected 2 added the proxy's weights (optional) to observed and intended: 1 reads as 2.
+CATALOGUE.upcaster("DriftDetected", from_version=1)(_unchanged)
 # ApprovalGranted 2 added optional fields and made run_id optional: 1 reads as 2.
 CATALOGUE.upcaster("ApprovalGranted", from_version=1)(_unchanged)

@@ -1,19 +1,27 @@
-"""Notifications and background work: `shiplog notify target add|ls|rm`, `shiplog worker`."""
+"""Notifications and background work: `shiplog notify target add|ls|rm`, `shiplog worker`.
+
+`shiplog worker` does what `shiplog serve` does in the background (but folding the
+projections), for a host that runs no server: webhook deliveries into runs,
+notifications, waiting deployments and lost drivers, standbys, drift.
+"""
 
 from __future__ import annotations
 
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Annotated
 
 import typer
 
-from app.context import open_store, prepare
+from app.context import Context, open_store, prepare
+from app.delivery.desk import Desk
 from app.notify.rules import load_rules
 from app.queries.notifications import list_targets
+from app.services.delivery import delivery_round, drift_round, open_desk, swarm_pool
 from app.services.notifications import (
     TargetRequest,
     add_target,
@@ -24,6 +32,7 @@ from app.services.notifications import (
 )
 from app.services.triggers import process_next_delivery
 from events.catalogue import Metadata
+from events.store import EventStore
 
 
 def register(app: typer.Typer) -> None:
@@ -91,50 +100,87 @@ def target_rm(name: Annotated[str, typer.Argument(help="The target's name.")]) -
 
 def worker(
     once: Annotated[
-        bool, typer.Option(help="Do what is due now, then stop (instead of until Ctrl-C).")
+        bool,
+        typer.Option(
+            help="One pass, then stop (instead of until Ctrl-C): what is due now, a drift "
+            "check of each environment."
+        ),
     ] = False,
 ) -> None:
-    """Do the queued work `shiplog serve` does: webhook deliveries into runs, notifications."""
+    """Do the queued work `shiplog serve` does: webhook deliveries into runs, notifications,
+    waiting deployments (and those whose driver was lost), standbys to retire, drift."""
     context = prepare()
+    settings, conninfo = context.settings, context.database.app_url
+    swarms = swarm_pool()
+    try:
+        with open_store(context) as store:
+
+            def make_desk() -> Desk:
+                return open_desk(settings, store, swarms, conninfo)
+
+            if once:
+                _one_pass(context, store, make_desk())
+            else:
+                _until_stopped(context, store, make_desk)
+    finally:
+        swarms.close()
+
+
+def _one_pass(context: Context, store: EventStore, desk: Desk) -> None:
+    """What is due now, each thing once: deliveries, notifications, deployments, drift."""
     settings, conninfo = context.settings, context.database.app_url
     backoff = notification_backoff(
         settings.notify_attempts, settings.notify_retry_base, settings.notify_retry_cap
     )
-    rules = load_rules(settings.notify_rules)
-    mirrors = settings.home / "mirrors"
-    with open_store(context) as store:
-        if once:
-            while process_next_delivery(store, conninfo, mirrors, settings.keyring_path):
-                pass
-            match_new_events(store, conninfo, rules, settings.public_url)
-            sent, started = 0, datetime.now(UTC)  # what is due now, each message once
-            while deliver_next(
-                store,
-                conninfo,
-                backoff,
-                timeout=settings.notify_timeout,
-                keyring=settings.keyring_path,
-                due_by=started,
-            ):
-                sent += 1
-            typer.echo(f"worker: {sent} delivery attempt(s)")
-            return
-        from app.server import background_workers
+    while process_next_delivery(store, conninfo, settings.home / "mirrors", settings.keyring_path):
+        pass
+    match_new_events(store, conninfo, load_rules(settings.notify_rules), settings.public_url)
+    sent, started = 0, datetime.now(UTC)  # what is due now, each message once
+    while deliver_next(
+        store,
+        conninfo,
+        backoff,
+        timeout=settings.notify_timeout,
+        keyring=settings.keyring_path,
+        due_by=started,
+    ):
+        sent += 1
+    typer.echo(f"worker: {sent} delivery attempt(s)")
+    actor = settings.whoami()
+    done = delivery_round(desk, actor)
+    typer.echo(
+        f"worker: {len(done.reaped)} deployment(s) whose driver was lost failed, "
+        f"{len(done.advanced)} waiting deployment(s) advanced, "
+        f"{len(done.retired)} standby(s) retired"
+    )
+    reports = drift_round(desk, actor)
+    drifted = sum(len(report.drifts) for report in reports)
+    typer.echo(f"worker: {len(reports)} environment(s) checked for drift, {drifted} drifting")
 
-        stop = threading.Event()
 
-        def stopping(signum: int, frame: FrameType | None) -> None:
-            stop.set()
+def _until_stopped(context: Context, store: EventStore, make_desk: Callable[[], Desk]) -> None:
+    """The background threads of `shiplog serve` (but the projections) until Ctrl-C or SIGTERM."""
+    from app.server import background_workers, delivery_workers
 
-        signal.signal(signal.SIGTERM, stopping)
-        threads = background_workers(store, context, stop)
-        for thread in threads:
-            thread.start()
-        typer.echo("shiplog worker: webhook deliveries and notifications (Ctrl-C stops it)")
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            stop.set()
-        for thread in threads:
-            thread.join(timeout=30)
+    stop = threading.Event()
+
+    def stopping(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, stopping)
+    threads = [
+        *background_workers(store, context, stop),
+        *delivery_workers(make_desk, context.settings, stop),
+    ]
+    for thread in threads:
+        thread.start()
+    typer.echo(
+        "shiplog worker: webhook deliveries, notifications, deployments and drift (Ctrl-C stops it)"
+    )
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        stop.set()
+    for thread in threads:
+        thread.join(timeout=30)

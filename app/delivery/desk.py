@@ -8,6 +8,8 @@ rules from the same facts. Events it appends carry the actor given to each call.
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,6 +39,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def this_process() -> str:
+    """`host:pid`: who drives a deployment, when nothing names the process otherwise."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 @dataclass(frozen=True)
 class Desk:
     """The environments, the ledger, the evidence, a swarm per environment, secrets, a clock.
@@ -55,6 +62,9 @@ class Desk:
     )
     now: Callable[[], datetime] = utc_now
     poll_seconds: float = 1.0
+    driver: str = field(default_factory=this_process)  # names this process in its leases
+    heartbeat_interval: float = 5.0  # seconds between a driver's heartbeats
+    heartbeat_timeout: float = 30.0  # seconds of silence after which a driver is lost
 
     @cached_property
     def config(self) -> DeliveryConfig:

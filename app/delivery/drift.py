@@ -6,8 +6,12 @@ digest should run, with how many replicas and which labels; the swarm says what 
 namespace, `<namespace>-…`, that the ledger does not know), then records what changed since
 the last look: DriftDetected for a service that drifted (or drifted otherwise than
 before), DriftResolved for one that runs as intended again (or, unknown, is gone).
+For a blue/green or canary service it also asks the proxy's runtime API what each
+colour gets in its `app` and `preview` backends: the ledger says all of it goes to the
+live colour (TrafficSwitched), so weights set by hand (`set weight`, `set server …
+weight`) or a proxy restarted with its first weights are drift (`weights`).
 Services with a rollout under way are left alone until it ends. `shiplog drift ENV`
-runs it on demand, `shiplog serve` on a schedule.
+runs it on demand, `shiplog serve` and `shiplog worker` on a schedule.
 """
 
 from __future__ import annotations
@@ -17,14 +21,16 @@ from dataclasses import dataclass, field
 
 from app.delivery.desk import Desk, read_settings, service_name
 from app.delivery.environments import Environment
+from app.delivery.haproxy import BACKENDS, weights_of
 from app.delivery.ledger import EnvironmentState
 from app.delivery.orchestrator import (
     DIGEST_LABEL,
     ENVIRONMENT_LABEL,
     SERVICE_LABEL,
     ObservedService,
+    OrchestratorError,
 )
-from app.delivery.proxied import PROXIED, proxied_names
+from app.delivery.proxied import PROXIED, other, proxied_names, proxy_handle
 from events.catalogue import Event
 from events.vocabulary import DriftDetected, DriftResolved, SwarmState
 
@@ -71,8 +77,11 @@ def intended_services(environment: Environment, state: EnvironmentState) -> dict
             continue
         settings = read_settings(origin.settings)
         swarm_name = service_name(environment, name)
+        weights: dict[str, dict[str, int]] | None = None
         if settings.strategy in PROXIED and service.live is not None:
-            swarm_name = proxied_names(environment, name).colours[service.live.colour]
+            live: str = service.live.colour
+            swarm_name = proxied_names(environment, name).colours[live]
+            weights = {backend: {live: 100, other(live): 0} for backend in BACKENDS}
         intended[name] = SwarmState(
             swarm_service=swarm_name,
             image_digest=running.image_digest,
@@ -82,8 +91,28 @@ def intended_services(environment: Environment, state: EnvironmentState) -> dict
                 SERVICE_LABEL: name,
                 DIGEST_LABEL: running.image_digest,
             },
+            weights=weights,
         )
     return intended
+
+
+def served_weights(
+    environment: Environment, state: EnvironmentState, intended: Mapping[str, SwarmState]
+) -> dict[str, dict[str, dict[str, int]]]:
+    """What the proxy of each intended blue/green or canary service gives each colour now,
+    per backend (`{}` for a proxy that does not answer)."""
+    served: dict[str, dict[str, dict[str, int]]] = {}
+    for name, want in intended.items():
+        live = state.service(name).live
+        origin = state.service(name).request_of(live.image_digest) if live else None
+        if want.weights is None or origin is None:
+            continue
+        handle = proxy_handle(environment, read_settings(origin.settings))
+        try:
+            served[name] = {backend: weights_of(handle, backend) for backend in BACKENDS}
+        except OrchestratorError:
+            served[name] = {}
+    return served
 
 
 def _observed(service: ObservedService) -> SwarmState:
@@ -101,9 +130,11 @@ def compare(
     observed: Mapping[str, ObservedService],
     busy: frozenset[str] = frozenset(),
     known: frozenset[str] = frozenset(),
+    served: Mapping[str, dict[str, dict[str, int]]] | None = None,
 ) -> list[Drift]:
     """Every intended service that runs otherwise, and every observed one nobody intended
-    (`known` names are shiplog's without a digest to compare: proxies, standby colours)."""
+    (`known` names are shiplog's without a digest to compare: proxies, standby colours);
+    `served` is what each proxied service's proxy gives each colour, by service."""
     drifts = []
     claimed = {state.swarm_service for state in intended.values()} | known
     for name, want in sorted(intended.items()):
@@ -112,12 +143,15 @@ def compare(
             drifts.append(Drift(name, ("missing",), None, want))
             continue
         have = _observed(seen)
+        if want.weights is not None:
+            have = have.model_copy(update={"weights": (served or {}).get(name, {})})
         differences = tuple(
             what
             for what, differs in (
                 ("image", have.image_digest != want.image_digest),
                 ("replicas", have.replicas != want.replicas),
                 ("labels", have.labels != want.labels),
+                ("weights", have.weights != want.weights),
             )
             if differs
         )
@@ -155,7 +189,8 @@ def reconcile(desk: Desk, environment_name: str, actor: str) -> DriftReport:
             *proxied_names(environment, name).colours.values(),
         )
     )
-    report = DriftReport(environment.name, compare(intended, observed, busy, known))
+    served = served_weights(environment, state, intended)
+    report = DriftReport(environment.name, compare(intended, observed, busy, known, served))
     events: list[Event] = []
     now_drifted = {drift.service: drift for drift in report.drifts}
     for drift in report.drifts:

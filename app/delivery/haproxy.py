@@ -8,8 +8,8 @@ change through the runtime API (`set weight`), which the proxy serves on a TCP p
 published on the node; the Prometheus exporter serves each server's response counts by
 class and its average response time, which a canary's analysis reads.
 
-A proxy that restarts starts from the weights it was created with; `shiplog drift`
-reports weights that differ from what the ledger says.
+A proxy that restarts starts from the weights it was created with; drift
+(app/delivery/drift.py) reports weights that differ from what the ledger says.
 """
 
 from __future__ import annotations
@@ -143,15 +143,23 @@ def servers_up(handle: ProxyHandle, backend: str, colour: str) -> int:
 
 
 def weights_of(handle: ProxyHandle, backend: str) -> dict[str, int]:
-    """Each colour's weight in `backend` now (of its first server), from `show servers state`."""
+    """What `backend` gives each colour now, from `show servers state`: under the colour's
+    name when all its servers agree, else each server under its own name (`green2`)."""
     answer = runtime_command(handle, f"show servers state {backend}")
-    weights: dict[str, int] = {}
+    servers: dict[str, dict[str, int]] = {}
     for line in answer.splitlines():
         fields = line.split()
         # be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight ...
-        if len(fields) > 7 and fields[1] == backend and fields[3][:-1] in COLOURS:
+        if len(fields) > 7 and fields[1] == backend:
             colour = fields[3].rstrip("0123456789")
-            weights.setdefault(colour, int(fields[7]))
+            if colour in COLOURS:
+                servers.setdefault(colour, {})[fields[3]] = int(fields[7])
+    weights: dict[str, int] = {}
+    for colour, each in servers.items():
+        if len(set(each.values())) == 1:
+            weights[colour] = next(iter(each.values()))
+        else:
+            weights.update(each)
     return weights
 
 

@@ -6,7 +6,8 @@ service was pinned to another digest or its evidence now fails a gate; it keeps
 waiting while approvals, soak or a window hold it; and otherwise it claims it by
 appending DeploymentStarted at the stream version it decided on: of several drivers
 (the CLI that asked, the server's worker, a runner) exactly one wins, and only that
-one rolls it out. The outcome is
+one rolls it out, holding a heartbeat lease on it meanwhile (app/delivery/drivers.py:
+a driver that dies is found and its deployment failed). The outcome is
 DeploymentSucceeded, or DeploymentFailed and, when Swarm returned the service to the
 image it ran before, RolledBack from the new digest to that one.
 """
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.delivery.desk import Desk, read_settings, service_spec
+from app.delivery.drivers import driving
 from app.delivery.environments import Environment
 from app.delivery.errors import UnknownDeployment
 from app.delivery.gates import check_gates
@@ -142,7 +144,8 @@ def advance(desk: Desk, environment_name: str, deployment_id: str) -> Progress:
     except WrongExpectedVersion:
         # The stream moved: another driver may have claimed it, or an approval came in.
         return Progress(_request(desk.state(environment.name), deployment_id))
-    roll_out(desk, environment, request)
+    with driving(desk, environment.name, deployment_id):
+        roll_out(desk, environment, request)
     return Progress(_request(desk.state(environment.name), deployment_id))
 
 

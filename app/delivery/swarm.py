@@ -208,6 +208,7 @@ class Swarm:
                 self.client.api.create_service(**self._arguments(spec))
                 return self._wait_created(spec, timeout)
             before = (existing.attrs.get("UpdateStatus") or {}).get("StartedAt")
+            mode = existing.attrs.get("Spec", {}).get("Mode", {})
             self.client.api.update_service(
                 existing.id, existing.version, **self._arguments(spec), fetch_current_spec=False
             )
@@ -215,6 +216,11 @@ class Swarm:
             raise OrchestratorError(
                 f"the swarm refused service {spec.name}: {error.explanation}"
             ) from None
+        if mode.get("Replicated", {}).get("Replicas") == 0:
+            # Scaled to zero (a retired standby colour), it has no task to update: Swarm
+            # starts the new spec's tasks without a rolling update (no UpdateStatus), so
+            # they are awaited as a new service's are.
+            return self._wait_created(spec, timeout)
         return self._wait_updated(spec.name, before, timeout, rollback_on_timeout=True)
 
     def _wait_created(self, spec: ServiceSpec, timeout: float) -> Convergence:

@@ -15,12 +15,14 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 
 from app.config import Settings
 from app.delivery.decisions import approve, grant_waiver
 from app.delivery.desk import Desk
 from app.delivery.drift import DriftReport, reconcile
+from app.delivery.drivers import reap_lost
 from app.delivery.environments import Environment, load_environments
 from app.delivery.errors import DeliveryError, UnknownDeployment
 from app.delivery.ledger import Pin, Request, Waiver
@@ -31,6 +33,7 @@ from app.delivery.rollbacks import Rollback, roll_back, unpin
 from app.delivery.rollout import Progress, deliver, follow
 from app.delivery.swarm import SwarmPool
 from app.engine import connect
+from app.executor.runner import default_runner_name
 from app.executor.secrets import SecretStore
 from app.keys import load_or_create_attestation_key
 from app.queries.evidence import LedgerEvidence
@@ -74,7 +77,21 @@ def open_desk(settings: Settings, store: EventStore, swarms: SwarmPool, app_url:
         orchestrator_for=orchestrator_for,
         secret_values=secret_values,
         poll_seconds=settings.delivery_poll_interval,
+        driver=default_runner_name(settings),
+        heartbeat_interval=settings.heartbeat_interval,
+        heartbeat_timeout=settings.heartbeat_timeout,
     )
+
+
+def reaper_identity(desk: Desk) -> str:
+    """The actor of what a reaper records: this process (`reaper:<runner name or host:pid>`),
+    never anything a client sent."""
+    return f"reaper:{desk.driver}"
+
+
+def reap_lost_drivers(desk: Desk) -> list[str]:
+    """Fail the deployments whose driver is lost, as this process (app/delivery/drivers.py)."""
+    return reap_lost(desk, reaper_identity(desk))
 
 
 @contextmanager
@@ -104,6 +121,7 @@ def deploy(
 ) -> Progress:
     """Deliver `image_digest` to `service` of `environment` as `actor` (see app/delivery)."""
     ask = DeployAsk(environment=environment, service=service, image_digest=image_digest)
+    reap_lost_drivers(desk)  # a deployment whose driver died would keep the service busy
     return deliver(desk, ask, actor, wait=wait, on_progress=on_progress)
 
 
@@ -118,6 +136,7 @@ def promote(
     on_progress: Report = _quiet,
 ) -> Progress:
     """Deliver to `target` the digest `service` runs in `source`, as `actor`."""
+    reap_lost_drivers(desk)
     ask = promotion_ask(desk, service, source, target)
     return deliver(desk, ask, actor, wait=wait, on_progress=on_progress)
 
@@ -190,16 +209,36 @@ def advance_waiting(desk: Desk) -> list[Progress]:
     return moved
 
 
+@dataclass(frozen=True)
+class DeliveryRound:
+    """What one pass of the delivery worker did."""
+
+    reaped: tuple[str, ...]  # deployments failed because their driver was lost
+    advanced: tuple[Progress, ...]  # waiting deployments taken further
+    retired: tuple[str, ...]  # standbys scaled to zero, as `environment/service`
+
+
+def delivery_round(desk: Desk, actor: str) -> DeliveryRound:
+    """One pass: fail deployments whose driver is lost, advance the waiting ones, retire the
+    standbys kept past their time (what the delivery worker does every poll)."""
+    reaped = reap_lost_drivers(desk)
+    advanced = advance_waiting(desk)
+    retired = retire_standbys(desk, actor)
+    return DeliveryRound(tuple(reaped), tuple(advanced), tuple(retired))
+
+
+def drift_round(desk: Desk, actor: str) -> list[DriftReport]:
+    """One drift check of every environment, as `actor` (what the drift worker does)."""
+    return [reconcile(desk, environment.name, actor) for environment in desk.config.environments]
+
+
 def delivery_worker(
     make_desk: Callable[[], Desk], stop: threading.Event, interval: float, actor: str
 ) -> None:
-    """Until `stop`: every `interval` seconds, advance the waiting deployments and retire the
-    standbys kept past their time, as `actor` (errors logged)."""
+    """Until `stop`: a `delivery_round` every `interval` seconds, as `actor` (errors logged)."""
     while not stop.wait(interval):
         try:
-            desk = make_desk()
-            advance_waiting(desk)
-            retire_standbys(desk, actor)
+            delivery_round(make_desk(), actor)
         except Exception:  # a broken environments file or an unreachable swarm: try again
             logger.exception("the delivery worker could not advance waiting deployments")
 
@@ -223,7 +262,9 @@ def release_pin(desk: Desk, environment: str, service: str, actor: str, *, reaso
 
 
 def check_drift(desk: Desk, environment: str, actor: str) -> DriftReport:
-    """Compare the environment's swarm with the ledger and record what changed."""
+    """Compare the environment's swarm with the ledger and record what changed (deployments
+    whose driver is lost are failed first, so their services are compared too)."""
+    reap_lost_drivers(desk)
     return reconcile(desk, environment, actor)
 
 
@@ -233,8 +274,6 @@ def drift_worker(
     """Until `stop`: every `interval` seconds, check every environment for drift (as `actor`)."""
     while not stop.wait(interval):
         try:
-            desk = make_desk()
-            for environment in desk.config.environments:
-                reconcile(desk, environment.name, actor)
+            drift_round(make_desk(), actor)
         except Exception:  # a broken environments file or an unreachable swarm: try again
             logger.exception("the drift reconciler could not compare the swarms")

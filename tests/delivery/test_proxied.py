@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import socket
-import threading
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +14,7 @@ from typer.testing import CliRunner
 from app.cli import app
 from app.config import Settings
 from app.delivery.desk import Desk
+from app.delivery.haproxy import ProxyHandle, runtime_command
 from app.delivery.proxied import retire_standbys
 from app.services.delivery import deploy
 from events.store import EventStore
@@ -28,81 +24,15 @@ from events.vocabulary import (
     CanaryPromoted,
     CanaryStepStarted,
     DeploymentFailed,
+    DriftDetected,
+    DriftResolved,
     RolledBack,
     StandbyRetired,
     TrafficSwitched,
 )
-from tests.support.delivery import FAST_ROLLING, build_app, environments, write_environments
+from tests.support.delivery import build_app, env_events, get, proxied, traffic, write_environments
 
 pytestmark = pytest.mark.usefixtures("leftover_guard", "osv_advisories")
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def free_ports(count: int) -> list[int]:
-    """Ports nothing listens on now, on the loopback."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
-def proxied(namespace: str, strategy: str, **extra: Any) -> tuple[dict[str, Any], int, int]:
-    """Staging with a proxied `web`; the public and preview ports."""
-    public, admin, metrics, preview = free_ports(4)
-    web = {
-        "replicas": 1,
-        "ports": [{"published": public, "target": 8080}],
-        "proxy": {"admin_port": admin, "metrics_port": metrics, "preview_port": preview},
-        "health": {
-            "command": ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/healthz"],
-            "interval": "1s",
-            "timeout": "1s",
-            "retries": 2,
-        },
-        "rolling": FAST_ROLLING,
-        "strategy": strategy,
-        **extra,
-    }
-    config = environments(namespace)
-    config["environments"][0]["services"]["web"] = web
-    return config, public, preview
-
-
-def get(port: int, path: str = "/") -> str:
-    """What the node answers on `port` (the status for an error)."""
-    try:
-        with _opener.open(f"http://127.0.0.1:{port}{path}", timeout=5) as answer:
-            return answer.read().decode().strip()
-    except urllib.error.HTTPError as error:
-        return f"HTTP {error.code}"
-
-
-@contextmanager
-def traffic(port: int) -> Iterator[None]:
-    """Requests to `port` every few milliseconds while the block runs (a canary needs traffic)."""
-    stop = threading.Event()
-
-    def send() -> None:
-        while not stop.wait(0.02):
-            with suppress(OSError):
-                get(port)
-
-    thread = threading.Thread(target=send, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-
-
-def env_events(store: EventStore) -> list[Any]:
-    """Staging's events' payloads."""
-    return [e.data for e in store.read_stream("env-staging")]
 
 
 def test_blue_green_switches_in_one_proxy_change_and_rolls_back_to_the_standby_instantly(
@@ -146,6 +76,34 @@ def test_blue_green_switches_in_one_proxy_change_and_rolls_back_to_the_standby_i
     green = swarm.services.get(f"{namespace}-stg-web-green")
     assert green.attrs["Spec"]["Mode"]["Replicated"]["Replicas"] == 0
     assert get(public) == "version v1"
+
+    # Drift compares what the proxy serves with the ledger: a weight set by hand is drift.
+    assert cli.invoke(app, ["drift", "staging"]).exit_code == 0
+    admin = config["environments"][0]["services"]["web"]["proxy"]["admin_port"]
+    by_hand = ProxyHandle("127.0.0.1", admin, 0, None, public)
+    runtime_command(by_hand, "set server app/green1 weight 50")
+    assert cli.invoke(app, ["drift", "staging"]).exit_code == 1
+    drift = env_events(store)[-1]
+    assert isinstance(drift, DriftDetected) and drift.differences == ("weights",)
+    assert drift.intended and drift.intended.weights == {
+        "app": {"blue": 100, "green": 0},
+        "preview": {"blue": 100, "green": 0},
+    }
+    assert drift.observed and drift.observed.weights
+    assert drift.observed.weights["app"] == {
+        "blue": 100,
+        "green1": 50,
+        **{f"green{n}": 0 for n in range(2, 11)},
+    }
+    runtime_command(by_hand, "set server app/green1 weight 0")
+    assert cli.invoke(app, ["drift", "staging"]).exit_code == 0
+    resolved = env_events(store)[-1]
+    assert isinstance(resolved, DriftResolved) and resolved.how == "matches"
+
+    # The retired colour (scaled to zero) takes the next digest: its tasks start afresh.
+    assert cli.invoke(app, ["unpin", "staging", "web", "--reason", "v2.1"]).exit_code == 0
+    assert deploy(desk, "staging", "web", images["v2"], "alice").request.status == "succeeded"
+    assert get(public) == "version v2"
 
 
 CANARY = {

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -24,6 +27,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from app.cli import app
+from app.cli.demo import traffic as demo_traffic
 from app.config import Settings, get_settings
 from app.database import Database
 from app.delivery.desk import Desk
@@ -37,17 +41,23 @@ from tests.support.runs import make_repo, of_type, run_events, run_id_in
 from tests.support.servers import docker_missing
 from tests.support.supplychain_samples import advisories_v1, debian_files, write_advisories
 
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxy from the env
+
 SERVE = """\
 #!/bin/sh
-# The delivered app: busybox httpd on 8080, unless its mode says to misbehave.
+# The delivered app: busybox httpd on 8080, unless its mode says to misbehave. It ends at
+# once on SIGTERM: as PID 1 without a handler, it would wait out Swarm's 10 s grace period
+# at every task stopped (a rolling update's old task, every teardown).
+trap 'exit 0' TERM
 mode=$(cat /etc/mode)
 case "$mode" in
-    broken) exec sleep 100000 ;;  # never listens, so its health check fails
+    broken) sleep 100000 & wait; exit ;;  # never listens, so its health check fails
     errors)  # without index.html, httpd answers / with cgi-bin/index.cgi: a 500, always
         rm /www/index.html
         mkdir -p /www/cgi-bin && cp /usr/local/lib/fail.cgi /www/cgi-bin/index.cgi ;;
 esac
-exec httpd -f -p 8080 -h /www
+httpd -f -p 8080 -h /www &
+wait
 """
 FAIL_CGI = """\
 #!/bin/sh
@@ -296,3 +306,56 @@ def as_principal(client: TestClient, actor: str, *roles: Role) -> None:
     """Make every request of `client` come from `actor` holding `roles` (the access seam)."""
     principal = Principal(actor=actor, roles=frozenset(roles), credential="test")
     client.app.dependency_overrides[request_principal] = lambda: principal  # type: ignore[attr-defined]
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports nothing listens on now, on the loopback."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def proxied(namespace: str, strategy: str, **extra: Any) -> tuple[dict[str, Any], int, int]:
+    """Staging with a proxied `web`; the public and preview ports."""
+    public, admin, metrics, preview = free_ports(4)
+    web = {
+        "replicas": 1,
+        "ports": [{"published": public, "target": 8080}],
+        "proxy": {"admin_port": admin, "metrics_port": metrics, "preview_port": preview},
+        "health": {
+            "command": ["wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/healthz"],
+            "interval": "1s",
+            "timeout": "1s",
+            "retries": 2,
+        },
+        "rolling": FAST_ROLLING,
+        "strategy": strategy,
+        **extra,
+    }
+    config = environments(namespace)
+    config["environments"][0]["services"]["web"] = web
+    return config, public, preview
+
+
+def get(port: int, path: str = "/") -> str:
+    """What the node answers on `port` (the status for an error)."""
+    try:
+        with _opener.open(f"http://127.0.0.1:{port}{path}", timeout=5) as answer:
+            return answer.read().decode().strip()
+    except urllib.error.HTTPError as error:
+        return f"HTTP {error.code}"
+
+
+def traffic(port: int) -> contextlib.AbstractContextManager[None]:
+    """Requests to `port` every few milliseconds while the block runs (a canary needs traffic)."""
+    return demo_traffic(f"http://127.0.0.1:{port}/")
+
+
+def env_events(store: EventStore) -> list[Any]:
+    """Staging's events' payloads."""
+    return [e.data for e in store.read_stream("env-staging")]
