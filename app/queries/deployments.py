@@ -30,6 +30,7 @@ from app.velocity.records import (
     IncidentRow,
     fold_deployments,
     fold_incidents,
+    with_source,
 )
 from events.projections import ProjectionError, current_tables
 from events.store import Cursor
@@ -339,7 +340,7 @@ def resolve_commits(
             spellings.add(repository)
             repository = comparable_repository(repository)
         if (repository, commit) != (deployment.repository, deployment.commit):
-            deployment = replace(deployment, repository=repository, commit=commit)
+            deployment = with_source(deployment, repository, commit)
         resolved.append(deployment)
     return resolved
 
