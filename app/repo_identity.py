@@ -18,6 +18,7 @@ use it, so it imports nothing of shiplog.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from typing import NamedTuple
@@ -82,11 +83,13 @@ def canonical_repository(text: str, *, host: str | None = None) -> str:
     return str(repository_id(text, host=host))
 
 
+@functools.lru_cache(maxsize=4096)
 def comparable_repository(text: str) -> str:
     """The identity of `text` if it names a forge repository, else `text` unchanged.
 
     For comparing what was recorded: a local checkout's `file://` URL, or a name a tool
-    reported without a host, still equals itself.
+    reported without a host, still equals itself. Cached: reports compare the same few
+    spellings thousands of times.
     """
     try:
         return canonical_repository(text)

@@ -128,6 +128,19 @@ def writes_commute(projection: Projection) -> bool:
     return bool(getattr(projection, "writes_commute", False))
 
 
+def settle_writes(projection: Projection, events: Sequence[RecordedEvent]) -> Iterable[Write]:
+    """The writes a projection makes once a batch's own writes are done (may be none).
+
+    A projection may define `settle(events)` to derive rows from what a whole batch
+    wrote (totals recomputed from a run's rows, say): those writes run after every
+    write of the batch, so they see its rows whichever order the batch was sent in.
+    To keep a rebuild equal to a live fold, they must depend on the rows alone, not
+    on how the ledger was cut into batches.
+    """
+    settle = getattr(projection, "settle", None)
+    return () if settle is None else settle(events)
+
+
 class ProjectionError(LedgerError):
     """A projection cannot be used as asked (unknown, or not built yet)."""
 
@@ -504,6 +517,8 @@ def apply(
                     conn.execute(
                         statement.sql if isinstance(statement, Insert) else statement, params
                     )
+            for statement, params in settle_writes(projection, events):
+                conn.execute(statement.sql if isinstance(statement, Insert) else statement, params)
         return
     grouped: dict[str | Insert, list[Sequence[Any]]] = {}
     for event in events:
@@ -517,6 +532,8 @@ def apply(
                         copy.write_row(row)
             else:
                 cur.executemany(statement, rows)
+        for statement, params in settle_writes(projection, events):
+            cur.execute(statement.sql if isinstance(statement, Insert) else statement, params)
 
 
 def _lag(conn: psycopg.Connection[Any], cursor: Cursor) -> int:

@@ -11,6 +11,7 @@ from app.projections.deployments import DeploymentsProjection
 from app.projections.images import ImagesProjection
 from app.projections.reproductions import ReproductionsProjection
 from app.projections.runs import RunsProjection
+from app.projections.stages import StagesProjection
 from events.projections import Projection, Projector
 from events.store import EventStore
 
@@ -19,6 +20,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     ImagesProjection(),
     DeploymentsProjection(),
     ReproductionsProjection(),
+    StagesProjection(),
 )
 
 

@@ -10,7 +10,8 @@ commit of the run it names, else of the run that built or pushed its image
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,7 @@ from app.velocity.records import (
     IncidentRow,
     fold_deployments,
     fold_incidents,
+    with_source,
 )
 from events.projections import ProjectionError, current_tables
 from events.store import Cursor
@@ -255,8 +257,12 @@ def load(
     environments: Sequence[str] | None = None,
     service: str | None = None,
     as_of: Cursor | None = None,
+    spellings: set[str] | None = None,
 ) -> list[Deployment]:
-    """Every deployment (of `environments`, of `service`) as of `as_of`, commits resolved."""
+    """Every deployment (of `environments`, of `service`) as of `as_of`, commits resolved.
+
+    `spellings`: as resolve_commits.
+    """
     table = tables(conn)["deployment_events"]
     cond, params = upto(as_of)
     where, args = [cond], list(params)
@@ -270,7 +276,7 @@ def load(
         f"SELECT {_ROW_COLUMNS} FROM {table} WHERE {' AND '.join(where)} ORDER BY tx_id, position",
         args,
     ).fetchall()
-    return resolve_commits(conn, fold_deployments(_row(row) for row in rows))
+    return resolve_commits(conn, fold_deployments(_row(row) for row in rows), spellings=spellings)
 
 
 def incidents(conn: Connection, as_of: Cursor | None = None) -> list[Incident]:
@@ -306,32 +312,20 @@ def pushed_commits(
     return found
 
 
-def resolve_commits(conn: Connection, deployments: list[Deployment]) -> list[Deployment]:
-    """`deployments`, each without a commit given the commit of its run or its image's run."""
+def resolve_commits(
+    conn: Connection, deployments: list[Deployment], *, spellings: set[str] | None = None
+) -> list[Deployment]:
+    """`deployments`, each without a commit given the commit of its run or its image's run.
+
+    With a `spellings` set, each repository is added to it as spelled and the record
+    gets its identity (comparable_repository) instead, in the same copy.
+    """
     missing = [d for d in deployments if d.commit is None]
-    if not missing:
-        return deployments
-    try:
-        runs = current_tables(conn, RUNS)
-    except ProjectionError:
-        return deployments  # the runs projection has not caught up: commits stay unknown
-    by_run = {
-        row[0]: (row[1], row[2])
-        for row in conn.execute(
-            f"SELECT run_id, repository, commit FROM {runs['runs']} WHERE run_id = ANY(%s)",
-            [[d.run_id for d in missing if d.run_id is not None]],
-        ).fetchall()
-    }
-    digests = [d.image_digest for d in missing if d.image_digest is not None]
+    by_run: dict[str, tuple[str, str]] = {}
     by_image: dict[str, tuple[str, str]] = {}
-    for digest, repository, commit in conn.execute(
-        f"SELECT p.digest, r.repository, r.commit FROM {runs['run_pushes']} p "
-        f"JOIN {runs['runs']} r USING (run_id) WHERE p.digest = ANY(%s) "
-        f"UNION ALL SELECT i.image_id, r.repository, r.commit FROM {runs['run_images']} i "
-        f"JOIN {runs['runs']} r USING (run_id) WHERE i.image_id = ANY(%s)",
-        [digests, digests],
-    ).fetchall():
-        by_image.setdefault(digest, (repository, commit))
+    with contextlib.suppress(ProjectionError):  # runs not caught up: commits stay unknown
+        if missing:
+            by_run, by_image = _sources(conn, current_tables(conn, RUNS), missing)
     resolved = []
     for deployment in deployments:
         source = None
@@ -339,12 +333,49 @@ def resolve_commits(conn: Connection, deployments: list[Deployment]) -> list[Dep
             source = by_run.get(deployment.run_id or "") or by_image.get(
                 deployment.image_digest or ""
             )
+        repository, commit = deployment.repository, deployment.commit
         if source is not None:
-            deployment = replace(
-                deployment, repository=deployment.repository or source[0], commit=source[1]
-            )
+            repository, commit = repository or source[0], source[1]
+        if spellings is not None and repository is not None:
+            spellings.add(repository)
+            repository = comparable_repository(repository)
+        if (repository, commit) != (deployment.repository, deployment.commit):
+            deployment = with_source(deployment, repository, commit)
         resolved.append(deployment)
     return resolved
+
+
+def _sources(
+    conn: Connection, runs: Mapping[str, str], missing: list[Deployment]
+) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
+    """(repository, commit) of the deployments without a commit: by run id, by image."""
+    by_run = {
+        row[0]: (row[1], row[2])
+        for row in conn.execute(
+            f"SELECT run_id, repository, commit FROM {runs['runs']} WHERE run_id = ANY(%s)",
+            [[d.run_id for d in missing if d.run_id is not None]],
+        ).fetchall()
+    }
+    # Only deployments their run did not resolve are looked up by image.
+    digests = [
+        d.image_digest
+        for d in missing
+        if d.image_digest is not None and (d.run_id or "") not in by_run
+    ]
+    by_image: dict[str, tuple[str, str]] = {}
+    for digest, repository, commit in (
+        ()
+        if not digests
+        else conn.execute(
+            f"SELECT p.digest, r.repository, r.commit FROM {runs['run_pushes']} p "
+            f"JOIN {runs['runs']} r USING (run_id) WHERE p.digest = ANY(%s) "
+            f"UNION ALL SELECT i.image_id, r.repository, r.commit FROM {runs['run_images']} i "
+            f"JOIN {runs['runs']} r USING (run_id) WHERE i.image_id = ANY(%s)",
+            [digests, digests],
+        ).fetchall()
+    ):
+        by_image.setdefault(digest, (repository, commit))
+    return by_run, by_image
 
 
 def commit_times(

@@ -8,11 +8,12 @@ to app/velocity/ (pure computation). docs/velocity.md has the definitions.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from app.projections.stages import StagesProjection
 from app.queries import deployments as q
 from app.queries.errors import InvalidParameter
 from app.repo_identity import (
@@ -31,6 +32,7 @@ from events.store import Cursor, EventStore
 EARLIEST_YEAR, LATEST_YEAR = 1970, 9000
 MAX_DAYS = 10 * 366  # a weekly trend of at most ~520 weeks per service
 DEFAULT_SINCE = "90d"
+STAGES_PROJECTION = StagesProjection()
 
 
 @dataclass(frozen=True)
@@ -117,18 +119,14 @@ def window_report(
             )
     # Every deployment up to as_of: the ones before the window carry lead time's chain
     # of commits, the ones after it the recoveries of failures near its end.
-    found = q.load(conn, environments=envs, service=service, as_of=as_of)
-    repositories = {d.repository for d in found if d.repository is not None}
     # A deployment names its repository as its reporter (or its run's clone URL) spells
     # it; pushes are recorded under the canonical identity: compare identities.
-    found = [
-        replace(d, repository=comparable_repository(d.repository)) if d.repository else d
-        for d in found
-    ]
+    repositories: set[str] = set()
+    found = q.load(conn, environments=envs, service=service, as_of=as_of, spellings=repositories)
     commits = _pushed_by_identity(conn, repositories, as_of)
     times = q.commit_times(conn, found, as_of)
     groups = velocity(found, q.incidents(conn, as_of), commits, window, times)
-    stages = _stages(conn, window, sorted(repositories) if service else None, as_of)
+    stages = stage_timing(conn, window, sorted(repositories) if service else None, as_of)
     return VelocityReport(window, envs, as_of, groups, stages)
 
 
@@ -154,13 +152,37 @@ def _pushed_by_identity(
     return merged
 
 
-def _stages(
+def stage_timing(
     conn: q.Connection,
     window: Window,
     repositories: list[str] | None,
     as_of: Cursor | None,
 ) -> dict[str, Summary]:
     """Stage timing of the finished runs queued in `window` (of `repositories`, if given).
+
+    Ranked from the stages projection's per-run totals for the live ledger; as of a
+    past cursor (or while that projection has not caught up), from the steps.
+    """
+    empty = {stage: summarize([]) for stage in STAGES}
+    try:
+        runs = current_tables(conn, q.RUNS)
+    except ProjectionError:
+        return empty
+    if as_of is None:
+        with contextlib.suppress(ProjectionError):
+            totals = current_tables(conn, STAGES_PROJECTION)["run_stages"]
+            return empty | stage_timing_from_totals(conn, runs, totals, window, repositories)
+    return empty | stage_timing_from_steps(conn, runs, window, repositories, as_of)
+
+
+def stage_timing_from_steps(
+    conn: q.Connection,
+    runs: Mapping[str, str],
+    window: Window,
+    repositories: list[str] | None,
+    as_of: Cursor | None,
+) -> dict[str, Summary]:
+    """Stage timing added up from every step of the window's runs (`runs`: their tables).
 
     The classification is app/velocity/stages.py's, done here in SQL with the
     same quantiles (percentile_cont is type 7, as app/velocity/stats.py): at a
@@ -169,21 +191,8 @@ def _stages(
     keeps current state, not history: as of a cursor it keeps the runs whose
     last event is at or before the cursor's position.
     """
-    empty = {stage: summarize([]) for stage in STAGES}
-    try:
-        runs = current_tables(conn, q.RUNS)
-    except ProjectionError:
-        return empty
     tested = q.tables(conn)["tested_steps"]
-    where = [
-        "r.queued_at >= %(since)s",
-        "r.queued_at < %(until)s",
-        "r.status IN ('succeeded', 'failed')",
-    ]
-    args: dict[str, Any] = {"since": window.since, "until": window.until}
-    if repositories is not None:
-        where.append("r.repository = ANY(%(repositories)s)")
-        args["repositories"] = repositories
+    where, args = _finished_runs(window, repositories)
     if as_of is not None:
         where.append("r.last_position <= %(position)s")
         args["position"] = as_of.position
@@ -220,5 +229,68 @@ def _stages(
         """,
         args | tested_params,
     ).fetchall()
+    return _summaries(rows)
+
+
+def _finished_runs(
+    window: Window, repositories: list[str] | None
+) -> tuple[list[str], dict[str, Any]]:
+    """Conditions on runs `r` (and their parameters): finished, queued in `window`."""
+    where = [
+        "r.queued_at >= %(since)s",
+        "r.queued_at < %(until)s",
+        "r.status IN ('succeeded', 'failed')",
+    ]
+    args: dict[str, Any] = {"since": window.since, "until": window.until}
+    if repositories is not None:
+        where.append("r.repository = ANY(%(repositories)s)")
+        args["repositories"] = repositories
+    return where, args
+
+
+def _summaries(rows: Sequence[Sequence[Any]]) -> dict[str, Summary]:
+    """Stage → Summary from rows of (stage, count, median, p90), in STAGES order."""
     found = {stage: Summary(int(count), median, p90) for stage, count, median, p90 in rows}
-    return empty | {stage: found[stage] for stage in STAGES if stage in found}
+    return {stage: found[stage] for stage in STAGES if stage in found}
+
+
+def stage_timing_from_totals(
+    conn: q.Connection,
+    runs: Mapping[str, str],
+    totals: str,
+    window: Window,
+    repositories: list[str] | None,
+) -> dict[str, Summary]:
+    """Stage timing ranked from the stages projection's per-run totals: one row per run.
+
+    The same samples as stage_timing_from_steps gives (the tests compare them),
+    without adding up every step of the window; only for the live ledger, since the
+    totals are current state.
+    """
+    where, args = _finished_runs(window, repositories)
+    picked = " AND ".join(where)
+    rows = conn.execute(
+        f"""
+        WITH picked AS MATERIALIZED (
+            SELECT r.run_id, r.queue_wait_ms FROM {runs["runs"]} r WHERE {picked}
+        ), samples AS (
+            SELECT v.stage, v.ms
+            FROM picked JOIN {totals} t USING (run_id)
+            CROSS JOIN LATERAL (VALUES
+                ('build', CASE WHEN t.build_steps > 0 THEN t.build_ms::float8 END),
+                ('push', CASE WHEN t.push_steps > 0 THEN t.push_ms::float8 END),
+                ('test', CASE WHEN t.any_tested AND t.tested_steps > 0 THEN t.tested_ms::float8
+                              WHEN NOT t.any_tested AND t.untested_steps > 0
+                              THEN t.untested_ms::float8 END)
+            ) AS v (stage, ms)
+            WHERE v.ms IS NOT NULL
+            UNION ALL
+            SELECT 'queue', queue_wait_ms::float8 FROM picked WHERE queue_wait_ms IS NOT NULL
+        )
+        SELECT stage, count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY ms),
+               percentile_cont(0.9) WITHIN GROUP (ORDER BY ms)
+        FROM samples GROUP BY stage
+        """,
+        args,
+    ).fetchall()
+    return _summaries(rows)

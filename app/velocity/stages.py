@@ -7,12 +7,15 @@ sum of its steps' durations in that stage (steps running side by side both
 count); queue is the run's wait from RunQueued to RunClaimed. Scan and deploy
 steps get their own stages once the executor has those step kinds.
 
-The rule is applied in SQL (app/queries/velocity.py `_stages`), next to the rows,
-because a year of runs has too many steps to move into Python; these names are
-what it uses.
+The rule is applied in SQL, next to the rows, because a year of runs has too many
+steps to move into Python: the stages projection (app/projections/stages.py) keeps
+each run's totals by it, and app/queries/velocity.py ranks them (or, as of a past
+cursor, adds the steps up itself); these names are what both use.
 """
 
 from __future__ import annotations
 
+from app.projections.stages import STAGE_OF_IMAGE
+
 STAGES = ("queue", "build", "test", "push")
-STAGE_OF_IMAGE = {"docker build": "build", "docker push": "push"}
+__all__ = ["STAGES", "STAGE_OF_IMAGE"]

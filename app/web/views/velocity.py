@@ -4,6 +4,8 @@ A view over the velocity report (app/queries/velocity.py, definitions in
 docs/velocity.md): one section per service and production environment, each with
 its figures and weekly charts drawn as SVG on the server, and the per-stage
 breakdown of the runs in the window. Filters: service, environment, window in days.
+The window ends at the next whole minute and its report is kept per window and state
+of the projections (app/queries/velocity_windows.py), so repeated visits are quick.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from app.queries.errors import InvalidParameter
-from app.queries.velocity import VelocityReport, velocity_report
+from app.queries.velocity import VelocityReport
+from app.queries.velocity_windows import windowed_report
 from app.velocity.metrics import Velocity
 from app.velocity.stats import Summary
 from app.web import params
@@ -79,10 +82,10 @@ def velocity_view(
 ) -> VelocityView:
     """The velocity figures for `filters` over the production environments."""
     try:
-        found = velocity_report(
+        found = windowed_report(
             store,
             production,
-            since=f"{filters.days}d",
+            days=filters.days,
             environment=filters.environment,
             service=filters.service,
         )
