@@ -90,19 +90,21 @@ class RunExecution:
         for event in events:
             self.observers.on_event(event)
 
+    @property
+    def workspace(self) -> Path:
+        """Where the run's commit is checked out."""
+        return self.work_dir / self.run_id
+
     def execute(self) -> None:
         """Run the pipeline to its end, recording the outcome; never raises for a failed run.
 
-        Afterwards `cleaned` says whether the run's containers, network and volumes are
-        gone: not if the engine stopped answering for longer than `engine_wait`, and
-        then the run's stale lease tells a reaper on this host to remove them later.
+        What the run leaves on the engine and on disk stays until `remove_leftovers`.
         """
         started = time.monotonic()
         watcher = CancelWatcher(self.ledger, self.recorder, RunStop())
-        workspace = self.work_dir / self.run_id
         try:
             watcher.start()
-            failed = self._run(workspace, watcher.cancelled)
+            failed = self._run(self.workspace, watcher.cancelled)
             if watcher.cancelled.is_set():
                 return
             for hook in self.hooks.after_steps:
@@ -139,8 +141,16 @@ class RunExecution:
                 self._fail_quietly(f"internal error ({type(error).__name__}); see the runner's log")
         finally:
             watcher.stop()
-            self.cleaned = self._clean_up()
-            shutil.rmtree(workspace, ignore_errors=True)
+
+    def remove_leftovers(self) -> None:
+        """Remove the run's containers, network, volumes and workspace, once it has ended.
+
+        Afterwards `cleaned` says whether the engine's part is gone: not if the engine
+        stopped answering for longer than `engine_wait`, and then the run's stale lease
+        tells a reaper on this host to remove them later.
+        """
+        self.cleaned = self._clean_up()
+        shutil.rmtree(self.workspace, ignore_errors=True)
 
     def _clean_up(self) -> bool:
         """Remove the run's containers, network and volumes; False if the engine is gone."""

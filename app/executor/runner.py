@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -40,6 +41,9 @@ from events.store import EventStore
 from events.vocabulary import RunClaimed, RunQueued
 
 logger = logging.getLogger(__name__)
+
+ENGINE_VERSION_SECONDS = 60.0
+"""How long a runner trusts the engine version it last asked for (recorded in RunClaimed)."""
 
 
 def runner_version() -> str:
@@ -82,7 +86,10 @@ class Runner:
     observers: Observers = field(default_factory=Observers)
     desks: Callable[[], Desk] | None = None  # what deploy steps decide with; None: no deploys
     _active: dict[str, threading.Thread] = field(default_factory=dict, init=False)
+    # Runs that have ended and are being cleaned up: their slot is free, their lease kept.
+    _closing: dict[str, threading.Thread] = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _engine_seen: tuple[float, str] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.ledger = RunLedger(self.store)
@@ -110,13 +117,33 @@ class Runner:
         return RunClaimed(
             runner=self.name,
             runner_version=runner_version(),
-            docker_version=engine_version(self.client),
+            docker_version=self._engine_version(),
         )
 
+    def _engine_version(self) -> str:
+        """The engine's version, asked again at most once per ENGINE_VERSION_SECONDS.
+
+        An engine upgraded under a running runner is recorded from the next ask on.
+        """
+        now = time.monotonic()
+        with self._lock:
+            known = self._engine_seen
+        if known is not None and now - known[0] < ENGINE_VERSION_SECONDS:
+            return known[1]
+        version = engine_version(self.client)
+        with self._lock:
+            self._engine_seen = (now, version)
+        return version
+
     def active(self) -> list[str]:
-        """Ids of the runs this runner is executing now."""
+        """Ids of the runs this runner is executing now (their outcome not yet recorded)."""
         with self._lock:
             return list(self._active)
+
+    def leased(self) -> list[str]:
+        """Ids of the runs this runner holds a lease for: executing, or being cleaned up."""
+        with self._lock:
+            return [*self._active, *self._closing]
 
     # --- one run ------------------------------------------------------------------------
 
@@ -147,12 +174,21 @@ class Runner:
         try:
             execution.execute()
         finally:
+            # The outcome is recorded: the slot is free for the next claim while this
+            # thread removes what the run left. The lease stays until then, so if this
+            # process dies meanwhile the lease goes stale and a reaper removes the rest.
             with self._lock:
                 self._active.pop(recorder.run_id, None)
-            if execution.cleaned:
-                self._on_lease(lambda conn: leases.release(conn, recorder.run_id))
-            # Otherwise the engine did not come back in time: the lease, no longer
-            # refreshed, goes stale, and a reaper on this host removes what is left.
+                self._closing[recorder.run_id] = threading.current_thread()
+            try:
+                execution.remove_leftovers()
+                if execution.cleaned:
+                    self._on_lease(lambda conn: leases.release(conn, recorder.run_id))
+                # Otherwise the engine did not come back in time: the lease, no longer
+                # refreshed, goes stale, and a reaper on this host removes what is left.
+            finally:
+                with self._lock:
+                    self._closing.pop(recorder.run_id, None)
 
     # --- the loop -----------------------------------------------------------------------
 
@@ -186,7 +222,7 @@ class Runner:
     def heartbeat(self) -> None:
         """Refresh the heartbeat of every active run."""
         with self._db() as conn:
-            leases.beat(conn, self.name, self.active())
+            leases.beat(conn, self.name, self.leased())
 
     def reap(self) -> list[str]:
         """Fail runs whose runner is lost and remove their containers; return the runs failed."""
@@ -194,7 +230,7 @@ class Runner:
         lost = leases.lost_runs(self.store, timeout)
         with self._db() as conn:
             stale = leases.stale_leases(conn, timeout)
-        mine = set(self.active())
+        mine = set(self.leased())
         failed: list[str] = []
         for run_id in lost:
             if run_id in mine:
@@ -226,7 +262,8 @@ class Runner:
 
     def _threads(self) -> list[threading.Thread]:
         with self._lock:
-            return [t for t in self._active.values() if t is not threading.current_thread()]
+            threads = {*self._active.values(), *self._closing.values()}
+            return [t for t in threads if t is not threading.current_thread()]
 
     def _beat_until(self, stop: threading.Event) -> None:
         while not stop.wait(self.settings.heartbeat_interval):
