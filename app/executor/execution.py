@@ -22,9 +22,10 @@ from typing import Any
 
 from app.delivery.desk import Desk
 from app.engine import engine_gone, wait_for_engine
-from app.executor.actions.containers import RunContext, cleanup_run, prepare_run
+from app.executor.actions.containers import RunContext, cleanup_run
 from app.executor.actions.errors import StepFailed
 from app.executor.actions.masking import Masker
+from app.executor.actions.networks import OwnNetwork, RunNetworks
 from app.executor.actions.sandbox import SandboxPolicy
 from app.executor.actions.services import start_services
 from app.executor.actions.support import RUN_LABEL
@@ -76,8 +77,11 @@ class RunExecution:
     engine_wait: float = 60.0
     push_attempts: int = 3
     push_retry_seconds: float = 1.0
+    networks: RunNetworks | None = None
+    """Where the run's network comes from; None: a network of its own."""
     cleaned: bool = field(default=False, init=False)
     """Whether everything of the run was removed from the engine when it ended."""
+    _network: str | None = field(default=None, init=False)
 
     @property
     def run_id(self) -> str:
@@ -150,7 +154,12 @@ class RunExecution:
         tells a reaper on this host to remove them later.
         """
         self.cleaned = self._clean_up()
+        if self.cleaned and self._network is not None:
+            self._networks().give_back(self.run_id, self._network)
         shutil.rmtree(self.workspace, ignore_errors=True)
+
+    def _networks(self) -> RunNetworks:
+        return self.networks if self.networks is not None else OwnNetwork(self.client)
 
     def _clean_up(self) -> bool:
         """Remove the run's containers, network and volumes; False if the engine is gone."""
@@ -180,7 +189,7 @@ class RunExecution:
             client=self.client,
             run_id=self.run_id,
             workspace=workspace,
-            network=prepare_run(self.client, self.run_id, labels),
+            network=self._take_network(labels),
             labels=labels,
             cancelled=cancelled,
         )
@@ -225,6 +234,10 @@ class RunExecution:
             run_step=dispatcher.run,
             skipped=self._skipped,
         )
+
+    def _take_network(self, labels: dict[str, str]) -> str:
+        self._network = self._networks().take(self.run_id, labels)
+        return self._network
 
     def _requested_by(self) -> str:
         """Who queued the run (its RunQueued's actor)."""

@@ -28,6 +28,7 @@ from app.delivery.desk import Desk
 from app.engine import engine_version, local_socket_path
 from app.executor import leases
 from app.executor.actions.containers import cleanup_run
+from app.executor.actions.networks import NetworkPool, RunNetworks, remove_pool_networks
 from app.executor.actions.sandbox import SandboxPolicy
 from app.executor.execution import Observers, RunExecution
 from app.executor.hooks import runner_hooks
@@ -85,6 +86,8 @@ class Runner:
     name: str
     observers: Observers = field(default_factory=Observers)
     desks: Callable[[], Desk] | None = None  # what deploy steps decide with; None: no deploys
+    networks: RunNetworks | None = None
+    """Lends networks to this runner's runs; None: each run makes its own (`run_forever` pools)."""
     _active: dict[str, threading.Thread] = field(default_factory=dict, init=False)
     # Runs that have ended and are being cleaned up: their slot is free, their lease kept.
     _closing: dict[str, threading.Thread] = field(default_factory=dict, init=False)
@@ -170,6 +173,7 @@ class Runner:
             push_attempts=self.settings.push_attempts,
             push_retry_seconds=self.settings.push_retry_delay,
             desks=self.desks,
+            networks=self.networks,
         )
         try:
             execution.execute()
@@ -238,15 +242,28 @@ class Runner:
             state = self.ledger.state(run_id)
             if not state.finished and self.ledger.fail_lost(run_id, self.metadata, expected=state):
                 failed.append(run_id)
+        gone: set[str] = set()
         for run_id in dict.fromkeys([*failed, *stale]):
             if run_id not in mine:
                 cleanup_run(self.client, run_id)
                 with self._db() as conn:
                     leases.release(conn, run_id)
+                gone.add(stale.get(run_id, self.name))
+        # A runner whose leases went stale is gone, and so is its use for its networks.
+        for runner in gone - {self.name}:
+            remove_pool_networks(self.client, runner)
         return failed
 
     def run_forever(self, stop: threading.Event) -> None:
         """Claim and reap until `stop` is set, then finish the active runs; heartbeat throughout."""
+        pool = self.networks = NetworkPool(self.client, self.name)
+        try:
+            self._run_until(stop)
+        finally:
+            self.networks = None
+            pool.close()
+
+    def _run_until(self, stop: threading.Event) -> None:
         with self.beating():
             while not stop.is_set():
                 try:
