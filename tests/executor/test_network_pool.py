@@ -139,3 +139,18 @@ def test_the_reaper_removes_the_empty_networks_of_a_runner_that_is_gone(
         assert pool_networks(docker_client, pool.runner) == []
     finally:
         pool.close()
+
+
+def test_a_pooled_network_removed_while_idle_is_replaced_when_next_lent(
+    docker_client: Any,
+) -> None:
+    pool = NetworkPool(docker_client, f"test-replaced-{uuid.uuid4().hex[:8]}")
+    try:
+        first = pool.take("run-a", {})
+        pool.give_back("run-a", first)
+        remove_pool_networks(docker_client, pool.runner)  # a reaper took the runner for gone
+        second = pool.take("run-b", {})
+        assert second != first
+        assert docker_client.networks.get(second).name == second
+    finally:
+        pool.close()

@@ -213,22 +213,23 @@ def count_events(database: Database) -> int:
     return int(row[0])
 
 
+def _distinct(database: Database, query: str) -> list[str]:
+    with psycopg.connect(database.owner_url) as conn:
+        return [row[0] for row in conn.execute(query).fetchall()]
+
+
 def all_run_ids(database: Database) -> list[str]:
     """Every run the ledger knows of."""
-    with psycopg.connect(database.owner_url) as conn:
-        rows = conn.execute(
-            "SELECT DISTINCT substr(stream, 5) FROM events WHERE stream LIKE 'run-%'"
-        ).fetchall()
-    return [row[0] for row in rows]
+    return _distinct(
+        database, "SELECT DISTINCT substr(stream, 5) FROM events WHERE stream LIKE 'run-%'"
+    )
 
 
 def all_runner_names(database: Database) -> list[str]:
     """Every runner that claimed a run of the ledger."""
-    with psycopg.connect(database.owner_url) as conn:
-        rows = conn.execute(
-            "SELECT DISTINCT data->>'runner' FROM events WHERE type = 'RunClaimed'"
-        ).fetchall()
-    return [row[0] for row in rows]
+    return _distinct(
+        database, "SELECT DISTINCT data->>'runner' FROM events WHERE type = 'RunClaimed'"
+    )
 
 
 def ledger_text(database: Database) -> str:

@@ -85,9 +85,15 @@ class NetworkPool:
         """An idle network of the pool, or a new one."""
         with self._lock:
             network = self._idle.pop() if self._idle else None
-            self._made += network is None
-            number = self._made
+        if network is not None:
+            try:
+                network.reload()  # a reaper may have taken this runner for gone
+            except docker.errors.NotFound:
+                network = None
         if network is None:
+            with self._lock:
+                self._made += 1
+                number = self._made
             network = self.client.networks.create(
                 f"{POOL_PREFIX}{self.pool_id}-{number}",
                 driver="bridge",
