@@ -8,6 +8,7 @@ instead, and a stopped runner (or the reaper, for a dead one) leaves none behind
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -106,51 +107,49 @@ def test_concurrent_runs_of_one_runner_are_on_networks_of_their_own(
         )
 
 
-def test_a_network_handed_back_with_an_endpoint_on_it_is_removed_not_lent_again(
-    docker_client: Any, busybox_image: str
-) -> None:
+@pytest.fixture(name="pool")
+def pool_fixture(docker_client: Any) -> Iterator[NetworkPool]:
+    """A pool of a runner no test runs; every network it made is gone afterwards."""
     pool = NetworkPool(docker_client, f"test-pool-{uuid.uuid4().hex[:8]}")
     try:
-        name = pool.take("run-a", {})
-        container = docker_client.containers.run(
-            busybox_image, ["sleep", "30"], network=name, detach=True, labels={}
-        )
-        try:
-            pool.give_back("run-a", name)  # its container is still on it
-            with pytest.raises(docker.errors.NotFound):
-                docker_client.networks.get(name)
-        finally:
-            container.remove(force=True)
-        assert pool.take("run-b", {}) != name
+        yield pool
     finally:
         pool.close()
     assert pool_networks(docker_client, pool.runner) == []
 
 
-def test_the_reaper_removes_the_empty_networks_of_a_runner_that_is_gone(
-    docker_client: Any,
+def test_a_network_handed_back_with_an_endpoint_on_it_is_removed_not_lent_again(
+    pool: NetworkPool, docker_client: Any, busybox_image: str
 ) -> None:
-    pool = NetworkPool(docker_client, f"test-gone-{uuid.uuid4().hex[:8]}")
+    name = pool.take("run-a", {})
+    container = docker_client.containers.run(
+        busybox_image, ["sleep", "30"], network=name, detach=True, labels={}
+    )
     try:
-        lent = pool.take("run-a", {})
-        pool.give_back("run-a", lent)
-        assert [n.name for n in pool_networks(docker_client, pool.runner)] == [lent]
-        assert remove_pool_networks(docker_client, pool.runner) == 1
-        assert pool_networks(docker_client, pool.runner) == []
+        pool.give_back("run-a", name)  # its container is still on it
+        with pytest.raises(docker.errors.NotFound):
+            docker_client.networks.get(name)
     finally:
-        pool.close()
+        container.remove(force=True)
+    assert pool.take("run-b", {}) != name
+
+
+def test_the_reaper_removes_the_empty_networks_of_a_runner_that_is_gone(
+    pool: NetworkPool, docker_client: Any
+) -> None:
+    lent = pool.take("run-a", {})
+    pool.give_back("run-a", lent)
+    assert [n.name for n in pool_networks(docker_client, pool.runner)] == [lent]
+    assert remove_pool_networks(docker_client, pool.runner) == 1
+    assert pool_networks(docker_client, pool.runner) == []
 
 
 def test_a_pooled_network_removed_while_idle_is_replaced_when_next_lent(
-    docker_client: Any,
+    pool: NetworkPool, docker_client: Any
 ) -> None:
-    pool = NetworkPool(docker_client, f"test-replaced-{uuid.uuid4().hex[:8]}")
-    try:
-        first = pool.take("run-a", {})
-        pool.give_back("run-a", first)
-        remove_pool_networks(docker_client, pool.runner)  # a reaper took the runner for gone
-        second = pool.take("run-b", {})
-        assert second != first
-        assert docker_client.networks.get(second).name == second
-    finally:
-        pool.close()
+    first = pool.take("run-a", {})
+    pool.give_back("run-a", first)
+    remove_pool_networks(docker_client, pool.runner)  # a reaper took the runner for gone
+    second = pool.take("run-b", {})
+    assert second != first
+    assert docker_client.networks.get(second).name == second
