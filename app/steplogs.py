@@ -15,8 +15,9 @@ it from the table alone.
 from __future__ import annotations
 
 import hashlib
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from uuid import UUID
 
 import psycopg
@@ -25,8 +26,17 @@ from psycopg_pool import ConnectionPool
 NOTIFY_CHANNEL: Final = "shiplog_logs"
 """Notified (with no payload) by the table's trigger when lines are inserted."""
 
-Source = str | ConnectionPool[Any]
-"""Where logs are: a conninfo string (one connection of its own) or a connection pool."""
+
+class Connections(Protocol):
+    """Anything that lends pooled connections: a psycopg pool, or the event store."""
+
+    def connection(self) -> AbstractContextManager[psycopg.Connection[Any]]:
+        """A connection, returned to its lender when the block ends."""
+        ...
+
+
+Source = str | ConnectionPool[Any] | Connections
+"""Where logs are: a conninfo string (one connection of its own) or a lender of connections."""
 
 
 @dataclass(frozen=True)

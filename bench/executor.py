@@ -47,7 +47,7 @@ from app.config import Settings
 from app.database import login_as
 from app.engine import DEFAULT_BUSYBOX_TAG, connect, engine_version, ensure_busybox_image
 from app.executor import checkout, execution, runner
-from app.executor.actions import containers
+from app.executor.actions import containers, networks
 from app.executor.logs import StepLogWriter
 from app.executor.runs import TERMINAL_TYPES, run_stream
 from app.executor.source import CheckoutFacts, inspect_checkout
@@ -248,7 +248,7 @@ def sdk_throughput(bench: Bench, runs: int) -> float:
 
 PROBES: list[tuple[Any, str, str]] = [  # (owner, attribute, label), in the order of a run
     (checkout, "prepare_workspace", "workspace clone"),
-    (execution, "prepare_run", "network create"),
+    (networks, "prepare_run", "network create"),  # a run of its own: `shiplog run`
     (runner, "engine_version", "engine version for RunClaimed"),
     (psycopg, "connect", "database connects"),
     (EventStore, "append", "event appends"),

@@ -10,8 +10,13 @@ since PostgreSQL has no cast from bigint to xid8.)
 
 from __future__ import annotations
 
+import struct
+
 import psycopg
 from psycopg.adapt import Buffer, Loader
+from psycopg.pq import Format
+
+_unsigned_64 = struct.Struct("!Q").unpack
 
 
 class Xid8Loader(Loader):
@@ -22,4 +27,15 @@ class Xid8Loader(Loader):
         return int(bytes(data))
 
 
+class Xid8BinaryLoader(Loader):
+    """Load xid8 (binary format: 8 bytes, big-endian, unsigned) as a Python int."""
+
+    format = Format.BINARY
+
+    def load(self, data: Buffer) -> int:
+        """Unpack the 64-bit transaction id."""
+        return int(_unsigned_64(data)[0])
+
+
 psycopg.adapters.register_loader("xid8", Xid8Loader)
+psycopg.adapters.register_loader("xid8", Xid8BinaryLoader)

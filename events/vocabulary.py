@@ -1348,11 +1348,6 @@ CATALOGUE = Catalogue(
 )
 
 
-def _unchanged(data: dict[str, Any]) -> dict[str, Any]:
-    """Version 1 payload as version 2: the fields version 2 added are optional and absent."""
-    return data
-
-
 SEVERITY_ORDER = ("critical", "high", "medium", "low")
 
 
@@ -1403,10 +1398,10 @@ for _name in (
     "IncidentOpened",
     "IncidentResolved",
 ):
-    CATALOGUE.upcaster(_name, from_version=1)(_unchanged)
+    CATALOGUE.additive(_name, from_version=1)
 for _name in ("DeploymentStarted", "RolledBack"):
-    CATALOGUE.upcaster(_name, from_version=2)(_unchanged)
+    CATALOGUE.additive(_name, from_version=2)
 # DriftDetected 2 added the proxy's weights (optional) to observed and intended: 1 reads as 2.
-CATALOGUE.upcaster("DriftDetected", from_version=1)(_unchanged)
+CATALOGUE.additive("DriftDetected", from_version=1)
 # ApprovalGranted 2 added optional fields and made run_id optional: 1 reads as 2.
-CATALOGUE.upcaster("ApprovalGranted", from_version=1)(_unchanged)
+CATALOGUE.additive("ApprovalGranted", from_version=1)

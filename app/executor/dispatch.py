@@ -65,7 +65,7 @@ class Dispatcher:
         """Run one step, record StepStarted … StepFinished, and say how it went."""
         env, started = self.env, time.monotonic()
         writer = StepLogWriter(
-            env.app_url,
+            self.ledger.store,  # its pool: a step needs no connection of its own
             env.ctx.run_id,
             step.name,
             env.masker,

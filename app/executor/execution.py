@@ -22,9 +22,10 @@ from typing import Any
 
 from app.delivery.desk import Desk
 from app.engine import engine_gone, wait_for_engine
-from app.executor.actions.containers import RunContext, cleanup_run, prepare_run
+from app.executor.actions.containers import RunContext, cleanup_run
 from app.executor.actions.errors import StepFailed
 from app.executor.actions.masking import Masker
+from app.executor.actions.networks import OwnNetwork, RunNetworks
 from app.executor.actions.sandbox import SandboxPolicy
 from app.executor.actions.services import start_services
 from app.executor.actions.support import RUN_LABEL
@@ -76,8 +77,11 @@ class RunExecution:
     engine_wait: float = 60.0
     push_attempts: int = 3
     push_retry_seconds: float = 1.0
+    networks: RunNetworks | None = None
+    """Where the run's network comes from; None: a network of its own."""
     cleaned: bool = field(default=False, init=False)
     """Whether everything of the run was removed from the engine when it ended."""
+    _network: str | None = field(default=None, init=False)
 
     @property
     def run_id(self) -> str:
@@ -90,19 +94,21 @@ class RunExecution:
         for event in events:
             self.observers.on_event(event)
 
+    @property
+    def workspace(self) -> Path:
+        """Where the run's commit is checked out."""
+        return self.work_dir / self.run_id
+
     def execute(self) -> None:
         """Run the pipeline to its end, recording the outcome; never raises for a failed run.
 
-        Afterwards `cleaned` says whether the run's containers, network and volumes are
-        gone: not if the engine stopped answering for longer than `engine_wait`, and
-        then the run's stale lease tells a reaper on this host to remove them later.
+        What the run leaves on the engine and on disk stays until `remove_leftovers`.
         """
         started = time.monotonic()
         watcher = CancelWatcher(self.ledger, self.recorder, RunStop())
-        workspace = self.work_dir / self.run_id
         try:
             watcher.start()
-            failed = self._run(workspace, watcher.cancelled)
+            failed = self._run(self.workspace, watcher.cancelled)
             if watcher.cancelled.is_set():
                 return
             for hook in self.hooks.after_steps:
@@ -139,8 +145,21 @@ class RunExecution:
                 self._fail_quietly(f"internal error ({type(error).__name__}); see the runner's log")
         finally:
             watcher.stop()
-            self.cleaned = self._clean_up()
-            shutil.rmtree(workspace, ignore_errors=True)
+
+    def remove_leftovers(self) -> None:
+        """Remove the run's containers, network, volumes and workspace, once it has ended.
+
+        Afterwards `cleaned` says whether the engine's part is gone: not if the engine
+        stopped answering for longer than `engine_wait`, and then the run's stale lease
+        tells a reaper on this host to remove them later.
+        """
+        self.cleaned = self._clean_up()
+        if self.cleaned and self._network is not None:
+            self._networks().give_back(self.run_id, self._network)
+        shutil.rmtree(self.workspace, ignore_errors=True)
+
+    def _networks(self) -> RunNetworks:
+        return self.networks if self.networks is not None else OwnNetwork(self.client)
 
     def _clean_up(self) -> bool:
         """Remove the run's containers, network and volumes; False if the engine is gone."""
@@ -170,7 +189,7 @@ class RunExecution:
             client=self.client,
             run_id=self.run_id,
             workspace=workspace,
-            network=prepare_run(self.client, self.run_id, labels),
+            network=self._take_network(labels),
             labels=labels,
             cancelled=cancelled,
         )
@@ -215,6 +234,10 @@ class RunExecution:
             run_step=dispatcher.run,
             skipped=self._skipped,
         )
+
+    def _take_network(self, labels: dict[str, str]) -> str:
+        self._network = self._networks().take(self.run_id, labels)
+        return self._network
 
     def _requested_by(self) -> str:
         """Who queued the run (its RunQueued's actor)."""

@@ -33,7 +33,7 @@ WHERE heartbeat_at > now() - make_interval(secs => %s)
 """
 
 _STALE_LEASES = """
-SELECT run_id::text FROM run_leases
+SELECT run_id::text, runner FROM run_leases
 WHERE heartbeat_at < now() - make_interval(secs => %s)
 """
 
@@ -82,9 +82,12 @@ def lost_runs(store: EventStore, timeout_seconds: float) -> list[str]:
     return [run_id for run_id in _run_ids(claimed) if run_id not in alive]
 
 
-def stale_leases(conn: psycopg.Connection[Any], timeout_seconds: float) -> list[str]:
-    """Runs whose heartbeat row went stale (finished or not): their containers need removing."""
-    return [row[0] for row in conn.execute(_STALE_LEASES, (timeout_seconds,)).fetchall()]
+def stale_leases(conn: psycopg.Connection[Any], timeout_seconds: float) -> dict[str, str]:
+    """Runs whose heartbeat row went stale (finished or not), each with its runner's name.
+
+    Their containers need removing, and so do the pooled networks of their runner.
+    """
+    return dict(conn.execute(_STALE_LEASES, (timeout_seconds,)).fetchall())
 
 
 def _run_ids(streams: list[str]) -> list[str]:

@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from app.delivery.desk import Desk
 from app.engine import engine_version, local_socket_path
 from app.executor import leases
 from app.executor.actions.containers import cleanup_run
+from app.executor.actions.networks import NetworkPool, RunNetworks, remove_pool_networks
 from app.executor.actions.sandbox import SandboxPolicy
 from app.executor.execution import Observers, RunExecution
 from app.executor.hooks import runner_hooks
@@ -40,6 +42,9 @@ from events.store import EventStore
 from events.vocabulary import RunClaimed, RunQueued
 
 logger = logging.getLogger(__name__)
+
+ENGINE_VERSION_SECONDS = 60.0
+"""How long a runner trusts the engine version it last asked for (recorded in RunClaimed)."""
 
 
 def runner_version() -> str:
@@ -81,8 +86,13 @@ class Runner:
     name: str
     observers: Observers = field(default_factory=Observers)
     desks: Callable[[], Desk] | None = None  # what deploy steps decide with; None: no deploys
+    networks: RunNetworks | None = None
+    """Lends networks to this runner's runs; None: each run makes its own (`run_forever` pools)."""
     _active: dict[str, threading.Thread] = field(default_factory=dict, init=False)
+    # Runs that have ended and are being cleaned up: their slot is free, their lease kept.
+    _closing: dict[str, threading.Thread] = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _engine_seen: tuple[float, str] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.ledger = RunLedger(self.store)
@@ -110,13 +120,33 @@ class Runner:
         return RunClaimed(
             runner=self.name,
             runner_version=runner_version(),
-            docker_version=engine_version(self.client),
+            docker_version=self._engine_version(),
         )
 
+    def _engine_version(self) -> str:
+        """The engine's version, asked again at most once per ENGINE_VERSION_SECONDS.
+
+        An engine upgraded under a running runner is recorded from the next ask on.
+        """
+        now = time.monotonic()
+        with self._lock:
+            known = self._engine_seen
+        if known is not None and now - known[0] < ENGINE_VERSION_SECONDS:
+            return known[1]
+        version = engine_version(self.client)
+        with self._lock:
+            self._engine_seen = (now, version)
+        return version
+
     def active(self) -> list[str]:
-        """Ids of the runs this runner is executing now."""
+        """Ids of the runs this runner is executing now (their outcome not yet recorded)."""
         with self._lock:
             return list(self._active)
+
+    def leased(self) -> list[str]:
+        """Ids of the runs this runner holds a lease for: executing, or being cleaned up."""
+        with self._lock:
+            return [*self._active, *self._closing]
 
     # --- one run ------------------------------------------------------------------------
 
@@ -143,16 +173,26 @@ class Runner:
             push_attempts=self.settings.push_attempts,
             push_retry_seconds=self.settings.push_retry_delay,
             desks=self.desks,
+            networks=self.networks,
         )
         try:
             execution.execute()
         finally:
+            # The outcome is recorded: the slot is free for the next claim while this
+            # thread removes what the run left. The lease stays until then, so if this
+            # process dies meanwhile the lease goes stale and a reaper removes the rest.
             with self._lock:
                 self._active.pop(recorder.run_id, None)
-            if execution.cleaned:
-                self._on_lease(lambda conn: leases.release(conn, recorder.run_id))
-            # Otherwise the engine did not come back in time: the lease, no longer
-            # refreshed, goes stale, and a reaper on this host removes what is left.
+                self._closing[recorder.run_id] = threading.current_thread()
+            try:
+                execution.remove_leftovers()
+                if execution.cleaned:
+                    self._on_lease(lambda conn: leases.release(conn, recorder.run_id))
+                # Otherwise the engine did not come back in time: the lease, no longer
+                # refreshed, goes stale, and a reaper on this host removes what is left.
+            finally:
+                with self._lock:
+                    self._closing.pop(recorder.run_id, None)
 
     # --- the loop -----------------------------------------------------------------------
 
@@ -186,7 +226,7 @@ class Runner:
     def heartbeat(self) -> None:
         """Refresh the heartbeat of every active run."""
         with self._db() as conn:
-            leases.beat(conn, self.name, self.active())
+            leases.beat(conn, self.name, self.leased())
 
     def reap(self) -> list[str]:
         """Fail runs whose runner is lost and remove their containers; return the runs failed."""
@@ -194,7 +234,7 @@ class Runner:
         lost = leases.lost_runs(self.store, timeout)
         with self._db() as conn:
             stale = leases.stale_leases(conn, timeout)
-        mine = set(self.active())
+        mine = set(self.leased())
         failed: list[str] = []
         for run_id in lost:
             if run_id in mine:
@@ -202,15 +242,28 @@ class Runner:
             state = self.ledger.state(run_id)
             if not state.finished and self.ledger.fail_lost(run_id, self.metadata, expected=state):
                 failed.append(run_id)
+        gone: set[str] = set()
         for run_id in dict.fromkeys([*failed, *stale]):
             if run_id not in mine:
                 cleanup_run(self.client, run_id)
                 with self._db() as conn:
                     leases.release(conn, run_id)
+                gone.add(stale.get(run_id, self.name))
+        # A runner whose leases went stale is gone, and so is its use for its networks.
+        for runner in gone - {self.name}:
+            remove_pool_networks(self.client, runner)
         return failed
 
     def run_forever(self, stop: threading.Event) -> None:
         """Claim and reap until `stop` is set, then finish the active runs; heartbeat throughout."""
+        pool = self.networks = NetworkPool(self.client, self.name)
+        try:
+            self._run_until(stop)
+        finally:
+            self.networks = None
+            pool.close()
+
+    def _run_until(self, stop: threading.Event) -> None:
         with self.beating():
             while not stop.is_set():
                 try:
@@ -226,7 +279,8 @@ class Runner:
 
     def _threads(self) -> list[threading.Thread]:
         with self._lock:
-            return [t for t in self._active.values() if t is not threading.current_thread()]
+            threads = {*self._active.values(), *self._closing.values()}
+            return [t for t in threads if t is not threading.current_thread()]
 
     def _beat_until(self, stop: threading.Event) -> None:
         while not stop.wait(self.settings.heartbeat_interval):

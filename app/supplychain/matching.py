@@ -18,6 +18,7 @@ from app.supplychain.advisoryindex import AdvisorySet
 from app.supplychain.osv import SEVERITIES, Advisory, Affected, Range
 from app.supplychain.packages import Package
 from app.supplychain.versions import VersionKey, parser_for
+from events.collector import paused_collector
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,12 @@ def ecosystem_matches(advisory_ecosystem: str, package_ecosystem: str) -> bool:
 
 def match_packages(packages: Iterable[Package], advisories: AdvisorySet) -> list[Match]:
     """Every (advisory, package) pair where the advisory affects the installed version."""
-    packages = list(packages)
+    # Thousands of acyclic entries are built and kept: the collector would only slow it.
+    with paused_collector():
+        return _match_packages(list(packages), advisories)
+
+
+def _match_packages(packages: list[Package], advisories: AdvisorySet) -> list[Match]:
     filed = advisories.lookup((p.osv_ecosystem, p.advisory_name) for p in packages)
     found: dict[tuple[str, str], Match] = {}
     for package in packages:

@@ -82,3 +82,54 @@ def test_deployment_and_incident_events_of_schema_version_1_read_as_version_2() 
     resolved = CATALOGUE.decode("IncidentResolved", 1, '{"resolution": "rolled back"}')
     assert isinstance(resolved, IncidentResolved)
     assert resolved.resolved_at is None
+
+
+class NoteV1(Event):
+    """A note, as first designed."""
+
+    type_name: ClassVar[str] = "Note"
+    categories: ClassVar[tuple[str, ...]] = ("run",)
+    text: str
+
+
+class NoteV2(Event):
+    """A note, now perhaps with its author: an optional field, so version 1 reads as it is."""
+
+    type_name: ClassVar[str] = "Note"
+    schema_version: ClassVar[int] = 2
+    categories: ClassVar[tuple[str, ...]] = ("run",)
+    text: str
+    author: str | None = None
+
+
+class NoteV3(Event):
+    """A note whose text is split into a title and a body: not additive."""
+
+    type_name: ClassVar[str] = "Note"
+    schema_version: ClassVar[int] = 3
+    categories: ClassVar[tuple[str, ...]] = ("run",)
+    title: str
+    author: str | None = None
+
+
+def test_an_additive_version_reads_an_older_payload_as_it_is_and_still_checks_it() -> None:
+    notes = Catalogue([NoteV2])
+    notes.additive("Note", from_version=1)
+
+    assert notes.decode("Note", 1, '{"text": "hello"}') == NoteV2(text="hello")
+    with pytest.raises(ValueError, match="text"):
+        notes.decode("Note", 1, '{"text": 5}')  # validated strictly, as every read is
+
+
+def test_a_chain_with_a_real_upcaster_after_an_additive_step_runs_the_upcaster() -> None:
+    notes = Catalogue([NoteV3])
+    notes.additive("Note", from_version=1)
+
+    @notes.upcaster("Note", from_version=2)
+    def _title(data: dict[str, Any]) -> dict[str, Any]:
+        return {"title": data.pop("text"), **data}
+
+    assert notes.decode("Note", 1, '{"text": "hello"}') == NoteV3(title="hello")
+    assert notes.decode("Note", 2, '{"text": "hi", "author": "bo"}') == NoteV3(
+        title="hi", author="bo"
+    )

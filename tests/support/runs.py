@@ -34,6 +34,8 @@ from app.cli import app
 from app.config import Settings
 from app.database import Database
 from app.engine import connect
+from app.executor.actions.containers import remove_network
+from app.executor.actions.networks import POOL_LABEL, RUNNER_LABEL
 from app.executor.actions.support import SWARM_TASK_LABEL
 from app.executor.runner import Runner
 from app.queries.logs import log_digest
@@ -211,13 +213,23 @@ def count_events(database: Database) -> int:
     return int(row[0])
 
 
+def _distinct(database: Database, query: str) -> list[str]:
+    with psycopg.connect(database.owner_url) as conn:
+        return [row[0] for row in conn.execute(query).fetchall()]
+
+
 def all_run_ids(database: Database) -> list[str]:
     """Every run the ledger knows of."""
-    with psycopg.connect(database.owner_url) as conn:
-        rows = conn.execute(
-            "SELECT DISTINCT substr(stream, 5) FROM events WHERE stream LIKE 'run-%'"
-        ).fetchall()
-    return [row[0] for row in rows]
+    return _distinct(
+        database, "SELECT DISTINCT substr(stream, 5) FROM events WHERE stream LIKE 'run-%'"
+    )
+
+
+def all_runner_names(database: Database) -> list[str]:
+    """Every runner that claimed a run of the ledger."""
+    return _distinct(
+        database, "SELECT DISTINCT data->>'runner' FROM events WHERE type = 'RunClaimed'"
+    )
 
 
 def ledger_text(database: Database) -> str:
@@ -257,6 +269,11 @@ def leftovers(client: Any, run_id: str) -> list[str]:
     found += [f"network {n.name}" for n in client.networks.list(filters=selector)]
     found += [f"volume {v.name}" for v in client.volumes.list(filters=selector)]
     return found
+
+
+def pool_networks(client: Any, runner: str) -> list[Any]:
+    """The networks a runner lends to its runs (none once it has stopped)."""
+    return list(client.networks.list(filters={"label": [f"{RUNNER_LABEL}={runner}", POOL_LABEL]}))
 
 
 def running_containers(client: Any, run_id: str) -> list[Any]:
@@ -299,6 +316,13 @@ def leftover_guard_fixture(database: Database, docker_client: Any) -> Iterator[N
     left = {run_id: leftovers(docker_client, run_id) for run_id in all_run_ids(database)}
     for run_id in left:
         remove_everything_of(docker_client, run_id)
+    # The runners have stopped by now, so a network one of them lent is left over too.
+    for runner in all_runner_names(database):
+        networks = pool_networks(docker_client, runner)
+        left[f"runner {runner}"] = [f"network {n.name}" for n in networks]
+        for network in networks:
+            with contextlib.suppress(docker.errors.APIError):
+                remove_network(network)
     left = {run_id: found for run_id, found in left.items() if found}
     assert not left, f"runs left objects on the engine: {left}"
 
@@ -434,10 +458,17 @@ class RunnerProcess:
         self.process.wait(timeout=30)
 
     def close(self) -> None:
-        """Kill the process if it still runs (a failed test must not leave it behind)."""
+        """Stop the process if it still runs (a failed test must not leave it behind).
+
+        SIGTERM first, so the runner removes the networks it lends; SIGKILL if it hangs.
+        """
         if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=30)
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=30)
 
 
 @pytest.fixture(name="runner_processes")

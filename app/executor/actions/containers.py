@@ -324,7 +324,7 @@ def cleanup_run(client: Any, run_id: str) -> int:
     containers = client.containers.list(all=True, filters=selector)
     removed = sum(_remove(c) for c in containers if SWARM_TASK_LABEL not in c.labels)
     for network in client.networks.list(filters=selector):
-        removed += _remove_network(network)
+        removed += remove_network(network)
     for volume in client.volumes.list(filters=selector):
         try:
             volume.remove(force=True)
@@ -334,7 +334,7 @@ def cleanup_run(client: Any, run_id: str) -> int:
     return removed
 
 
-def _remove_network(network: Any, attempts: int = 20) -> int:
+def remove_network(network: Any, attempts: int = 20) -> int:
     """Remove a network, first disconnecting whatever is still attached to it."""
     last: docker.errors.APIError | None = None
     for _ in range(attempts):
