@@ -15,6 +15,7 @@ from typing import Any
 
 from app.projections.stages import StagesProjection
 from app.queries import deployments as q
+from app.queries.dora import folded_deployments
 from app.queries.errors import InvalidParameter
 from app.repo_identity import (
     NotARepository,
@@ -24,6 +25,7 @@ from app.repo_identity import (
 )
 from app.velocity.metrics import Velocity, Window, velocity
 from app.velocity.periods import parse_moment
+from app.velocity.records import Deployment, Incident
 from app.velocity.stages import STAGE_OF_IMAGE, STAGES
 from app.velocity.stats import Summary, summarize
 from events.projections import ProjectionError, current_tables
@@ -122,12 +124,34 @@ def window_report(
     # A deployment names its repository as its reporter (or its run's clone URL) spells
     # it; pushes are recorded under the canonical identity: compare identities.
     repositories: set[str] = set()
-    found = q.load(conn, environments=envs, service=service, as_of=as_of, spellings=repositories)
+    found, incidents, times = dora_inputs(conn, envs, service, as_of, repositories)
     commits = _pushed_by_identity(conn, repositories, as_of)
-    times = q.commit_times(conn, found, as_of)
-    groups = velocity(found, q.incidents(conn, as_of), commits, window, times)
+    groups = velocity(found, incidents, commits, window, times)
     stages = stage_timing(conn, window, sorted(repositories) if service else None, as_of)
     return VelocityReport(window, envs, as_of, groups, stages)
+
+
+def dora_inputs(
+    conn: q.Connection,
+    environments: Sequence[str],
+    service: str | None,
+    as_of: Cursor | None,
+    spellings: set[str],
+) -> tuple[list[Deployment], list[Incident], dict[tuple[str, str], datetime]]:
+    """Deployments (commits resolved), incidents and commit times for the DORA metrics.
+
+    For the live ledger from the dora projection's folded rows; as of a past cursor
+    (or while that projection has not caught up), folded here from the deployments
+    projection's histories. `spellings` gets each repository as spelled.
+    """
+    if as_of is None:
+        with contextlib.suppress(ProjectionError):
+            folded = folded_deployments(conn, environments, service, spellings)
+            return folded.deployments, folded.incidents, folded.commit_times
+    found = q.load(
+        conn, environments=environments, service=service, as_of=as_of, spellings=spellings
+    )
+    return found, q.incidents(conn, as_of), q.commit_times(conn, found, as_of)
 
 
 def _pushed_by_identity(
