@@ -289,32 +289,34 @@ def stage_timing_from_totals(
 
     The same samples as stage_timing_from_steps gives (the tests compare them),
     without adding up every step of the window; only for the live ledger, since the
-    totals are current state.
+    totals are current state. One pass over the window's runs: each stage is an
+    aggregate over its own filter, both quantiles from one sort of its samples
+    (percentile_cont over an array of fractions), so no row per sample is made,
+    grouped or sorted by stage.
     """
     where, args = _finished_runs(window, repositories)
     picked = " AND ".join(where)
-    rows = conn.execute(
-        f"""
-        WITH picked AS MATERIALIZED (
-            SELECT r.run_id, r.queue_wait_ms FROM {runs["runs"]} r WHERE {picked}
-        ), samples AS (
-            SELECT v.stage, v.ms
-            FROM picked JOIN {totals} t USING (run_id)
-            CROSS JOIN LATERAL (VALUES
-                ('build', CASE WHEN t.build_steps > 0 THEN t.build_ms::float8 END),
-                ('push', CASE WHEN t.push_steps > 0 THEN t.push_ms::float8 END),
-                ('test', CASE WHEN t.any_tested AND t.tested_steps > 0 THEN t.tested_ms::float8
-                              WHEN NOT t.any_tested AND t.untested_steps > 0
-                              THEN t.untested_ms::float8 END)
-            ) AS v (stage, ms)
-            WHERE v.ms IS NOT NULL
-            UNION ALL
-            SELECT 'queue', queue_wait_ms::float8 FROM picked WHERE queue_wait_ms IS NOT NULL
-        )
-        SELECT stage, count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY ms),
-               percentile_cont(0.9) WITHIN GROUP (ORDER BY ms)
-        FROM samples GROUP BY stage
-        """,
+    samples = {
+        "build": "CASE WHEN t.build_steps > 0 THEN t.build_ms::float8 END",
+        "push": "CASE WHEN t.push_steps > 0 THEN t.push_ms::float8 END",
+        "test": "CASE WHEN t.any_tested AND t.tested_steps > 0 THEN t.tested_ms::float8 "
+        "WHEN NOT t.any_tested AND t.untested_steps > 0 THEN t.untested_ms::float8 END",
+        "queue": "r.queue_wait_ms::float8",
+    }
+    # Ordered-set aggregates skip nulls; count(expression) counts the samples.
+    columns = ", ".join(
+        f"count({ms}), percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY {ms})"
+        for ms in samples.values()
+    )
+    row = conn.execute(
+        f"SELECT {columns} FROM {runs['runs']} r LEFT JOIN {totals} t USING (run_id) "
+        f"WHERE {picked}",
         args,
-    ).fetchall()
+    ).fetchone()
+    assert row is not None
+    rows = [
+        (stage, row[2 * i], *(row[2 * i + 1] or (None, None)))
+        for i, stage in enumerate(samples)
+        if row[2 * i]
+    ]
     return _summaries(rows)
