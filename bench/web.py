@@ -36,7 +36,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from time import perf_counter
 from typing import Any
-from unittest.mock import patch
 
 import psycopg
 from fastapi.testclient import TestClient
@@ -50,10 +49,10 @@ from app.queries.velocity import velocity_report
 from app.server import create_app
 from bench.ledger import COPY_EVENTS, SEP, Server, copy_text, settle
 from bench.server import bench_admin_url
+from bench.velocity_baseline import former_dora_inputs
 from events.canonical import canonical_json, event_document
 from events.catalogue import Event, Metadata
 from events.merkle import leaf_hash
-from events.projections import ProjectionError
 from events.store import ANY, EventStore
 from events.vocabulary import (
     BaseImage,
@@ -372,14 +371,6 @@ def deploy_and_fold(store: EventStore) -> None:
 
 
 def former_velocity_report(store: EventStore) -> object:
-    """The 90-day report as main computes it: the dora projection's read turned off."""
-
-    def not_folded(*_: object) -> None:
-        raise ProjectionError("the bench's baseline folds the histories")
-
-    with patch("app.queries.velocity.folded_deployments", not_folded):
+    """The 90-day report as main computes it: every deployment event folded per request."""
+    with former_dora_inputs():
         return velocity_report(store, ("production",), since="90d")
-
-
-if __name__ == "__main__":
-    main()
