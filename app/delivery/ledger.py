@@ -356,5 +356,5 @@ def environment_stream(name: str) -> str:
 
 
 def read_environment(store: EventStore, name: str) -> EnvironmentState:
-    """The environment's state now, from its whole stream."""
+    """The environment's state now, from its whole stream (what a snapshot must equal)."""
     return fold_environment(name, store.read_stream(environment_stream(name)))
