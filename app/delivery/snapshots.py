@@ -52,30 +52,17 @@ import hashlib
 import logging
 import sys
 from collections.abc import Iterable
-from datetime import datetime
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
-import orjson
 import psycopg
 
-from app.delivery import ledger
-from app.delivery.ledger import (
-    Approval,
-    ColourRun,
-    EnvironmentState,
-    Pin,
-    Request,
-    ServiceState,
-    Stint,
-    Waiver,
-    environment_stream,
-)
+from app.delivery import ledger, state_codec
+from app.delivery.ledger import EnvironmentState, environment_stream
+from app.delivery.state_codec import decode_state, encode_state
 from events import catalogue, vocabulary
 from events.store import EventStore
-from events.vocabulary import DriftDetected, EvidenceItem
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +84,7 @@ WHERE s.version < EXCLUDED.version
 @cache
 def fold_digest() -> str | None:
     """The sha256 of the code that shapes a fold, or None if it cannot be read (snapshots off)."""
-    shaping: tuple[ModuleType, ...] = (ledger, vocabulary, catalogue)
+    shaping: tuple[ModuleType, ...] = (ledger, state_codec, vocabulary, catalogue)
     digest = hashlib.sha256()
     try:
         for module in (*shaping, sys.modules[__name__]):
@@ -148,7 +135,14 @@ def _load(store: EventStore, name: str, fold: str) -> EnvironmentState | None:
         row = conn.execute(_LOAD, (name, fold)).fetchone()
     if row is None:
         return None
-    return decode_state(name, row[0], row[1])
+    try:
+        return decode_state(name, row[0], row[1])
+    except (KeyError, TypeError, ValueError) as problem:  # pydantic's and orjson's are ValueErrors
+        # Only a hand-edited row can get here; the stream is the truth, so fold it instead.
+        logger.warning(
+            "environment %s: snapshot unreadable (%s); folding the stream", name, problem
+        )
+        return None
 
 
 def _save(store: EventStore, state: EnvironmentState, fold: str) -> None:
@@ -159,131 +153,3 @@ def _save(store: EventStore, state: EnvironmentState, fold: str) -> None:
             conn.execute(_SAVE, (state.name, fold, state.version, text))
     except psycopg.errors.ReadOnlySqlTransaction:
         logger.debug("environment %s: snapshot not saved on a read-only server", state.name)
-
-
-# --- the codec: every field of the state, compact where there are many -----------------------
-
-
-def encode_state(state: EnvironmentState) -> bytes:
-    """The state as JSON (its version is stored beside it)."""
-    return orjson.dumps(
-        {
-            "services": [_encode_service(s) for s in state.services.values()],
-            "waivers": [
-                [
-                    w.image_digest,
-                    w.policy,
-                    w.reason,
-                    w.granted_by,
-                    _t(w.granted_at),
-                    _t(w.expires_at),
-                ]
-                for w in state.waivers
-            ],
-            # as the JSON text the ledger holds: the event classes read tuples from JSON only
-            "drift": {name: d.model_dump_json() for name, d in state.drift.items()},
-        }
-    )
-
-
-def decode_state(name: str, version: int, document: Any) -> EnvironmentState:
-    """The state `encode_state` wrote, standing at stream version `version`."""
-    if isinstance(document, str | bytes):
-        document = orjson.loads(document)
-    state = EnvironmentState(name, version)
-    for service in document["services"]:
-        decoded = _decode_service(service)
-        state.services[decoded.name] = decoded
-    state.waivers = [
-        Waiver(digest, policy, reason, by, _d(at), _d(until))
-        for digest, policy, reason, by, at, until in document["waivers"]
-    ]
-    state.drift = {n: DriftDetected.model_validate_json(d) for n, d in document["drift"].items()}
-    return state
-
-
-def _encode_service(service: ServiceState) -> dict[str, Any]:
-    return {
-        "name": service.name,
-        "requests": [_encode_request(r) for r in service.requests.values()],
-        "stints": [
-            [s.deployment_id, s.image_digest, _t(s.since), _t(s.until), s.ended_by]
-            for s in service.stints
-        ],
-        "pin": None
-        if service.pin is None
-        else [
-            service.pin.image_digest,
-            service.pin.reason,
-            service.pin.pinned_by,
-            _t(service.pin.pinned_at),
-        ],
-        "live": _colour(service.live),
-        "standby": _colour(service.standby),
-    }
-
-
-def _decode_service(document: dict[str, Any]) -> ServiceState:
-    service = ServiceState(document["name"])
-    for data in document["requests"]:
-        request = _decode_request(data)
-        service.requests[request.deployment_id] = request
-    service.stints = [
-        Stint(deployment_id, digest, _d(since), _d(until) if until else None, ended_by)
-        for deployment_id, digest, since, until, ended_by in document["stints"]
-    ]
-    pin = document["pin"]
-    service.pin = None if pin is None else Pin(pin[0], pin[1], pin[2], _d(pin[3]))
-    service.live = _run(document["live"])
-    service.standby = _run(document["standby"])
-    return service
-
-
-_REQUEST_TIMES = ("requested_at", "expires_at", "started_at", "finished_at")
-
-
-def _encode_request(request: Request) -> dict[str, Any]:
-    fields = dict(request.__dict__)
-    for key in _REQUEST_TIMES:
-        fields[key] = _t(fields[key])
-    fields["evidence"] = [item.model_dump(mode="json") for item in request.evidence]
-    fields["approvals"] = [_approval(a) for a in request.approvals]
-    fields["rejections"] = [_approval(a) for a in request.rejections]
-    return fields
-
-
-def _decode_request(fields: dict[str, Any]) -> Request:
-    fields = dict(fields)
-    for key in _REQUEST_TIMES:
-        fields[key] = _d(fields[key]) if fields[key] else None
-    fields["evidence"] = tuple(EvidenceItem.model_validate(e) for e in fields["evidence"])
-    fields["waived"] = tuple(fields["waived"])
-    fields["approvals"] = [_decision(a) for a in fields["approvals"]]
-    fields["rejections"] = [_decision(a) for a in fields["rejections"]]
-    return Request(**fields)
-
-
-def _approval(a: Approval) -> list[Any]:
-    return [a.actor, _t(a.at), a.image_digest, a.evidence_sha256, a.comment]
-
-
-def _decision(fields: list[Any]) -> Approval:
-    actor, at, digest, evidence, comment = fields
-    return Approval(actor, _d(at), digest, evidence, comment)
-
-
-def _colour(run: ColourRun | None) -> list[Any] | None:
-    return None if run is None else [run.colour, run.image_digest, _t(run.since)]
-
-
-def _run(fields: list[Any] | None) -> ColourRun | None:
-    return None if fields is None else ColourRun(fields[0], fields[1], _d(fields[2]))
-
-
-def _t(moment: datetime | None) -> str | None:
-    """A datetime as ISO 8601 with its offset (None stays None)."""
-    return None if moment is None else moment.isoformat()
-
-
-def _d(text: str) -> datetime:
-    return datetime.fromisoformat(text)

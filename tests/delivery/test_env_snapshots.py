@@ -18,15 +18,19 @@ from typing import Any
 import pytest
 
 from app.delivery import snapshots
-from app.delivery.ledger import EnvironmentState, environment_stream, read_environment
+from app.delivery.ledger import (
+    EnvironmentState,
+    environment_stream,
+    fold_environment,
+    read_environment,
+)
 from app.delivery.snapshots import (
-    decode_state,
-    encode_state,
     fold_digest,
     forget_snapshots,
     read_state,
     rebuild_snapshots,
 )
+from app.delivery.state_codec import ArchivedService, decode_state, encode_state
 from app.queries.delivery import delivered
 from events.catalogue import Event, Metadata
 from events.errors import LedgerError
@@ -93,6 +97,10 @@ def outcome(dep: str, service: str, n: int) -> list[Event]:
 
 def history() -> Iterator[tuple[str, Event]]:
     """(actor, event) of a stream that uses every event the fold knows, in a plausible order."""
+    for n in range(30, 42):  # more deployments of one service than a snapshot keeps at hand
+        yield "alice", requested(f"old-{n}", "old", n)
+        for event in outcome(f"old-{n}", "old", n):
+            yield "alice", event
     for n in range(1, 4):  # web: three deployments that succeed, the first two approved
         dep = f"web-{n}"
         yield "alice", requested(dep, "web", n, approvals=1 if n < 3 else 0)
@@ -306,7 +314,7 @@ def test_the_page_shows_the_same_with_and_without_a_snapshot(
     cold = delivered(store, ENV)
     with store.connection() as conn:
         assert conn.execute("SELECT count(*) FROM env_state_snapshots").fetchone() == (0,)
-    assert [d.service for d in cold] == ["api", "web"]  # batch was reported by another tool
+    assert [d.service for d in cold] == ["api", "old", "web"]  # batch: reported by another tool
     monkeypatch.setattr(snapshots, "REFRESH_AFTER", 0)
     read_state(store, ENV)  # saves a snapshot
     with store.connection() as conn:
@@ -377,3 +385,68 @@ def test_rebuilding_the_snapshots_gives_the_rows_kept_live(
     with store.connection() as conn:
         rebuilt = conn.execute(query).fetchall()
     assert rebuilt == live
+
+
+def test_an_unreadable_snapshot_is_passed_over_for_the_stream(store: EventStore) -> None:
+    append_history(store)
+    fold = fold_digest()
+    with store.connection() as conn:
+        conn.execute(
+            "INSERT INTO env_state_snapshots (environment, fold, version, state) "
+            "VALUES (%s, %s, 3, '{\"services\": 1}')",
+            (ENV, fold),
+        )
+    assert comparable(read_state(store, ENV)) == comparable(read_environment(store, ENV))
+
+
+def answers(state: EnvironmentState) -> dict[str, Any]:
+    """What the page and the desk ask of each service most often (no history needed)."""
+    found: dict[str, Any] = {}
+    for name in sorted(state.services):
+        service = state.service(name)
+        running = service.running
+        found[name] = {
+            "running": running,
+            "open": service.open_request(),
+            "delivered by": service.request_of(running.image_digest) if running else None,
+            "recent": service.recent_requests(10),
+            "rollback targets": service.rollback_targets(),
+            "pin": service.pin,
+            "live": (service.live, service.standby),
+        }
+    return found
+
+
+def by_id(state: EnvironmentState) -> dict[str, Any]:
+    """Every deployment asked for by its id (and some never asked for)."""
+    ids = [f"{s}-{n}" for s in ("web", "api", "ext", "old") for n in range(0, 45)]
+    return {i: state.request(i) for i in ids}
+
+
+def test_a_service_read_from_a_snapshot_answers_the_cheap_questions_without_its_history(
+    store: EventStore,
+) -> None:
+    last = append_history(store)
+    fold = fold_digest()
+    assert fold is not None
+    events = store.read_stream(environment_stream(ENV))
+    for cut in range(0, last + 1):
+        forget_snapshots(store)
+        prefix = EnvironmentState(ENV)
+        for event in events[: cut + 1]:
+            prefix.apply(event)
+        snapshots._save(store, prefix, fold)
+        whole_then = fold_environment(ENV, events[: cut + 1])
+        read = snapshots._load(store, ENV, fold)
+        assert read is not None
+        cheap = answers(read)
+        built = [
+            s.name for s in read.services.values() if isinstance(s, ArchivedService) and s.built
+        ]
+        assert built == [], f"at {cut}, asking built the history of {built}"
+        assert cheap == answers(whole_then), f"at {cut}"
+        assert by_id(read) == by_id(whole_then), f"at {cut}"
+        assert comparable(read) == comparable(whole_then), f"at {cut}"
+        # and folded on to the stream's end, through the desk's path
+        now, whole = read_state(store, ENV), read_environment(store, ENV)
+        assert (answers(now), by_id(now)) == (answers(whole), by_id(whole))
