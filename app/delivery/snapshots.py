@@ -60,15 +60,16 @@ import psycopg
 
 from app.delivery import ledger, state_codec
 from app.delivery.ledger import EnvironmentState, environment_stream
-from app.delivery.state_codec import decode_state, encode_state
+from app.delivery.state_codec import ArchivedService, decode_state, encode_state
 from events import catalogue, vocabulary
 from events.store import EventStore
 
 logger = logging.getLogger(__name__)
 
-# A read that had to fold more events than this after the snapshot saves a new one.
-# Saving writes the whole state (about 100 bytes per stint, 1 kB per deployment), so
-# not after every event; folding 64 events forward takes about a millisecond.
+# A read that had to fold more events than this after the snapshot saves a new one
+# (so does one whose fold built a service's history: `_built_any`). Saving writes the
+# whole state (about 100 bytes per stint, 1 kB per deployment), so not after every
+# event; folding 64 events forward takes about a millisecond.
 REFRESH_AFTER = 64
 
 _LOAD = "SELECT version, state::text FROM env_state_snapshots WHERE environment = %s AND fold = %s"
@@ -104,9 +105,19 @@ def read_state(store: EventStore, name: str) -> EnvironmentState:
     tail = store.read_stream(environment_stream(name), from_version=state.version + 1)
     for event in tail:
         state.apply(event)
-    if fold and len(tail) > REFRESH_AFTER:
+    if fold and (len(tail) > REFRESH_AFTER or (tail and _built_any(state))):
         _save(store, state, fold)
     return state
+
+
+def _built_any(state: EnvironmentState) -> bool:
+    """True if folding the tail built a service's history from the snapshot.
+
+    Then the next read would build it again, for as long as the snapshot stands before
+    that event: in an environment with one busy service, every read after each new
+    event. Saving once costs about what one such build does, and the next reads find it.
+    """
+    return any(isinstance(s, ArchivedService) and s.built for s in state.services.values())
 
 
 def rebuild_snapshots(store: EventStore, names: Iterable[str]) -> int:

@@ -450,3 +450,28 @@ def test_a_service_read_from_a_snapshot_answers_the_cheap_questions_without_its_
         # and folded on to the stream's end, through the desk's path
         now, whole = read_state(store, ENV), read_environment(store, ENV)
         assert (answers(now), by_id(now)) == (answers(whole), by_id(whole))
+
+
+def test_a_read_whose_fold_built_a_history_saves_it_and_others_wait(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(snapshots, "REFRESH_AFTER", 10_000)
+    last = append_history(store)
+    fold = fold_digest()
+    assert fold is not None
+    snapshots._save(store, read_environment(store, ENV), fold)
+
+    def saved() -> int:
+        with store.connection() as conn:
+            row = conn.execute("SELECT version FROM env_state_snapshots").fetchone()
+        assert row is not None
+        return int(row[0])
+
+    # a pin changes a plain field: nothing built, the snapshot stays where it was
+    record(store, "bob", EnvironmentPinned(service="old", image_digest=digest(41), reason="x"))
+    read_state(store, ENV)
+    assert saved() == last
+    # a deployment's outcome folds into the service's history: built, so saved
+    record(store, "alice", requested("old-42", "old", 42))
+    assert comparable(read_state(store, ENV)) == comparable(read_environment(store, ENV))
+    assert saved() == last + 2
