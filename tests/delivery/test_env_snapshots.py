@@ -16,7 +16,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from app.cli import app
 from app.delivery import snapshots
 from app.delivery.ledger import (
     EnvironmentState,
@@ -475,3 +477,18 @@ def test_a_read_whose_fold_built_a_history_saves_it_and_others_wait(
     record(store, "alice", requested("old-42", "old", 42))
     assert comparable(read_state(store, ENV)) == comparable(read_environment(store, ENV))
     assert saved() == last + 2
+
+
+def test_rebuilding_all_projections_folds_the_environment_snapshots_anew(
+    cli: CliRunner, store: EventStore
+) -> None:
+    append_history(store)
+    fold = fold_digest()
+    snapshots._save(store, EnvironmentState(ENV, version=3), "0" * 64)  # left by other code
+    rebuilt = cli.invoke(app, ["projections", "rebuild"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "environment snapshots: 1 folded anew" in rebuilt.output
+    with store.connection() as conn:
+        rows = conn.execute("SELECT environment, fold FROM env_state_snapshots").fetchall()
+    assert rows == [(ENV, fold)]
+    assert comparable(read_state(store, ENV)) == comparable(read_environment(store, ENV))
