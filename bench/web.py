@@ -22,6 +22,12 @@ The velocity page keeps its report per window until anything is folded, so it is
 measured "after a fold": before each request (untimed) one more rollout is appended
 and folded. Its baseline is the same report computed as main did before the dora
 projection (every deployment event folded in Python per request).
+
+The environment's state is then measured before and after its snapshot
+(app/delivery/snapshots.py), alternating in the same run: the environment page with
+snapshots in use and with them switched off (the whole `env-production` stream folded
+on each request, as before they existed), and `Desk.state` (`read_state`) beside the
+whole stream folded (`read_environment`); the ratio is after ÷ before.
 """
 
 from __future__ import annotations
@@ -36,12 +42,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from time import perf_counter
 from typing import Any
+from unittest import mock
 
 import psycopg
 from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.database import login_as
+from app.delivery import snapshots
+from app.delivery.ledger import read_environment
 from app.projections import projector
 from app.queries.environments import environment_history
 from app.queries.images import find_image
@@ -241,18 +250,23 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument(
+        "--only",
+        default="",
+        help="measure only the cases whose name contains this text (e.g. 'environment')",
+    )
     args = parser.parse_args(argv)
 
     admin = bench_admin_url()
     server = Server(admin)
     try:
         with server.database() as owner_url:
-            run_bench(owner_url, args.events, args.requests)
+            run_bench(owner_url, args.events, args.requests, args.only)
     finally:
         server.close()
 
 
-def run_bench(owner_url: str, events: int, requests: int) -> None:
+def run_bench(owner_url: str, events: int, requests: int, only: str = "") -> None:
     """Everything against one loaded database."""
     started = perf_counter()
     loaded = load(owner_url, events)
@@ -277,7 +291,8 @@ def run_bench(owner_url: str, events: int, requests: int) -> None:
         psycopg.connect(app_url, autocommit=True) as conn,
         EventStore(app_url) as store,
     ):
-        results = cases(client, clock, store, conn, requests)
+        results = cases(client, clock, store, conn, requests, only)
+        results += snapshot_cases(client, clock, store, requests, only)
     width = max(len(r["case"]) for r in results)
     print(f"{'case':<{width}}  p50 ms  p95 ms  base p95  ratio  target")
     for r in results:
@@ -293,8 +308,9 @@ def cases(
     store: EventStore,
     conn: psycopg.Connection[Any],
     n: int,
+    only: str = "",
 ) -> list[dict[str, Any]]:
-    """Every page against its baseline query."""
+    """Every page (whose case name contains `only`) against its baseline query."""
     visible = "tx_id < pg_snapshot_xmin(pg_current_snapshot())"
     newest = f"SELECT * FROM events WHERE {visible} ORDER BY tx_id DESC, position DESC LIMIT 51"
     (count,) = conn.execute("SELECT count(*) FROM events").fetchone() or (0,)
@@ -341,16 +357,19 @@ def cases(
          lambda: environment_history(store, "production", limit=100)),
         ("search (commit prefix)", f"/search?q={h('commit-1234')[:10]}", sql("SELECT 1")),
     ):  # fmt: skip
+        if only not in name:
+            continue
         print(f"measuring {name} ...", flush=True)
         result = measure(client, clock, url, base, n, 303 if url.startswith("/search") else 200)
         out.append({"case": name, **result})
     name = "velocity page (90 days), after a fold"
-    print(f"measuring {name} ...", flush=True)
-    result = measure(
-        client, clock, "/velocity", lambda: former_velocity_report(store), n,
-        before=lambda: deploy_and_fold(store),
-    )  # fmt: skip
-    out.append({"case": name, **result})
+    if only in name:
+        print(f"measuring {name} ...", flush=True)
+        result = measure(
+            client, clock, "/velocity", lambda: former_velocity_report(store), n,
+            before=lambda: deploy_and_fold(store),
+        )  # fmt: skip
+        out.append({"case": name, **result})
     return out
 
 
@@ -374,3 +393,54 @@ def former_velocity_report(store: EventStore) -> object:
     """The 90-day report as main computes it: every deployment event folded per request."""
     with former_dora_inputs():
         return velocity_report(store, ("production",), since="90d")
+
+
+def snapshot_cases(
+    client: TestClient, clock: ServerClock, store: EventStore, n: int, only: str = ""
+) -> list[dict[str, Any]]:
+    """The environment page and the desk's state with the snapshot beside without it."""
+    if only not in "environment page: snapshot ÷ whole stream, environment state, Desk.state":
+        return []
+    url = "/environments/production"
+    whole_ms = timed(lambda: read_environment(store, "production"))
+    first_ms = timed(lambda: snapshots.read_state(store, "production"))  # saves the snapshot
+    print(f"whole stream folded once: {whole_ms:.0f} ms; first read, saving the snapshot: "
+          f"{first_ms:.0f} ms", flush=True)  # fmt: skip
+
+    def page_without_snapshot() -> float:
+        with mock.patch.object(snapshots, "fold_digest", lambda: None):
+            response = client.get(url)
+        assert response.status_code == 200, response.text[:300]
+        return clock.last_ms
+
+    def page_with_snapshot() -> float:
+        response = client.get(url)
+        assert response.status_code == 200, response.text[:300]
+        return clock.last_ms
+
+    out = []
+    for name, after, before, label in (
+        ("environment page: snapshot ÷ whole stream", page_with_snapshot,
+         page_without_snapshot, "the page, whole stream folded"),
+        ("environment state, Desk.state: snapshot ÷ whole stream",
+         lambda: timed(lambda: snapshots.read_state(store, "production")),
+         lambda: timed(lambda: read_environment(store, "production")),
+         "read_environment"),
+    ):  # fmt: skip
+        if only not in name:
+            continue
+        print(f"measuring {name} ...", flush=True)
+        after_ms, before_ms = [], []
+        for _ in range(n):
+            after_ms.append(after())
+            before_ms.append(before())
+        out.append({"case": name, "url": url, "p50_ms": round(statistics.median(after_ms), 2),
+                    "p95_ms": round(p95(after_ms), 2), "baseline": label,
+                    "baseline_p50_ms": round(statistics.median(before_ms), 2),
+                    "baseline_p95_ms": round(p95(before_ms), 2),
+                    "ratio": round(p95(after_ms) / p95(before_ms), 3)})  # fmt: skip
+    return out
+
+
+if __name__ == "__main__":
+    main()
