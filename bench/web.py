@@ -62,7 +62,7 @@ from bench.velocity_baseline import former_dora_inputs
 from events.canonical import canonical_json, event_document
 from events.catalogue import Event, Metadata
 from events.merkle import leaf_hash
-from events.store import ANY, EventStore
+from events.store import EventStore
 from events.vocabulary import (
     BaseImage,
     DeploymentStarted,
@@ -76,6 +76,7 @@ from events.vocabulary import (
     StepStarted,
     TestsReported,
 )
+from tests.support.factories import deploy_and_fold
 
 STEPS = ("build", "test", "lint", "push")
 PER_RUN = 14
@@ -367,26 +368,10 @@ def cases(
         print(f"measuring {name} ...", flush=True)
         result = measure(
             client, clock, "/velocity", lambda: former_velocity_report(store), n,
-            before=lambda: deploy_and_fold(store),
+            before=lambda: deploy_and_fold(store, "app1"),
         )  # fmt: skip
         out.append({"case": name, **result})
     return out
-
-
-def deploy_and_fold(store: EventStore) -> None:
-    """One more rollout to production, folded: the page's kept report is out of date."""
-    ident = uuid.uuid4().hex
-    digest = "sha256:" + h(ident)
-    store.append(
-        "env-production",
-        [
-            DeploymentStarted(deployment_id=ident, service="app1", image_digest=digest),
-            DeploymentSucceeded(deployment_id=ident, service="app1", image_digest=digest),
-        ],
-        ANY,
-        Metadata(actor="bench"),
-    )
-    projector(store).catch_up_all()
 
 
 def former_velocity_report(store: EventStore) -> object:

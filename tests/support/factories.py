@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 
+from app.projections import projector
 from events.catalogue import Metadata
-from events.vocabulary import RunQueued, StepFinished, StepStarted
+from events.store import ANY, EventStore
+from events.vocabulary import (
+    DeploymentStarted,
+    DeploymentSucceeded,
+    RunQueued,
+    StepFinished,
+    StepStarted,
+)
 
 ALICE = Metadata(actor="alice", source="test", correlation_id="run-1")
 
@@ -32,3 +41,19 @@ def step_finished(step: str = "build", n: int = 0) -> StepFinished:
     return StepFinished(
         step=step, exit_code=0, duration_ms=1000 + n, log_sha256="b" * 64, log_lines=n
     )
+
+
+def deploy_and_fold(store: EventStore, service: str) -> None:
+    """One more successful rollout of `service` to production, folded by the projections."""
+    deployment = uuid.uuid4().hex
+    digest = "sha256:" + hashlib.sha256(deployment.encode()).hexdigest()
+    store.append(
+        "env-production",
+        [
+            DeploymentStarted(deployment_id=deployment, service=service, image_digest=digest),
+            DeploymentSucceeded(deployment_id=deployment, service=service, image_digest=digest),
+        ],
+        ANY,
+        Metadata(actor="deployer"),
+    )
+    projector(store).catch_up_all()

@@ -475,6 +475,7 @@ def test_velocity_page_shows_the_four_dora_figures_weekly_charts_and_stages(
     assert sum(float(b.find("title").text.rsplit(": ", 1)[1]) for b in bars) == 2
     stages = [row.find("th").text for row in doc.by_id("stages").find("tbody").find_all("tr")]
     assert stages == ["queue", "build", "test", "push"]
+    assert doc.by_id("computed").find("time") is not None  # when the kept figures were made
     _, other = page(web, "/velocity?service=api", 400)
     assert "'service'" in other.find("p", class_="error").text
 

@@ -4,14 +4,16 @@ A view over the velocity report (app/queries/velocity.py, definitions in
 docs/velocity.md): one section per service and production environment, each with
 its figures and weekly charts drawn as SVG on the server, and the per-stage
 breakdown of the runs in the window. Filters: service, environment, window in days.
-The window ends at the next whole minute and its report is kept per window and state
-of the projections (app/queries/velocity_windows.py), so repeated visits are quick.
+The window ends at the next whole minute and its report is kept per window and
+refreshed in the background when the ledger moves (app/queries/velocity_windows.py),
+so every visit after the first is quick; the page says when its figures were computed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from app.queries.errors import InvalidParameter
 from app.queries.velocity import VelocityReport
@@ -75,6 +77,8 @@ class VelocityView:
     report: VelocityReport
     groups: list[Group]
     stages: list[tuple[str, Summary]]
+    computed_at: datetime
+    refreshing: bool  # newer figures are being computed in the background
 
 
 def velocity_view(
@@ -91,8 +95,10 @@ def velocity_view(
         )
     except InvalidParameter as error:
         raise BadParameter(_PARAMETERS.get(error.parameter, error.parameter), str(error)) from None
-    groups = [_group(v) for v in found.groups]
-    return VelocityView(filters, found, groups, list(found.stages.items()))
+    report = found.report
+    groups = [_group(v) for v in report.groups]
+    stages = list(report.stages.items())
+    return VelocityView(filters, report, groups, stages, found.computed_at, found.refreshing)
 
 
 def _seconds(value: float | None) -> str:
