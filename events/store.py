@@ -57,6 +57,10 @@ NO_STREAM: Final = "no_stream"
 ExpectedVersion = int | Literal["any", "no_stream"]
 
 DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
+# Rows per chunk when a read streams its page (read_all): small enough that decoding
+# starts soon after the server starts sending, large enough that the per-chunk cost
+# (one result object in libpq and psycopg) stays negligible.
+_STREAM_CHUNK = 1000
 _ANY_RETRIES = 100
 
 
@@ -293,17 +297,15 @@ class EventStore:
         until it ends (docs/decisions/0001-ledger-ordering-and-sealing.md).
         """
         where, params = _filters(stream, types)
-        rows = self._on_connection(
-            lambda conn: conn.execute(
-                f"SELECT {EVENT_COLUMNS} FROM events WHERE {cursor_condition('>')} "
-                f"AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) {where} "
-                "ORDER BY tx_id, position LIMIT %s",
-                (*cursor_params(after), *params, limit),
-                binary=True,  # fewer bytes to parse: integers, uuids and times as they are
-            ).fetchall(),
-            "read all",
+        query = (
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE {cursor_condition('>')} "
+            f"AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) {where} "
+            "ORDER BY tx_id, position LIMIT %s"
         )
-        return self._decode_all(rows)
+        arguments = (*cursor_params(after), *params, limit)
+        return self._on_connection(
+            lambda conn: self._decode_streamed(conn, query, arguments), "read all"
+        )
 
     def read_last(
         self, limit: int, *, stream: str | None = None, types: Sequence[str] = ()
@@ -490,6 +492,22 @@ class EventStore:
         """
         with paused_collector():
             return [self._decode(row) for row in rows]
+
+    def _decode_streamed(
+        self, conn: psycopg.Connection[Any], query: str, arguments: Sequence[Any]
+    ) -> list[RecordedEvent]:
+        """Run `query` and decode its rows chunk by chunk as the server sends them.
+
+        Fetching the whole page first and decoding it afterwards leaves the server
+        idle while Python decodes, and Python idle while the server reads and sends:
+        streamed, the server produces the next rows (on the other CPU) while this
+        thread decodes the ones that arrived. Binary rows: integers, uuids and times
+        come as they are, with fewer bytes to parse. The collector is paused as in
+        `_decode_all`.
+        """
+        decode = self._decode
+        with paused_collector(), conn.cursor(binary=True) as cur:
+            return [decode(row) for row in cur.stream(query, arguments, size=_STREAM_CHUNK)]
 
     def _decode(self, row: tuple[Any, ...]) -> RecordedEvent:
         (position, tx_id, stream, version, event_id, type_name, schema_version,

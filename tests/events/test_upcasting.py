@@ -133,3 +133,17 @@ def test_a_chain_with_a_real_upcaster_after_an_additive_step_runs_the_upcaster()
     assert notes.decode("Note", 2, '{"text": "hi", "author": "bo"}') == NoteV3(
         title="hi", author="bo"
     )
+
+
+def test_an_upcaster_registered_after_a_read_is_used_by_the_next_read() -> None:
+    notes = Catalogue([NoteV3])
+    with pytest.raises(InvalidEvent, match="no upcaster from schema version 1"):
+        notes.decode("Note", 1, '{"text": "hello"}')
+    notes.additive("Note", from_version=1)
+
+    @notes.upcaster("Note", from_version=2)
+    def _title(data: dict[str, Any]) -> dict[str, Any]:
+        return {"title": data.pop("text"), **data}
+
+    assert notes.decode("Note", 1, '{"text": "hello"}') == NoteV3(title="hello")
+    assert notes.decoder("Note", 1) is notes.decoder("Note", 1)  # worked out once per pair
