@@ -507,7 +507,14 @@ class EventStore:
         """
         decode = self._decode
         with paused_collector(), conn.cursor(binary=True) as cur:
-            return [decode(row) for row in cur.stream(query, arguments, size=_STREAM_CHUNK)]
+            rows = cur.stream(query, arguments, size=_STREAM_CHUNK)
+            try:
+                return [decode(row) for row in rows]
+            finally:
+                # A row that cannot be decoded stops the stream midway: closing it now
+                # (not when the traceback lets go of it) cancels the query and drains
+                # what was sent, so the connection goes back to the pool usable.
+                rows.close()
 
     def _decode(self, row: tuple[Any, ...]) -> RecordedEvent:
         (position, tx_id, stream, version, event_id, type_name, schema_version,

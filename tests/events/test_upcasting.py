@@ -147,3 +147,24 @@ def test_an_upcaster_registered_after_a_read_is_used_by_the_next_read() -> None:
 
     assert notes.decode("Note", 1, '{"text": "hello"}') == NoteV3(title="hello")
     assert notes.decoder("Note", 1) is notes.decoder("Note", 1)  # worked out once per pair
+
+
+def test_an_event_that_cannot_be_decoded_midway_through_a_streamed_page_is_a_clear_error(
+    database: Database,
+) -> None:
+    with EventStore(database.app_url, catalogue=NEW) as new:
+        for version in range(2500):  # three streamed chunks; the bad event in the second
+            expected = NO_STREAM if version == 0 else version - 1
+            event = GreetingV2(text=f"{version}", language="de")
+            new.append("run-1", [event], expected, ALICE)
+    with psycopg.connect(database.owner_url, autocommit=True) as conn:
+        # As if a newer shiplog had written it: this code's version is older.
+        conn.execute("ALTER TABLE events DISABLE TRIGGER events_reject_update_delete")
+        conn.execute("UPDATE events SET schema_version = 3 WHERE version = 1500")
+        conn.execute("ALTER TABLE events ENABLE ALWAYS TRIGGER events_reject_update_delete")
+    with EventStore(database.app_url, catalogue=NEW, pool_size=1) as reader:
+        with pytest.raises(InvalidEvent, match="stored schema version 3 is newer"):
+            reader.read_all(limit=3000)
+        # The one pooled connection is left usable: the rest of the stream was discarded.
+        assert len(reader.read_all(limit=1500)) == 1500
+        assert [e.version for e in reader.read_stream("run-1", 1501, 2)] == [1501, 1502]
