@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar, cast
 from uuid import UUID, uuid4
 
 import orjson
@@ -507,7 +507,10 @@ class EventStore:
         """
         decode = self._decode
         with paused_collector(), conn.cursor(binary=True) as cur:
-            rows = cur.stream(query, arguments, size=_STREAM_CHUNK)
+            # psycopg types it as an Iterator; it is a generator, and closing it matters.
+            rows = cast(
+                Generator[tuple[Any, ...]], cur.stream(query, arguments, size=_STREAM_CHUNK)
+            )
             try:
                 return [decode(row) for row in rows]
             finally:
