@@ -153,7 +153,7 @@ def test_an_event_that_cannot_be_decoded_midway_through_a_streamed_page_is_a_cle
     database: Database,
 ) -> None:
     with EventStore(database.app_url, catalogue=NEW) as new:
-        for version in range(2500):  # three streamed chunks; the bad event in the second
+        for version in range(2500):  # many streamed chunks; the bad event in a middle one
             expected = NO_STREAM if version == 0 else version - 1
             event = GreetingV2(text=f"{version}", language="de")
             new.append("run-1", [event], expected, ALICE)
