@@ -141,7 +141,9 @@ class Settings(BaseSettings):
         "while the database is unreachable, e.g. during a restart.",
     )
     poll_interval: PositiveFloat = Field(
-        default=1.0, description="Seconds a runner waits between looks for queued runs."
+        default=1.0,
+        description="Seconds between a runner's looks for lost runs, and for queued runs "
+        "when no wake-up came (a runner is woken when a run is queued or a slot frees).",
     )
     osv_dir: Path | None = Field(
         default=None,

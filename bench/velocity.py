@@ -41,6 +41,7 @@ from app.queries.environments import DeploymentAudit, audit_deployments
 from app.queries.velocity import velocity_report
 from app.server import create_app
 from bench.server import bench_admin_url, fresh_database
+from bench.velocity_baseline import former_dora_inputs
 from events.store import EventStore
 from tests.support.velocity_history import DAYS, START, generate, write
 
@@ -88,9 +89,9 @@ def run(database: Database, args: argparse.Namespace) -> dict[str, Any]:
         home=home, database_url=database.app_url, public_read=True, allowed_hosts=("testserver",)
     )
     windows = [START + timedelta(days=(7 * i) % (DAYS - 30)) for i in range(args.requests)]
-    figures: dict[str, list[float]] = {k: [] for k in ("audit", "audit_service", "audit_select",
-                                                      "velocity", "velocity_service",
-                                                      "velocity_select")}  # fmt: skip
+    cases = ("audit", "audit_service", "audit_select", "velocity", "velocity_service",
+             "velocity_select", "velocity_former")  # fmt: skip
+    figures: dict[str, list[float]] = {k: [] for k in cases}
     since, until = START.isoformat(), (START + timedelta(days=DAYS)).isoformat()
     with TestClient(create_app(settings)) as client, psycopg.connect(database.app_url) as conn:
         for i, start in enumerate(windows):
@@ -104,6 +105,8 @@ def run(database: Database, args: argparse.Namespace) -> dict[str, Any]:
                 figures["velocity"].append(timed(_get, client, "/api/velocity", year))
                 figures["velocity_service"].append(timed(_report, store, since, until))
                 figures["velocity_select"].append(timed(_velocity_select, conn))
+                with former_dora_inputs():
+                    figures["velocity_former"].append(timed(_report, store, since, until))
     result: dict[str, Any] = {
         "events": len(events), "deployments": len(history.deployments),
         "services": len(services), "write_seconds": round(written, 1),
@@ -125,6 +128,17 @@ def run(database: Database, args: argparse.Namespace) -> dict[str, Any]:
               f"without HTTP p95 {percentile(service, 0.95):7.2f} ms   "
               f"baseline p95 {base95:7.2f} ms   x{p95 / base95:.1f}   "
               f"target < {TARGETS_MS[case]:.0f} ms")  # fmt: skip
+    service, former = figures["velocity_service"], figures["velocity_former"]
+    result["velocity_former"] = {
+        "service_p50_ms": round(statistics.median(former), 2),
+        "service_p95_ms": round(percentile(former, 0.95), 2),
+        "ratio_p95": round(percentile(service, 0.95) / percentile(former, 0.95), 2),
+    }  # fmt: skip
+    p50_ratio = statistics.median(service) / statistics.median(former)
+    print(f"velocity without HTTP, main's way (every deployment event folded per request): "
+          f"p50 {statistics.median(former):.2f} ms  p95 {percentile(former, 0.95):.2f} ms; "
+          f"this way / main's way p50 {p50_ratio:.2f}, "
+          f"p95 {percentile(service, 0.95) / percentile(former, 0.95):.2f}")  # fmt: skip
     store.close()
     return result
 

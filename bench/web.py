@@ -17,6 +17,17 @@ timeline the bare SQL of the same keyset page, for the other pages the service
 call the page is built on (find_image, environment_history, the velocity report), so
 the ratio says what the page (its HTTP handling, other look-ups and HTML) adds. The
 target is p95 < 50 ms for the three timeline pages.
+
+The velocity page keeps its report per window until anything is folded, so it is also
+measured "after a fold": before each request (untimed) one more rollout is appended
+and folded. Its baseline is the same report computed as main did before the dora
+projection (every deployment event folded in Python per request).
+
+The environment's state is then measured before and after its snapshot
+(app/delivery/snapshots.py), alternating in the same run: the environment page with
+snapshots in use and with them switched off (the whole `env-production` stream folded
+on each request, as before they existed), and `Desk.state` (`read_state`) beside the
+whole stream folded (`read_environment`); the ratio is after ÷ before.
 """
 
 from __future__ import annotations
@@ -31,12 +42,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from time import perf_counter
 from typing import Any
+from unittest import mock
 
 import psycopg
 from fastapi.testclient import TestClient
 
 from app.config import Settings
 from app.database import login_as
+from app.delivery import snapshots
+from app.delivery.ledger import read_environment
 from app.projections import projector
 from app.queries.environments import environment_history
 from app.queries.images import find_image
@@ -44,10 +58,11 @@ from app.queries.velocity import velocity_report
 from app.server import create_app
 from bench.ledger import COPY_EVENTS, SEP, Server, copy_text, settle
 from bench.server import bench_admin_url
+from bench.velocity_baseline import former_dora_inputs
 from events.canonical import canonical_json, event_document
 from events.catalogue import Event, Metadata
 from events.merkle import leaf_hash
-from events.store import EventStore
+from events.store import ANY, EventStore
 from events.vocabulary import (
     BaseImage,
     DeploymentStarted,
@@ -211,10 +226,16 @@ def measure(
     baseline: Callable[[], Any],
     n: int,
     status: int = 200,
+    before: Callable[[], object] | None = None,
 ) -> dict[str, Any]:
-    """p50/p95 server time of the page and of its baseline, alternating; checks the status."""
+    """p50/p95 server time of the page and of its baseline, alternating; checks the status.
+
+    `before` (untimed) runs before each request of the page.
+    """
     page_ms, base_ms = [], []
     for _ in range(n):
+        if before is not None:
+            before()
         response = client.get(url)
         assert response.status_code == status, (url, response.text[:300])
         page_ms.append(clock.last_ms)
@@ -229,18 +250,23 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument(
+        "--only",
+        default="",
+        help="measure only the cases whose name contains this text (e.g. 'environment')",
+    )
     args = parser.parse_args(argv)
 
     admin = bench_admin_url()
     server = Server(admin)
     try:
         with server.database() as owner_url:
-            run_bench(owner_url, args.events, args.requests)
+            run_bench(owner_url, args.events, args.requests, args.only)
     finally:
         server.close()
 
 
-def run_bench(owner_url: str, events: int, requests: int) -> None:
+def run_bench(owner_url: str, events: int, requests: int, only: str = "") -> None:
     """Everything against one loaded database."""
     started = perf_counter()
     loaded = load(owner_url, events)
@@ -265,7 +291,8 @@ def run_bench(owner_url: str, events: int, requests: int) -> None:
         psycopg.connect(app_url, autocommit=True) as conn,
         EventStore(app_url) as store,
     ):
-        results = cases(client, clock, store, conn, requests)
+        results = cases(client, clock, store, conn, requests, only)
+        results += snapshot_cases(client, clock, store, requests, only)
     width = max(len(r["case"]) for r in results)
     print(f"{'case':<{width}}  p50 ms  p95 ms  base p95  ratio  target")
     for r in results:
@@ -281,8 +308,9 @@ def cases(
     store: EventStore,
     conn: psycopg.Connection[Any],
     n: int,
+    only: str = "",
 ) -> list[dict[str, Any]]:
-    """Every page against its baseline query."""
+    """Every page (whose case name contains `only`) against its baseline query."""
     visible = "tx_id < pg_snapshot_xmin(pg_current_snapshot())"
     newest = f"SELECT * FROM events WHERE {visible} ORDER BY tx_id DESC, position DESC LIMIT 51"
     (count,) = conn.execute("SELECT count(*) FROM events").fetchone() or (0,)
@@ -329,9 +357,88 @@ def cases(
          lambda: environment_history(store, "production", limit=100)),
         ("search (commit prefix)", f"/search?q={h('commit-1234')[:10]}", sql("SELECT 1")),
     ):  # fmt: skip
+        if only not in name:
+            continue
         print(f"measuring {name} ...", flush=True)
         result = measure(client, clock, url, base, n, 303 if url.startswith("/search") else 200)
         out.append({"case": name, **result})
+    name = "velocity page (90 days), after a fold"
+    if only in name:
+        print(f"measuring {name} ...", flush=True)
+        result = measure(
+            client, clock, "/velocity", lambda: former_velocity_report(store), n,
+            before=lambda: deploy_and_fold(store),
+        )  # fmt: skip
+        out.append({"case": name, **result})
+    return out
+
+
+def deploy_and_fold(store: EventStore) -> None:
+    """One more rollout to production, folded: the page's kept report is out of date."""
+    ident = uuid.uuid4().hex
+    digest = "sha256:" + h(ident)
+    store.append(
+        "env-production",
+        [
+            DeploymentStarted(deployment_id=ident, service="app1", image_digest=digest),
+            DeploymentSucceeded(deployment_id=ident, service="app1", image_digest=digest),
+        ],
+        ANY,
+        Metadata(actor="bench"),
+    )
+    projector(store).catch_up_all()
+
+
+def former_velocity_report(store: EventStore) -> object:
+    """The 90-day report as main computes it: every deployment event folded per request."""
+    with former_dora_inputs():
+        return velocity_report(store, ("production",), since="90d")
+
+
+def snapshot_cases(
+    client: TestClient, clock: ServerClock, store: EventStore, n: int, only: str = ""
+) -> list[dict[str, Any]]:
+    """The environment page and the desk's state with the snapshot beside without it."""
+    if only not in "environment page: snapshot ÷ whole stream, environment state, Desk.state":
+        return []
+    url = "/environments/production"
+    whole_ms = timed(lambda: read_environment(store, "production"))
+    first_ms = timed(lambda: snapshots.read_state(store, "production"))  # saves the snapshot
+    print(f"whole stream folded once: {whole_ms:.0f} ms; first read, saving the snapshot: "
+          f"{first_ms:.0f} ms", flush=True)  # fmt: skip
+
+    def page_without_snapshot() -> float:
+        with mock.patch.object(snapshots, "fold_digest", lambda: None):
+            response = client.get(url)
+        assert response.status_code == 200, response.text[:300]
+        return clock.last_ms
+
+    def page_with_snapshot() -> float:
+        response = client.get(url)
+        assert response.status_code == 200, response.text[:300]
+        return clock.last_ms
+
+    out = []
+    for name, after, before, label in (
+        ("environment page: snapshot ÷ whole stream", page_with_snapshot,
+         page_without_snapshot, "the page, whole stream folded"),
+        ("environment state, Desk.state: snapshot ÷ whole stream",
+         lambda: timed(lambda: snapshots.read_state(store, "production")),
+         lambda: timed(lambda: read_environment(store, "production")),
+         "read_environment"),
+    ):  # fmt: skip
+        if only not in name:
+            continue
+        print(f"measuring {name} ...", flush=True)
+        after_ms, before_ms = [], []
+        for _ in range(n):
+            after_ms.append(after())
+            before_ms.append(before())
+        out.append({"case": name, "url": url, "p50_ms": round(statistics.median(after_ms), 2),
+                    "p95_ms": round(p95(after_ms), 2), "baseline": label,
+                    "baseline_p50_ms": round(statistics.median(before_ms), 2),
+                    "baseline_p95_ms": round(p95(before_ms), 2),
+                    "ratio": round(p95(after_ms) / p95(before_ms), 3)})  # fmt: skip
     return out
 
 

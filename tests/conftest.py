@@ -23,20 +23,26 @@ from psycopg import sql
 from typer.testing import CliRunner
 
 from app.config import Settings, get_settings
-from app.database import Database, embedded_pid, login_as, start_embedded, stop_embedded
+from app.database import Database, embedded_pid, start_embedded, stop_embedded
 from app.resources import migrations_dir
 from app.server import create_app
 from app.services.access import Role
 from events.migrations import migrate
 from events.store import EventStore
 from tests.paths import PROJECT_ROOT
-from tests.support.access import TEST_APP_PASSWORD, bearer, set_test_app_password
+from tests.support.access import bearer, set_test_app_password
+from tests.support.databases import copied_database
 from tests.support.servers import docker_missing, with_dbname
 
 # The fixtures of real pipeline runs (`runners`, `runner_processes`, `leftover_guard`), of
-# delivery (`swarm`, `namespace`, `osv_advisories`) and the real browser of the web tests
-# (`browser`).
-pytest_plugins = ("tests.support.runs", "tests.support.delivery", "tests.support.browser")
+# delivery (`swarm`, `namespace`, `osv_advisories`), the real browser of the web tests
+# (`browser`) and the ledger the demo leaves (`demo_database`).
+pytest_plugins = (
+    "tests.support.runs",
+    "tests.support.delivery",
+    "tests.support.browser",
+    "tests.support.demo",
+)
 
 # One template per test session, so two suites on one server never drop each other's.
 TEMPLATE = f"shiplog_test_template_{os.getpid()}"
@@ -76,20 +82,8 @@ def template_database(admin_url: str) -> Iterator[str]:
 @pytest.fixture
 def database(admin_url: str, template_database: str) -> Iterator[Database]:
     """A new database copied from the migrated template, dropped after the test."""
-    name = f"shiplog_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template_database)
-            )
-        )
-    owner_url = with_dbname(admin_url, name)
-    app_url = login_as(owner_url, "shiplog_app", TEST_APP_PASSWORD)
-    yield Database(app_url=app_url, owner_url=owner_url, location=name)
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    with copied_database(admin_url, template_database) as copy:
+        yield copy
 
 
 @pytest.fixture

@@ -18,21 +18,18 @@ import subprocess
 import sys
 import sysconfig
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
-import psycopg
 import pytest
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from app.database import login_as
 from tests.paths import PROJECT_ROOT
 from tests.support.access import TEST_APP_PASSWORD
+from tests.support.databases import copied_database
 from tests.support.web_server import free_port
 
 # What a clean clone does not have: local state, caches and earlier builds.
@@ -137,14 +134,9 @@ def empty_database(admin_url: str, template_database: str) -> Iterator[str]:
 
     (After the template: the cluster's shiplog_app role then exists, with its test password.)
     """
-    name = f"shiplog_wheel_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield make_conninfo(admin_url, dbname=name)
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    # template1 is what a bare CREATE DATABASE copies: no schema.
+    with copied_database(admin_url, "template1", prefix="shiplog_wheel") as empty:
+        yield empty.owner_url or ""
 
 
 def test_the_installed_wheel_imports_its_own_code_not_the_checkout(installed: Installed) -> None:

@@ -7,7 +7,9 @@ from typing import Annotated
 import typer
 
 from app.context import open_store, prepare
+from app.delivery.snapshots import rebuild_snapshots
 from app.projections import projector
+from app.queries.environments import environment_names
 
 
 def register(app: typer.Typer) -> None:
@@ -43,8 +45,14 @@ def projections_catch_up() -> None:
 def projections_rebuild(
     name: Annotated[str | None, typer.Argument(help="One projection; default all.")] = None,
 ) -> None:
-    """Rebuild projections from position zero (readers keep the old rows until it commits)."""
+    """Rebuild projections from position zero (readers keep the old rows until it commits).
+
+    Without a name, the environments' state snapshots are folded anew too.
+    """
     with open_store(prepare()) as store:
         folded = projector(store).rebuild(name)
-    for projection, count in folded.items():
-        typer.echo(f"{projection}: rebuilt from {count} events")
+        for projection, count in folded.items():
+            typer.echo(f"{projection}: rebuilt from {count} events")
+        if name is None:
+            saved = rebuild_snapshots(store, environment_names(store))
+            typer.echo(f"environment snapshots: {saved} folded anew")

@@ -17,7 +17,7 @@ from functools import cached_property
 
 from app.delivery.environments import DeliveryConfig, Environment
 from app.delivery.evidence import EvidenceReader
-from app.delivery.ledger import EnvironmentState, environment_stream, read_environment
+from app.delivery.ledger import EnvironmentState, environment_stream
 from app.delivery.orchestrator import (
     DEPLOYMENT_LABEL,
     DIGEST_LABEL,
@@ -27,6 +27,7 @@ from app.delivery.orchestrator import (
     Orchestrator,
     ServiceSpec,
 )
+from app.delivery.snapshots import read_state
 from app.pipeline.deploy import ServiceSettings
 from events.catalogue import Event, Metadata
 from events.store import ANY, EventStore, ExpectedVersion
@@ -72,8 +73,12 @@ class Desk:
         return self.load_config()
 
     def state(self, environment: str) -> EnvironmentState:
-        """The environment's stream, folded."""
-        return read_environment(self.store, environment)
+        """The environment's stream, folded: its snapshot and the events after it.
+
+        A fresh object on every call, standing exactly at the stream version it was
+        folded to (`version`), which is what a decision made on it appends against.
+        """
+        return read_state(self.store, environment)
 
     def record(
         self,

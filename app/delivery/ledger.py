@@ -143,6 +143,14 @@ class ServiceState:
         """The deployment that waits or runs, if one does."""
         return next((r for r in reversed(self.requests.values()) if r.open), None)
 
+    def find_request(self, deployment_id: str) -> Request | None:
+        """The deployment with this id, if it was asked for in this service."""
+        return self.requests.get(deployment_id)
+
+    def recent_requests(self, count: int) -> list[Request]:
+        """The last `count` deployments asked for, newest first."""
+        return list(reversed(self.requests.values()))[:count]
+
     def request_of(self, digest: str) -> Request | None:
         """The newest deployment shiplog made of `digest` here that succeeded, if any."""
         done = ("succeeded", "rolled_back")
@@ -158,6 +166,10 @@ class ServiceState:
             if stint.ended_by != "rolled_back" and digest != running and digest not in found:
                 found.append(digest)
         return found
+
+    def rollback_targets(self) -> list[str]:
+        """The earlier digests shiplog itself delivered here, most recent first."""
+        return [d for d in self.earlier_digests() if self.request_of(d)]
 
     def successful_stints(self, digest: str) -> list[Stint]:
         """The stretches `digest` ran here that were not ended by a rollback."""
@@ -198,8 +210,9 @@ class EnvironmentState:
     def request(self, deployment_id: str) -> Request | None:
         """The deployment with this id, whichever service it is for."""
         for service in self.services.values():
-            if deployment_id in service.requests:
-                return service.requests[deployment_id]
+            found = service.find_request(deployment_id)
+            if found is not None:
+                return found
         return None
 
     def waived(self, digest: str, now: datetime, requester: str) -> frozenset[str]:
@@ -356,5 +369,5 @@ def environment_stream(name: str) -> str:
 
 
 def read_environment(store: EventStore, name: str) -> EnvironmentState:
-    """The environment's state now, from its whole stream."""
+    """The environment's state now, from its whole stream (what a snapshot must equal)."""
     return fold_environment(name, store.read_stream(environment_stream(name)))

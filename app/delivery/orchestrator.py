@@ -39,6 +39,7 @@ class ServiceSpec:
     command: tuple[str, ...] | None = None  # the image's own command when None
     files: Mapping[str, str] = field(default_factory=dict)  # path in the task -> content
     update_order: Literal["start-first", "stop-first"] = "start-first"
+    stop_signal: str | None = None  # the image's own (or SIGTERM) when None
 
     @property
     def digest(self) -> str:

@@ -127,6 +127,10 @@ def _proxy_spec(
         networks=(names.network,),
         files={CONFIG_PATH: proxy_config(names.colours, settings.ports[0].target, weights)},
         update_order="stop-first",  # one task holds the node's ports
+        # HAProxy as PID 1 ignores SIGTERM, so every stop would wait out Swarm's grace
+        # period before a SIGKILL; SIGUSR1 is its soft stop: stop listening, let the
+        # connections in flight finish, exit.
+        stop_signal="SIGUSR1",
     )
 
 

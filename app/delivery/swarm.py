@@ -180,6 +180,7 @@ class Swarm:
             secrets=self._secrets(spec),
             configs=self._configs(spec) or None,
             healthcheck=_healthcheck(settings.health) if settings.health else None,
+            stop_signal=spec.stop_signal,
         )
         return TaskTemplate(
             container_spec=container,

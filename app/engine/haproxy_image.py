@@ -23,6 +23,7 @@ CONFIG_PATH = "/etc/haproxy/haproxy.cfg"
 DOCKERFILE = f"""\
 FROM scratch
 COPY rootfs/ /
+STOPSIGNAL SIGUSR1
 ENTRYPOINT ["/usr/sbin/haproxy", "-db", "-f", "{CONFIG_PATH}"]
 """
 # `libfoo.so.1 => /lib/x86_64-linux-gnu/libfoo.so.1 (0x...)`, `/lib64/ld-linux-x86-64.so.2 (0x...)`

@@ -45,6 +45,8 @@ logger = logging.getLogger(__name__)
 
 ENGINE_VERSION_SECONDS = 60.0
 """How long a runner trusts the engine version it last asked for (recorded in RunClaimed)."""
+FOLLOW_SECONDS = 0.25
+"""How soon the queue's follower notices that its runner is stopping."""
 
 
 def runner_version() -> str:
@@ -92,6 +94,8 @@ class Runner:
     # Runs that have ended and are being cleaned up: their slot is free, their lease kept.
     _closing: dict[str, threading.Thread] = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    # Set when there may be work to claim now: a run was queued, or a slot came free.
+    _wake: threading.Event = field(default_factory=threading.Event, init=False)
     _engine_seen: tuple[float, str] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -184,6 +188,7 @@ class Runner:
             with self._lock:
                 self._active.pop(recorder.run_id, None)
                 self._closing[recorder.run_id] = threading.current_thread()
+            self._wake.set()
             try:
                 execution.remove_leftovers()
                 if execution.cleaned:
@@ -264,18 +269,54 @@ class Runner:
             pool.close()
 
     def _run_until(self, stop: threading.Event) -> None:
+        # Polling alone would leave a queued run, or a slot just freed, idle for up to a
+        # poll interval. So the loop also wakes when a RunQueued is appended (followed
+        # through the ledger's NOTIFY) and when one of its runs ends. The poll stays: a
+        # wake-up may be lost, and reaping lost runs needs no wake-up, only a clock.
+        follower = threading.Thread(
+            target=self._follow_queue, args=(stop,), name=f"{self.name}-queue", daemon=True
+        )
+        follower.start()
         with self.beating():
+            reap_due = 0.0
             while not stop.is_set():
                 try:
-                    self.reap()
+                    if time.monotonic() >= reap_due:
+                        reap_due = time.monotonic() + self.settings.poll_interval
+                        self.reap()
                     self.claim_queued()
                 except Exception:
                     # The database or the engine failing for a moment must not end the
                     # loop: the active runs go on, and the next poll tries again.
                     logger.exception("runner %s: looking for work failed; will retry", self.name)
-                stop.wait(self.settings.poll_interval)
+                # Cleared after waking, before claiming: a wake-up that comes during a
+                # claim is kept for the next turn, never lost.
+                self._wake.wait(max(0.0, reap_due - time.monotonic()))
+                self._wake.clear()
             for thread in self._threads():
                 thread.join()
+        follower.join(timeout=FOLLOW_SECONDS * 4)
+
+    def _follow_queue(self, stop: threading.Event) -> None:
+        """Wake the loop whenever a run is queued, and once more when `stop` is set."""
+        while not stop.is_set():
+            # The wake-up comes after the head is read: a run queued up to the head is
+            # found by the claim it causes, and every later one by the subscription.
+            try:
+                head = self.store.head()
+                self._wake.set()
+                queued = self.store.subscribe(
+                    head, types=(RunQueued.type_name,), poll_seconds=FOLLOW_SECONDS, stop=stop
+                )
+                for _ in queued:
+                    self._wake.set()
+            except Exception:
+                # Meanwhile the loop finds queued runs at every poll, as without a follower.
+                logger.warning(
+                    "runner %s: following the queue failed; will retry", self.name, exc_info=True
+                )
+                stop.wait(self.settings.poll_interval)
+        self._wake.set()
 
     def _threads(self) -> list[threading.Thread]:
         with self._lock:

@@ -8,6 +8,7 @@ through `projector()`.
 from __future__ import annotations
 
 from app.projections.deployments import DeploymentsProjection
+from app.projections.dora import DoraProjection
 from app.projections.images import ImagesProjection
 from app.projections.reproductions import ReproductionsProjection
 from app.projections.runs import RunsProjection
@@ -21,6 +22,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     DeploymentsProjection(),
     ReproductionsProjection(),
     StagesProjection(),
+    DoraProjection(),
 )
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app.delivery.ledger import fold_environment
+from app.delivery.snapshots import read_state
 from events.store import Cursor, EventStore
 from events.streams import stream_name
 from events.vocabulary import DeploymentRequested, EvidenceItem
@@ -47,10 +48,13 @@ class Delivered:
 
 def delivered(store: EventStore, environment: str, as_of: Cursor | None = None) -> list[Delivered]:
     """Each service of the environment that runs a digest shiplog delivered, as of `as_of`."""
-    events = store.read_stream(stream_name("env", environment))
-    if as_of is not None:
-        events = [event for event in events if event.cursor <= as_of]
-    state = fold_environment(environment, events)
+    if as_of is None:
+        state = read_state(store, environment)
+    else:
+        # A past moment is a cursor in subscription order, which a snapshot (kept by
+        # stream version) cannot be cut at: fold the stream up to it.
+        events = store.read_stream(stream_name("env", environment))
+        state = fold_environment(environment, [e for e in events if e.cursor <= as_of])
     found = []
     for name, service in sorted(state.services.items()):
         running = service.running

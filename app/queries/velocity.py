@@ -15,6 +15,7 @@ from typing import Any
 
 from app.projections.stages import StagesProjection
 from app.queries import deployments as q
+from app.queries.dora import folded_deployments
 from app.queries.errors import InvalidParameter
 from app.repo_identity import (
     NotARepository,
@@ -24,6 +25,7 @@ from app.repo_identity import (
 )
 from app.velocity.metrics import Velocity, Window, velocity
 from app.velocity.periods import parse_moment
+from app.velocity.records import Deployment, Incident
 from app.velocity.stages import STAGE_OF_IMAGE, STAGES
 from app.velocity.stats import Summary, summarize
 from events.projections import ProjectionError, current_tables
@@ -122,12 +124,34 @@ def window_report(
     # A deployment names its repository as its reporter (or its run's clone URL) spells
     # it; pushes are recorded under the canonical identity: compare identities.
     repositories: set[str] = set()
-    found = q.load(conn, environments=envs, service=service, as_of=as_of, spellings=repositories)
+    found, incidents, times = dora_inputs(conn, envs, service, as_of, repositories)
     commits = _pushed_by_identity(conn, repositories, as_of)
-    times = q.commit_times(conn, found, as_of)
-    groups = velocity(found, q.incidents(conn, as_of), commits, window, times)
+    groups = velocity(found, incidents, commits, window, times)
     stages = stage_timing(conn, window, sorted(repositories) if service else None, as_of)
     return VelocityReport(window, envs, as_of, groups, stages)
+
+
+def dora_inputs(
+    conn: q.Connection,
+    environments: Sequence[str],
+    service: str | None,
+    as_of: Cursor | None,
+    spellings: set[str],
+) -> tuple[list[Deployment], list[Incident], dict[tuple[str, str], datetime]]:
+    """Deployments (commits resolved), incidents and commit times for the DORA metrics.
+
+    For the live ledger from the dora projection's folded rows; as of a past cursor
+    (or while that projection has not caught up), folded here from the deployments
+    projection's histories. `spellings` gets each repository as spelled.
+    """
+    if as_of is None:
+        with contextlib.suppress(ProjectionError):
+            folded = folded_deployments(conn, environments, service, spellings)
+            return folded.deployments, folded.incidents, folded.commit_times
+    found = q.load(
+        conn, environments=environments, service=service, as_of=as_of, spellings=spellings
+    )
+    return found, q.incidents(conn, as_of), q.commit_times(conn, found, as_of)
 
 
 def _pushed_by_identity(
@@ -265,32 +289,34 @@ def stage_timing_from_totals(
 
     The same samples as stage_timing_from_steps gives (the tests compare them),
     without adding up every step of the window; only for the live ledger, since the
-    totals are current state.
+    totals are current state. One pass over the window's runs: each stage is an
+    aggregate over its own filter, both quantiles from one sort of its samples
+    (percentile_cont over an array of fractions), so no row per sample is made,
+    grouped or sorted by stage.
     """
     where, args = _finished_runs(window, repositories)
     picked = " AND ".join(where)
-    rows = conn.execute(
-        f"""
-        WITH picked AS MATERIALIZED (
-            SELECT r.run_id, r.queue_wait_ms FROM {runs["runs"]} r WHERE {picked}
-        ), samples AS (
-            SELECT v.stage, v.ms
-            FROM picked JOIN {totals} t USING (run_id)
-            CROSS JOIN LATERAL (VALUES
-                ('build', CASE WHEN t.build_steps > 0 THEN t.build_ms::float8 END),
-                ('push', CASE WHEN t.push_steps > 0 THEN t.push_ms::float8 END),
-                ('test', CASE WHEN t.any_tested AND t.tested_steps > 0 THEN t.tested_ms::float8
-                              WHEN NOT t.any_tested AND t.untested_steps > 0
-                              THEN t.untested_ms::float8 END)
-            ) AS v (stage, ms)
-            WHERE v.ms IS NOT NULL
-            UNION ALL
-            SELECT 'queue', queue_wait_ms::float8 FROM picked WHERE queue_wait_ms IS NOT NULL
-        )
-        SELECT stage, count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY ms),
-               percentile_cont(0.9) WITHIN GROUP (ORDER BY ms)
-        FROM samples GROUP BY stage
-        """,
+    samples = {
+        "build": "CASE WHEN t.build_steps > 0 THEN t.build_ms::float8 END",
+        "push": "CASE WHEN t.push_steps > 0 THEN t.push_ms::float8 END",
+        "test": "CASE WHEN t.any_tested AND t.tested_steps > 0 THEN t.tested_ms::float8 "
+        "WHEN NOT t.any_tested AND t.untested_steps > 0 THEN t.untested_ms::float8 END",
+        "queue": "r.queue_wait_ms::float8",
+    }
+    # Ordered-set aggregates skip nulls; count(expression) counts the samples.
+    columns = ", ".join(
+        f"count({ms}), percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY {ms})"
+        for ms in samples.values()
+    )
+    row = conn.execute(
+        f"SELECT {columns} FROM {runs['runs']} r LEFT JOIN {totals} t USING (run_id) "
+        f"WHERE {picked}",
         args,
-    ).fetchall()
+    ).fetchone()
+    assert row is not None
+    rows = [
+        (stage, row[2 * i], *(row[2 * i + 1] or (None, None)))
+        for i, stage in enumerate(samples)
+        if row[2 * i]
+    ]
     return _summaries(rows)

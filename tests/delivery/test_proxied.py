@@ -58,6 +58,8 @@ def test_blue_green_switches_in_one_proxy_change_and_rolls_back_to_the_standby_i
     assert switches[1].from_digest == images["v1"] and switches[1].image_digest == images["v2"]
     blue = swarm.services.get(f"{namespace}-stg-web-blue")
     assert blue.attrs["Spec"]["Mode"]["Replicated"]["Replicas"] == 1  # the standby runs on
+    proxy = swarm.services.get(f"{namespace}-stg-web-proxy").attrs["Spec"]["TaskTemplate"]
+    assert proxy["ContainerSpec"]["StopSignal"] == "SIGUSR1"  # HAProxy ignores SIGTERM as PID 1
 
     result = cli.invoke(app, ["rollback", "staging", "web", "--reason", "v2 is slow"])
     assert result.exit_code == 0, result.output

@@ -277,6 +277,36 @@ def test_a_run_cancelled_while_queued_is_never_claimed(
     assert RunLedger(store).state(kept).status == "succeeded"
 
 
+def test_a_runner_claims_a_run_when_it_is_queued_and_the_next_when_its_slot_frees_not_at_a_poll(
+    cli: CliRunner,
+    store: EventStore,
+    database: Database,
+    busybox_image: str,
+    runners: MakeRunner,
+    tmp_path: Path,
+) -> None:
+    # A poll interval far longer than the test: only the wake-ups can start these runs.
+    settings = fast_settings(
+        tmp_path / "home", database, poll_interval=3600.0, runner_concurrency=1
+    )
+    repo = make_repo(
+        tmp_path / "repo", {".shiplog.yml": commands_pipeline(step("one", "echo one"))}
+    )
+    ledger = RunLedger(store)
+    runner = runners(settings, "worker")
+    with working(runner):
+        # One slot: the second waits for the first to end, then its slot's wake-up.
+        first, second = queue_detached(cli, repo), queue_detached(cli, repo)
+        wait_until(lambda: ledger.state(second).finished, timeout=60, what="the second run")
+        # Idle now, long past its first look: only the queue's wake-up can start this one.
+        third = queue_detached(cli, repo)
+        wait_until(lambda: ledger.state(third).finished, timeout=60, what="the third run")
+
+    for run_id in (first, second, third):
+        assert ledger.state(run_id).status == "succeeded"
+        assert one(run_events(store, run_id), RunClaimed).runner == "worker"
+
+
 def test_ctrl_c_on_shiplog_run_records_run_cancelled_and_removes_its_containers(
     store: EventStore,
     database: Database,

@@ -9,28 +9,24 @@ from __future__ import annotations
 
 import csv
 import io
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from psycopg import sql
 
 from app.config import Settings
-from app.database import Database, login_as
 from app.projections import projector
 from app.server import create_app
 from app.services.access import Role
 from events.projections import table_checksums
 from events.store import Cursor, EventStore
 from tests.conftest import TEST_HOSTS
-from tests.support.access import TEST_APP_PASSWORD, bearer
-from tests.support.servers import with_dbname
+from tests.support.access import bearer
+from tests.support.databases import copied_database
 from tests.support.velocity_expected import (
     expected,
     level_of_failure_rate,
@@ -62,32 +58,21 @@ def world(
     admin_url: str, template_database: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
     """A database holding the generated year, folded, and an API client over it."""
-    name = f"shiplog_test_velocity_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template_database)
-            )
+    with copied_database(admin_url, template_database, prefix="shiplog_velocity") as database:
+        history, events = generate()
+        store = EventStore(database.app_url)
+        half = write(store, [t for t in events if t.at < HALF])
+        write(store, [t for t in events if t.at >= HALF])
+        projector(store).catch_up_all()
+        settings = Settings(
+            home=Path(tmp_path_factory.mktemp("home")),
+            database_url=database.app_url,
+            allowed_hosts=TEST_HOSTS,
         )
-    owner_url = with_dbname(admin_url, name)
-    database = Database(login_as(owner_url, "shiplog_app", TEST_APP_PASSWORD), owner_url, name)
-    history, events = generate()
-    store = EventStore(database.app_url)
-    half = write(store, [t for t in events if t.at < HALF])
-    write(store, [t for t in events if t.at >= HALF])
-    projector(store).catch_up_all()
-    settings = Settings(
-        home=Path(tmp_path_factory.mktemp("home")),
-        database_url=database.app_url,
-        allowed_hosts=TEST_HOSTS,
-    )
-    with TestClient(create_app(settings), headers=bearer(store, "viewer", Role.VIEWER)) as client:
-        yield World(client, store, history, events, half)
-    store.close()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+        viewer = bearer(store, "viewer", Role.VIEWER)
+        with TestClient(create_app(settings), headers=viewer) as client:
+            yield World(client, store, history, events, half)
+        store.close()
 
 
 def velocity(world: World, **params: Any) -> dict[str, Any]:

@@ -23,10 +23,9 @@ from typing import Any
 
 import httpx2 as httpx
 import pytest
-from typer.testing import CliRunner
 
-from app.cli import app
 from app.config import Settings
+from app.database import Database
 from app.services.access import Role
 from events.store import EventStore
 from events.vocabulary import ImagePushed, RunQueued
@@ -56,17 +55,14 @@ OVERFLOW = """
 
 
 @pytest.fixture
-def demo_site(
-    cli: CliRunner,
-    settings: Settings,
-    store: EventStore,
-    docker_client: Any,
-    busybox_image: str,
-    demo_services: None,
-) -> Iterator[tuple[str, dict[str, str], str]]:
+def database(demo_database: Database) -> Database:
+    """Every test here starts from a copy of the ledger the demo left."""
+    return demo_database
+
+
+@pytest.fixture
+def demo_site(settings: Settings, store: EventStore) -> Iterator[tuple[str, dict[str, str], str]]:
     """The demo's data served by `shiplog serve`: (base URL, page name → path, viewer token)."""
-    result = cli.invoke(app, ["demo"])
-    assert result.exit_code == 0, result.output
     events = store.read_all()
     # The demo runs its pipeline once per version it delivers: the first run's pages.
     queued = next(e for e in events if isinstance(e.data, RunQueued))

@@ -20,6 +20,8 @@ from app.queries.delivery import run_deployments
 from events.store import EventStore
 from events.vocabulary import DriftDetected
 
+RECENT = 10  # deployments listed per service
+
 
 @dataclass(frozen=True)
 class Promotion:
@@ -99,7 +101,7 @@ def delivery_panel(desk: Desk, name: str) -> DeliveryPanel | None:
             if (stint := source_state.service(service).running) is not None
             and stint.image_digest != running
         ]
-        recent = list(reversed(current.requests.values()))[:10]
+        recent = current.recent_requests(RECENT)
         panels.append(
             ServicePanel(
                 service,
@@ -110,7 +112,7 @@ def delivery_panel(desk: Desk, name: str) -> DeliveryPanel | None:
                 promotions,
                 recent,
                 pin=current.pin,
-                earlier=[d for d in current.earlier_digests() if current.request_of(d)],
+                earlier=current.rollback_targets(),
                 drift=state.drift.get(service),
             )
         )
