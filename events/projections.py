@@ -296,9 +296,13 @@ class Projector:
             # decoding is a large part of folding, so it is not repeated per projection,
             # and the next pages are read while this connection waits on the writes.
             cursor, total = START, 0
+            # Streams met so far, per projection: the tables held no row of any other
+            # stream when the rebuild began, so a projection folding whole streams
+            # (`fold_stream`) may insert a new stream's rows instead of upserting them.
+            met: dict[str, set[str]] = {projection.name: set() for projection in chosen}
             for page in _pages_ahead(self.store, batch):
                 for projection in chosen:
-                    apply(conn, projection, page)
+                    apply(conn, projection, page, new_streams_of=met[projection.name])
                 total += len(page)
                 cursor = page[-1].cursor
             for projection in chosen:
@@ -504,10 +508,47 @@ def _pages_ahead(store: EventStore, batch: int, depth: int = 2) -> Iterator[list
             reader.join(timeout=0.05)
 
 
+def fold_streams(
+    projection: Projection, events: Sequence[RecordedEvent], met: set[str]
+) -> Iterator[Write]:
+    """The writes of `events`, each stream not in `met` folded whole (then added to `met`).
+
+    A projection whose rows for a stream depend on that stream's events alone may
+    define `fold_stream(events)`: the writes that fold one stream's events, given in
+    subscription order, into tables holding no row of that stream yet (an insert of
+    each final row instead of one upsert per event). Only a rebuild knows that: it
+    emptied the tables and remembers the streams it met (`met`). A stream's events
+    in later pages go through `handle` as usual, onto the rows already written;
+    projections without `fold_stream` get `handle` for every event.
+    """
+    fold = getattr(projection, "fold_stream", None)
+    if fold is None:
+        for event in events:
+            yield from projection.handle(event)
+        return
+    new: dict[str, list[RecordedEvent]] = {}
+    for event in events:
+        if event.stream in met:
+            yield from projection.handle(event)
+        else:
+            new.setdefault(event.stream, []).append(event)
+    met.update(new)
+    for its_events in new.values():
+        yield from fold(its_events)
+
+
 def apply(
-    conn: psycopg.Connection[Any], projection: Projection, events: Sequence[RecordedEvent]
+    conn: psycopg.Connection[Any],
+    projection: Projection,
+    events: Sequence[RecordedEvent],
+    *,
+    new_streams_of: set[str] | None = None,
 ) -> None:
-    """Run the writes of `events` on `conn`: pipelined in order, or grouped (writes_commute)."""
+    """Run the writes of `events` on `conn`: pipelined in order, or grouped (writes_commute).
+
+    `new_streams_of` (a rebuild's streams met so far) lets a projection with grouped
+    writes fold each newly met stream whole (`fold_streams`).
+    """
     if not events:
         return
     if not writes_commute(projection):
@@ -520,10 +561,14 @@ def apply(
             for statement, params in settle_writes(projection, events):
                 conn.execute(statement.sql if isinstance(statement, Insert) else statement, params)
         return
+    writes: Iterable[Write] = (
+        (write for event in events for write in projection.handle(event))
+        if new_streams_of is None
+        else fold_streams(projection, events, new_streams_of)
+    )
     grouped: dict[str | Insert, list[Sequence[Any]]] = {}
-    for event in events:
-        for statement, params in projection.handle(event):
-            grouped.setdefault(statement, []).append(params)
+    for statement, params in writes:
+        grouped.setdefault(statement, []).append(params)
     with conn.cursor() as cur:
         for statement, rows in grouped.items():
             if isinstance(statement, Insert):

@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar, cast
 from uuid import UUID, uuid4
 
 import orjson
@@ -57,6 +57,12 @@ NO_STREAM: Final = "no_stream"
 ExpectedVersion = int | Literal["any", "no_stream"]
 
 DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
+# Rows per chunk when a read streams its page (read_all): small enough that decoding
+# starts soon after the server starts sending, even on the projector's pages of 1000,
+# large enough that the per-chunk cost (one result object in libpq and psycopg) stays
+# negligible. Measured against 1000 per chunk: 1.16 x on pages of 1000, 1.01 x on
+# pages of 10,000 (docs/benchmarks.md).
+_STREAM_CHUNK = 250
 _ANY_RETRIES = 100
 
 
@@ -293,17 +299,15 @@ class EventStore:
         until it ends (docs/decisions/0001-ledger-ordering-and-sealing.md).
         """
         where, params = _filters(stream, types)
-        rows = self._on_connection(
-            lambda conn: conn.execute(
-                f"SELECT {EVENT_COLUMNS} FROM events WHERE {cursor_condition('>')} "
-                f"AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) {where} "
-                "ORDER BY tx_id, position LIMIT %s",
-                (*cursor_params(after), *params, limit),
-                binary=True,  # fewer bytes to parse: integers, uuids and times as they are
-            ).fetchall(),
-            "read all",
+        query = (
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE {cursor_condition('>')} "
+            f"AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) {where} "
+            "ORDER BY tx_id, position LIMIT %s"
         )
-        return self._decode_all(rows)
+        arguments = (*cursor_params(after), *params, limit)
+        return self._on_connection(
+            lambda conn: self._decode_streamed(conn, query, arguments), "read all"
+        )
 
     def read_last(
         self, limit: int, *, stream: str | None = None, types: Sequence[str] = ()
@@ -490,6 +494,32 @@ class EventStore:
         """
         with paused_collector():
             return [self._decode(row) for row in rows]
+
+    def _decode_streamed(
+        self, conn: psycopg.Connection[Any], query: str, arguments: Sequence[Any]
+    ) -> list[RecordedEvent]:
+        """Run `query` and decode its rows chunk by chunk as the server sends them.
+
+        Fetching the whole page first and decoding it afterwards leaves the server
+        idle while Python decodes, and Python idle while the server reads and sends:
+        streamed, the server produces the next rows (on the other CPU) while this
+        thread decodes the ones that arrived. Binary rows: integers, uuids and times
+        come as they are, with fewer bytes to parse. The collector is paused as in
+        `_decode_all`.
+        """
+        decode = self._decode
+        with paused_collector(), conn.cursor(binary=True) as cur:
+            # psycopg types it as an Iterator; it is a generator, and closing it matters.
+            rows = cast(
+                Generator[tuple[Any, ...]], cur.stream(query, arguments, size=_STREAM_CHUNK)
+            )
+            try:
+                return [decode(row) for row in rows]
+            finally:
+                # A row that cannot be decoded stops the stream midway: closing it now
+                # (not when the traceback lets go of it) cancels the query and drains
+                # what was sent, so the connection goes back to the pool usable.
+                rows.close()
 
     def _decode(self, row: tuple[Any, ...]) -> RecordedEvent:
         (position, tx_id, stream, version, event_id, type_name, schema_version,

@@ -8,7 +8,7 @@ import psycopg
 
 from app.database import Database
 from events.collector import paused_collector
-from events.store import NO_STREAM, EventStore
+from events.store import _STREAM_CHUNK, NO_STREAM, EventStore
 from events.vocabulary import RunCancelled
 from tests.support.factories import ALICE
 
@@ -31,6 +31,22 @@ def test_read_all_in_binary_gives_what_read_stream_gives(database: Database) -> 
         store.append("run-1", [RunCancelled(reason="b")], 0, ALICE)
         assert store.read_all() == store.read_stream("run-1")
         assert [e.tx_id for e in store.read_all()] == [e.tx_id for e in store.read_stream("run-1")]
+
+
+def test_read_all_streamed_in_chunks_gives_every_event_in_order(database: Database) -> None:
+    with EventStore(database.app_url) as store:
+        # More events than one streamed chunk, in two streams whose transactions interleave.
+        for version in range(_STREAM_CHUNK + 50):
+            expected = NO_STREAM if version == 0 else version - 1
+            for stream in ("run-1", "run-2"):
+                store.append(stream, [RunCancelled(reason=f"{version}")], expected, ALICE)
+        everything = store.read_all(limit=3 * _STREAM_CHUNK)
+        assert len(everything) == 2 * (_STREAM_CHUNK + 50)
+        assert [e.cursor for e in everything] == sorted(e.cursor for e in everything)
+        one = store.read_all(stream="run-2", limit=_STREAM_CHUNK + 10)
+        assert one == store.read_stream("run-2", limit=_STREAM_CHUNK + 10)
+        after = store.read_all(everything[_STREAM_CHUNK].cursor, limit=5)
+        assert after == everything[_STREAM_CHUNK + 1 : _STREAM_CHUNK + 6]
 
 
 def test_reading_leaves_the_garbage_collector_as_it_found_it(database: Database) -> None:

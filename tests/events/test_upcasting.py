@@ -133,3 +133,38 @@ def test_a_chain_with_a_real_upcaster_after_an_additive_step_runs_the_upcaster()
     assert notes.decode("Note", 2, '{"text": "hi", "author": "bo"}') == NoteV3(
         title="hi", author="bo"
     )
+
+
+def test_an_upcaster_registered_after_a_read_is_used_by_the_next_read() -> None:
+    notes = Catalogue([NoteV3])
+    with pytest.raises(InvalidEvent, match="no upcaster from schema version 1"):
+        notes.decode("Note", 1, '{"text": "hello"}')
+    notes.additive("Note", from_version=1)
+
+    @notes.upcaster("Note", from_version=2)
+    def _title(data: dict[str, Any]) -> dict[str, Any]:
+        return {"title": data.pop("text"), **data}
+
+    assert notes.decode("Note", 1, '{"text": "hello"}') == NoteV3(title="hello")
+    assert notes.decoder("Note", 1) is notes.decoder("Note", 1)  # worked out once per pair
+
+
+def test_an_event_that_cannot_be_decoded_midway_through_a_streamed_page_is_a_clear_error(
+    database: Database,
+) -> None:
+    with EventStore(database.app_url, catalogue=NEW) as new:
+        for version in range(2500):  # many streamed chunks; the bad event in a middle one
+            expected = NO_STREAM if version == 0 else version - 1
+            event = GreetingV2(text=f"{version}", language="de")
+            new.append("run-1", [event], expected, ALICE)
+    with psycopg.connect(database.owner_url, autocommit=True) as conn:
+        # As if a newer shiplog had written it: this code's version is older.
+        conn.execute("ALTER TABLE events DISABLE TRIGGER events_reject_update_delete")
+        conn.execute("UPDATE events SET schema_version = 3 WHERE version = 1500")
+        conn.execute("ALTER TABLE events ENABLE ALWAYS TRIGGER events_reject_update_delete")
+    with EventStore(database.app_url, catalogue=NEW, pool_size=1) as reader:
+        with pytest.raises(InvalidEvent, match="stored schema version 3 is newer"):
+            reader.read_all(limit=3000)
+        # The one pooled connection is left usable: the rest of the stream was discarded.
+        assert len(reader.read_all(limit=1500)) == 1500
+        assert [e.version for e in reader.read_stream("run-1", 1501, 2)] == [1501, 1502]
