@@ -1,55 +1,65 @@
-"""The velocity page's report per window: the same answer as the report, kept until a fold."""
+"""The velocity page's report per window: computed once, then refreshed in the background."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from app.projections import projector
 from app.queries.velocity import velocity_report
-from app.queries.velocity_windows import windowed_report
-from events.catalogue import Metadata
-from events.store import ANY, EventStore
-from events.vocabulary import DeploymentStarted, DeploymentSucceeded
+from app.queries.velocity_windows import WindowedReport, windowed_report
+from events.store import EventStore
+from tests.support.factories import deploy_and_fold
+from tests.support.runs import wait_until
 
-BOB = Metadata(actor="bob@example.com")
-DIGEST = "sha256:" + "1" * 64
-
-
-def deploy(store: EventStore, ident: str, finished: datetime) -> None:
-    """A rollout of service web to production that succeeded at `finished`."""
-    store.append(
-        "env-production",
-        [
-            DeploymentStarted(
-                deployment_id=ident, service="web", image_digest=DIGEST,
-                started_at=finished - timedelta(minutes=5),
-            ),
-            DeploymentSucceeded(
-                deployment_id=ident, service="web", image_digest=DIGEST, finished_at=finished
-            ),
-        ],
-        ANY,
-        BOB,
-    )  # fmt: skip
+PRODUCTION = ("production",)
 
 
-def test_windowed_report_ends_at_the_next_minute_and_is_kept_until_something_is_folded(
+def deployments(found: WindowedReport) -> int:
+    """How many deployments the kept report counts."""
+    return sum(group.deployments for group in found.report.groups)
+
+
+def test_windowed_report_ends_at_the_next_minute_and_is_kept_while_nothing_is_folded(
     store: EventStore,
 ) -> None:
-    now = datetime.now(UTC)
-    deploy(store, "d1", now - timedelta(days=2))
-    projector(store).catch_up_all()
-    at = now.replace(second=30, microsecond=5)
-    first = windowed_report(store, ("production",), days=7, now=at)
+    deploy_and_fold(store, "web")
+    at = datetime.now(UTC).replace(second=30, microsecond=5)
+    first = windowed_report(store, PRODUCTION, days=7, now=at)
     minute = at.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    assert (first.window.since, first.window.until) == (minute - timedelta(days=7), minute)
-    exact = velocity_report(store, ("production",), since="7d", until=minute.isoformat())
-    assert first == exact
-    assert windowed_report(store, ("production",), days=7, now=at + timedelta(seconds=20)) is first
-    deploy(store, "d2", now - timedelta(days=1))
-    assert windowed_report(store, ("production",), days=7, now=at) is first  # not folded yet
-    projector(store).catch_up_all()
-    folded = windowed_report(store, ("production",), days=7, now=at)
-    assert [g.deployments for g in folded.groups] == [2]
-    later = windowed_report(store, ("production",), days=7, now=at + timedelta(minutes=1))
-    assert later.window.until == minute + timedelta(minutes=1)
+    window = first.report.window
+    assert (window.since, window.until) == (minute - timedelta(days=7), minute)
+    assert first.report == velocity_report(store, PRODUCTION, since="7d", until=minute.isoformat())
+    assert deployments(first) == 1 and not first.refreshing
+    again = windowed_report(store, PRODUCTION, days=7, now=at + timedelta(seconds=20))
+    assert again.report is first.report and not again.refreshing
+
+
+def test_after_a_fold_the_kept_report_is_served_at_once_and_replaced_in_the_background(
+    store: EventStore,
+) -> None:
+    deploy_and_fold(store, "web")
+    at = datetime.now(UTC).replace(second=30, microsecond=5)
+    first = windowed_report(store, PRODUCTION, days=7, now=at)
+    deploy_and_fold(store, "web")
+
+    stale = windowed_report(store, PRODUCTION, days=7, now=at)
+    assert stale.report is first.report and stale.refreshing  # says newer figures are coming
+    wait_until(
+        lambda: deployments(windowed_report(store, PRODUCTION, days=7, now=at)) == 2,
+        timeout=30,
+        what="the refreshed report",
+    )
+    fresh = windowed_report(store, PRODUCTION, days=7, now=at)
+    assert not fresh.refreshing and fresh.computed_at > first.computed_at
+    # A new minute moves the window the same way: kept at first, then refreshed.
+    later = at + timedelta(minutes=1)
+    assert windowed_report(store, PRODUCTION, days=7, now=later).report is fresh.report
+    wait_until(
+        lambda: (
+            windowed_report(store, PRODUCTION, days=7, now=later).report.window.until
+            == at.replace(second=0, microsecond=0) + timedelta(minutes=2)
+        ),
+        timeout=30,
+        what="the window of the next minute",
+    )
+    # Another window is kept apart: its first request computes it in the ledger's state.
+    assert deployments(windowed_report(store, PRODUCTION, days=30, now=at)) == 2
