@@ -35,11 +35,12 @@ import psycopg
 
 from app.database import login_as
 from app.projections import PROJECTIONS, projector
-from app.queries.deployments import RUNS, commit_times, incidents, load
+from app.queries.deployments import RUNS
 from app.queries.dora import folded_deployments
 from app.queries.images import find_image, images_from_commit, images_on_base, images_with_label
 from app.queries.velocity import (
     STAGES_PROJECTION,
+    dora_inputs,
     stage_timing_from_steps,
     stage_timing_from_totals,
     window_report,
@@ -47,6 +48,7 @@ from app.queries.velocity import (
 from app.velocity.metrics import Window
 from bench.ledger import APP_ROLE, COPY_EVENTS, Row, Server, copy_text, make_row, settle
 from bench.server import bench_admin_url
+from bench.velocity_baseline import former_dora_inputs
 from events.catalogue import Event, Metadata
 from events.lookups import EventQuery
 from events.projections import current_tables
@@ -214,6 +216,10 @@ def query_cases(store: EventStore, runs: int, reps: int) -> dict[str, dict[str, 
 
         return call
 
+    def former_inputs(conn: psycopg.Connection[Any]) -> object:
+        with former_dora_inputs():
+            return dora_inputs(conn, ("production", "production-eu"), None, None, set())
+
     def some_run() -> int:
         return chance.randrange(runs)
 
@@ -252,18 +258,12 @@ def query_cases(store: EventStore, runs: int, reps: int) -> dict[str, dict[str, 
         "velocity dora inputs, folded": on_conn(
             lambda c: folded_deployments(c, ("production", "production-eu"), None, set())
         ),
-        "velocity dora inputs, former": on_conn(lambda c: former_dora_inputs(c)),
+        "velocity dora inputs, former": on_conn(former_inputs),
         "velocity stages, steps": on_conn(
             lambda c: stage_timing_from_steps(c, current_tables(c, RUNS), year, None, None)
         ),
     }
     return {name: latencies(call, reps) for name, call in cases.items()}
-
-
-def former_dora_inputs(conn: psycopg.Connection[Any]) -> object:
-    """The DORA inputs as the report read them before the dora projection."""
-    found = load(conn, environments=("production", "production-eu"), spellings=set())
-    return found, incidents(conn), commit_times(conn, found)
 
 
 def main(argv: list[str] | None = None) -> None:

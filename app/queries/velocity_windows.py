@@ -21,7 +21,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from app.queries.velocity import VelocityReport, velocity_report
@@ -52,7 +52,7 @@ class _Kept:
     until: datetime
     state: ProjectionState
     started: int  # the computation's turn: a later one read a later ledger
-    refreshing: bool = field(default=False)
+    refreshing: bool = False
 
 
 _kept: OrderedDict[Hashable, _Kept] = OrderedDict()
